@@ -1,0 +1,12 @@
+//! Ordo's business rules, free of I/O: everything here is deterministic and testable
+//! without a database, a clock or a network.
+
+pub mod allocation;
+pub mod catalog;
+pub mod error;
+pub mod inventory;
+pub mod money;
+pub mod order;
+pub mod refdata;
+
+pub use error::{FieldError, Problem};
