@@ -15,15 +15,26 @@ pub struct Candidate {
 }
 
 /// The locations an order from `channel` to `country` may be served from, best first.
-pub fn candidates<'a>(channel: &Channel, locations: impl IntoIterator<Item = &'a Location>, country: &str) -> Vec<Candidate> {
+pub fn candidates<'a>(
+    channel: &Channel,
+    locations: impl IntoIterator<Item = &'a Location>,
+    country: &str,
+) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = locations
         .into_iter()
         .filter(|l| l.active)
         .filter(|l| channel.locations.is_empty() || channel.locations.iter().any(|c| *c == l.code))
         .filter(|l| l.ships_to.is_empty() || l.ships_to.iter().any(|c| c == country))
-        .map(|l| Candidate { location: l.code.clone(), priority: l.priority })
+        .map(|l| Candidate {
+            location: l.code.clone(),
+            priority: l.priority,
+        })
         .collect();
-    out.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.location.cmp(&b.location)));
+    out.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then_with(|| a.location.cmp(&b.location))
+    });
     out
 }
 
@@ -33,7 +44,9 @@ pub trait StockView {
 
 impl StockView for HashMap<(String, String), i64> {
     fn available(&self, sku: &str, location: &str) -> i64 {
-        self.get(&(sku.to_string(), location.to_string())).copied().unwrap_or(0)
+        self.get(&(sku.to_string(), location.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -57,7 +70,12 @@ impl LinePlan {
 }
 
 pub trait AllocationStrategy: Send + Sync {
-    fn plan(&self, demand: &[Demand<'_>], candidates: &[Candidate], stock: &dyn StockView) -> Vec<LinePlan>;
+    fn plan(
+        &self,
+        demand: &[Demand<'_>],
+        candidates: &[Candidate],
+        stock: &dyn StockView,
+    ) -> Vec<LinePlan>;
 }
 
 /// The backbone strategy: candidates in priority order; the whole line from the first
@@ -66,11 +84,18 @@ pub trait AllocationStrategy: Send + Sync {
 pub struct PriorityStrategy;
 
 impl AllocationStrategy for PriorityStrategy {
-    fn plan(&self, demand: &[Demand<'_>], candidates: &[Candidate], stock: &dyn StockView) -> Vec<LinePlan> {
+    fn plan(
+        &self,
+        demand: &[Demand<'_>],
+        candidates: &[Candidate],
+        stock: &dyn StockView,
+    ) -> Vec<LinePlan> {
         // Several lines may ask for the same SKU: what one line takes, the next cannot.
         let mut taken: HashMap<(&str, usize), i64> = HashMap::new();
         let left = |sku: &str, idx: usize, taken: &HashMap<(&str, usize), i64>| {
-            (stock.available(sku, &candidates[idx].location) - taken.get(&(sku, idx)).copied().unwrap_or(0)).max(0)
+            (stock.available(sku, &candidates[idx].location)
+                - taken.get(&(sku, idx)).copied().unwrap_or(0))
+            .max(0)
         };
         demand
             .iter()
@@ -79,7 +104,9 @@ impl AllocationStrategy for PriorityStrategy {
                 if line.quantity <= 0 {
                     return plan;
                 }
-                if let Some(idx) = (0..candidates.len()).find(|&i| left(line.sku, i, &taken) >= line.quantity) {
+                if let Some(idx) =
+                    (0..candidates.len()).find(|&i| left(line.sku, i, &taken) >= line.quantity)
+                {
                     *taken.entry((line.sku, idx)).or_default() += line.quantity;
                     plan.allocations.push((idx, line.quantity));
                     return plan;
@@ -123,24 +150,46 @@ mod tests {
     use proptest::prelude::*;
 
     fn cands(n: usize) -> Vec<Candidate> {
-        (0..n).map(|i| Candidate { location: format!("L{i}"), priority: i as i32 }).collect()
+        (0..n)
+            .map(|i| Candidate {
+                location: format!("L{i}"),
+                priority: i as i32,
+            })
+            .collect()
     }
 
     fn stock(entries: &[(&str, &str, i64)]) -> HashMap<(String, String), i64> {
-        entries.iter().map(|(s, l, q)| ((s.to_string(), l.to_string()), *q)).collect()
+        entries
+            .iter()
+            .map(|(s, l, q)| ((s.to_string(), l.to_string()), *q))
+            .collect()
     }
 
     #[test]
     fn prefers_one_location_for_the_whole_line() {
         let s = stock(&[("A", "L0", 2), ("A", "L1", 5)]);
-        let plan = PriorityStrategy.plan(&[Demand { sku: "A", quantity: 3 }], &cands(2), &s);
+        let plan = PriorityStrategy.plan(
+            &[Demand {
+                sku: "A",
+                quantity: 3,
+            }],
+            &cands(2),
+            &s,
+        );
         assert_eq!(plan[0].allocations, vec![(1, 3)]);
     }
 
     #[test]
     fn splits_then_backorders() {
         let s = stock(&[("A", "L0", 2), ("A", "L1", 1)]);
-        let plan = PriorityStrategy.plan(&[Demand { sku: "A", quantity: 5 }], &cands(2), &s);
+        let plan = PriorityStrategy.plan(
+            &[Demand {
+                sku: "A",
+                quantity: 5,
+            }],
+            &cands(2),
+            &s,
+        );
         assert_eq!(plan[0].allocations, vec![(0, 2), (1, 1)]);
         assert_eq!(plan[0].backordered, 2);
     }
@@ -149,7 +198,16 @@ mod tests {
     fn same_sku_on_two_lines_is_not_double_counted() {
         let s = stock(&[("A", "L0", 3)]);
         let plan = PriorityStrategy.plan(
-            &[Demand { sku: "A", quantity: 2 }, Demand { sku: "A", quantity: 2 }],
+            &[
+                Demand {
+                    sku: "A",
+                    quantity: 2,
+                },
+                Demand {
+                    sku: "A",
+                    quantity: 2,
+                },
+            ],
             &cands(1),
             &s,
         );

@@ -23,7 +23,10 @@ pub fn check_code(code: &str) -> Result<(), &'static str> {
     if code.is_empty() || code.len() > 32 {
         return Err("must be 1 to 32 characters");
     }
-    if !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !code
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err("may contain only letters, digits, '-' and '_'");
     }
     Ok(())
@@ -348,7 +351,10 @@ impl LocationInput {
         }
         for (i, c) in self.ships_to.iter().enumerate() {
             if !is_country(c) {
-                errors.add(format!("ships_to[{i}]"), "must be an ISO 3166-1 alpha-2 code");
+                errors.add(
+                    format!("ships_to[{i}]"),
+                    "must be an ISO 3166-1 alpha-2 code",
+                );
             }
         }
         errors.finish(|| Location {
@@ -479,7 +485,10 @@ impl ChannelInput {
 
 /// Available-to-sell for one channel and SKU: the sum of `available` over its locations,
 /// minus its buffer, capped by its max-listed quantity, never below zero.
-pub fn available_to_sell(available_per_location: impl IntoIterator<Item = i64>, channel: &Channel) -> i64 {
+pub fn available_to_sell(
+    available_per_location: impl IntoIterator<Item = i64>,
+    channel: &Channel,
+) -> i64 {
     let total: i64 = available_per_location.into_iter().map(|a| a.max(0)).sum();
     let after_buffer = (total - channel.buffer).max(0);
     match channel.max_listed {
@@ -541,8 +550,13 @@ mod tests {
         }
         .validate()
         .unwrap_err();
-        let Problem::Invalid(fields) = err else { panic!() };
+        let Problem::Invalid(fields) = err else {
+            panic!()
+        };
         let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(names, ["sku", "name", "barcode", "handling_classes[0]", "price"]);
+        assert_eq!(
+            names,
+            ["sku", "name", "barcode", "handling_classes[0]", "price"]
+        );
     }
 }

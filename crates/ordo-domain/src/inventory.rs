@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 
 use crate::error::{Errors, Problem};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StockState {
     OnHand,
@@ -180,9 +182,19 @@ impl MoveState {
 /// A stock write, validated for shape; applying it to a balance checks the numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StockCommand {
-    Adjust { state: StockState, delta: i64 },
-    Move { from: MoveState, to: MoveState, quantity: i64 },
-    Count { on_hand: i64, expected_on_hand: Option<i64> },
+    Adjust {
+        state: StockState,
+        delta: i64,
+    },
+    Move {
+        from: MoveState,
+        to: MoveState,
+        quantity: i64,
+    },
+    Count {
+        on_hand: i64,
+        expected_on_hand: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,21 +286,29 @@ fn common(
 impl AdjustmentInput {
     pub fn validate(self) -> Result<StockWrite, Problem> {
         let mut errors = Errors::default();
-        let (sku, location, reason) =
-            common(&mut errors, self.sku, self.location, self.reason.as_deref(), None, &self.reference);
+        let (sku, location, reason) = common(
+            &mut errors,
+            self.sku,
+            self.location,
+            self.reason.as_deref(),
+            None,
+            &self.reference,
+        );
         let state = match self.state.as_deref() {
             None => StockState::OnHand,
-            Some(s) => match StockState::parse(s) {
-                Some(StockState::Allocated) => {
-                    errors.add("state", "allocated changes only through orders");
-                    StockState::OnHand
+            Some(s) => {
+                match StockState::parse(s) {
+                    Some(StockState::Allocated) => {
+                        errors.add("state", "allocated changes only through orders");
+                        StockState::OnHand
+                    }
+                    Some(s) => s,
+                    None => {
+                        errors.add("state", "must be one of on_hand, damaged, quality_control, safety_stock, incoming");
+                        StockState::OnHand
+                    }
                 }
-                Some(s) => s,
-                None => {
-                    errors.add("state", "must be one of on_hand, damaged, quality_control, safety_stock, incoming");
-                    StockState::OnHand
-                }
-            },
+            }
         };
         let delta = self.delta.unwrap_or(0);
         if delta == 0 {
@@ -307,12 +327,21 @@ impl AdjustmentInput {
 impl MoveInput {
     pub fn validate(self) -> Result<StockWrite, Problem> {
         let mut errors = Errors::default();
-        let (sku, location, reason) =
-            common(&mut errors, self.sku, self.location, self.reason.as_deref(), None, &self.reference);
+        let (sku, location, reason) = common(
+            &mut errors,
+            self.sku,
+            self.location,
+            self.reason.as_deref(),
+            None,
+            &self.reference,
+        );
         let mut side = |field: &str, v: Option<&str>| {
             let parsed = v.and_then(MoveState::parse);
             if parsed.is_none() {
-                errors.add(field, "must be one of available, damaged, quality_control, safety_stock, incoming");
+                errors.add(
+                    field,
+                    "must be one of available, damaged, quality_control, safety_stock, incoming",
+                );
             }
             parsed.unwrap_or(MoveState::Available)
         };
@@ -378,10 +407,19 @@ fn move_changes(from: MoveState, to: MoveState, q: i64) -> Vec<StateChange> {
         MoveState::Available | MoveState::Incoming => None,
     };
     if from == MoveState::Incoming {
-        out.push(StateChange { state: StockState::Incoming, delta: -q });
-        out.push(StateChange { state: StockState::OnHand, delta: q });
+        out.push(StateChange {
+            state: StockState::Incoming,
+            delta: -q,
+        });
+        out.push(StateChange {
+            state: StockState::OnHand,
+            delta: q,
+        });
     } else if let Some(s) = held(from) {
-        out.push(StateChange { state: s, delta: -q });
+        out.push(StateChange {
+            state: s,
+            delta: -q,
+        });
     }
     if let Some(s) = held(to) {
         out.push(StateChange { state: s, delta: q });
@@ -391,11 +429,18 @@ fn move_changes(from: MoveState, to: MoveState, q: i64) -> Vec<StateChange> {
 
 /// Turns a write into state changes against `current`, refusing any that would leave a
 /// state negative or, unless a count proves it, promise more than is present.
-pub fn plan_write(current: &Balance, command: &StockCommand, reason: Reason) -> Result<Vec<StateChange>, Problem> {
+pub fn plan_write(
+    current: &Balance,
+    command: &StockCommand,
+    reason: Reason,
+) -> Result<Vec<StateChange>, Problem> {
     let changes = match *command {
         StockCommand::Adjust { state, delta } => vec![StateChange { state, delta }],
         StockCommand::Move { from, to, quantity } => move_changes(from, to, quantity),
-        StockCommand::Count { on_hand, expected_on_hand } => {
+        StockCommand::Count {
+            on_hand,
+            expected_on_hand,
+        } => {
             if let Some(expected) = expected_on_hand
                 && expected != current.on_hand
             {
@@ -411,7 +456,10 @@ pub fn plan_write(current: &Balance, command: &StockCommand, reason: Reason) -> 
             if delta == 0 {
                 return Ok(vec![]);
             }
-            return Ok(vec![StateChange { state: StockState::OnHand, delta }]);
+            return Ok(vec![StateChange {
+                state: StockState::OnHand,
+                delta,
+            }]);
         }
     };
     let mut after = *current;
@@ -451,7 +499,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn bal(on_hand: i64, allocated: i64) -> Balance {
-        Balance { on_hand, allocated, ..Default::default() }
+        Balance {
+            on_hand,
+            allocated,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -459,7 +511,11 @@ mod tests {
         let b = bal(10, 2);
         let ch = plan_write(
             &b,
-            &StockCommand::Move { from: MoveState::Available, to: MoveState::Damaged, quantity: 3 },
+            &StockCommand::Move {
+                from: MoveState::Available,
+                to: MoveState::Damaged,
+                quantity: 3,
+            },
             Reason::Damage,
         )
         .unwrap();
@@ -472,10 +528,17 @@ mod tests {
 
     #[test]
     fn receiving_incoming_moves_into_on_hand() {
-        let b = Balance { incoming: 5, ..Default::default() };
+        let b = Balance {
+            incoming: 5,
+            ..Default::default()
+        };
         let ch = plan_write(
             &b,
-            &StockCommand::Move { from: MoveState::Incoming, to: MoveState::Available, quantity: 5 },
+            &StockCommand::Move {
+                from: MoveState::Incoming,
+                to: MoveState::Available,
+                quantity: 5,
+            },
             Reason::Received,
         )
         .unwrap();
@@ -487,18 +550,56 @@ mod tests {
     #[test]
     fn adjust_cannot_take_promised_stock_but_count_can() {
         let b = bal(5, 4);
-        let err = plan_write(&b, &StockCommand::Adjust { state: StockState::OnHand, delta: -3 }, Reason::Correction);
+        let err = plan_write(
+            &b,
+            &StockCommand::Adjust {
+                state: StockState::OnHand,
+                delta: -3,
+            },
+            Reason::Correction,
+        );
         assert!(matches!(err, Err(Problem::Conflict { .. })));
-        let ok = plan_write(&b, &StockCommand::Count { on_hand: 2, expected_on_hand: None }, Reason::CycleCount).unwrap();
-        assert_eq!(ok, vec![StateChange { state: StockState::OnHand, delta: -3 }]);
+        let ok = plan_write(
+            &b,
+            &StockCommand::Count {
+                on_hand: 2,
+                expected_on_hand: None,
+            },
+            Reason::CycleCount,
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            vec![StateChange {
+                state: StockState::OnHand,
+                delta: -3
+            }]
+        );
     }
 
     #[test]
     fn count_compare_and_swap() {
         let b = bal(5, 0);
-        let r = plan_write(&b, &StockCommand::Count { on_hand: 7, expected_on_hand: Some(4) }, Reason::CycleCount);
+        let r = plan_write(
+            &b,
+            &StockCommand::Count {
+                on_hand: 7,
+                expected_on_hand: Some(4),
+            },
+            Reason::CycleCount,
+        );
         assert!(matches!(r, Err(Problem::Conflict { current: Some(ref c), .. }) if c == "5"));
-        assert!(plan_write(&b, &StockCommand::Count { on_hand: 7, expected_on_hand: Some(5) }, Reason::CycleCount).is_ok());
+        assert!(
+            plan_write(
+                &b,
+                &StockCommand::Count {
+                    on_hand: 7,
+                    expected_on_hand: Some(5)
+                },
+                Reason::CycleCount
+            )
+            .is_ok()
+        );
     }
 
     fn command() -> impl Strategy<Value = (StockCommand, Reason)> {
@@ -516,12 +617,24 @@ mod tests {
             MoveState::SafetyStock,
             MoveState::Incoming,
         ]);
-        let reason = prop::sample::select(vec![Reason::Correction, Reason::Received, Reason::CycleCount, Reason::Damage]);
+        let reason = prop::sample::select(vec![
+            Reason::Correction,
+            Reason::Received,
+            Reason::CycleCount,
+            Reason::Damage,
+        ]);
         prop_oneof![
-            (state, -20i64..20, reason.clone()).prop_map(|(state, delta, r)| (StockCommand::Adjust { state, delta }, r)),
+            (state, -20i64..20, reason.clone())
+                .prop_map(|(state, delta, r)| (StockCommand::Adjust { state, delta }, r)),
             (ms.clone(), ms, 1i64..10, reason.clone())
                 .prop_map(|(from, to, quantity, r)| (StockCommand::Move { from, to, quantity }, r)),
-            (0i64..30, reason).prop_map(|(on_hand, r)| (StockCommand::Count { on_hand, expected_on_hand: None }, r)),
+            (0i64..30, reason).prop_map(|(on_hand, r)| (
+                StockCommand::Count {
+                    on_hand,
+                    expected_on_hand: None
+                },
+                r
+            )),
         ]
     }
 

@@ -23,7 +23,10 @@ pub enum AmountError {
     #[error("must be a decimal string such as \"12.50\"")]
     Malformed,
     #[error("has more decimal places than {currency} allows ({exponent})")]
-    TooPrecise { currency: &'static str, exponent: u8 },
+    TooPrecise {
+        currency: &'static str,
+        exponent: u8,
+    },
     #[error("must not be negative")]
     Negative,
     #[error("is too large")]
@@ -65,7 +68,10 @@ pub fn parse_amount(text: &str, currency: Currency) -> Result<i64, AmountError> 
             .ok_or(AmountError::TooLarge)?;
     }
     for i in 0..currency.exponent as usize {
-        let digit = significant_frac.as_bytes().get(i).map_or(0, |b| (b - b'0') as i64);
+        let digit = significant_frac
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| (b - b'0') as i64);
         minor = minor
             .checked_mul(10)
             .and_then(|m| m.checked_add(digit))
@@ -113,13 +119,22 @@ mod tests {
         assert_eq!(parse_amount("0.01", eur()), Ok(1));
         assert_eq!(parse_amount(".5", eur()), Ok(50));
         assert_eq!(parse_amount("1.500", eur()), Ok(150));
-        assert_eq!(parse_amount("100", Currency::parse("JPY").unwrap()), Ok(100));
-        assert_eq!(parse_amount("1.234", Currency::parse("KWD").unwrap()), Ok(1234));
+        assert_eq!(
+            parse_amount("100", Currency::parse("JPY").unwrap()),
+            Ok(100)
+        );
+        assert_eq!(
+            parse_amount("1.234", Currency::parse("KWD").unwrap()),
+            Ok(1234)
+        );
     }
 
     #[test]
     fn rejects_bad_forms() {
-        assert!(matches!(parse_amount("1.001", eur()), Err(AmountError::TooPrecise { .. })));
+        assert!(matches!(
+            parse_amount("1.001", eur()),
+            Err(AmountError::TooPrecise { .. })
+        ));
         assert!(matches!(
             parse_amount("1.5", Currency::parse("JPY").unwrap()),
             Err(AmountError::TooPrecise { .. })
@@ -128,7 +143,10 @@ mod tests {
         for bad in ["", ".", "1.", "abc", "1,50", "1e3", "1.2.3", " "] {
             assert!(parse_amount(bad, eur()).is_err(), "{bad:?}");
         }
-        assert_eq!(parse_amount("99999999999999999999", eur()), Err(AmountError::TooLarge));
+        assert_eq!(
+            parse_amount("99999999999999999999", eur()),
+            Err(AmountError::TooLarge)
+        );
     }
 
     #[test]

@@ -108,7 +108,11 @@ pub enum Transition {
     Cancel,
 }
 
-pub fn transition(current: OrderStatus, fill: OrderStatus, t: Transition) -> Result<OrderStatus, Problem> {
+pub fn transition(
+    current: OrderStatus,
+    fill: OrderStatus,
+    t: Transition,
+) -> Result<OrderStatus, Problem> {
     use OrderStatus::*;
     let next = match (t, current) {
         (_, Cancelled) => None,
@@ -271,7 +275,10 @@ pub struct Totals {
 
 impl NewOrder {
     pub fn totals(&self) -> Totals {
-        let mut t = Totals { shipping: self.shipping_price, ..Default::default() };
+        let mut t = Totals {
+            shipping: self.shipping_price,
+            ..Default::default()
+        };
         for l in &self.lines {
             t.subtotal += l.unit_price * l.quantity;
             t.discount += l.discount;
@@ -286,7 +293,9 @@ impl NewOrder {
 }
 
 fn is_plausible_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -309,13 +318,18 @@ impl OrderInput {
         }
         let placed_at = match self.placed_at.as_deref() {
             None => now,
-            Some(s) => match OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-                Ok(t) => t.to_offset(time::UtcOffset::UTC),
-                Err(_) => {
-                    errors.add("placed_at", "must be an RFC 3339 timestamp such as 2026-11-26T10:00:00Z");
-                    now
+            Some(s) => {
+                match OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+                    Ok(t) => t.to_offset(time::UtcOffset::UTC),
+                    Err(_) => {
+                        errors.add(
+                            "placed_at",
+                            "must be an RFC 3339 timestamp such as 2026-11-26T10:00:00Z",
+                        );
+                        now
+                    }
                 }
-            },
+            }
         };
         let currency = match self.currency.as_deref() {
             None => {
@@ -331,7 +345,11 @@ impl OrderInput {
             }
         };
         let customer_in = self.customer.unwrap_or_default();
-        let email = customer_in.email.unwrap_or_default().trim().to_ascii_lowercase();
+        let email = customer_in
+            .email
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if !is_plausible_email(&email) {
             errors.add("customer.email", "must be an email address");
         }
@@ -346,7 +364,11 @@ impl OrderInput {
         if self.lines.len() > MAX_LINES {
             errors.add("lines", format!("must contain at most {MAX_LINES} lines"));
         }
-        let money = |field: &dyn Fn() -> String, value: Option<&str>, required: bool, errors: &mut Errors| -> i64 {
+        let money = |field: &dyn Fn() -> String,
+                     value: Option<&str>,
+                     required: bool,
+                     errors: &mut Errors|
+         -> i64 {
             let Some(currency) = currency else { return 0 };
             match value {
                 None if required => {
@@ -368,18 +390,50 @@ impl OrderInput {
             }
             let quantity = l.quantity.unwrap_or(0);
             if quantity <= 0 || quantity > MAX_QUANTITY {
-                errors.add(format!("lines[{i}].quantity"), format!("must be an integer from 1 to {MAX_QUANTITY}"));
+                errors.add(
+                    format!("lines[{i}].quantity"),
+                    format!("must be an integer from 1 to {MAX_QUANTITY}"),
+                );
             }
-            let unit_price = money(&|| format!("lines[{i}].unit_price"), l.unit_price.as_deref(), true, &mut errors);
-            let discount = money(&|| format!("lines[{i}].discount"), l.discount.as_deref(), false, &mut errors);
-            let tax = money(&|| format!("lines[{i}].tax"), l.tax.as_deref(), false, &mut errors);
+            let unit_price = money(
+                &|| format!("lines[{i}].unit_price"),
+                l.unit_price.as_deref(),
+                true,
+                &mut errors,
+            );
+            let discount = money(
+                &|| format!("lines[{i}].discount"),
+                l.discount.as_deref(),
+                false,
+                &mut errors,
+            );
+            let tax = money(
+                &|| format!("lines[{i}].tax"),
+                l.tax.as_deref(),
+                false,
+                &mut errors,
+            );
             if discount > unit_price.saturating_mul(quantity.max(0)) {
-                errors.add(format!("lines[{i}].discount"), "must not exceed the line's price");
+                errors.add(
+                    format!("lines[{i}].discount"),
+                    "must not exceed the line's price",
+                );
             }
-            lines.push(NewLine { sku, quantity, unit_price, discount, tax });
+            lines.push(NewLine {
+                sku,
+                quantity,
+                unit_price,
+                discount,
+                tax,
+            });
         }
         let shipping_in = self.shipping.unwrap_or_default();
-        let shipping_price = money(&|| "shipping.price".into(), shipping_in.price.as_deref(), false, &mut errors);
+        let shipping_price = money(
+            &|| "shipping.price".into(),
+            shipping_in.price.as_deref(),
+            false,
+            &mut errors,
+        );
         let payment_in = self.payment.unwrap_or_default();
         let payment_status = match payment_in.status.as_deref() {
             None => PaymentStatus::Paid,
@@ -401,7 +455,11 @@ impl OrderInput {
                 external_id,
                 placed_at,
                 currency,
-                customer: Customer { email, name: customer_in.name, phone: customer_in.phone },
+                customer: Customer {
+                    email,
+                    name: customer_in.name,
+                    phone: customer_in.phone,
+                },
                 shipping_address,
                 billing_address: self.billing_address,
                 lines,
@@ -411,7 +469,11 @@ impl OrderInput {
                     price: format_amount(shipping_price, currency.exponent),
                 },
                 shipping_price,
-                payment: Payment { status: payment_status, method: payment_in.method, reference: payment_in.reference },
+                payment: Payment {
+                    status: payment_status,
+                    method: payment_in.method,
+                    reference: payment_in.reference,
+                },
                 tags: self.tags,
                 notes: self.notes,
                 priority: self.priority.unwrap_or(0),
@@ -426,7 +488,9 @@ pub fn order_number(n: i64) -> String {
 
 /// Accepts `SO-000123` (any zero padding) and returns 123.
 pub fn parse_order_number(s: &str) -> Option<i64> {
-    s.strip_prefix("SO-").and_then(|d| d.parse().ok()).filter(|n| *n > 0)
+    s.strip_prefix("SO-")
+        .and_then(|d| d.parse().ok())
+        .filter(|n| *n > 0)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -523,7 +587,10 @@ mod tests {
     fn computes_totals_exactly() {
         let o = valid().validate(OffsetDateTime::UNIX_EPOCH).unwrap();
         let t = o.totals();
-        assert_eq!((t.subtotal, t.discount, t.tax, t.shipping, t.total), (2000, 150, 352, 490, 2692));
+        assert_eq!(
+            (t.subtotal, t.discount, t.tax, t.shipping, t.total),
+            (2000, 150, 352, 490, 2692)
+        );
         assert_eq!(o.customer.email, "ann@example.com");
         assert_eq!(o.payment.status, PaymentStatus::Paid);
     }
@@ -533,28 +600,49 @@ mod tests {
         let mut input = valid();
         input.currency = Some("EURO".into());
         input.shipping_address.as_mut().unwrap().country = Some("XX".into());
-        input.lines.push(LineInput { sku: Some("B".into()), quantity: Some(0), unit_price: Some("1".into()), ..Default::default() });
-        let Err(Problem::Invalid(errs)) = input.validate(OffsetDateTime::UNIX_EPOCH) else { panic!() };
+        input.lines.push(LineInput {
+            sku: Some("B".into()),
+            quantity: Some(0),
+            unit_price: Some("1".into()),
+            ..Default::default()
+        });
+        let Err(Problem::Invalid(errs)) = input.validate(OffsetDateTime::UNIX_EPOCH) else {
+            panic!()
+        };
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["currency", "shipping_address.country", "lines[1].quantity"]);
+        assert_eq!(
+            fields,
+            ["currency", "shipping_address.country", "lines[1].quantity"]
+        );
     }
 
     #[test]
     fn precision_beyond_currency_is_rejected() {
         let mut input = valid();
         input.lines[0].unit_price = Some("10.001".into());
-        let Err(Problem::Invalid(errs)) = input.validate(OffsetDateTime::UNIX_EPOCH) else { panic!() };
+        let Err(Problem::Invalid(errs)) = input.validate(OffsetDateTime::UNIX_EPOCH) else {
+            panic!()
+        };
         assert_eq!(errs[0].field, "lines[0].unit_price");
     }
 
     #[test]
     fn lifecycle_transitions() {
         use OrderStatus::*;
-        assert_eq!(transition(Allocated, Allocated, Transition::Hold), Ok(OnHold));
-        assert_eq!(transition(OnHold, Backordered, Transition::Release), Ok(Backordered));
+        assert_eq!(
+            transition(Allocated, Allocated, Transition::Hold),
+            Ok(OnHold)
+        );
+        assert_eq!(
+            transition(OnHold, Backordered, Transition::Release),
+            Ok(Backordered)
+        );
         assert!(transition(Allocated, Allocated, Transition::Release).is_err());
         assert!(transition(OnHold, Allocated, Transition::Hold).is_err());
-        assert_eq!(transition(OnHold, Allocated, Transition::Cancel), Ok(Cancelled));
+        assert_eq!(
+            transition(OnHold, Allocated, Transition::Cancel),
+            Ok(Cancelled)
+        );
         let err = transition(Cancelled, Allocated, Transition::Cancel).unwrap_err();
         assert!(matches!(err, Problem::Conflict { current: Some(c), .. } if c == "cancelled"));
     }

@@ -1,1 +1,166 @@
+//! Ordo's HTTP API. Handlers check permissions, turn the body into a domain command, call
+//! one store method and shape the answer; the rules live in `ordo-domain`.
 
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use ordo_store::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use routes::{catalog, events, inventory, orders, system};
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<auth::KeyCache>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, metrics: PrometheusHandle) -> Self {
+        AppState {
+            store,
+            auth: Arc::new(auth::KeyCache::default()),
+            metrics,
+        }
+    }
+}
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key from `ordo apikey create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ordo",
+        description = include_str!("../assets/api-description.md"),
+    ),
+    paths(
+        system::health,
+        catalog::list_products, catalog::get_product, catalog::post_product, catalog::put_product,
+        catalog::list_locations, catalog::get_location, catalog::post_location, catalog::put_location,
+        catalog::list_channels, catalog::get_channel, catalog::post_channel, catalog::put_channel, catalog::channel_availability,
+        inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
+        orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
+        events::list_events,
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "orders", description = "Capture and lifecycle"),
+        (name = "inventory", description = "Stock in named states and its ledger"),
+        (name = "catalog", description = "Products, locations, channels"),
+        (name = "events", description = "The transactional outbox"),
+        (name = "system", description = "Health"),
+    )
+)]
+pub struct ApiDoc;
+
+async fn track(State(_): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("ordo_http_requests_total", &labels).increment(1);
+    metrics::histogram!("ordo_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("route")
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/v1/products",
+            get(catalog::list_products).post(catalog::post_product),
+        )
+        .route(
+            "/api/v1/products/{sku}",
+            get(catalog::get_product).put(catalog::put_product),
+        )
+        .route(
+            "/api/v1/locations",
+            get(catalog::list_locations).post(catalog::post_location),
+        )
+        .route(
+            "/api/v1/locations/{code}",
+            get(catalog::get_location).put(catalog::put_location),
+        )
+        .route(
+            "/api/v1/channels",
+            get(catalog::list_channels).post(catalog::post_channel),
+        )
+        .route(
+            "/api/v1/channels/{code}",
+            get(catalog::get_channel).put(catalog::put_channel),
+        )
+        .route(
+            "/api/v1/channels/{code}/availability",
+            get(catalog::channel_availability),
+        )
+        .route("/api/v1/inventory", get(inventory::list_balances))
+        .route("/api/v1/inventory/adjustments", post(inventory::adjust))
+        .route("/api/v1/inventory/moves", post(inventory::move_stock))
+        .route("/api/v1/inventory/counts", post(inventory::count))
+        .route(
+            "/api/v1/inventory/movements",
+            get(inventory::list_movements),
+        )
+        .route("/api/v1/inventory/verify", get(inventory::verify))
+        .route(
+            "/api/v1/orders",
+            get(orders::list_orders).post(orders::capture),
+        )
+        .route("/api/v1/orders/{id}", get(orders::get_order))
+        .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/v1/orders/{id}/hold", post(orders::hold))
+        .route("/api/v1/orders/{id}/release", post(orders::release))
+        .route("/api/v1/orders/{id}/events", get(orders::order_events))
+        .route("/api/v1/events", get(events::list_events))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/docs", get(system::docs))
+        .route("/api/docs/swagger-ui-bundle.js", get(system::swagger_js))
+        .route("/api/docs/swagger-ui.css", get(system::swagger_css))
+        .route("/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .fallback(not_found);
+    api.layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}

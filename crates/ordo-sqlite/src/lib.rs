@@ -1,1 +1,328 @@
+//! SQLite backend.
+//!
+//! Every write runs on one dedicated writer thread. Concurrent commands queue up while the
+//! previous batch commits, and the next batch takes all of them into one transaction
+//! (each in its own savepoint) that is committed with one fsync (`synchronous=FULL`) before
+//! any of them is acknowledged: group commit. Reads use a small pool of separate WAL
+//! connections and never wait for the writer. Several processes may share the file: write
+//! transactions start with `BEGIN IMMEDIATE`, and caches are dropped whenever
+//! `PRAGMA data_version` shows another connection committed.
 
+mod ops;
+mod reads;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::inventory::StockWrite;
+use ordo_domain::order::{NewOrder, Order};
+use ordo_store::*;
+use rusqlite::Connection;
+
+use writer::WriterHandle;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(internal)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(internal)?;
+    // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
+    conn.execute_batch(if writer {
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
+    } else {
+        "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;"
+    })
+    .map_err(internal)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies the migrations the database has not seen yet; returns how many ran.
+pub fn migrate(conn: &mut Connection) -> Result<usize> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT",
+    )
+    .map_err(internal)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(internal)?;
+    let mut ran = 0;
+    for (version, sql) in MIGRATIONS {
+        let done: bool = tx
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .map_err(internal)?;
+        if !done {
+            tx.execute_batch(sql).map_err(internal)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, format_time(time::OffsetDateTime::now_utc())],
+            )
+            .map_err(internal)?;
+            ran += 1;
+        }
+    }
+    tx.commit().map_err(internal)?;
+    Ok(ran)
+}
+
+/// Turns `sqlite://path`, `sqlite:path` or a bare path into a file path.
+pub fn path_from_url(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(rest.split('?').next().unwrap_or(rest))
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: WriterHandle,
+    readers: Arc<ReaderPool>,
+}
+
+pub(crate) struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.idle.lock().expect("reader pool lock").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path, false)?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().expect("reader pool lock");
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database, then starts the writer thread.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(internal)?;
+        }
+        let mut conn = open_connection(&path, true)?;
+        migrate(&mut conn)?;
+        let writer = writer::spawn(conn)?;
+        Ok(SqliteStore {
+            readers: Arc::new(ReaderPool {
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            path,
+            writer,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(internal)?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+    fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    async fn put_product(&self, product: Product, ctx: &WriteContext) -> Result<Created<Product>> {
+        let actor = ctx.actor.clone();
+        self.writer
+            .run(move |w| ops::put_product(w, product, &actor))
+            .await
+    }
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>> {
+        let sku = sku.to_string();
+        self.read(move |c| reads::get_doc(c, "SELECT doc FROM products WHERE sku = ?1", &sku))
+            .await
+    }
+    async fn list_products(&self, page: &PageRequest) -> Result<Page<Product>> {
+        let page = page.clone();
+        self.read(move |c| reads::list_products(c, &page)).await
+    }
+
+    async fn put_location(
+        &self,
+        location: Location,
+        ctx: &WriteContext,
+    ) -> Result<Created<Location>> {
+        let actor = ctx.actor.clone();
+        self.writer
+            .run(move |w| ops::put_location(w, location, &actor))
+            .await
+    }
+    async fn get_location(&self, code: &str) -> Result<Option<Location>> {
+        let code = code.to_string();
+        self.read(move |c| reads::get_doc(c, "SELECT doc FROM locations WHERE code = ?1", &code))
+            .await
+    }
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        self.read(|c| reads::all_docs(c, "SELECT doc FROM locations ORDER BY priority, code"))
+            .await
+    }
+
+    async fn put_channel(&self, channel: Channel, ctx: &WriteContext) -> Result<Created<Channel>> {
+        let actor = ctx.actor.clone();
+        self.writer
+            .run(move |w| ops::put_channel(w, channel, &actor))
+            .await
+    }
+    async fn get_channel(&self, code: &str) -> Result<Option<Channel>> {
+        let code = code.to_string();
+        self.read(move |c| reads::get_doc(c, "SELECT doc FROM channels WHERE code = ?1", &code))
+            .await
+    }
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        self.read(|c| reads::all_docs(c, "SELECT doc FROM channels ORDER BY code"))
+            .await
+    }
+    async fn channel_availability(
+        &self,
+        channel: &str,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ChannelAvailability>> {
+        let (channel, sku, page) = (channel.to_string(), sku.map(str::to_string), page.clone());
+        self.read(move |c| reads::channel_availability(c, &channel, sku.as_deref(), &page))
+            .await
+    }
+
+    async fn write_stock(
+        &self,
+        write: StockWrite,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<StockWriteResult>> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::write_stock(w, &write, &ctx))
+            .await
+    }
+    async fn list_balances(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<BalanceRow>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_balances(c, &filter, &page))
+            .await
+    }
+    async fn list_movements(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Movement>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_movements(c, &filter, &page))
+            .await
+    }
+    async fn verify(&self) -> Result<VerifyReport> {
+        self.read(reads::verify).await
+    }
+
+    async fn capture_order(
+        &self,
+        order: NewOrder,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Order>>> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::capture(w, &order, &ctx))
+            .await
+    }
+    async fn get_order(&self, id_or_number: &str) -> Result<Option<Order>> {
+        let key = id_or_number.to_string();
+        self.read(move |c| match reads::resolve_order(c, &key)? {
+            Some(n) => reads::load_order(c, n).map(Some),
+            None => Ok(None),
+        })
+        .await
+    }
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderSummary>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_orders(c, &filter, &page))
+            .await
+    }
+    async fn transition_order(
+        &self,
+        id_or_number: &str,
+        change: OrderChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let (key, ctx) = (id_or_number.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::transition(w, &key, &change, &ctx))
+            .await
+    }
+    async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>> {
+        let key = id_or_number.to_string();
+        self.read(move |c| match reads::resolve_order(c, &key)? {
+            Some(n) => reads::order_events(c, n).map(Some),
+            None => Ok(None),
+        })
+        .await
+    }
+    async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
+        self.read(move |c| reads::list_events(c, after, limit))
+            .await
+    }
+
+    async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey> {
+        let (name, hash) = (name.to_string(), token_hash.to_string());
+        self.writer
+            .run(move |w| ops::create_api_key(w, &name, role, &hash))
+            .await
+    }
+    async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>> {
+        let hash = token_hash.to_string();
+        self.read(move |c| reads::find_api_key(c, &hash)).await
+    }
+    async fn count_api_keys(&self) -> Result<i64> {
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))
+                .map_err(internal)
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        self.writer.shutdown().await;
+    }
+}

@@ -1,1 +1,302 @@
+//! The storage interface. Each backend (SQLite, PostgreSQL) implements [`Store`] with the
+//! same behaviour; business rules come from `ordo-domain`, so a backend only loads state,
+//! asks the domain what to do, and writes the result in one transaction.
 
+use async_trait::async_trait;
+use ordo_domain::Problem;
+use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::inventory::{Balance, StockWrite};
+use ordo_domain::order::{HoldReason, NewOrder, Order, OrderStatus, Transition};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+mod capture;
+mod types;
+pub use capture::*;
+pub use types::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The command was refused by a business rule; nothing was written.
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    /// The store could not do its work (I/O, database down, bug).
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who asks, and the optional `Idempotency-Key` that makes a retried write return the
+/// first answer instead of acting twice.
+#[derive(Debug, Clone, Default)]
+pub struct WriteContext {
+    pub actor: String,
+    /// Already scoped to the caller (e.g. `key-id:header-value`).
+    pub idempotency_key: Option<String>,
+}
+
+/// The result of a write: either done now, or the stored answer to an earlier identical request.
+#[derive(Debug, Clone)]
+pub enum Outcome<T> {
+    Done(T),
+    Replayed { status: u16, body: String },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A short description for the startup banner (path or host, never a password).
+    fn describe(&self) -> String;
+
+    async fn put_product(&self, product: Product, ctx: &WriteContext) -> Result<Created<Product>>;
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>>;
+    async fn list_products(&self, page: &PageRequest) -> Result<Page<Product>>;
+
+    async fn put_location(
+        &self,
+        location: Location,
+        ctx: &WriteContext,
+    ) -> Result<Created<Location>>;
+    async fn get_location(&self, code: &str) -> Result<Option<Location>>;
+    async fn list_locations(&self) -> Result<Vec<Location>>;
+
+    /// Refuses channels that name unknown locations.
+    async fn put_channel(&self, channel: Channel, ctx: &WriteContext) -> Result<Created<Channel>>;
+    async fn get_channel(&self, code: &str) -> Result<Option<Channel>>;
+    async fn list_channels(&self) -> Result<Vec<Channel>>;
+    /// Available-to-sell for the channel, for one SKU or a page of SKUs.
+    async fn channel_availability(
+        &self,
+        channel: &str,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ChannelAvailability>>;
+
+    /// Adjust, move or count, then re-allocate waiting orders if units were freed.
+    async fn write_stock(
+        &self,
+        write: StockWrite,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<StockWriteResult>>;
+    async fn list_balances(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<BalanceRow>>;
+    async fn list_movements(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Movement>>;
+    /// Recomputes balances from the ledger and allocations from open orders.
+    async fn verify(&self) -> Result<VerifyReport>;
+
+    /// Stores the order and reserves its stock in the same transaction. The same
+    /// `(channel, external_id)` again returns the stored order with `created = false`.
+    async fn capture_order(
+        &self,
+        order: NewOrder,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Order>>>;
+    /// By id (UUID) or number (`SO-000123`).
+    async fn get_order(&self, id_or_number: &str) -> Result<Option<Order>>;
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderSummary>>;
+    async fn transition_order(
+        &self,
+        id_or_number: &str,
+        change: OrderChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>>;
+    async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>>;
+    async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+
+    async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey>;
+    async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>>;
+    async fn count_api_keys(&self) -> Result<i64>;
+
+    /// Writes pending data to disk and closes; later calls fail.
+    async fn close(&self);
+}
+
+/// What an operator asks of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderChange {
+    pub transition: Transition,
+    pub hold_reason: Option<HoldReason>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    pub value: T,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PageRequest {
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(50).clamp(1, 500)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct BalanceFilter {
+    pub sku: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub channel: Option<String>,
+    pub sku: Option<String>,
+    pub placed_after: Option<OffsetDateTime>,
+    pub placed_before: Option<OffsetDateTime>,
+    /// Number, email or external id (exact match).
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceRow {
+    pub sku: String,
+    pub location: String,
+    #[serde(flatten)]
+    pub balance: Balance,
+    pub available: i64,
+}
+
+impl BalanceRow {
+    pub fn new(sku: String, location: String, balance: Balance) -> Self {
+        BalanceRow {
+            sku,
+            location,
+            available: balance.available(),
+            balance,
+        }
+    }
+}
+
+/// One ledger line: a signed change of one state at one (SKU, location).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Movement {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    pub sku: String,
+    pub location: String,
+    pub state: String,
+    pub delta: i64,
+    pub before: i64,
+    pub after: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StockWriteResult {
+    pub balance: BalanceRow,
+    pub movements: Vec<Movement>,
+    /// Orders that received stock freed by this write.
+    pub reallocated_orders: Vec<String>,
+    /// Orders that lost stock a count proved missing.
+    pub shorted_orders: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelAvailability {
+    pub channel: String,
+    pub sku: String,
+    pub available_to_sell: i64,
+    pub locations: Vec<LocationAvailability>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LocationAvailability {
+    pub location: String,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderSummary {
+    pub id: Uuid,
+    pub number: String,
+    pub channel: String,
+    pub external_id: String,
+    pub status: OrderStatus,
+    pub email: String,
+    pub currency: String,
+    pub total: String,
+    pub units: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub placed_at: OffsetDateTime,
+}
+
+/// A row of the transactional outbox. `seq` strictly increases in commit order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// e.g. order.created, order.allocated, order.backordered, order.cancelled, inventory.changed.
+    pub kind: String,
+    pub order_id: Option<Uuid>,
+    pub actor: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct VerifyReport {
+    pub balances_checked: i64,
+    pub orders_checked: i64,
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.discrepancies.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Discrepancy {
+    pub sku: String,
+    pub location: String,
+    pub state: String,
+    /// What the balance table says.
+    pub recorded: i64,
+    /// What the ledger (or, for `allocated`, the open orders) says.
+    pub expected: i64,
+    pub source: String,
+}

@@ -1,0 +1,901 @@
+//! Write commands, run on the writer thread inside a savepoint of the current batch.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ordo_domain::Problem;
+use ordo_domain::allocation::{Candidate, StockView, candidates, fill_waiting};
+use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::error::Errors;
+use ordo_domain::inventory::{Balance, Reason, StockState, StockWrite, plan_write};
+use ordo_domain::order::{
+    HoldReason, NewOrder, Order, OrderStatus, Transition, order_number, transition as next_status,
+};
+use ordo_store::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::internal;
+use crate::reads::{self, load_balance};
+use crate::writer::Writer;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn idempotent_replay<T>(conn: &Connection, ctx: &WriteContext) -> Result<Option<Outcome<T>>> {
+    let Some(key) = &ctx.idempotency_key else {
+        return Ok(None);
+    };
+    let found: Option<(u16, String)> = conn
+        .prepare_cached("SELECT status, body FROM idempotency_keys WHERE key = ?1")
+        .map_err(internal)?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(internal)?;
+    Ok(found.map(|(status, body)| Outcome::Replayed { status, body }))
+}
+
+fn remember<T: serde::Serialize>(
+    conn: &Connection,
+    ctx: &WriteContext,
+    status: u16,
+    value: &T,
+) -> Result<()> {
+    if let Some(key) = &ctx.idempotency_key {
+        let body = serde_json::to_string(value).map_err(internal)?;
+        conn.prepare_cached(
+            "INSERT INTO idempotency_keys (key, status, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(internal)?
+        .execute(params![key, status, body, format_time(now())])
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn append_event(
+    conn: &Connection,
+    kind: &str,
+    order_number: Option<i64>,
+    actor: &str,
+    at: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (at, kind, order_number, actor, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(internal)?
+    .execute(params![at, kind, order_number, actor, data.to_string()])
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// Applies one state change to a balance and records it in the ledger.
+fn apply_change(
+    conn: &Connection,
+    sku: &str,
+    location: &str,
+    balance: &mut Balance,
+    state: StockState,
+    delta: i64,
+    reason: Reason,
+    reference: Option<&str>,
+    actor: &str,
+    at: &str,
+) -> Result<Movement> {
+    let update = match state {
+        StockState::OnHand => {
+            "UPDATE balances SET on_hand = on_hand + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+        StockState::Allocated => {
+            "UPDATE balances SET allocated = allocated + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+        StockState::Damaged => {
+            "UPDATE balances SET damaged = damaged + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+        StockState::QualityControl => {
+            "UPDATE balances SET quality_control = quality_control + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+        StockState::SafetyStock => {
+            "UPDATE balances SET safety_stock = safety_stock + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+        StockState::Incoming => {
+            "UPDATE balances SET incoming = incoming + ?1 WHERE sku = ?2 AND location = ?3"
+        }
+    };
+    let changed = conn
+        .prepare_cached(update)
+        .map_err(internal)?
+        .execute(params![delta, sku, location])
+        .map_err(internal)?;
+    if changed != 1 {
+        return Err(StoreError::Internal(format!(
+            "no balance row for {sku} at {location}"
+        )));
+    }
+    let before = balance.get(state);
+    *balance.slot(state) += delta;
+    let after = balance.get(state);
+    conn.prepare_cached(
+        "INSERT INTO movements (at, sku, location, state, delta, before, after, reason, reference, actor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .map_err(internal)?
+    .execute(params![at, sku, location, state.as_str(), delta, before, after, reason.as_str(), reference, actor])
+    .map_err(internal)?;
+    Ok(Movement {
+        seq: conn.last_insert_rowid(),
+        at: parse_time(at).map_err(internal)?,
+        sku: sku.into(),
+        location: location.into(),
+        state: state.as_str().into(),
+        delta,
+        before,
+        after,
+        reason: reason.as_str().into(),
+        reference: reference.map(str::to_string),
+        actor: actor.into(),
+    })
+}
+
+fn ensure_balance_row(conn: &Connection, sku: &str, location: &str) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO balances (sku, location) VALUES (?1, ?2)")
+        .map_err(internal)?
+        .execute(params![sku, location])
+        .map_err(internal)?;
+    Ok(())
+}
+
+struct Balances(HashMap<(String, String), Balance>);
+
+impl StockView for Balances {
+    fn available(&self, sku: &str, location: &str) -> i64 {
+        // Lookups by borrowed pair without allocating: scan is fine for the handful of rows loaded per order.
+        self.0
+            .iter()
+            .find(|((s, l), _)| s == sku && l == location)
+            .map_or(0, |(_, b)| b.available())
+    }
+}
+
+pub(crate) fn capture(
+    w: &mut Writer,
+    order: &NewOrder,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<Order>>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let existing: Option<i64> = w
+        .conn
+        .prepare_cached("SELECT number FROM orders WHERE channel = ?1 AND external_id = ?2")
+        .map_err(internal)?
+        .query_row(params![order.channel, order.external_id], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    if let Some(number) = existing {
+        let stored = reads::load_order(&w.conn, number)?;
+        remember(&w.conn, ctx, 200, &stored)?;
+        return Ok(Outcome::Done(Created {
+            value: stored,
+            created: false,
+        }));
+    }
+
+    let catalog = w.catalog()?;
+    let Some(channel) = catalog.channels.get(&order.channel) else {
+        return Err(
+            Problem::invalid("channel", format!("unknown channel '{}'", order.channel)).into(),
+        );
+    };
+    if !channel.active {
+        return Err(Problem::invalid(
+            "channel",
+            format!("channel '{}' is inactive", order.channel),
+        )
+        .into());
+    }
+    let country = order.shipping_address.country.as_deref().unwrap_or("");
+    let cands: Vec<Candidate> = candidates(channel, &catalog.locations, country);
+
+    let mut errors = Errors::default();
+    let mut stock = Balances(HashMap::new());
+    {
+        let mut product = w
+            .conn
+            .prepare_cached("SELECT active FROM products WHERE sku = ?1")
+            .map_err(internal)?;
+        let mut balances = w
+            .conn
+            .prepare_cached(
+                "SELECT location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
+                 FROM balances WHERE sku = ?1",
+            )
+            .map_err(internal)?;
+        let mut seen = BTreeSet::new();
+        for (i, line) in order.lines.iter().enumerate() {
+            match product
+                .query_row([&line.sku], |r| r.get::<_, bool>(0))
+                .optional()
+                .map_err(internal)?
+            {
+                None => errors.add(
+                    format!("lines[{i}].sku"),
+                    format!("unknown SKU '{}'", line.sku),
+                ),
+                Some(false) => errors.add(
+                    format!("lines[{i}].sku"),
+                    format!("product '{}' is inactive", line.sku),
+                ),
+                Some(true) => {}
+            }
+            if !seen.insert(line.sku.as_str()) {
+                continue;
+            }
+            let rows = balances
+                .query_map([&line.sku], |r| {
+                    Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?))
+                })
+                .map_err(internal)?;
+            for row in rows {
+                let (location, balance) = row.map_err(internal)?;
+                stock.0.insert((line.sku.clone(), location), balance);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::Invalid(errors.0).into());
+    }
+
+    let number = w.take_order_number()?;
+    let at = now();
+    let plan = plan_capture(
+        order,
+        number,
+        Uuid::now_v7(),
+        at,
+        &cands,
+        &stock,
+        w.strategy.as_ref(),
+    );
+    let conn = &w.conn;
+    let at_text = format_time(at);
+    let reference = format!("order:{}", order_number(number));
+
+    let customer_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO customers (email, name, phone, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (email) DO UPDATE SET name = COALESCE(excluded.name, name), phone = COALESCE(excluded.phone, phone) \
+             RETURNING id",
+        )
+        .map_err(internal)?
+        .query_row(params![order.customer.email, order.customer.name, order.customer.phone, at_text], |r| r.get(0))
+        .map_err(internal)?;
+    let h = &plan.header;
+    conn.prepare_cached(
+        "INSERT INTO orders (number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, \
+         created_at, updated_at, customer_id, email, ship_country, currency, priority, total, units, doc) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .map_err(internal)?
+    .execute(params![
+        h.number,
+        h.id.to_string(),
+        h.channel,
+        h.external_id,
+        h.status.as_str(),
+        h.fill_status.as_str(),
+        h.hold_reason.map(HoldReason::as_str),
+        format_time(h.placed_at),
+        at_text,
+        customer_id,
+        h.email,
+        h.ship_country,
+        h.currency,
+        h.priority,
+        h.total,
+        h.units,
+        h.doc
+    ])
+    .map_err(internal)?;
+    {
+        let mut insert_line = conn
+            .prepare_cached(
+                "INSERT INTO order_lines (order_number, line_no, sku, quantity, unit_price, discount, tax, allocated, backordered) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(internal)?;
+        for l in &plan.lines {
+            insert_line
+                .execute(params![
+                    number,
+                    l.line_no,
+                    l.sku,
+                    l.quantity,
+                    l.unit_price,
+                    l.discount,
+                    l.tax,
+                    l.allocated,
+                    l.backordered
+                ])
+                .map_err(internal)?;
+        }
+    }
+    for a in &plan.allocations {
+        conn.prepare_cached("INSERT INTO allocations (order_number, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(internal)?
+            .execute(params![number, a.line_no, a.location, a.quantity])
+            .map_err(internal)?;
+        let balance = stock
+            .0
+            .get_mut(&(a.sku.clone(), a.location.clone()))
+            .ok_or_else(|| StoreError::Internal("allocation without a balance".into()))?;
+        apply_change(
+            conn,
+            &a.sku,
+            &a.location,
+            balance,
+            StockState::Allocated,
+            a.quantity,
+            Reason::Allocation,
+            Some(&reference),
+            &ctx.actor,
+            &at_text,
+        )?;
+    }
+    for e in &plan.events {
+        append_event(conn, e.kind, Some(number), &ctx.actor, &at_text, &e.data)?;
+    }
+    let stored = assemble_order(&plan.header, &plan.lines, &plan.allocations).map_err(internal)?;
+    remember(conn, ctx, 201, &stored)?;
+    Ok(Outcome::Done(Created {
+        value: stored,
+        created: true,
+    }))
+}
+
+pub(crate) fn write_stock(
+    w: &mut Writer,
+    write: &StockWrite,
+    ctx: &WriteContext,
+) -> Result<Outcome<StockWriteResult>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let mut errors = Errors::default();
+    let known_sku: bool = w
+        .conn
+        .prepare_cached("SELECT COUNT(*) > 0 FROM products WHERE sku = ?1")
+        .map_err(internal)?
+        .query_row([&write.sku], |r| r.get(0))
+        .map_err(internal)?;
+    if !known_sku {
+        errors.add("sku", format!("unknown SKU '{}'", write.sku));
+    }
+    if !w
+        .catalog()?
+        .locations
+        .iter()
+        .any(|l| l.code == write.location)
+    {
+        errors.add("location", format!("unknown location '{}'", write.location));
+    }
+    if !errors.is_empty() {
+        return Err(Problem::Invalid(errors.0).into());
+    }
+    ensure_balance_row(&w.conn, &write.sku, &write.location)?;
+    let mut balance = load_balance(&w.conn, &write.sku, &write.location)?;
+    let before = balance;
+    let changes = plan_write(&balance, &write.command, write.reason)?;
+    let at = format_time(now());
+    let mut movements = Vec::with_capacity(changes.len());
+    for c in &changes {
+        movements.push(apply_change(
+            &w.conn,
+            &write.sku,
+            &write.location,
+            &mut balance,
+            c.state,
+            c.delta,
+            write.reason,
+            write.reference.as_deref(),
+            &ctx.actor,
+            &at,
+        )?);
+    }
+    let mut shorted = Vec::new();
+    let mut reallocated = Vec::new();
+    if balance.available() < 0 {
+        shorted = release_shortage(w, &write.sku, &write.location, &ctx.actor, &at)?;
+        // Shorted lines may find the units at other locations.
+        let others: Vec<String> = reads::locations_with_available(&w.conn, &write.sku)?;
+        for location in others.iter().filter(|l| **l != write.location) {
+            reallocated.extend(reallocate(w, &write.sku, location, &ctx.actor, &at)?);
+        }
+    } else if balance.available() > before.available() {
+        reallocated = reallocate(w, &write.sku, &write.location, &ctx.actor, &at)?;
+    }
+    let balance = load_balance(&w.conn, &write.sku, &write.location)?;
+    append_event(
+        &w.conn,
+        "inventory.changed",
+        None,
+        &ctx.actor,
+        &at,
+        &serde_json::json!({
+            "sku": write.sku, "location": write.location, "reason": write.reason.as_str(),
+            "reference": write.reference, "on_hand": balance.on_hand, "allocated": balance.allocated,
+            "available": balance.available(),
+        }),
+    )?;
+    let result = StockWriteResult {
+        balance: BalanceRow::new(write.sku.clone(), write.location.clone(), balance),
+        movements,
+        reallocated_orders: reallocated,
+        shorted_orders: shorted,
+    };
+    remember(&w.conn, ctx, 201, &result)?;
+    Ok(Outcome::Done(result))
+}
+
+/// Recomputes an order's allocation state after its lines changed.
+fn refresh_fill(conn: &Connection, number: i64, at: &str) -> Result<OrderStatus> {
+    let (allocated, quantity, status): (i64, i64, String) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(l.allocated), 0), COALESCE(SUM(l.quantity), 0), o.status \
+             FROM orders o LEFT JOIN order_lines l ON l.order_number = o.number WHERE o.number = ?1",
+        )
+        .map_err(internal)?
+        .query_row([number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(internal)?;
+    let fill = OrderStatus::from_fill(allocated, quantity);
+    let status = OrderStatus::parse(&status).unwrap_or(fill);
+    let new_status = if matches!(status, OrderStatus::OnHold | OrderStatus::Cancelled) {
+        status
+    } else {
+        fill
+    };
+    conn.prepare_cached(
+        "UPDATE orders SET fill_status = ?1, status = ?2, updated_at = ?3 WHERE number = ?4",
+    )
+    .map_err(internal)?
+    .execute(params![fill.as_str(), new_status.as_str(), at, number])
+    .map_err(internal)?;
+    Ok(fill)
+}
+
+/// Gives units now available at (sku, location) to waiting lines: higher priority first,
+/// then oldest. Returns the numbers of the orders that received stock.
+pub(crate) fn reallocate(
+    w: &mut Writer,
+    sku: &str,
+    location: &str,
+    actor: &str,
+    at: &str,
+) -> Result<Vec<String>> {
+    let mut balance = load_balance(&w.conn, sku, location)?;
+    if balance.available() <= 0 {
+        return Ok(vec![]);
+    }
+    let waiting = reads::waiting_lines(&w.conn, sku)?;
+    if waiting.is_empty() {
+        return Ok(vec![]);
+    }
+    let catalog = w.catalog()?;
+    let eligible: Vec<&reads::WaitingLine> = waiting
+        .iter()
+        .filter(|l| {
+            catalog.channels.get(&l.channel).is_some_and(|ch| {
+                candidates(ch, &catalog.locations, &l.ship_country)
+                    .iter()
+                    .any(|c| c.location == location)
+            })
+        })
+        .collect();
+    let needs: Vec<i64> = eligible.iter().map(|l| l.backordered).collect();
+    let grants = fill_waiting(balance.available(), &needs);
+    let conn = &w.conn;
+    let mut touched = Vec::new();
+    for (line, q) in eligible.iter().zip(grants) {
+        if q == 0 {
+            continue;
+        }
+        let reference = format!("order:{}", order_number(line.order_number));
+        conn.prepare_cached(
+            "INSERT INTO allocations (order_number, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (order_number, line_no, location) DO UPDATE SET quantity = quantity + excluded.quantity",
+        )
+        .map_err(internal)?
+        .execute(params![line.order_number, line.line_no, location, q])
+        .map_err(internal)?;
+        conn.prepare_cached(
+            "UPDATE order_lines SET allocated = allocated + ?1, backordered = backordered - ?1 \
+             WHERE order_number = ?2 AND line_no = ?3",
+        )
+        .map_err(internal)?
+        .execute(params![q, line.order_number, line.line_no])
+        .map_err(internal)?;
+        apply_change(
+            conn,
+            sku,
+            location,
+            &mut balance,
+            StockState::Allocated,
+            q,
+            Reason::Allocation,
+            Some(&reference),
+            actor,
+            at,
+        )?;
+        let fill = refresh_fill(conn, line.order_number, at)?;
+        append_event(
+            conn,
+            "order.reallocated",
+            Some(line.order_number),
+            actor,
+            at,
+            &serde_json::json!({"number": order_number(line.order_number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+        )?;
+        touched.push(order_number(line.order_number));
+    }
+    Ok(touched)
+}
+
+/// A count proved units missing that orders were promised: take the allocations of the
+/// lowest-priority, newest orders back until nothing is over-promised, and flag those orders.
+fn release_shortage(
+    w: &mut Writer,
+    sku: &str,
+    location: &str,
+    actor: &str,
+    at: &str,
+) -> Result<Vec<String>> {
+    let conn = &w.conn;
+    let mut balance = load_balance(conn, sku, location)?;
+    let victims: Vec<(i64, i32, i64)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT a.order_number, a.line_no, a.quantity FROM allocations a \
+                 JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+                 JOIN orders o ON o.number = a.order_number \
+                 WHERE l.sku = ?1 AND a.location = ?2 ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map(params![sku, location], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(internal)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+    };
+    let mut shorted = Vec::new();
+    for (number, line_no, quantity) in victims {
+        let deficit = -balance.available();
+        if deficit <= 0 {
+            break;
+        }
+        let q = quantity.min(deficit);
+        let reference = format!("order:{}", order_number(number));
+        conn.prepare_cached(
+            "UPDATE allocations SET quantity = quantity - ?1 WHERE order_number = ?2 AND line_no = ?3 AND location = ?4",
+        )
+        .map_err(internal)?
+        .execute(params![q, number, line_no, location])
+        .map_err(internal)?;
+        conn.prepare_cached("DELETE FROM allocations WHERE quantity = 0 AND order_number = ?1")
+            .map_err(internal)?
+            .execute([number])
+            .map_err(internal)?;
+        conn.prepare_cached(
+            "UPDATE order_lines SET allocated = allocated - ?1, backordered = backordered + ?1 WHERE order_number = ?2 AND line_no = ?3",
+        )
+        .map_err(internal)?
+        .execute(params![q, number, line_no])
+        .map_err(internal)?;
+        apply_change(
+            conn,
+            sku,
+            location,
+            &mut balance,
+            StockState::Allocated,
+            -q,
+            Reason::Deallocation,
+            Some(&reference),
+            actor,
+            at,
+        )?;
+        let fill = refresh_fill(conn, number, at)?;
+        append_event(
+            conn,
+            "order.stock_shortage",
+            Some(number),
+            actor,
+            at,
+            &serde_json::json!({"number": order_number(number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+        )?;
+        shorted.push(order_number(number));
+    }
+    Ok(shorted)
+}
+
+pub(crate) fn transition(
+    w: &mut Writer,
+    key: &str,
+    change: &OrderChange,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let Some(number) = reads::resolve_order(&w.conn, key)? else {
+        return Err(Problem::NotFound(format!("order {key}")).into());
+    };
+    let (status, fill): (String, String) = w
+        .conn
+        .query_row(
+            "SELECT status, fill_status FROM orders WHERE number = ?1",
+            [number],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(internal)?;
+    let status = OrderStatus::parse(&status).ok_or_else(|| internal("bad status"))?;
+    let fill = OrderStatus::parse(&fill).ok_or_else(|| internal("bad fill status"))?;
+    let next = next_status(status, fill, change.transition)?;
+    let at = format_time(now());
+    let num = order_number(number);
+    match change.transition {
+        Transition::Hold => {
+            let reason = change.hold_reason.unwrap_or(HoldReason::Manual);
+            w.conn
+                .execute(
+                    "UPDATE orders SET status = ?1, hold_reason = ?2, updated_at = ?3 WHERE number = ?4",
+                    params![next.as_str(), reason.as_str(), at, number],
+                )
+                .map_err(internal)?;
+            append_event(
+                &w.conn,
+                "order.held",
+                Some(number),
+                &ctx.actor,
+                &at,
+                &serde_json::json!({"number": num, "reason": reason.as_str(), "note": change.note}),
+            )?;
+        }
+        Transition::Release => {
+            w.conn
+                .execute(
+                    "UPDATE orders SET status = ?1, hold_reason = NULL, updated_at = ?2 WHERE number = ?3",
+                    params![next.as_str(), at, number],
+                )
+                .map_err(internal)?;
+            append_event(
+                &w.conn,
+                "order.released",
+                Some(number),
+                &ctx.actor,
+                &at,
+                &serde_json::json!({"number": num, "note": change.note}),
+            )?;
+        }
+        Transition::Cancel => {
+            let released: Vec<(i32, String, String, i64)> = {
+                let mut stmt = w
+                    .conn
+                    .prepare_cached(
+                        "SELECT a.line_no, l.sku, a.location, a.quantity FROM allocations a \
+                         JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+                         WHERE a.order_number = ?1 ORDER BY l.sku, a.location",
+                    )
+                    .map_err(internal)?;
+                let rows = stmt
+                    .query_map([number], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .map_err(internal)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+            };
+            let reference = format!("order:{num}");
+            for (_, sku, location, q) in &released {
+                let mut balance = load_balance(&w.conn, sku, location)?;
+                apply_change(
+                    &w.conn,
+                    sku,
+                    location,
+                    &mut balance,
+                    StockState::Allocated,
+                    -q,
+                    Reason::Deallocation,
+                    Some(&reference),
+                    &ctx.actor,
+                    &at,
+                )?;
+            }
+            w.conn
+                .execute("DELETE FROM allocations WHERE order_number = ?1", [number])
+                .map_err(internal)?;
+            w.conn
+                .execute(
+                    "UPDATE order_lines SET allocated = 0, backordered = 0 WHERE order_number = ?1",
+                    [number],
+                )
+                .map_err(internal)?;
+            w.conn
+                .execute(
+                    "UPDATE orders SET status = 'cancelled', cancel_reason = ?1, hold_reason = NULL, updated_at = ?2 WHERE number = ?3",
+                    params![change.note, at, number],
+                )
+                .map_err(internal)?;
+            append_event(
+                &w.conn,
+                "order.cancelled",
+                Some(number),
+                &ctx.actor,
+                &at,
+                &serde_json::json!({"number": num, "reason": change.note, "released": released.iter().map(|(_, s, l, q)| serde_json::json!({"sku": s, "location": l, "quantity": q})).collect::<Vec<_>>()}),
+            )?;
+            let freed: BTreeSet<(String, String)> =
+                released.into_iter().map(|(_, s, l, _)| (s, l)).collect();
+            for (sku, location) in freed {
+                reallocate(w, &sku, &location, &ctx.actor, &at)?;
+            }
+        }
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    remember(&w.conn, ctx, 200, &order)?;
+    Ok(Outcome::Done(order))
+}
+
+fn put_doc<T: serde::Serialize>(
+    conn: &Connection,
+    exists_sql: &str,
+    key: &str,
+    upsert: &str,
+    extra: &[&dyn rusqlite::ToSql],
+    value: &T,
+) -> Result<bool> {
+    let existed: bool = conn
+        .query_row(exists_sql, [key], |r| r.get(0))
+        .map_err(internal)?;
+    let doc = serde_json::to_string(value).map_err(internal)?;
+    let at = format_time(now());
+    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&key, &doc, &at];
+    params.extend_from_slice(extra);
+    conn.execute(upsert, params.as_slice()).map_err(internal)?;
+    Ok(!existed)
+}
+
+pub(crate) fn put_product(
+    w: &mut Writer,
+    product: Product,
+    actor: &str,
+) -> Result<Created<Product>> {
+    let created = put_doc(
+        &w.conn,
+        "SELECT COUNT(*) > 0 FROM products WHERE sku = ?1",
+        &product.sku,
+        "INSERT INTO products (sku, doc, updated_at, active) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (sku) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, active = excluded.active",
+        &[&product.active],
+        &product,
+    )?;
+    let at = format_time(now());
+    append_event(
+        &w.conn,
+        if created {
+            "product.created"
+        } else {
+            "product.updated"
+        },
+        None,
+        actor,
+        &at,
+        &serde_json::json!({"sku": product.sku}),
+    )?;
+    Ok(Created {
+        value: product,
+        created,
+    })
+}
+
+pub(crate) fn put_location(
+    w: &mut Writer,
+    location: Location,
+    actor: &str,
+) -> Result<Created<Location>> {
+    let created = put_doc(
+        &w.conn,
+        "SELECT COUNT(*) > 0 FROM locations WHERE code = ?1",
+        &location.code,
+        "INSERT INTO locations (code, doc, updated_at, active, priority) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (code) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, active = excluded.active, priority = excluded.priority",
+        &[&location.active, &location.priority],
+        &location,
+    )?;
+    w.forget_catalog();
+    let at = format_time(now());
+    append_event(
+        &w.conn,
+        if created {
+            "location.created"
+        } else {
+            "location.updated"
+        },
+        None,
+        actor,
+        &at,
+        &serde_json::json!({"code": location.code}),
+    )?;
+    Ok(Created {
+        value: location,
+        created,
+    })
+}
+
+pub(crate) fn put_channel(
+    w: &mut Writer,
+    channel: Channel,
+    actor: &str,
+) -> Result<Created<Channel>> {
+    let known: Vec<String> = w
+        .catalog()?
+        .locations
+        .iter()
+        .map(|l| l.code.clone())
+        .collect();
+    let mut errors = Errors::default();
+    for (i, code) in channel.locations.iter().enumerate() {
+        if !known.contains(code) {
+            errors.add(
+                format!("locations[{i}]"),
+                format!("unknown location '{code}'"),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::Invalid(errors.0).into());
+    }
+    let created = put_doc(
+        &w.conn,
+        "SELECT COUNT(*) > 0 FROM channels WHERE code = ?1",
+        &channel.code,
+        "INSERT INTO channels (code, doc, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (code) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        &[],
+        &channel,
+    )?;
+    w.forget_catalog();
+    let at = format_time(now());
+    append_event(
+        &w.conn,
+        if created {
+            "channel.created"
+        } else {
+            "channel.updated"
+        },
+        None,
+        actor,
+        &at,
+        &serde_json::json!({"code": channel.code}),
+    )?;
+    Ok(Created {
+        value: channel,
+        created,
+    })
+}
+
+pub(crate) fn create_api_key(w: &mut Writer, name: &str, role: Role, hash: &str) -> Result<ApiKey> {
+    let at = now();
+    w.conn
+        .execute(
+            "INSERT INTO api_keys (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role.as_str(), hash, format_time(at)],
+        )
+        .map_err(internal)?;
+    Ok(ApiKey {
+        id: w.conn.last_insert_rowid(),
+        name: name.into(),
+        role,
+        created_at: at,
+    })
+}

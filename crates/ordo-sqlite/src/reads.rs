@@ -1,0 +1,756 @@
+//! Queries. They take any connection: a reader's, or the writer's inside its transaction.
+
+use std::collections::HashMap;
+
+use ordo_domain::catalog::{Channel, Location, Product, available_to_sell};
+use ordo_domain::inventory::Balance;
+use ordo_domain::order::{HoldReason, Order, OrderStatus, order_number, parse_order_number};
+use ordo_store::*;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use uuid::Uuid;
+
+use crate::internal;
+use crate::writer::Catalog;
+
+fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(internal)
+}
+
+pub(crate) fn get_doc<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    let doc: Option<String> = conn
+        .prepare_cached(sql)
+        .map_err(internal)?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    doc.map(|d| decode(&d)).transpose()
+}
+
+pub(crate) fn all_docs<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+    let docs = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(internal)?;
+    docs.map(|d| decode(&d.map_err(internal)?)).collect()
+}
+
+pub(crate) fn load_catalog(conn: &Connection) -> Result<Catalog> {
+    let channels: Vec<Channel> = all_docs(conn, "SELECT doc FROM channels")?;
+    let locations: Vec<Location> =
+        all_docs(conn, "SELECT doc FROM locations ORDER BY priority, code")?;
+    Ok(Catalog {
+        channels: channels.into_iter().map(|c| (c.code.clone(), c)).collect(),
+        locations,
+    })
+}
+
+fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 == limit {
+        items.last().map(|i| encode_cursor(&key(i)))
+    } else {
+        None
+    }
+}
+
+fn cursor_key(page: &PageRequest) -> Result<Option<String>> {
+    match &page.cursor {
+        None => Ok(None),
+        Some(c) => decode_cursor(c).map(Some).ok_or_else(|| {
+            ordo_domain::Problem::invalid("cursor", "is not a cursor this server issued").into()
+        }),
+    }
+}
+
+pub(crate) fn list_products(conn: &Connection, page: &PageRequest) -> Result<Page<Product>> {
+    let after = cursor_key(page)?.unwrap_or_default();
+    let mut stmt = conn
+        .prepare_cached("SELECT doc FROM products WHERE sku > ?1 ORDER BY sku LIMIT ?2")
+        .map_err(internal)?;
+    let docs = stmt
+        .query_map(params![after, page.limit()], |r| r.get::<_, String>(0))
+        .map_err(internal)?;
+    let items: Vec<Product> = docs
+        .map(|d| decode(&d.map_err(internal)?))
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |p| p.sku.clone()),
+        items,
+    })
+}
+
+pub(crate) fn balance_from(r: &Row<'_>, first: usize) -> rusqlite::Result<Balance> {
+    Ok(Balance {
+        on_hand: r.get(first)?,
+        allocated: r.get(first + 1)?,
+        damaged: r.get(first + 2)?,
+        quality_control: r.get(first + 3)?,
+        safety_stock: r.get(first + 4)?,
+        incoming: r.get(first + 5)?,
+    })
+}
+
+pub(crate) fn load_balance(conn: &Connection, sku: &str, location: &str) -> Result<Balance> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances WHERE sku = ?1 AND location = ?2",
+        )
+        .map_err(internal)?
+        .query_row(params![sku, location], |r| balance_from(r, 0))
+        .optional()
+        .map_err(internal)?
+        .unwrap_or_default())
+}
+
+pub(crate) fn locations_with_available(conn: &Connection, sku: &str) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT location FROM balances WHERE sku = ?1 AND on_hand - allocated - damaged - quality_control - safety_stock > 0 ORDER BY location",
+        )
+        .map_err(internal)?;
+    let rows = stmt.query_map([sku], |r| r.get(0)).map_err(internal)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub(crate) struct WaitingLine {
+    pub order_number: i64,
+    pub line_no: i32,
+    pub backordered: i64,
+    pub channel: String,
+    pub ship_country: String,
+}
+
+/// Lines still short of stock for `sku`, in the order they are served.
+pub(crate) fn waiting_lines(conn: &Connection, sku: &str) -> Result<Vec<WaitingLine>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT l.order_number, l.line_no, l.backordered, o.channel, o.ship_country FROM order_lines l \
+             JOIN orders o ON o.number = l.order_number \
+             WHERE l.sku = ?1 AND l.backordered > 0 AND o.status <> 'cancelled' \
+             ORDER BY o.priority DESC, o.placed_at, o.number, l.line_no",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([sku], |r| {
+            Ok(WaitingLine {
+                order_number: r.get(0)?,
+                line_no: r.get(1)?,
+                backordered: r.get(2)?,
+                channel: r.get(3)?,
+                ship_country: r.get(4)?,
+            })
+        })
+        .map_err(internal)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub(crate) fn list_balances(
+    conn: &Connection,
+    filter: &BalanceFilter,
+    page: &PageRequest,
+) -> Result<Page<BalanceRow>> {
+    let after = cursor_key(page)?.unwrap_or_default();
+    let (after_sku, after_loc) = after
+        .split_once('\u{1f}')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or_default();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances \
+             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND (sku, location) > (?3, ?4) \
+             ORDER BY sku, location LIMIT ?5",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(
+            params![
+                filter.sku,
+                filter.location,
+                after_sku,
+                after_loc,
+                page.limit()
+            ],
+            |r| Ok(BalanceRow::new(r.get(0)?, r.get(1)?, balance_from(r, 2)?)),
+        )
+        .map_err(internal)?;
+    let items: Vec<BalanceRow> = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |b| {
+            format!("{}\u{1f}{}", b.sku, b.location)
+        }),
+        items,
+    })
+}
+
+pub(crate) fn list_movements(
+    conn: &Connection,
+    filter: &BalanceFilter,
+    page: &PageRequest,
+) -> Result<Page<Movement>> {
+    let before: i64 = cursor_key(page)?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
+             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(
+            params![filter.sku, filter.location, before, page.limit()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            },
+        )
+        .map_err(internal)?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (seq, at, sku, location, state, delta, before, after, reason, reference, actor) =
+            row.map_err(internal)?;
+        items.push(Movement {
+            seq,
+            at: parse_time(&at).map_err(internal)?,
+            sku,
+            location,
+            state,
+            delta,
+            before,
+            after,
+            reason,
+            reference,
+            actor,
+        });
+    }
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |m| m.seq.to_string()),
+        items,
+    })
+}
+
+pub(crate) fn channel_availability(
+    conn: &Connection,
+    channel: &str,
+    sku: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<ChannelAvailability>> {
+    let catalog = load_catalog(conn)?;
+    let Some(ch) = catalog.channels.get(channel) else {
+        return Err(ordo_domain::Problem::NotFound(format!("channel {channel}")).into());
+    };
+    let locations: Vec<&str> = catalog
+        .locations
+        .iter()
+        .filter(|l| l.active && (ch.locations.is_empty() || ch.locations.contains(&l.code)))
+        .map(|l| l.code.as_str())
+        .collect();
+    let skus: Vec<String> = match sku {
+        Some(s) => {
+            let exists: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM products WHERE sku = ?1",
+                    [s],
+                    |r| r.get(0),
+                )
+                .map_err(internal)?;
+            if !exists {
+                return Err(ordo_domain::Problem::NotFound(format!("product {s}")).into());
+            }
+            vec![s.to_string()]
+        }
+        None => {
+            let after = cursor_key(page)?.unwrap_or_default();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT sku FROM products WHERE sku > ?1 AND active = 1 ORDER BY sku LIMIT ?2",
+                )
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params![after, page.limit()], |r| r.get(0))
+                .map_err(internal)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+        }
+    };
+    let mut items = Vec::with_capacity(skus.len());
+    let mut stmt = conn
+        .prepare_cached("SELECT location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances WHERE sku = ?1")
+        .map_err(internal)?;
+    for s in &skus {
+        let rows = stmt
+            .query_map([s], |r| Ok((r.get::<_, String>(0)?, balance_from(r, 1)?)))
+            .map_err(internal)?;
+        let mut per_location = Vec::new();
+        for row in rows {
+            let (location, b) = row.map_err(internal)?;
+            if locations.contains(&location.as_str()) {
+                per_location.push(LocationAvailability {
+                    location,
+                    available: b.available(),
+                });
+            }
+        }
+        items.push(ChannelAvailability {
+            channel: channel.to_string(),
+            sku: s.clone(),
+            available_to_sell: available_to_sell(per_location.iter().map(|l| l.available), ch),
+            locations: per_location,
+        });
+    }
+    let next = if sku.is_none() {
+        next_cursor(&items, page.limit(), |a| a.sku.clone())
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        next_cursor: next,
+    })
+}
+
+pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let mut ledger: HashMap<(String, String, String), i64> = HashMap::new();
+    {
+        let mut stmt = conn.prepare("SELECT sku, location, state, SUM(delta) FROM movements GROUP BY sku, location, state").map_err(internal)?;
+        let rows = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
+            .map_err(internal)?;
+        for row in rows {
+            let (k, v) = row.map_err(internal)?;
+            ledger.insert(k, v);
+        }
+    }
+    let mut open: HashMap<(String, String), i64> = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT l.sku, a.location, SUM(a.quantity) FROM allocations a \
+                 JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no GROUP BY l.sku, a.location",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .map_err(internal)?;
+        for row in rows {
+            let (k, v) = row.map_err(internal)?;
+            open.insert(k, v);
+        }
+    }
+    let mut stmt = conn
+        .prepare("SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                balance_from(r, 2)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let (sku, location, balance) = row.map_err(internal)?;
+        report.balances_checked += 1;
+        for state in ordo_domain::inventory::StockState::ALL {
+            let key = (sku.clone(), location.clone(), state.as_str().to_string());
+            let expected = ledger.get(&key).copied().unwrap_or(0);
+            seen.insert(key);
+            if balance.get(state) != expected {
+                report.discrepancies.push(Discrepancy {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    state: state.as_str().into(),
+                    recorded: balance.get(state),
+                    expected,
+                    source: "ledger".into(),
+                });
+            }
+        }
+        let reserved = open.remove(&(sku.clone(), location.clone())).unwrap_or(0);
+        if balance.allocated != reserved {
+            report.discrepancies.push(Discrepancy {
+                sku: sku.clone(),
+                location: location.clone(),
+                state: "allocated".into(),
+                recorded: balance.allocated,
+                expected: reserved,
+                source: "open allocations".into(),
+            });
+        }
+    }
+    for ((sku, location, state), v) in ledger {
+        if v != 0 && !seen.contains(&(sku.clone(), location.clone(), state.clone())) {
+            report.discrepancies.push(Discrepancy {
+                sku,
+                location,
+                state,
+                recorded: 0,
+                expected: v,
+                source: "ledger without balance".into(),
+            });
+        }
+    }
+    for ((sku, location), v) in open {
+        report.discrepancies.push(Discrepancy {
+            sku,
+            location,
+            state: "allocated".into(),
+            recorded: 0,
+            expected: v,
+            source: "allocations without balance".into(),
+        });
+    }
+    // Each line's allocated and backordered must match its reservations.
+    let mut stmt = conn
+        .prepare(
+            "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status, \
+             (SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.order_number = l.order_number AND a.line_no = l.line_no) \
+             FROM order_lines l JOIN orders o ON o.number = l.order_number",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut orders = std::collections::HashSet::new();
+    for row in rows {
+        let (number, line_no, sku, quantity, allocated, backordered, status, reserved) =
+            row.map_err(internal)?;
+        orders.insert(number);
+        let expected_backorder = if status == "cancelled" {
+            0
+        } else {
+            quantity - allocated
+        };
+        if allocated != reserved || backordered != expected_backorder {
+            report.discrepancies.push(Discrepancy {
+                sku,
+                location: format!("{} line {line_no}", order_number(number)),
+                state: "line".into(),
+                recorded: allocated,
+                expected: reserved,
+                source: format!(
+                    "order line (backordered {backordered}, expected {expected_backorder})"
+                ),
+            });
+        }
+    }
+    report.orders_checked = orders.len() as i64;
+    Ok(report)
+}
+
+pub(crate) fn resolve_order(conn: &Connection, key: &str) -> Result<Option<i64>> {
+    if let Some(n) = parse_order_number(key) {
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT number FROM orders WHERE number = ?1")
+            .map_err(internal)?
+            .query_row([n], |r| r.get(0))
+            .optional()
+            .map_err(internal)?;
+        return Ok(found);
+    }
+    let Ok(id) = Uuid::parse_str(key) else {
+        return Ok(None);
+    };
+    conn.prepare_cached("SELECT number FROM orders WHERE id = ?1")
+        .map_err(internal)?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(internal)
+}
+
+fn order_row(r: &Row<'_>) -> rusqlite::Result<(OrderRow, ())> {
+    let status: String = r.get(4)?;
+    let fill: String = r.get(5)?;
+    let hold: Option<String> = r.get(6)?;
+    let parse_t = |i: usize| -> rusqlite::Result<time::OffsetDateTime> {
+        let s: String = r.get(i)?;
+        parse_time(&s).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    };
+    let id: String = r.get(1)?;
+    Ok((
+        OrderRow {
+            number: r.get(0)?,
+            id: Uuid::parse_str(&id).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+            })?,
+            channel: r.get(2)?,
+            external_id: r.get(3)?,
+            status: OrderStatus::parse(&status).unwrap_or(OrderStatus::OnHold),
+            fill_status: OrderStatus::parse(&fill).unwrap_or(OrderStatus::Backordered),
+            hold_reason: hold.as_deref().and_then(HoldReason::parse),
+            cancel_reason: r.get(7)?,
+            placed_at: parse_t(8)?,
+            created_at: parse_t(9)?,
+            updated_at: parse_t(10)?,
+            email: r.get(11)?,
+            ship_country: r.get(12)?,
+            currency: r.get(13)?,
+            priority: r.get(14)?,
+            total: r.get(15)?,
+            units: r.get(16)?,
+            doc: r.get(17)?,
+        },
+        (),
+    ))
+}
+
+const ORDER_COLUMNS: &str = "number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, created_at, updated_at, email, ship_country, currency, priority, total, units, doc";
+
+pub(crate) fn load_order(conn: &Connection, number: i64) -> Result<Order> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number = ?1");
+    let (header, ()) = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_row([number], order_row)
+        .map_err(internal)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT line_no, sku, quantity, unit_price, discount, tax, allocated, backordered FROM order_lines WHERE order_number = ?1 ORDER BY line_no")
+        .map_err(internal)?;
+    let lines: Vec<LineRow> = stmt
+        .query_map([number], |r| {
+            Ok(LineRow {
+                line_no: r.get(0)?,
+                sku: r.get(1)?,
+                quantity: r.get(2)?,
+                unit_price: r.get(3)?,
+                discount: r.get(4)?,
+                tax: r.get(5)?,
+                allocated: r.get(6)?,
+                backordered: r.get(7)?,
+            })
+        })
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT line_no, location, quantity FROM allocations WHERE order_number = ?1 ORDER BY line_no, location")
+        .map_err(internal)?;
+    let allocations: Vec<AllocationRow> = stmt
+        .query_map([number], |r| {
+            let line_no: i32 = r.get(0)?;
+            Ok(AllocationRow {
+                line_no,
+                sku: String::new(),
+                location: r.get(1)?,
+                quantity: r.get(2)?,
+            })
+        })
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    assemble_order(&header, &lines, &allocations).map_err(internal)
+}
+
+pub(crate) fn list_orders(
+    conn: &Connection,
+    filter: &OrderFilter,
+    page: &PageRequest,
+) -> Result<Page<OrderSummary>> {
+    let mut sql = String::from(
+        "SELECT number, id, channel, external_id, status, email, currency, total, units, placed_at FROM orders WHERE 1 = 1",
+    );
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(after) = cursor_key(page)? {
+        let n: i64 = after.parse().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor this server issued",
+            ))
+        })?;
+        sql.push_str(" AND number < ?");
+        args.push(Value::Integer(n));
+    }
+    if let Some(s) = filter.status {
+        sql.push_str(" AND status = ?");
+        args.push(Value::Text(s.as_str().into()));
+    }
+    if let Some(c) = &filter.channel {
+        sql.push_str(" AND channel = ?");
+        args.push(Value::Text(c.clone()));
+    }
+    if let Some(sku) = &filter.sku {
+        sql.push_str(" AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)");
+        args.push(Value::Text(sku.clone()));
+    }
+    if let Some(t) = filter.placed_after {
+        sql.push_str(" AND placed_at >= ?");
+        args.push(Value::Text(format_time(t)));
+    }
+    if let Some(t) = filter.placed_before {
+        sql.push_str(" AND placed_at < ?");
+        args.push(Value::Text(format_time(t)));
+    }
+    if let Some(q) = &filter.q {
+        let q = q.trim();
+        if let Some(n) = parse_order_number(q) {
+            sql.push_str(" AND number = ?");
+            args.push(Value::Integer(n));
+        } else {
+            sql.push_str(" AND (email = ? OR external_id = ?)");
+            args.push(Value::Text(q.to_ascii_lowercase()));
+            args.push(Value::Text(q.to_string()));
+        }
+    }
+    sql.push_str(" ORDER BY number DESC LIMIT ?");
+    args.push(Value::Integer(page.limit()));
+    let mut stmt = conn.prepare(&sql).map_err(internal)?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| {
+            let status: String = r.get(4)?;
+            let id: String = r.get(1)?;
+            let placed: String = r.get(9)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                id,
+                r.get(2)?,
+                r.get(3)?,
+                status,
+                r.get(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get(8)?,
+                placed,
+            ))
+        })
+        .map_err(internal)?;
+    let mut items = Vec::new();
+    let mut last = 0;
+    for row in rows {
+        let (number, id, channel, external_id, status, email, currency, total, units, placed) =
+            row.map_err(internal)?;
+        last = number;
+        let exponent = ordo_domain::money::Currency::parse(&currency).map_or(2, |c| c.exponent);
+        items.push(OrderSummary {
+            id: Uuid::parse_str(&id).map_err(internal)?,
+            number: order_number(number),
+            channel,
+            external_id,
+            status: OrderStatus::parse(&status).unwrap_or(OrderStatus::OnHold),
+            email,
+            total: ordo_domain::money::format_amount(total, exponent),
+            currency,
+            units,
+            placed_at: parse_time(&placed).map_err(internal)?,
+        });
+    }
+    let next_cursor =
+        (items.len() as i64 == page.limit()).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
+}
+
+fn event_from(r: &Row<'_>) -> rusqlite::Result<(i64, String, String, Option<i64>, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn events_from(
+    conn: &Connection,
+    rows: Vec<(i64, String, String, Option<i64>, String, String)>,
+) -> Result<Vec<Event>> {
+    let mut ids: HashMap<i64, Uuid> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, at, kind, number, actor, data) in rows {
+        let order_id = match number {
+            Some(n) => Some(match ids.get(&n) {
+                Some(id) => *id,
+                None => {
+                    let id: String = conn
+                        .prepare_cached("SELECT id FROM orders WHERE number = ?1")
+                        .map_err(internal)?
+                        .query_row([n], |r| r.get(0))
+                        .map_err(internal)?;
+                    let id = Uuid::parse_str(&id).map_err(internal)?;
+                    ids.insert(n, id);
+                    id
+                }
+            }),
+            None => None,
+        };
+        out.push(Event {
+            seq,
+            at: parse_time(&at).map_err(internal)?,
+            kind,
+            order_id,
+            actor,
+            data: serde_json::from_str(&data).map_err(internal)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn order_events(conn: &Connection, number: i64) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, order_number, actor, data FROM events WHERE order_number = ?1 ORDER BY seq").map_err(internal)?;
+    let rows = stmt
+        .query_map([number], event_from)
+        .map_err(internal)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(internal)?;
+    events_from(conn, rows)
+}
+
+pub(crate) fn list_events(conn: &Connection, after: i64, limit: i64) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, order_number, actor, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2").map_err(internal)?;
+    let rows = stmt
+        .query_map(params![after, limit.clamp(1, 1000)], event_from)
+        .map_err(internal)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(internal)?;
+    events_from(conn, rows)
+}
+
+pub(crate) fn find_api_key(conn: &Connection, hash: &str) -> Result<Option<ApiKey>> {
+    let row: Option<(i64, String, String, String)> = conn
+        .prepare_cached("SELECT id, name, role, created_at FROM api_keys WHERE token_hash = ?1")
+        .map_err(internal)?
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()
+        .map_err(internal)?;
+    row.map(|(id, name, role, at)| {
+        Ok(ApiKey {
+            id,
+            name,
+            role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            created_at: parse_time(&at).map_err(internal)?,
+        })
+    })
+    .transpose()
+}

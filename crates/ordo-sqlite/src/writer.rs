@@ -1,0 +1,203 @@
+//! The single writer thread and its group commit.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use ordo_domain::allocation::{AllocationStrategy, PriorityStrategy};
+use ordo_domain::catalog::{Channel, Location};
+use ordo_store::{Result, StoreError};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::internal;
+
+/// Most commands a batch takes: bounds the latency of the first one in the batch.
+const MAX_BATCH: usize = 1024;
+
+type Reply = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&mut Writer) -> Reply + Send>;
+
+enum Msg {
+    Job(Job),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) struct Catalog {
+    pub channels: HashMap<String, Channel>,
+    pub locations: Vec<Location>,
+}
+
+pub(crate) struct Writer {
+    pub conn: Connection,
+    catalog: Option<Catalog>,
+    next_number: Option<i64>,
+    data_version: i64,
+    pub strategy: Box<dyn AllocationStrategy>,
+}
+
+impl Writer {
+    pub fn catalog(&mut self) -> Result<&Catalog> {
+        if self.catalog.is_none() {
+            self.catalog = Some(crate::reads::load_catalog(&self.conn)?);
+        }
+        Ok(self.catalog.as_ref().expect("just loaded"))
+    }
+
+    pub fn forget_catalog(&mut self) {
+        self.catalog = None;
+    }
+
+    /// Next order number; only valid inside the current write transaction.
+    pub fn take_order_number(&mut self) -> Result<i64> {
+        let next = match self.next_number {
+            Some(n) => n,
+            None => self
+                .conn
+                .query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM orders", [], |r| {
+                    r.get(0)
+                })
+                .map_err(internal)?,
+        };
+        self.next_number = Some(next + 1);
+        Ok(next)
+    }
+
+    fn begin(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != self.data_version {
+            // Another process committed: anything cached may be stale.
+            self.data_version = version;
+            self.catalog = None;
+            self.next_number = None;
+        }
+        Ok(())
+    }
+
+    fn run_batch(&mut self, jobs: Vec<Job>) {
+        if let Err(e) = self.begin() {
+            tracing::error!(error = %e, "cannot start a write transaction");
+            self.catalog = None;
+            self.next_number = None;
+            // Dropping the jobs drops their reply channels: each caller gets an error.
+            drop(jobs);
+            return;
+        }
+        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(self)).collect();
+        let committed = match self.conn.execute_batch("COMMIT") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch is rolled back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.catalog = None;
+                self.next_number = None;
+                false
+            }
+        };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct WriterHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+pub(crate) fn spawn(conn: Connection) -> Result<WriterHandle> {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut writer = Writer {
+        conn,
+        catalog: None,
+        next_number: None,
+        data_version: -1,
+        strategy: Box::new(PriorityStrategy),
+    };
+    std::thread::Builder::new()
+        .name("ordo-sqlite-writer".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut jobs = Vec::new();
+                let mut shutdown = None;
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Msg::Job(j) => jobs.push(j),
+                        Msg::Shutdown(done) => {
+                            shutdown = Some(done);
+                            break;
+                        }
+                    }
+                    if jobs.len() < MAX_BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if !jobs.is_empty() {
+                    writer.run_batch(jobs);
+                }
+                if let Some(done) = shutdown {
+                    let _ = writer.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+                    let _ = done.send(());
+                    return;
+                }
+            }
+        })
+        .map_err(internal)?;
+    Ok(WriterHandle { tx })
+}
+
+impl WriterHandle {
+    /// Runs `f` in the next batch, inside a savepoint; answers only after the batch committed.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply_tx, reply_rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |w: &mut Writer| {
+            let result = match w.conn.execute_batch("SAVEPOINT job") {
+                Ok(()) => {
+                    let r = f(w);
+                    let end = if r.is_err() {
+                        "ROLLBACK TO job; RELEASE job"
+                    } else {
+                        "RELEASE job"
+                    };
+                    match w.conn.execute_batch(end) {
+                        Ok(()) => r,
+                        Err(e) => Err(internal(e)),
+                    }
+                }
+                Err(e) => Err(internal(e)),
+            };
+            if result.is_err() {
+                // A failed command may have taken a number or read a catalog it then rolled back.
+                w.next_number = None;
+            }
+            Box::new(move |committed: bool| {
+                let answer = match result {
+                    Ok(_) if !committed => Err(StoreError::Internal(
+                        "the transaction could not be committed".into(),
+                    )),
+                    other => other,
+                };
+                let _ = reply_tx.send(answer);
+            })
+        });
+        self.tx
+            .send(Msg::Job(job))
+            .map_err(|_| StoreError::Internal("the store is closed".into()))?;
+        reply_rx
+            .await
+            .map_err(|_| StoreError::Internal("the write transaction failed to start".into()))?
+    }
+
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}

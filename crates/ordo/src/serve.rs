@@ -1,0 +1,118 @@
+//! `ordo serve`: the HTTP API over one store, with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use ordo_store::{Role, Store};
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB.
+    #[arg(long, env = "ORDO_DATABASE_URL", default_value = "sqlite://ordo.db")]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// An admin API key to accept (created if new), for automation.
+    #[arg(long, env = "ORDO_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+}
+
+pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
+    let buckets = [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    ];
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &buckets)?
+        .install_recorder()
+        .context("installing the metrics recorder")
+}
+
+/// Makes sure some admin key exists; returns a newly generated one to print.
+pub async fn ensure_admin_key(
+    store: &dyn Store,
+    admin_key: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if let Some(key) = admin_key {
+        let hash = ordo_http::auth::hash_token(key);
+        if store.find_api_key(&hash).await?.is_none() {
+            store
+                .create_api_key("admin (from --admin-key)", Role::Admin, &hash)
+                .await?;
+        }
+        return Ok(None);
+    }
+    if store.count_api_keys().await? == 0 {
+        let token = ordo_http::auth::generate_token();
+        store
+            .create_api_key(
+                "admin (generated at first start)",
+                Role::Admin,
+                &ordo_http::auth::hash_token(&token),
+            )
+            .await?;
+        return Ok(Some(token));
+    }
+    Ok(None)
+}
+
+pub async fn serve_store(
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+    banner_extra: &[String],
+) -> anyhow::Result<()> {
+    let metrics = metrics_recorder()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = ordo_http::router(ordo_http::AppState::new(store.clone(), metrics));
+    eprintln!("Ordo {} — {}", env!("CARGO_PKG_VERSION"), store.describe());
+    eprintln!("  API      http://{addr}/api/v1");
+    eprintln!("  docs     http://{addr}/api/docs");
+    eprintln!("  metrics  http://{addr}/metrics");
+    for line in banner_extra {
+        eprintln!("  {line}");
+    }
+    tracing::info!(%addr, database = store.backend(), "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("draining writes and closing the database");
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::store::open(&args.db).await?;
+    let mut extra = Vec::new();
+    if let Some(token) = ensure_admin_key(store.as_ref(), args.admin_key.as_deref()).await? {
+        extra.push(format!("admin key (shown once): {token}"));
+    }
+    serve_store(store, args.listen, &extra).await?;
+    Ok(ExitCode::SUCCESS)
+}
