@@ -1,0 +1,607 @@
+//! The API over real HTTP against a real `ordo serve`, on every backend this machine runs.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_allocates_splits_and_backorders() {
+    for db in databases("capture") {
+        let s = Server::start(&db).await;
+        seed(
+            &s,
+            &[
+                ("SKU-A", "WH1", 3),
+                ("SKU-A", "WH2", 2),
+                ("SKU-B", "WH2", 5),
+            ],
+        )
+        .await;
+
+        let r = s
+            .post(
+                "/api/v1/orders",
+                &order("o-1", &[("SKU-A", 2), ("SKU-B", 1)]),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        let o = &r.body;
+        assert_eq!(o["status"], "allocated");
+        assert_eq!(o["number"], "SO-000001");
+        assert_eq!(o["totals"]["subtotal"], "30.00");
+        assert_eq!(o["totals"]["tax"], "3.20");
+        assert_eq!(o["totals"]["total"], "38.10");
+        assert_eq!(
+            o["lines"][0]["allocations"],
+            json!([{"location": "WH1", "quantity": 2}])
+        );
+        assert_eq!(
+            o["lines"][1]["allocations"],
+            json!([{"location": "WH2", "quantity": 1}])
+        );
+
+        // 1 left at WH1, 2 at WH2: a line of 3 is split, a line of 5 is partly backordered.
+        let r = s
+            .post("/api/v1/orders", &order("o-2", &[("SKU-A", 5)]))
+            .await;
+        assert_eq!(r.body["status"], "partially_allocated", "{}", db.label);
+        assert_eq!(r.body["lines"][0]["allocated"], 3);
+        assert_eq!(r.body["lines"][0]["backordered"], 2);
+        assert_eq!(
+            r.body["lines"][0]["allocations"],
+            json!([{"location": "WH1", "quantity": 1}, {"location": "WH2", "quantity": 2}])
+        );
+
+        let r = s
+            .post("/api/v1/orders", &order("o-3", &[("SKU-A", 1)]))
+            .await;
+        assert_eq!(r.body["status"], "backordered");
+
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["available"], 0);
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 3);
+
+        // By number and by id; list with filters.
+        let by_number = s.get("/api/v1/orders/SO-000002").await;
+        let by_id = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                by_number.body["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(by_number.body, by_id.body);
+        let list = s.get("/api/v1/orders?status=backordered").await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        let list = s.get("/api/v1/orders?sku=SKU-B").await;
+        assert_eq!(list.body["items"][0]["external_id"], "o-1");
+        let list = s.get("/api/v1/orders?q=o-3").await;
+        assert_eq!(list.body["items"][0]["number"], "SO-000003");
+        let page1 = s.get("/api/v1/orders?limit=2").await;
+        assert_eq!(page1.body["items"].as_array().unwrap().len(), 2);
+        let cursor = page1.body["next_cursor"].as_str().unwrap().to_string();
+        let page2 = s
+            .get(&format!("/api/v1/orders?limit=2&cursor={cursor}"))
+            .await;
+        assert_eq!(page2.body["items"][0]["number"], "SO-000001");
+        assert!(page2.body["next_cursor"].is_null());
+
+        let events = s.get("/api/v1/orders/SO-000002/events").await;
+        let kinds: Vec<&str> = events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["order.created", "order.partially_allocated"]);
+        assert!(s.verify().0, "{}", s.verify().1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_capture_by_external_id_and_key() {
+    for db in databases("idem") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let body = order("ext-1", &[("SKU-A", 2)]);
+        let first = s.post("/api/v1/orders", &body).await;
+        assert_eq!(first.status, 201);
+        for _ in 0..10 {
+            let again = s.post("/api/v1/orders", &body).await;
+            assert_eq!(again.status, 200, "{}", db.label);
+            assert_eq!(again.body["id"], first.body["id"]);
+        }
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 2);
+
+        // Idempotency-Key on a stock write: the retry returns the first answer, acts once.
+        let adj = json!({"sku": "SKU-A", "location": "WH1", "delta": 5, "reason": "received"});
+        let a = s
+            .request(
+                "POST",
+                "/api/v1/inventory/adjustments",
+                Some(ADMIN_KEY),
+                Some(&adj.to_string()),
+                &[("idempotency-key", "k-1")],
+            )
+            .await
+            .unwrap();
+        let b = s
+            .request(
+                "POST",
+                "/api/v1/inventory/adjustments",
+                Some(ADMIN_KEY),
+                Some(&adj.to_string()),
+                &[("idempotency-key", "k-1")],
+            )
+            .await
+            .unwrap();
+        assert_eq!((a.status, b.status), (201, 201));
+        assert_eq!(a.body, b.body);
+        assert_eq!(b.headers.get("idempotent-replayed").unwrap(), "true");
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["on_hand"], 15);
+
+        // Concurrent replays of one external id: one order.
+        let body = order("ext-race", &[("SKU-A", 1)]).to_string();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| s.request("POST", "/api/v1/orders", Some(ADMIN_KEY), Some(&body), &[]))
+            .collect();
+        let results = futures_join(tasks).await;
+        let ids: std::collections::HashSet<String> = results
+            .iter()
+            .map(|r| r.body["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), 1, "{}", db.label);
+        assert_eq!(results.iter().filter(|r| r.status == 201).count(), 1);
+        let list = s.get("/api/v1/orders?q=ext-race").await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        assert!(s.verify().0);
+    }
+}
+
+async fn futures_join<F: std::future::Future<Output = anyhow::Result<Response>>>(
+    fs: Vec<F>,
+) -> Vec<Response> {
+    // Driven concurrently on this task.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = fs.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<Response>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => done[i] = Some(r.unwrap()),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_the_field_named_and_nothing_written() {
+    for db in databases("bad") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5)]).await;
+        let before = snapshot(&s).await;
+        let base = order("bad-1", &[("SKU-A", 1)]);
+        let mut cases: Vec<(serde_json::Value, u16, &str)> = Vec::new();
+        let mut with = |f: &dyn Fn(&mut serde_json::Value), status: u16, field: &'static str| {
+            let mut b = base.clone();
+            f(&mut b);
+            cases.push((b, status, field));
+        };
+        with(&|b| b["channel"] = json!("nope"), 422, "channel");
+        with(
+            &|b| b["lines"][0]["sku"] = json!("NOPE"),
+            422,
+            "lines[0].sku",
+        );
+        with(
+            &|b| b["lines"][0]["quantity"] = json!(0),
+            422,
+            "lines[0].quantity",
+        );
+        with(
+            &|b| b["lines"][0]["quantity"] = json!(-3),
+            422,
+            "lines[0].quantity",
+        );
+        with(
+            &|b| b["lines"][0]["unit_price"] = json!("10.001"),
+            422,
+            "lines[0].unit_price",
+        );
+        with(
+            &|b| b["lines"][0]["unit_price"] = json!(10.5),
+            422,
+            "lines[0].unit_price",
+        );
+        with(&|b| b["currency"] = json!("EURO"), 422, "currency");
+        with(
+            &|b| b["shipping_address"]["country"] = json!("Germany"),
+            422,
+            "shipping_address.country",
+        );
+        with(
+            &|b| {
+                b["shipping_address"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("city")
+                    .map(|_| ())
+                    .unwrap()
+            },
+            422,
+            "shipping_address.city",
+        );
+        with(
+            &|b| b["customer"]["email"] = json!("not-an-email"),
+            422,
+            "customer.email",
+        );
+        with(&|b| b["lines"] = json!([]), 422, "lines");
+        with(&|b| b["placed_at"] = json!("yesterday"), 422, "placed_at");
+        with(
+            &|b| b["payment"]["status"] = json!("maybe"),
+            422,
+            "payment.status",
+        );
+        with(
+            &|b| b["lines"][0]["discount"] = json!("100.00"),
+            422,
+            "lines[0].discount",
+        );
+        for (body, status, field) in cases {
+            let r = s.post("/api/v1/orders", &body).await;
+            assert_eq!(r.status, status, "{}: {field}: {:?}", db.label, r.body);
+            assert_eq!(
+                r.headers.get("content-type").unwrap(),
+                "application/problem+json"
+            );
+            let fields: Vec<&str> = r.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert!(
+                fields.contains(&field),
+                "{}: expected {field} in {fields:?}",
+                db.label
+            );
+        }
+        // Malformed JSON, wrong media type, oversized body.
+        let r = s
+            .request(
+                "POST",
+                "/api/v1/orders",
+                Some(ADMIN_KEY),
+                Some("{\"channel\": "),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["status"], 400);
+        let big = format!("{{\"notes\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let r = s
+            .request("POST", "/api/v1/orders", Some(ADMIN_KEY), Some(&big), &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 413);
+        // Stock writes: unknown SKU and location, zero delta, allocated state, over-promising, CAS.
+        for (path, body, status, field) in [
+            (
+                "/api/v1/inventory/adjustments",
+                json!({"sku": "NOPE", "location": "WH1", "delta": 1, "reason": "received"}),
+                422,
+                "sku",
+            ),
+            (
+                "/api/v1/inventory/adjustments",
+                json!({"sku": "SKU-A", "location": "NOPE", "delta": 1, "reason": "received"}),
+                422,
+                "location",
+            ),
+            (
+                "/api/v1/inventory/adjustments",
+                json!({"sku": "SKU-A", "location": "WH1", "delta": 0, "reason": "received"}),
+                422,
+                "delta",
+            ),
+            (
+                "/api/v1/inventory/adjustments",
+                json!({"sku": "SKU-A", "location": "WH1", "delta": 1}),
+                422,
+                "reason",
+            ),
+            (
+                "/api/v1/inventory/adjustments",
+                json!({"sku": "SKU-A", "location": "WH1", "delta": 1, "state": "allocated", "reason": "correction"}),
+                422,
+                "state",
+            ),
+            (
+                "/api/v1/inventory/moves",
+                json!({"sku": "SKU-A", "location": "WH1", "from": "available", "to": "available", "quantity": 1, "reason": "damage"}),
+                422,
+                "to",
+            ),
+        ] {
+            let r = s.post(path, &body).await;
+            assert_eq!(r.status, status, "{}: {body}: {:?}", db.label, r.body);
+            assert_eq!(r.body["errors"][0]["field"], field);
+        }
+        let r = s
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-A", "location": "WH1", "delta": -6, "reason": "correction"}),
+            )
+            .await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        let r = s
+            .post(
+                "/api/v1/inventory/counts",
+                &json!({"sku": "SKU-A", "location": "WH1", "on_hand": 9, "expected_on_hand": 4}),
+            )
+            .await;
+        assert_eq!(r.status, 409);
+        assert_eq!(r.body["current"], "5");
+        assert_eq!(
+            snapshot(&s).await,
+            before,
+            "{}: a refused request changed something",
+            db.label
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced() {
+    for db in databases("auth") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 50)]).await;
+        let r = s
+            .request("GET", "/api/v1/orders", None, None, &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+        let r = s
+            .request("GET", "/api/v1/orders", Some("wrong"), None, &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+        // (role, may capture, may adjust stock, may change prices)
+        let table = [
+            ("admin", true, true, true),
+            ("manager", true, true, true),
+            ("warehouse", false, true, false),
+            ("support", true, false, false),
+            ("readonly", false, false, false),
+            ("integration", true, true, false),
+        ];
+        for (i, (role, capture, stock, prices)) in table.into_iter().enumerate() {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+                .args([
+                    "apikey", "create", "--db", &db.url, "--role", role, "--name", role,
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            let read = s
+                .request("GET", "/api/v1/orders", Some(&key), None, &[])
+                .await
+                .unwrap();
+            assert_eq!(read.status, 200, "{role} read");
+            let o = order(&format!("auth-{i}"), &[("SKU-A", 1)]).to_string();
+            let r = s
+                .request("POST", "/api/v1/orders", Some(&key), Some(&o), &[])
+                .await
+                .unwrap();
+            assert_eq!(r.status, if capture { 201 } else { 403 }, "{role} capture");
+            let adj = json!({"sku": "SKU-A", "location": "WH1", "delta": 1, "reason": "received"})
+                .to_string();
+            let r = s
+                .request(
+                    "POST",
+                    "/api/v1/inventory/adjustments",
+                    Some(&key),
+                    Some(&adj),
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, if stock { 201 } else { 403 }, "{role} stock");
+            let p = json!({"name": "SKU-A", "price": "12.00"}).to_string();
+            let r = s
+                .request("PUT", "/api/v1/products/SKU-A", Some(&key), Some(&p), &[])
+                .await
+                .unwrap();
+            assert_eq!(r.status, if prices { 200 } else { 403 }, "{role} prices");
+            if !prices {
+                assert_eq!(
+                    r.headers.get("content-type").unwrap(),
+                    "application/problem+json"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_holds_cancels_and_reallocates() {
+    for db in databases("life") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 2)]).await;
+        let a = s.post("/api/v1/orders", &order("a", &[("SKU-A", 2)])).await;
+        assert_eq!(a.body["status"], "allocated");
+        let mut b_body = order("b", &[("SKU-A", 1)]);
+        b_body["placed_at"] = json!("2026-01-01T10:00:00Z");
+        let b = s.post("/api/v1/orders", &b_body).await;
+        assert_eq!(b.body["status"], "backordered");
+        let mut c_body = order("c", &[("SKU-A", 1)]);
+        c_body["priority"] = json!(5);
+        c_body["payment"]["status"] = json!("pending");
+        let c = s.post("/api/v1/orders", &c_body).await;
+        assert_eq!(c.body["status"], "on_hold");
+        assert_eq!(c.body["hold_reason"], "payment_pending");
+        assert_eq!(c.body["fill_status"], "backordered");
+
+        // Hold / release / illegal transitions.
+        let r = s
+            .post(
+                "/api/v1/orders/SO-000001/hold",
+                &json!({"reason": "fraud_review", "note": "check"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["status"].as_str()),
+            (200, Some("on_hold"))
+        );
+        let r = s.post("/api/v1/orders/SO-000001/hold", &json!({})).await;
+        assert_eq!(r.status, 409);
+        assert_eq!(r.body["current"], "on_hold");
+        let r = s.post("/api/v1/orders/SO-000001/release", &json!({})).await;
+        assert_eq!(r.body["status"], "allocated");
+        let r = s.post("/api/v1/orders/SO-000001/release", &json!({})).await;
+        assert_eq!(r.status, 409);
+        let r = s.post("/api/v1/orders/SO-999999/cancel", &json!({})).await;
+        assert_eq!(r.status, 404);
+
+        // Cancelling A frees 2 units: C (priority 5, held) gets one first, then B.
+        let r = s
+            .post(
+                "/api/v1/orders/SO-000001/cancel",
+                &json!({"reason": "customer request"}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "cancelled");
+        assert_eq!(r.body["lines"][0]["allocated"], 0);
+        let r = s.post("/api/v1/orders/SO-000001/cancel", &json!({})).await;
+        assert_eq!(r.status, 409);
+        let c = s.get("/api/v1/orders/SO-000003").await;
+        assert_eq!(c.body["status"], "on_hold");
+        assert_eq!(c.body["fill_status"], "allocated");
+        let b = s.get("/api/v1/orders/SO-000002").await;
+        assert_eq!(b.body["status"], "allocated");
+
+        // A count proving a unit missing takes it back from the lowest-priority, newest order.
+        let r = s
+            .post(
+                "/api/v1/inventory/counts",
+                &json!({"sku": "SKU-A", "location": "WH1", "on_hand": 1, "expected_on_hand": 2}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.body["shorted_orders"], json!(["SO-000002"]));
+        assert_eq!(
+            s.get("/api/v1/orders/SO-000002").await.body["status"],
+            "backordered"
+        );
+        // Receiving more gives it back automatically.
+        let r = s.post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-A", "location": "WH2", "delta": 4, "reason": "received", "reference": "po:PO-1"})).await;
+        assert_eq!(r.body["reallocated_orders"], json!(["SO-000002"]));
+        assert_eq!(balance(&s, "SKU-A", "WH2").await["available"], 3);
+
+        let timeline = s.get("/api/v1/orders/SO-000002/events").await;
+        let kinds: Vec<&str> = timeline
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "order.created",
+                "order.backordered",
+                "order.reallocated",
+                "order.stock_shortage",
+                "order.reallocated"
+            ]
+        );
+        let feed = s.get("/api/v1/events?after=0&limit=1000").await;
+        let seqs: Vec<i64> = feed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        let after = seqs[seqs.len() - 3];
+        let tail = s.get(&format!("/api/v1/events?after={after}")).await;
+        assert_eq!(tail.body["items"].as_array().unwrap().len(), 2);
+
+        // Moves between states.
+        let r = s.post("/api/v1/inventory/moves", &json!({"sku": "SKU-A", "location": "WH2", "from": "available", "to": "damaged", "quantity": 2, "reason": "damage"})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.body["balance"]["damaged"], 2);
+        assert_eq!(r.body["balance"]["available"], 1);
+        let ledger = s
+            .get("/api/v1/inventory/movements?sku=SKU-A&location=WH2")
+            .await;
+        assert_eq!(ledger.body["items"][0]["reason"], "damage");
+        let (ok, report) = s.verify();
+        assert!(ok, "{report}");
+        let api_verify = s.get("/api/v1/inventory/verify").await;
+        assert_eq!(api_verify.body["discrepancies"], json!([]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_a_restart_and_availability_is_per_channel() {
+    for db in databases("restart") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 7), ("SKU-A", "WH2", 3)]).await;
+        let r = s.send("PUT", "/api/v1/channels/amazon", &json!({"name": "Amazon", "kind": "amazon", "currency": "EUR", "locations": ["WH2"], "buffer": 1})).await;
+        assert_eq!(r.status, 201);
+        let r = s.send("PUT", "/api/v1/channels/bad", &json!({"name": "Bad", "kind": "ebay", "currency": "EUR", "locations": ["NOWHERE"]})).await;
+        assert_eq!(
+            (r.status, r.body["errors"][0]["field"].as_str()),
+            (422, Some("locations[0]"))
+        );
+        let o = s
+            .post("/api/v1/orders", &order("keep-me", &[("SKU-A", 2)]))
+            .await;
+        assert_eq!(o.status, 201);
+        s.stop();
+        let s = Server::start(&db).await;
+        let again = s.get("/api/v1/orders/SO-000001").await;
+        assert_eq!(again.body["external_id"], "keep-me");
+        let web = s.get("/api/v1/channels/web/availability?sku=SKU-A").await;
+        assert_eq!(web.body["items"][0]["available_to_sell"], 8);
+        let amazon = s
+            .get("/api/v1/channels/amazon/availability?sku=SKU-A")
+            .await;
+        assert_eq!(amazon.body["items"][0]["available_to_sell"], 2);
+        let all = s.get("/api/v1/channels/web/availability").await;
+        assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+        let docs = s
+            .request("GET", "/api/openapi.json", None, None, &[])
+            .await
+            .unwrap();
+        assert_eq!(docs.status, 200);
+        assert!(docs.body["paths"]["/api/v1/orders"]["post"].is_object());
+        let metrics = s.request("GET", "/metrics", None, None, &[]).await.unwrap();
+        assert!(
+            metrics
+                .body
+                .as_str()
+                .unwrap()
+                .contains("ordo_http_requests_total")
+        );
+    }
+}
