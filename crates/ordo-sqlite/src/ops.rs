@@ -347,7 +347,7 @@ pub(crate) fn capture(
     for e in &plan.events {
         append_event(conn, e.kind, Some(number), &ctx.actor, &at_text, &e.data)?;
     }
-    let stored = assemble_order(&plan.header, &plan.lines, &plan.allocations).map_err(internal)?;
+    let stored = plan.order;
     remember(conn, ctx, 201, &stored)?;
     Ok(Outcome::Done(Created {
         value: stored,

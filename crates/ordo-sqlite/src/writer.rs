@@ -62,6 +62,11 @@ impl Writer {
         Ok(next)
     }
 
+    /// Runs a parameterless statement through the statement cache.
+    fn statement(&self, sql: &str) -> Result<()> {
+        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(internal)
+    }
+
     fn begin(&mut self) -> rusqlite::Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let version: i64 = self
@@ -157,21 +162,15 @@ impl WriterHandle {
     ) -> Result<T> {
         let (reply_tx, reply_rx) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |w: &mut Writer| {
-            let result = match w.conn.execute_batch("SAVEPOINT job") {
-                Ok(()) => {
-                    let r = f(w);
-                    let end = if r.is_err() {
-                        "ROLLBACK TO job; RELEASE job"
-                    } else {
-                        "RELEASE job"
-                    };
-                    match w.conn.execute_batch(end) {
-                        Ok(()) => r,
-                        Err(e) => Err(internal(e)),
-                    }
-                }
-                Err(e) => Err(internal(e)),
-            };
+            let result = w.statement("SAVEPOINT job").and_then(|()| {
+                let r = f(w);
+                let end = if r.is_err() {
+                    w.statement("ROLLBACK TO job").and_then(|()| w.statement("RELEASE job"))
+                } else {
+                    w.statement("RELEASE job")
+                };
+                end.and(r)
+            });
             if result.is_err() {
                 // A failed command may have taken a number or read a catalog it then rolled back.
                 w.next_number = None;

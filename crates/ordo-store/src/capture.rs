@@ -80,6 +80,8 @@ pub struct CapturePlan {
     pub lines: Vec<LineRow>,
     pub allocations: Vec<AllocationRow>,
     pub events: Vec<EventRow>,
+    /// The API view of the new order, built without re-reading what was just written.
+    pub order: Order,
 }
 
 /// Decides allocation and builds every row of a new order. `stock` must reflect the
@@ -194,11 +196,13 @@ pub fn plan_capture(
         units,
         doc: serde_json::to_string(&doc).expect("order documents serialise"),
     };
+    let order = assemble_from_doc(&header, doc, &lines, &allocations);
     CapturePlan {
         header,
         lines,
         allocations,
         events,
+        order,
     }
 }
 
@@ -210,6 +214,15 @@ pub fn assemble_order(
 ) -> Result<Order, String> {
     let doc: OrderDoc = serde_json::from_str(&header.doc)
         .map_err(|e| format!("order {} document: {e}", header.number))?;
+    Ok(assemble_from_doc(header, doc, lines, allocations))
+}
+
+fn assemble_from_doc(
+    header: &OrderRow,
+    doc: OrderDoc,
+    lines: &[LineRow],
+    allocations: &[AllocationRow],
+) -> Order {
     let exponent = ordo_domain::money::Currency::parse(&header.currency).map_or(2, |c| c.exponent);
     let lines = lines
         .iter()
@@ -232,7 +245,7 @@ pub fn assemble_order(
                 .collect(),
         })
         .collect();
-    Ok(Order {
+    Order {
         id: header.id,
         number: order_number(header.number),
         channel: header.channel.clone(),
@@ -255,7 +268,7 @@ pub fn assemble_order(
         priority: header.priority,
         totals: doc.totals,
         lines,
-    })
+    }
 }
 
 /// Timestamps are stored as RFC 3339 UTC text where the database has no native type.
