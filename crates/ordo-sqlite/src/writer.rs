@@ -64,7 +64,11 @@ impl Writer {
 
     /// Runs a parameterless statement through the statement cache.
     fn statement(&self, sql: &str) -> Result<()> {
-        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(internal)
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(internal)
     }
 
     fn begin(&mut self) -> rusqlite::Result<()> {
@@ -165,7 +169,8 @@ impl WriterHandle {
             let result = w.statement("SAVEPOINT job").and_then(|()| {
                 let r = f(w);
                 let end = if r.is_err() {
-                    w.statement("ROLLBACK TO job").and_then(|()| w.statement("RELEASE job"))
+                    w.statement("ROLLBACK TO job")
+                        .and_then(|()| w.statement("RELEASE job"))
                 } else {
                     w.statement("RELEASE job")
                 };
