@@ -44,10 +44,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 pub async fn openapi() -> Response {
-    let mut r = crate::ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_default()
-        .into_response();
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let json = DOCUMENT.get_or_init(|| crate::ApiDoc::openapi().to_json().unwrap_or_default());
+    let mut r = json.clone().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
