@@ -24,7 +24,10 @@ use rusqlite::Connection;
 
 use writer::WriterHandle;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_users.sql")),
+];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
@@ -332,6 +335,33 @@ impl Store for SqliteStore {
                 .map_err(internal)
         })
         .await
+    }
+
+    async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        self.writer.run(move |w| ops::create_user(w, &username, role, &hash)).await
+    }
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        let username = username.to_string();
+        self.read_point(move |c| reads::find_user(c, &username)).await
+    }
+    async fn record_login(&self, user_id: i64, success: bool, locked_until: Option<time::OffsetDateTime>) -> Result<()> {
+        self.writer.run(move |w| ops::record_login(w, user_id, success, locked_until)).await
+    }
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let session = session.clone();
+        self.writer.run(move |w| ops::create_session(w, &session)).await
+    }
+    async fn find_session(&self, token_hash: &str, now: time::OffsetDateTime) -> Result<Option<Session>> {
+        let hash = token_hash.to_string();
+        self.read_point(move |c| reads::find_session(c, &hash, now)).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let hash = token_hash.to_string();
+        self.writer.run(move |w| ops::delete_session(w, &hash)).await
+    }
+    async fn dashboard(&self, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
+        self.read(move |c| reads::dashboard(c, since, days)).await
     }
 
     async fn close(&self) {

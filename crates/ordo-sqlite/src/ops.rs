@@ -899,3 +899,53 @@ pub(crate) fn create_api_key(w: &mut Writer, name: &str, role: Role, hash: &str)
         created_at: at,
     })
 }
+
+pub(crate) fn create_user(w: &mut Writer, username: &str, role: Role, hash: &str) -> Result<User> {
+    let exists: bool = w
+        .conn
+        .query_row("SELECT COUNT(*) > 0 FROM users WHERE username = ?1", [username], |r| r.get(0))
+        .map_err(internal)?;
+    if exists {
+        return Err(Problem::Conflict { message: format!("user '{username}' already exists"), current: None }.into());
+    }
+    w.conn
+        .execute(
+            "INSERT INTO users (username, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![username, role.as_str(), hash, format_time(now())],
+        )
+        .map_err(internal)?;
+    Ok(User { id: w.conn.last_insert_rowid(), username: username.into(), role })
+}
+
+pub(crate) fn record_login(w: &mut Writer, user_id: i64, success: bool, locked_until: Option<OffsetDateTime>) -> Result<()> {
+    let sql = if success {
+        "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?1"
+    } else {
+        "UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = ?2 WHERE id = ?1"
+    };
+    let locked = locked_until.map(format_time);
+    if success {
+        w.conn.execute(sql, [user_id]).map_err(internal)?;
+    } else {
+        w.conn.execute(sql, params![user_id, locked]).map_err(internal)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn create_session(w: &mut Writer, s: &NewSession) -> Result<()> {
+    let at = now();
+    // Expired sessions are swept as new ones are made.
+    w.conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [format_time(at)]).map_err(internal)?;
+    w.conn
+        .execute(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![s.token_hash, s.user_id, s.csrf_token, format_time(at), format_time(s.expires_at)],
+        )
+        .map_err(internal)?;
+    Ok(())
+}
+
+pub(crate) fn delete_session(w: &mut Writer, hash: &str) -> Result<()> {
+    w.conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]).map_err(internal)?;
+    Ok(())
+}

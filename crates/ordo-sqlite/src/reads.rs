@@ -754,3 +754,90 @@ pub(crate) fn find_api_key(conn: &Connection, hash: &str) -> Result<Option<ApiKe
     })
     .transpose()
 }
+
+pub(crate) fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
+    let row: Option<(i64, String, String, String, i64, Option<String>)> = conn
+        .prepare_cached("SELECT id, username, role, password_hash, failed_attempts, locked_until FROM users WHERE username = ?1")
+        .map_err(internal)?
+        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .optional()
+        .map_err(internal)?;
+    row.map(|(id, username, role, password_hash, failed_attempts, locked)| {
+        Ok(UserRecord {
+            user: User { id, username, role: Role::parse(&role).ok_or_else(|| internal("unknown role"))? },
+            password_hash,
+            failed_attempts,
+            locked_until: locked.map(|t| parse_time(&t)).transpose().map_err(internal)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn find_session(conn: &Connection, hash: &str, now: time::OffsetDateTime) -> Result<Option<Session>> {
+    let row: Option<(i64, String, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT u.id, u.username, u.role, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .map_err(internal)?
+        .query_row(params![hash, format_time(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()
+        .map_err(internal)?;
+    row.map(|(id, username, role, csrf_token, expires)| {
+        Ok(Session {
+            user: User { id, username, role: Role::parse(&role).ok_or_else(|| internal("unknown role"))? },
+            csrf_token,
+            expires_at: parse_time(&expires).map_err(internal)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn dashboard(conn: &Connection, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
+    let mut d = Dashboard::default();
+    let day_rows = |sql: &str, from: String| -> Result<Vec<ChannelDay>> {
+        let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+        let rows = stmt
+            .query_map([from], |r| {
+                Ok(ChannelDay { day: r.get(0)?, channel: r.get(1)?, currency: r.get(2)?, orders: r.get(3)?, revenue_minor: r.get(4)? })
+            })
+            .map_err(internal)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(internal)
+    };
+    d.today = day_rows(
+        "SELECT substr(placed_at, 1, 10), channel, currency, COUNT(*), SUM(total) FROM orders \
+         WHERE placed_at >= ?1 AND status <> 'cancelled' GROUP BY channel, currency ORDER BY channel",
+        format_time(since),
+    )?;
+    d.daily = day_rows(
+        "SELECT substr(placed_at, 1, 10) AS day, channel, '' , COUNT(*), 0 FROM orders \
+         WHERE placed_at >= ?1 GROUP BY day, channel ORDER BY day, channel",
+        format_time(since - time::Duration::days(days - 1)),
+    )?;
+    for (status, slot) in [("backordered", &mut d.backordered), ("partially_allocated", &mut d.partially_allocated), ("on_hold", &mut d.on_hold)] {
+        *slot = conn
+            .prepare_cached("SELECT COUNT(*) FROM orders WHERE status = ?1")
+            .map_err(internal)?
+            .query_row([status], |r| r.get(0))
+            .map_err(internal)?;
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.sku, COALESCE(SUM(b.on_hand - b.allocated - b.damaged - b.quality_control - b.safety_stock), 0) AS available \
+             FROM products p LEFT JOIN balances b ON b.sku = p.sku WHERE p.active = 1 GROUP BY p.sku ORDER BY available, p.sku",
+        )
+        .map_err(internal)?;
+    let rows = stmt.query_map([], |r| Ok(SkuAvailable { sku: r.get(0)?, available: r.get(1)? })).map_err(internal)?;
+    for row in rows {
+        let row = row.map_err(internal)?;
+        if row.available <= 0 {
+            d.out_of_stock += 1;
+        }
+        if row.available <= 5 && d.low_stock.len() < 20 {
+            d.low_stock.push(row);
+        } else if row.available > 5 {
+            break;
+        }
+    }
+    Ok(d)
+}

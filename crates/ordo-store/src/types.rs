@@ -73,3 +73,67 @@ pub struct ApiKey {
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
+
+/// A back-office user, as shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+/// A user with what login needs.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub failed_attempts: i64,
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// SHA-256 of the cookie value; the value itself is never stored.
+    pub token_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Dashboard {
+    /// Orders placed since the start of today (not cancelled), per channel and currency.
+    pub today: Vec<ChannelDay>,
+    pub backordered: i64,
+    pub partially_allocated: i64,
+    pub on_hold: i64,
+    /// SKUs whose total available is at or below 5, lowest first (at most 20).
+    pub low_stock: Vec<SkuAvailable>,
+    /// Active SKUs with nothing available anywhere.
+    pub out_of_stock: i64,
+    /// Orders per day and channel over the last `days` days (day as YYYY-MM-DD, UTC).
+    pub daily: Vec<ChannelDay>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelDay {
+    pub day: String,
+    pub channel: String,
+    pub currency: String,
+    pub orders: i64,
+    /// Sum of order totals in minor units of `currency`.
+    pub revenue_minor: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SkuAvailable {
+    pub sku: String,
+    pub available: i64,
+}

@@ -10,7 +10,7 @@ use clap::Args;
 use ordo_domain::catalog::{Address, ChannelInput, LocationInput, ProductInput, with_check_digit};
 use ordo_domain::inventory::AdjustmentInput;
 use ordo_domain::order::{CustomerInput, LineInput, OrderInput, PaymentInput, ShippingInput};
-use ordo_store::{OrderChange, Store, WriteContext};
+use ordo_store::{OrderChange, Role, Store, WriteContext};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::{Duration, OffsetDateTime};
@@ -602,6 +602,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut extra = Vec::new();
     if fresh {
         let orders = generate(&store, args.seed, args.days).await?;
+        for role in [Role::Admin, Role::Manager, Role::Warehouse, Role::Support, Role::Readonly] {
+            let password = format!("demo-{}", role.as_str());
+            let hash = ordo_http::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            store.create_user(role.as_str(), role, &hash).await?;
+        }
         extra.push(format!(
             "demo data: {orders} orders over {} days (seed {}) in {:.1} s",
             args.days,
@@ -618,6 +623,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
     extra.push(format!("admin key: {token}"));
+    extra.push("web users (username / password): admin / demo-admin, manager / demo-manager, warehouse / demo-warehouse, support / demo-support, readonly / demo-readonly".into());
     extra.push(format!(
         "try:     curl -H 'Authorization: Bearer {token}' http://{}/api/v1/orders?limit=5",
         args.listen

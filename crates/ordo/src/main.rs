@@ -62,6 +62,25 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Manage back-office users (the web UI).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from ORDO_PASSWORD or the first line of standard input.
+    Create {
+        #[arg(long, env = "ORDO_DATABASE_URL", default_value = "sqlite://ordo.db")]
+        db: String,
+        #[arg(long)]
+        username: String,
+        /// admin, manager, warehouse, support or readonly.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +160,29 @@ fn main() -> ExitCode {
                 } else {
                     ExitCode::from(1)
                 })
+            }
+            Command::User { command: UserCommand::Create { db, username, role } } => {
+                let password = match std::env::var("ORDO_PASSWORD") {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line.trim_end_matches(['\r', '\n']).to_string()
+                    }
+                };
+                if password.chars().count() < 8 {
+                    anyhow::bail!("the password must have at least 8 characters");
+                }
+                if role == Role::Integration {
+                    anyhow::bail!("integration is a role for API keys, not for people");
+                }
+                let hash = ordo_http::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+                let store = store::open(&db).await?;
+                let user = store.create_user(&username, role, &hash).await;
+                store.close().await;
+                let user = user?;
+                eprintln!("created user #{} '{}' with role {}", user.id, user.username, role.as_str());
+                Ok(ExitCode::SUCCESS)
             }
             Command::Apikey {
                 command: ApikeyCommand::Create { db, role, name },
