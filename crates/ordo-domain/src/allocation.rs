@@ -23,7 +23,7 @@ pub fn candidates<'a>(
     let mut out: Vec<Candidate> = locations
         .into_iter()
         .filter(|l| l.active)
-        .filter(|l| channel.locations.is_empty() || channel.locations.iter().any(|c| *c == l.code))
+        .filter(|l| channel.locations.is_empty() || channel.locations.contains(&l.code))
         .filter(|l| l.ships_to.is_empty() || l.ships_to.iter().any(|c| c == country))
         .map(|l| Candidate {
             location: l.code.clone(),

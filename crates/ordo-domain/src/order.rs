@@ -316,11 +316,18 @@ impl OrderInput {
         if external_id.is_empty() || external_id.len() > 128 {
             errors.add("external_id", "is required (at most 128 characters)");
         }
+        // Times are kept to the microsecond, as every backend stores them.
+        let now = now
+            .replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now);
         let placed_at = match self.placed_at.as_deref() {
             None => now,
             Some(s) => {
                 match OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-                    Ok(t) => t.to_offset(time::UtcOffset::UTC),
+                    Ok(t) => t
+                        .to_offset(time::UtcOffset::UTC)
+                        .replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+                        .unwrap_or(t),
                     Err(_) => {
                         errors.add(
                             "placed_at",

@@ -62,7 +62,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 /// Constant-time check of a password against a stored PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]

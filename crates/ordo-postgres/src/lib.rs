@@ -1,1 +1,408 @@
+//! PostgreSQL backend.
+//!
+//! Several processes may share one database, so nothing that guards stock lives in a
+//! process: stock rows are locked `FOR UPDATE` (always in `(sku, location)` order) in the
+//! transaction that changes them, and the same external order id or idempotency key is
+//! serialised by transaction-scoped advisory locks.
+//!
+//! Order capture is the hot path and uses group commit (see `batch`): concurrent captures
+//! are queued and each batch is one transaction with a fixed number of round trips and one
+//! commit. Other writes each run in their own transaction on a pooled connection and are
+//! retried when PostgreSQL reports a deadlock or serialisation failure.
+//!
+//! Events get their `seq` under an advisory lock that is held until commit, so consumers
+//! polling `seq > n` never skip an event that commits late.
 
+mod batch;
+mod conn;
+mod ops;
+mod reads;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::inventory::StockWrite;
+use ordo_domain::order::{NewOrder, Order};
+use ordo_store::*;
+use tokio_postgres::Config;
+
+use crate::conn::{BoxFuture, Conn, MIGRATION_LOCK_SQL, Pool, Pooled};
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_users.sql")),
+];
+
+/// Connections for reads and for writes other than capture.
+const POOL_SIZE: usize = 16;
+/// Capture workers, each with its own connection: one fills its batch while another commits.
+const CAPTURE_WORKERS: usize = 2;
+/// Extra attempts after a deadlock or serialisation failure.
+const RETRIES: usize = 4;
+
+fn parse_config(url: &str) -> Result<Config> {
+    url.parse::<Config>()
+        .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))
+}
+
+/// Applies the migrations the database has not seen yet; returns how many ran. Processes
+/// starting together wait for each other on an advisory lock.
+pub async fn migrate(url: &str) -> Result<usize> {
+    let config = parse_config(url)?;
+    let mut conn = Conn::open(&config).await.map_err(conn::Error::into_store)?;
+    run_migrations(&mut conn)
+        .await
+        .map_err(conn::Error::into_store)
+}
+
+async fn run_migrations(c: &mut Conn) -> conn::Result<usize> {
+    c.begin().await?;
+    let result = async {
+        c.client.batch_execute(MIGRATION_LOCK_SQL).await?;
+        c.client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL)",
+            )
+            .await?;
+        let mut ran = 0;
+        for (version, sql) in MIGRATIONS {
+            let done: bool = c
+                .client
+                .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[version])
+                .await?
+                .try_get(0)?;
+            if !done {
+                c.client.batch_execute(sql).await?;
+                c.client
+                    .execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        &[version, &conn::now()],
+                    )
+                    .await?;
+                ran += 1;
+            }
+        }
+        conn::Result::Ok(ran)
+    }
+    .await;
+    match result {
+        Ok(ran) => {
+            c.commit().await?;
+            Ok(ran)
+        }
+        Err(e) => {
+            c.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+pub struct PgStore {
+    description: String,
+    pool: Arc<Pool>,
+    capture: batch::Batcher,
+}
+
+impl PgStore {
+    /// Connects, migrates the database and starts the capture workers. Needs a Tokio runtime.
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let config = parse_config(url)?;
+        let mut first = Conn::open(&config).await.map_err(conn::Error::into_store)?;
+        run_migrations(&mut first)
+            .await
+            .map_err(conn::Error::into_store)?;
+        drop(first);
+        let description = describe(&config);
+        let capture = batch::Batcher::start(config.clone(), CAPTURE_WORKERS);
+        Ok(PgStore {
+            description,
+            pool: Pool::new(config, POOL_SIZE),
+            capture,
+        })
+    }
+
+    async fn conn(&self) -> Result<Pooled> {
+        self.pool.get().await.map_err(conn::Error::into_store)
+    }
+
+    /// Runs `f` in a transaction on a pooled connection, in its own task so that a caller
+    /// giving up cannot leave a write half done, and again after a deadlock.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl for<'c> Fn(&'c mut Conn) -> BoxFuture<'c, conn::Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                let mut conn = pool.get().await?;
+                conn.begin().await?;
+                let result = match f(&mut conn).await {
+                    Ok(v) => conn.commit().await.map(|()| v),
+                    Err(e) => {
+                        conn.rollback().await;
+                        Err(e)
+                    }
+                };
+                match result {
+                    Err(e) if e.retryable() && attempt < RETRIES => {
+                        attempt += 1;
+                        tracing::debug!(error = ?e, attempt, "write transaction retried");
+                    }
+                    other => return other,
+                }
+            }
+        });
+        task.await
+            .map_err(StoreError::internal)?
+            .map_err(conn::Error::into_store)
+    }
+}
+
+fn describe(config: &Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("postgres {host}:{port}/{db}")
+}
+
+/// Runs a read on a pooled connection.
+macro_rules! read {
+    ($self:ident, |$c:ident| $body:expr) => {{
+        let mut guard = $self.conn().await?;
+        let $c: &mut Conn = &mut guard;
+        $body.await.map_err(conn::Error::into_store)
+    }};
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    async fn put_product(&self, product: Product, ctx: &WriteContext) -> Result<Created<Product>> {
+        let actor = ctx.actor.clone();
+        self.write(move |c| {
+            let (product, actor) = (product.clone(), actor.clone());
+            Box::pin(async move { ops::put_product(c, &product, &actor).await })
+        })
+        .await
+    }
+    async fn get_product(&self, sku: &str) -> Result<Option<Product>> {
+        read!(self, |c| reads::get_doc(
+            c,
+            "SELECT doc FROM products WHERE sku = $1",
+            sku
+        ))
+    }
+    async fn list_products(&self, page: &PageRequest) -> Result<Page<Product>> {
+        read!(self, |c| reads::list_products(c, page))
+    }
+
+    async fn put_location(
+        &self,
+        location: Location,
+        ctx: &WriteContext,
+    ) -> Result<Created<Location>> {
+        let actor = ctx.actor.clone();
+        self.write(move |c| {
+            let (location, actor) = (location.clone(), actor.clone());
+            Box::pin(async move { ops::put_location(c, &location, &actor).await })
+        })
+        .await
+    }
+    async fn get_location(&self, code: &str) -> Result<Option<Location>> {
+        read!(self, |c| reads::get_doc(
+            c,
+            "SELECT doc FROM locations WHERE code = $1",
+            code
+        ))
+    }
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        read!(self, |c| reads::all_docs(c, reads::LOCATION_DOCS_SQL))
+    }
+
+    async fn put_channel(&self, channel: Channel, ctx: &WriteContext) -> Result<Created<Channel>> {
+        let actor = ctx.actor.clone();
+        self.write(move |c| {
+            let (channel, actor) = (channel.clone(), actor.clone());
+            Box::pin(async move { ops::put_channel(c, &channel, &actor).await })
+        })
+        .await
+    }
+    async fn get_channel(&self, code: &str) -> Result<Option<Channel>> {
+        read!(self, |c| reads::get_doc(
+            c,
+            "SELECT doc FROM channels WHERE code = $1",
+            code
+        ))
+    }
+    async fn list_channels(&self) -> Result<Vec<Channel>> {
+        read!(self, |c| reads::all_docs(
+            c,
+            "SELECT doc FROM channels ORDER BY code"
+        ))
+    }
+    async fn channel_availability(
+        &self,
+        channel: &str,
+        sku: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ChannelAvailability>> {
+        read!(self, |c| reads::channel_availability(c, channel, sku, page))
+    }
+
+    async fn write_stock(
+        &self,
+        write: StockWrite,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<StockWriteResult>> {
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (write, ctx) = (write.clone(), ctx.clone());
+            Box::pin(async move { ops::write_stock(c, &write, &ctx).await })
+        })
+        .await
+    }
+    async fn list_balances(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<BalanceRow>> {
+        read!(self, |c| reads::list_balances(c, filter, page))
+    }
+    async fn list_movements(
+        &self,
+        filter: &BalanceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Movement>> {
+        read!(self, |c| reads::list_movements(c, filter, page))
+    }
+    async fn verify(&self) -> Result<VerifyReport> {
+        read!(self, |c| reads::verify(c))
+    }
+
+    async fn capture_order(
+        &self,
+        order: NewOrder,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Order>>> {
+        self.capture.capture(order, ctx.clone()).await
+    }
+    async fn get_order(&self, id_or_number: &str) -> Result<Option<Order>> {
+        read!(self, |c| reads::get_order(c, id_or_number))
+    }
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderSummary>> {
+        read!(self, |c| reads::list_orders(c, filter, page))
+    }
+    async fn transition_order(
+        &self,
+        id_or_number: &str,
+        change: OrderChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let (key, ctx) = (id_or_number.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (key, change, ctx) = (key.clone(), change.clone(), ctx.clone());
+            Box::pin(async move { ops::transition(c, &key, &change, &ctx).await })
+        })
+        .await
+    }
+    async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>> {
+        read!(self, |c| async {
+            match reads::resolve_order(c, id_or_number).await? {
+                Some(n) => reads::order_events(c, n).await.map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+    async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
+        read!(self, |c| reads::list_events(c, after, limit))
+    }
+
+    async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey> {
+        let (name, hash) = (name.to_string(), token_hash.to_string());
+        self.write(move |c| {
+            let (name, hash) = (name.clone(), hash.clone());
+            Box::pin(async move { ops::create_api_key(c, &name, role, &hash).await })
+        })
+        .await
+    }
+    async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>> {
+        read!(self, |c| reads::find_api_key(c, token_hash))
+    }
+    async fn count_api_keys(&self) -> Result<i64> {
+        read!(self, |c| reads::count_api_keys(c))
+    }
+
+    async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        self.write(move |c| {
+            let (username, hash) = (username.clone(), hash.clone());
+            Box::pin(async move { ops::create_user(c, &username, role, &hash).await })
+        })
+        .await
+    }
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        read!(self, |c| reads::find_user(c, username))
+    }
+    async fn record_login(
+        &self,
+        user_id: i64,
+        success: bool,
+        locked_until: Option<time::OffsetDateTime>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            Box::pin(async move { ops::record_login(c, user_id, success, locked_until).await })
+        })
+        .await
+    }
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let session = session.clone();
+        self.write(move |c| {
+            let session = session.clone();
+            Box::pin(async move { ops::create_session(c, &session).await })
+        })
+        .await
+    }
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<Session>> {
+        read!(self, |c| reads::find_session(c, token_hash, now))
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let hash = token_hash.to_string();
+        self.write(move |c| {
+            let hash = hash.clone();
+            Box::pin(async move { ops::delete_session(c, &hash).await })
+        })
+        .await
+    }
+    async fn dashboard(&self, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
+        read!(self, |c| reads::dashboard(c, since, days))
+    }
+
+    async fn close(&self) {
+        self.capture.shutdown().await;
+        self.pool.close();
+    }
+}

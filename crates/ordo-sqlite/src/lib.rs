@@ -202,8 +202,10 @@ impl Store for SqliteStore {
     }
     async fn get_location(&self, code: &str) -> Result<Option<Location>> {
         let code = code.to_string();
-        self.read_point(move |c| reads::get_doc(c, "SELECT doc FROM locations WHERE code = ?1", &code))
-            .await
+        self.read_point(move |c| {
+            reads::get_doc(c, "SELECT doc FROM locations WHERE code = ?1", &code)
+        })
+        .await
     }
     async fn list_locations(&self) -> Result<Vec<Location>> {
         self.read(|c| reads::all_docs(c, "SELECT doc FROM locations ORDER BY priority, code"))
@@ -218,8 +220,10 @@ impl Store for SqliteStore {
     }
     async fn get_channel(&self, code: &str) -> Result<Option<Channel>> {
         let code = code.to_string();
-        self.read_point(move |c| reads::get_doc(c, "SELECT doc FROM channels WHERE code = ?1", &code))
-            .await
+        self.read_point(move |c| {
+            reads::get_doc(c, "SELECT doc FROM channels WHERE code = ?1", &code)
+        })
+        .await
     }
     async fn list_channels(&self) -> Result<Vec<Channel>> {
         self.read(|c| reads::all_docs(c, "SELECT doc FROM channels ORDER BY code"))
@@ -280,10 +284,15 @@ impl Store for SqliteStore {
     }
     async fn get_order(&self, id_or_number: &str) -> Result<Option<Order>> {
         let key = id_or_number.to_string();
-        self.read_point(move |c| match reads::resolve_order(c, &key)? {
-            Some(n) => reads::load_order(c, n).map(Some),
-            None => Ok(None),
-        })
+        self.read_point(
+            move |c| match ordo_domain::order::parse_order_number(&key) {
+                Some(n) => reads::find_order(c, n),
+                None => match reads::resolve_order(c, &key)? {
+                    Some(n) => reads::find_order(c, n),
+                    None => Ok(None),
+                },
+            },
+        )
         .await
     }
     async fn list_orders(
@@ -327,7 +336,8 @@ impl Store for SqliteStore {
     }
     async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>> {
         let hash = token_hash.to_string();
-        self.read_point(move |c| reads::find_api_key(c, &hash)).await
+        self.read_point(move |c| reads::find_api_key(c, &hash))
+            .await
     }
     async fn count_api_keys(&self) -> Result<i64> {
         self.read_point(|c| {
@@ -339,26 +349,45 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
         let (username, hash) = (username.to_string(), password_hash.to_string());
-        self.writer.run(move |w| ops::create_user(w, &username, role, &hash)).await
+        self.writer
+            .run(move |w| ops::create_user(w, &username, role, &hash))
+            .await
     }
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
         let username = username.to_string();
-        self.read_point(move |c| reads::find_user(c, &username)).await
+        self.read_point(move |c| reads::find_user(c, &username))
+            .await
     }
-    async fn record_login(&self, user_id: i64, success: bool, locked_until: Option<time::OffsetDateTime>) -> Result<()> {
-        self.writer.run(move |w| ops::record_login(w, user_id, success, locked_until)).await
+    async fn record_login(
+        &self,
+        user_id: i64,
+        success: bool,
+        locked_until: Option<time::OffsetDateTime>,
+    ) -> Result<()> {
+        self.writer
+            .run(move |w| ops::record_login(w, user_id, success, locked_until))
+            .await
     }
     async fn create_session(&self, session: &NewSession) -> Result<()> {
         let session = session.clone();
-        self.writer.run(move |w| ops::create_session(w, &session)).await
+        self.writer
+            .run(move |w| ops::create_session(w, &session))
+            .await
     }
-    async fn find_session(&self, token_hash: &str, now: time::OffsetDateTime) -> Result<Option<Session>> {
+    async fn find_session(
+        &self,
+        token_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<Session>> {
         let hash = token_hash.to_string();
-        self.read_point(move |c| reads::find_session(c, &hash, now)).await
+        self.read_point(move |c| reads::find_session(c, &hash, now))
+            .await
     }
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         let hash = token_hash.to_string();
-        self.writer.run(move |w| ops::delete_session(w, &hash)).await
+        self.writer
+            .run(move |w| ops::delete_session(w, &hash))
+            .await
     }
     async fn dashboard(&self, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
         self.read(move |c| reads::dashboard(c, since, days)).await

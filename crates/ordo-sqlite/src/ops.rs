@@ -20,7 +20,7 @@ use crate::reads::{self, load_balance};
 use crate::writer::Writer;
 
 fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+    to_micros(OffsetDateTime::now_utc())
 }
 
 fn idempotent_replay<T>(conn: &Connection, ctx: &WriteContext) -> Result<Option<Outcome<T>>> {
@@ -559,7 +559,7 @@ fn release_shortage(
                 "SELECT a.order_number, a.line_no, a.quantity FROM allocations a \
                  JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
                  JOIN orders o ON o.number = a.order_number \
-                 WHERE l.sku = ?1 AND a.location = ?2 ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC",
+                 WHERE l.sku = ?1 AND a.location = ?2 ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC, a.line_no DESC",
             )
             .map_err(internal)?;
         let rows = stmt
@@ -903,10 +903,18 @@ pub(crate) fn create_api_key(w: &mut Writer, name: &str, role: Role, hash: &str)
 pub(crate) fn create_user(w: &mut Writer, username: &str, role: Role, hash: &str) -> Result<User> {
     let exists: bool = w
         .conn
-        .query_row("SELECT COUNT(*) > 0 FROM users WHERE username = ?1", [username], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM users WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
         .map_err(internal)?;
     if exists {
-        return Err(Problem::Conflict { message: format!("user '{username}' already exists"), current: None }.into());
+        return Err(Problem::Conflict {
+            message: format!("user '{username}' already exists"),
+            current: None,
+        }
+        .into());
     }
     w.conn
         .execute(
@@ -914,10 +922,19 @@ pub(crate) fn create_user(w: &mut Writer, username: &str, role: Role, hash: &str
             params![username, role.as_str(), hash, format_time(now())],
         )
         .map_err(internal)?;
-    Ok(User { id: w.conn.last_insert_rowid(), username: username.into(), role })
+    Ok(User {
+        id: w.conn.last_insert_rowid(),
+        username: username.into(),
+        role,
+    })
 }
 
-pub(crate) fn record_login(w: &mut Writer, user_id: i64, success: bool, locked_until: Option<OffsetDateTime>) -> Result<()> {
+pub(crate) fn record_login(
+    w: &mut Writer,
+    user_id: i64,
+    success: bool,
+    locked_until: Option<OffsetDateTime>,
+) -> Result<()> {
     let sql = if success {
         "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?1"
     } else {
@@ -927,7 +944,9 @@ pub(crate) fn record_login(w: &mut Writer, user_id: i64, success: bool, locked_u
     if success {
         w.conn.execute(sql, [user_id]).map_err(internal)?;
     } else {
-        w.conn.execute(sql, params![user_id, locked]).map_err(internal)?;
+        w.conn
+            .execute(sql, params![user_id, locked])
+            .map_err(internal)?;
     }
     Ok(())
 }
@@ -935,7 +954,12 @@ pub(crate) fn record_login(w: &mut Writer, user_id: i64, success: bool, locked_u
 pub(crate) fn create_session(w: &mut Writer, s: &NewSession) -> Result<()> {
     let at = now();
     // Expired sessions are swept as new ones are made.
-    w.conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [format_time(at)]).map_err(internal)?;
+    w.conn
+        .execute(
+            "DELETE FROM sessions WHERE expires_at < ?1",
+            [format_time(at)],
+        )
+        .map_err(internal)?;
     w.conn
         .execute(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -946,6 +970,8 @@ pub(crate) fn create_session(w: &mut Writer, s: &NewSession) -> Result<()> {
 }
 
 pub(crate) fn delete_session(w: &mut Writer, hash: &str) -> Result<()> {
-    w.conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]).map_err(internal)?;
+    w.conn
+        .execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])
+        .map_err(internal)?;
     Ok(())
 }

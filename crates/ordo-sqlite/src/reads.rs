@@ -327,6 +327,14 @@ pub(crate) fn channel_availability(
 }
 
 pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
+    // One read transaction: every query below sees the same snapshot, even while writes go on.
+    conn.execute_batch("BEGIN").map_err(internal)?;
+    let report = verify_in_snapshot(conn);
+    let _ = conn.execute_batch("COMMIT");
+    report
+}
+
+fn verify_in_snapshot(conn: &Connection) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     let mut ledger: HashMap<(String, String, String), i64> = HashMap::new();
     {
@@ -527,15 +535,23 @@ fn order_row(r: &Row<'_>) -> rusqlite::Result<(OrderRow, ())> {
     ))
 }
 
-const ORDER_COLUMNS: &str = "number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, created_at, updated_at, email, ship_country, currency, priority, total, units, doc";
+const ORDER_BY_NUMBER: &str = "SELECT number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, created_at, updated_at, email, ship_country, currency, priority, total, units, doc FROM orders WHERE number = ?1";
 
 pub(crate) fn load_order(conn: &Connection, number: i64) -> Result<Order> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number = ?1");
-    let (header, ()) = conn
-        .prepare_cached(&sql)
+    find_order(conn, number)?.ok_or_else(|| internal(format!("order {number} vanished")))
+}
+
+/// The order with this number, if any.
+pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>> {
+    let Some((header, ())) = conn
+        .prepare_cached(ORDER_BY_NUMBER)
         .map_err(internal)?
         .query_row([number], order_row)
-        .map_err(internal)?;
+        .optional()
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
     let mut stmt = conn
         .prepare_cached("SELECT line_no, sku, quantity, unit_price, discount, tax, allocated, backordered FROM order_lines WHERE order_number = ?1 ORDER BY line_no")
         .map_err(internal)?;
@@ -571,7 +587,9 @@ pub(crate) fn load_order(conn: &Connection, number: i64) -> Result<Order> {
         .map_err(internal)?
         .collect::<rusqlite::Result<_>>()
         .map_err(internal)?;
-    assemble_order(&header, &lines, &allocations).map_err(internal)
+    assemble_order(&header, &lines, &allocations)
+        .map(Some)
+        .map_err(internal)
 }
 
 pub(crate) fn list_orders(
@@ -762,18 +780,31 @@ pub(crate) fn find_user(conn: &Connection, username: &str) -> Result<Option<User
         .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()
         .map_err(internal)?;
-    row.map(|(id, username, role, password_hash, failed_attempts, locked)| {
-        Ok(UserRecord {
-            user: User { id, username, role: Role::parse(&role).ok_or_else(|| internal("unknown role"))? },
-            password_hash,
-            failed_attempts,
-            locked_until: locked.map(|t| parse_time(&t)).transpose().map_err(internal)?,
-        })
-    })
+    row.map(
+        |(id, username, role, password_hash, failed_attempts, locked)| {
+            Ok(UserRecord {
+                user: User {
+                    id,
+                    username,
+                    role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+                },
+                password_hash,
+                failed_attempts,
+                locked_until: locked
+                    .map(|t| parse_time(&t))
+                    .transpose()
+                    .map_err(internal)?,
+            })
+        },
+    )
     .transpose()
 }
 
-pub(crate) fn find_session(conn: &Connection, hash: &str, now: time::OffsetDateTime) -> Result<Option<Session>> {
+pub(crate) fn find_session(
+    conn: &Connection,
+    hash: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<Session>> {
     let row: Option<(i64, String, String, String, String)> = conn
         .prepare_cached(
             "SELECT u.id, u.username, u.role, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -785,7 +816,11 @@ pub(crate) fn find_session(conn: &Connection, hash: &str, now: time::OffsetDateT
         .map_err(internal)?;
     row.map(|(id, username, role, csrf_token, expires)| {
         Ok(Session {
-            user: User { id, username, role: Role::parse(&role).ok_or_else(|| internal("unknown role"))? },
+            user: User {
+                id,
+                username,
+                role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            },
             csrf_token,
             expires_at: parse_time(&expires).map_err(internal)?,
         })
@@ -793,19 +828,29 @@ pub(crate) fn find_session(conn: &Connection, hash: &str, now: time::OffsetDateT
     .transpose()
 }
 
-pub(crate) fn dashboard(conn: &Connection, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
+pub(crate) fn dashboard(
+    conn: &Connection,
+    since: time::OffsetDateTime,
+    days: i64,
+) -> Result<Dashboard> {
     let mut d = Dashboard::default();
     let day_rows = |sql: &str, from: String| -> Result<Vec<ChannelDay>> {
         let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
         let rows = stmt
             .query_map([from], |r| {
-                Ok(ChannelDay { day: r.get(0)?, channel: r.get(1)?, currency: r.get(2)?, orders: r.get(3)?, revenue_minor: r.get(4)? })
+                Ok(ChannelDay {
+                    day: r.get(0)?,
+                    channel: r.get(1)?,
+                    currency: r.get(2)?,
+                    orders: r.get(3)?,
+                    revenue_minor: r.get(4)?,
+                })
             })
             .map_err(internal)?;
         rows.collect::<rusqlite::Result<_>>().map_err(internal)
     };
     d.today = day_rows(
-        "SELECT substr(placed_at, 1, 10), channel, currency, COUNT(*), SUM(total) FROM orders \
+        "SELECT MIN(substr(placed_at, 1, 10)), channel, currency, COUNT(*), SUM(total) FROM orders \
          WHERE placed_at >= ?1 AND status <> 'cancelled' GROUP BY channel, currency ORDER BY channel",
         format_time(since),
     )?;
@@ -814,7 +859,11 @@ pub(crate) fn dashboard(conn: &Connection, since: time::OffsetDateTime, days: i6
          WHERE placed_at >= ?1 GROUP BY day, channel ORDER BY day, channel",
         format_time(since - time::Duration::days(days - 1)),
     )?;
-    for (status, slot) in [("backordered", &mut d.backordered), ("partially_allocated", &mut d.partially_allocated), ("on_hold", &mut d.on_hold)] {
+    for (status, slot) in [
+        ("backordered", &mut d.backordered),
+        ("partially_allocated", &mut d.partially_allocated),
+        ("on_hold", &mut d.on_hold),
+    ] {
         *slot = conn
             .prepare_cached("SELECT COUNT(*) FROM orders WHERE status = ?1")
             .map_err(internal)?
@@ -827,7 +876,14 @@ pub(crate) fn dashboard(conn: &Connection, since: time::OffsetDateTime, days: i6
              FROM products p LEFT JOIN balances b ON b.sku = p.sku WHERE p.active = 1 GROUP BY p.sku ORDER BY available, p.sku",
         )
         .map_err(internal)?;
-    let rows = stmt.query_map([], |r| Ok(SkuAvailable { sku: r.get(0)?, available: r.get(1)? })).map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(SkuAvailable {
+                sku: r.get(0)?,
+                available: r.get(1)?,
+            })
+        })
+        .map_err(internal)?;
     for row in rows {
         let row = row.map_err(internal)?;
         if row.available <= 0 {

@@ -235,14 +235,18 @@ fn assemble_from_doc(
             tax: format_amount(l.tax, exponent),
             allocated: l.allocated,
             backordered: l.backordered,
-            allocations: allocations
-                .iter()
-                .filter(|a| a.line_no == l.line_no)
-                .map(|a| LineAllocation {
-                    location: a.location.clone(),
-                    quantity: a.quantity,
-                })
-                .collect(),
+            allocations: {
+                let mut here: Vec<LineAllocation> = allocations
+                    .iter()
+                    .filter(|a| a.line_no == l.line_no)
+                    .map(|a| LineAllocation {
+                        location: a.location.clone(),
+                        quantity: a.quantity,
+                    })
+                    .collect();
+                here.sort_by(|a, b| a.location.cmp(&b.location));
+                here
+            },
         })
         .collect();
     Order {
@@ -272,9 +276,20 @@ fn assemble_from_doc(
 }
 
 /// Timestamps are stored as RFC 3339 UTC text where the database has no native type.
+/// Fixed-width (microseconds, `Z`), so that text order is time order.
 pub fn format_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC times format")
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    ))
+    .expect("UTC times format")
+}
+
+/// Stored times keep microseconds (as PostgreSQL's `timestamptz` does); cutting them the
+/// same way everywhere makes what a write returns equal what a later read returns.
+pub fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .expect("valid nanosecond")
 }
 
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {

@@ -52,7 +52,6 @@ pub enum Outcome<T> {
 }
 
 #[async_trait]
-#[allow(unused_variables)]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -130,32 +129,23 @@ pub trait Store: Send + Sync + 'static {
     async fn count_api_keys(&self) -> Result<i64>;
 
     /// Back-office users (the web UI). Usernames are unique; only argon2id hashes are stored.
-    async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
-    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
+    async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User>;
+    async fn find_user(&self, username: &str) -> Result<Option<UserRecord>>;
     /// Records a login attempt: success clears the failure count, failure increments it and
     /// may lock the account until `locked_until`.
-    async fn record_login(&self, user_id: i64, success: bool, locked_until: Option<OffsetDateTime>) -> Result<()> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
-    async fn create_session(&self, session: &NewSession) -> Result<()> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
+    async fn record_login(
+        &self,
+        user_id: i64,
+        success: bool,
+        locked_until: Option<OffsetDateTime>,
+    ) -> Result<()>;
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// A live session (not expired) with its user.
-    async fn find_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
-    async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
+    async fn find_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
     /// Figures for the back-office dashboard; `since` is the start of "today".
-    async fn dashboard(&self, since: OffsetDateTime, days: i64) -> Result<Dashboard> {
-        Err(StoreError::Internal("not supported by this backend yet".into()))
-    }
+    async fn dashboard(&self, since: OffsetDateTime, days: i64) -> Result<Dashboard>;
 
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);

@@ -602,7 +602,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut extra = Vec::new();
     if fresh {
         let orders = generate(&store, args.seed, args.days).await?;
-        for role in [Role::Admin, Role::Manager, Role::Warehouse, Role::Support, Role::Readonly] {
+        for role in [
+            Role::Admin,
+            Role::Manager,
+            Role::Warehouse,
+            Role::Support,
+            Role::Readonly,
+        ] {
             let password = format!("demo-{}", role.as_str());
             let hash = ordo_http::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
             store.create_user(role.as_str(), role, &hash).await?;

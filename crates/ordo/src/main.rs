@@ -161,7 +161,9 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 })
             }
-            Command::User { command: UserCommand::Create { db, username, role } } => {
+            Command::User {
+                command: UserCommand::Create { db, username, role },
+            } => {
                 let password = match std::env::var("ORDO_PASSWORD") {
                     Ok(p) => p,
                     Err(_) => {
@@ -181,7 +183,12 @@ fn main() -> ExitCode {
                 let user = store.create_user(&username, role, &hash).await;
                 store.close().await;
                 let user = user?;
-                eprintln!("created user #{} '{}' with role {}", user.id, user.username, role.as_str());
+                eprintln!(
+                    "created user #{} '{}' with role {}",
+                    user.id,
+                    user.username,
+                    role.as_str()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Command::Apikey {

@@ -5,9 +5,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use ordo_store::Store;
 
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL support is not built into this binary yet")
+    if is_postgres(url) {
+        let store = ordo_postgres::PgStore::connect(url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        return Ok(Arc::new(store));
     }
     let path = ordo_sqlite::path_from_url(url);
     let store = tokio::task::spawn_blocking(move || ordo_sqlite::SqliteStore::open(&path))

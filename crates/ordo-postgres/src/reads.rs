@@ -1,0 +1,903 @@
+//! Queries. They take any connection: a pooled reader's, or a writer's inside its transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use ordo_domain::Problem;
+use ordo_domain::catalog::{Channel, Location, Product, available_to_sell};
+use ordo_domain::inventory::{Balance, StockState};
+use ordo_domain::order::{HoldReason, Order, OrderStatus, order_number, parse_order_number};
+use ordo_store::*;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::conn::{Conn, Result, internal};
+
+macro_rules! order_columns {
+    () => {
+        "number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, created_at, \
+         updated_at, email, ship_country, currency, priority, total, units, doc"
+    };
+}
+
+macro_rules! line_columns {
+    () => {
+        "order_number, line_no, sku, quantity, unit_price, discount, tax, allocated, backordered"
+    };
+}
+
+fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(internal)
+}
+
+pub(crate) async fn get_doc<T: serde::de::DeserializeOwned>(
+    c: &mut Conn,
+    sql: &'static str,
+    key: &str,
+) -> Result<Option<T>> {
+    match c.query_opt(sql, &[&key]).await? {
+        Some(row) => Ok(Some(decode(row.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn all_docs<T: serde::de::DeserializeOwned>(
+    c: &mut Conn,
+    sql: &'static str,
+) -> Result<Vec<T>> {
+    let rows = c.query(sql, &[]).await?;
+    rows.iter().map(|r| decode(r.try_get(0)?)).collect()
+}
+
+pub(crate) struct Catalog {
+    pub channels: HashMap<String, Channel>,
+    pub locations: Vec<Location>,
+}
+
+pub(crate) const CHANNEL_DOCS_SQL: &str = "SELECT doc FROM channels";
+pub(crate) const LOCATION_DOCS_SQL: &str = "SELECT doc FROM locations ORDER BY priority, code";
+
+pub(crate) fn catalog_from(channel_rows: &[Row], location_rows: &[Row]) -> Result<Catalog> {
+    let channels: Vec<Channel> = channel_rows
+        .iter()
+        .map(|r| decode(r.try_get(0)?))
+        .collect::<Result<_>>()?;
+    let locations: Vec<Location> = location_rows
+        .iter()
+        .map(|r| decode(r.try_get(0)?))
+        .collect::<Result<_>>()?;
+    Ok(Catalog {
+        channels: channels.into_iter().map(|c| (c.code.clone(), c)).collect(),
+        locations,
+    })
+}
+
+pub(crate) async fn load_catalog(c: &mut Conn) -> Result<Catalog> {
+    let ch = c.prep(CHANNEL_DOCS_SQL).await?;
+    let lo = c.prep(LOCATION_DOCS_SQL).await?;
+    let (channels, locations) = tokio::join!(async { c.client.query(&ch, &[]).await }, async {
+        c.client.query(&lo, &[]).await
+    });
+    catalog_from(&channels?, &locations?)
+}
+
+fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 == limit {
+        items.last().map(|i| encode_cursor(&key(i)))
+    } else {
+        None
+    }
+}
+
+fn bad_cursor() -> Problem {
+    Problem::invalid("cursor", "is not a cursor this server issued")
+}
+
+fn cursor_key(page: &PageRequest) -> Result<Option<String>> {
+    match &page.cursor {
+        None => Ok(None),
+        Some(c) => decode_cursor(c)
+            .map(Some)
+            .ok_or_else(|| bad_cursor().into()),
+    }
+}
+
+pub(crate) async fn list_products(c: &mut Conn, page: &PageRequest) -> Result<Page<Product>> {
+    let after = cursor_key(page)?.unwrap_or_default();
+    let rows = c
+        .query(
+            "SELECT doc FROM products WHERE sku > $1 ORDER BY sku LIMIT $2",
+            &[&after, &page.limit()],
+        )
+        .await?;
+    let items: Vec<Product> = rows
+        .iter()
+        .map(|r| decode(r.try_get(0)?))
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |p| p.sku.clone()),
+        items,
+    })
+}
+
+pub(crate) fn balance_from(r: &Row, first: usize) -> Result<Balance> {
+    Ok(Balance {
+        on_hand: r.try_get(first)?,
+        allocated: r.try_get(first + 1)?,
+        damaged: r.try_get(first + 2)?,
+        quality_control: r.try_get(first + 3)?,
+        safety_stock: r.try_get(first + 4)?,
+        incoming: r.try_get(first + 5)?,
+    })
+}
+
+pub(crate) async fn list_balances(
+    c: &mut Conn,
+    filter: &BalanceFilter,
+    page: &PageRequest,
+) -> Result<Page<BalanceRow>> {
+    let after = cursor_key(page)?.unwrap_or_default();
+    let (after_sku, after_loc) = after
+        .split_once('\u{1f}')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or_default();
+    let rows = c
+        .query(
+            "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances \
+             WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR location = $2) AND (sku, location) > ($3, $4) \
+             ORDER BY sku, location LIMIT $5",
+            &[&filter.sku, &filter.location, &after_sku, &after_loc, &page.limit()],
+        )
+        .await?;
+    let items: Vec<BalanceRow> = rows
+        .iter()
+        .map(|r| {
+            Ok(BalanceRow::new(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                balance_from(r, 2)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |b| {
+            format!("{}\u{1f}{}", b.sku, b.location)
+        }),
+        items,
+    })
+}
+
+pub(crate) fn movement_from(r: &Row) -> Result<Movement> {
+    Ok(Movement {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        sku: r.try_get(2)?,
+        location: r.try_get(3)?,
+        state: r.try_get(4)?,
+        delta: r.try_get(5)?,
+        before: r.try_get(6)?,
+        after: r.try_get(7)?,
+        reason: r.try_get(8)?,
+        reference: r.try_get(9)?,
+        actor: r.try_get(10)?,
+    })
+}
+
+pub(crate) async fn list_movements(
+    c: &mut Conn,
+    filter: &BalanceFilter,
+    page: &PageRequest,
+) -> Result<Page<Movement>> {
+    let before: i64 = cursor_key(page)?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(i64::MAX);
+    let rows = c
+        .query(
+            "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
+             WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR location = $2) AND seq < $3 \
+             ORDER BY seq DESC LIMIT $4",
+            &[&filter.sku, &filter.location, &before, &page.limit()],
+        )
+        .await?;
+    let items: Vec<Movement> = rows.iter().map(movement_from).collect::<Result<_>>()?;
+    Ok(Page {
+        next_cursor: next_cursor(&items, page.limit(), |m| m.seq.to_string()),
+        items,
+    })
+}
+
+pub(crate) async fn channel_availability(
+    c: &mut Conn,
+    channel: &str,
+    sku: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<ChannelAvailability>> {
+    let catalog = load_catalog(c).await?;
+    let Some(ch) = catalog.channels.get(channel) else {
+        return Err(Problem::NotFound(format!("channel {channel}")).into());
+    };
+    let locations: Vec<&str> = catalog
+        .locations
+        .iter()
+        .filter(|l| l.active && (ch.locations.is_empty() || ch.locations.contains(&l.code)))
+        .map(|l| l.code.as_str())
+        .collect();
+    let skus: Vec<String> = match sku {
+        Some(s) => {
+            let exists: bool = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM products WHERE sku = $1)",
+                    &[&s],
+                )
+                .await?
+                .try_get(0)?;
+            if !exists {
+                return Err(Problem::NotFound(format!("product {s}")).into());
+            }
+            vec![s.to_string()]
+        }
+        None => {
+            let after = cursor_key(page)?.unwrap_or_default();
+            let rows = c
+                .query(
+                    "SELECT sku FROM products WHERE sku > $1 AND active ORDER BY sku LIMIT $2",
+                    &[&after, &page.limit()],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<_, _>>()?
+        }
+    };
+    let rows = c
+        .query(
+            "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
+             FROM balances WHERE sku = ANY($1) ORDER BY sku, location",
+            &[&skus],
+        )
+        .await?;
+    let mut per_sku: HashMap<String, Vec<LocationAvailability>> = HashMap::new();
+    for r in &rows {
+        let s: String = r.try_get(0)?;
+        let location: String = r.try_get(1)?;
+        let b = balance_from(r, 2)?;
+        if locations.contains(&location.as_str()) {
+            per_sku.entry(s).or_default().push(LocationAvailability {
+                location,
+                available: b.available(),
+            });
+        }
+    }
+    let items: Vec<ChannelAvailability> = skus
+        .iter()
+        .map(|s| {
+            let per_location = per_sku.remove(s).unwrap_or_default();
+            ChannelAvailability {
+                channel: channel.to_string(),
+                sku: s.clone(),
+                available_to_sell: available_to_sell(per_location.iter().map(|l| l.available), ch),
+                locations: per_location,
+            }
+        })
+        .collect();
+    let next = if sku.is_none() {
+        next_cursor(&items, page.limit(), |a| a.sku.clone())
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        next_cursor: next,
+    })
+}
+
+/// Runs its queries in one repeatable-read snapshot: the ledger, the balances and the
+/// allocations are compared as of one instant even while writes go on.
+pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
+    let ledger_sql = c
+        .prep("SELECT sku, location, state, SUM(delta)::bigint FROM movements GROUP BY sku, location, state")
+        .await?;
+    let open_sql = c
+        .prep(
+            "SELECT l.sku, a.location, SUM(a.quantity)::bigint FROM allocations a \
+             JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no GROUP BY l.sku, a.location",
+        )
+        .await?;
+    let balances_sql = c
+        .prep(
+            "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances \
+             ORDER BY sku, location",
+        )
+        .await?;
+    let lines_sql = c
+        .prep(
+            "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status, \
+             (SELECT COALESCE(SUM(a.quantity), 0)::bigint FROM allocations a \
+              WHERE a.order_number = l.order_number AND a.line_no = l.line_no) \
+             FROM order_lines l JOIN orders o ON o.number = l.order_number ORDER BY l.order_number, l.line_no",
+        )
+        .await?;
+    c.mark_in_tx(true);
+    let client = &c.client;
+    let (begin, ledger_rows, open_rows, balance_rows, line_rows, end) = tokio::join!(
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        async { client.query(&ledger_sql, &[]).await },
+        async { client.query(&open_sql, &[]).await },
+        async { client.query(&balances_sql, &[]).await },
+        async { client.query(&lines_sql, &[]).await },
+        client.batch_execute("COMMIT"),
+    );
+    c.mark_in_tx(false);
+    begin?;
+    end?;
+    let mut report = VerifyReport::default();
+    let mut ledger: HashMap<(String, String, String), i64> = HashMap::new();
+    for r in &ledger_rows? {
+        ledger.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
+    }
+    let mut open: HashMap<(String, String), i64> = HashMap::new();
+    for r in &open_rows? {
+        open.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
+    }
+    let mut seen = HashSet::new();
+    for r in &balance_rows? {
+        let sku: String = r.try_get(0)?;
+        let location: String = r.try_get(1)?;
+        let balance = balance_from(r, 2)?;
+        report.balances_checked += 1;
+        for state in StockState::ALL {
+            let key = (sku.clone(), location.clone(), state.as_str().to_string());
+            let expected = ledger.get(&key).copied().unwrap_or(0);
+            seen.insert(key);
+            if balance.get(state) != expected {
+                report.discrepancies.push(Discrepancy {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    state: state.as_str().into(),
+                    recorded: balance.get(state),
+                    expected,
+                    source: "ledger".into(),
+                });
+            }
+        }
+        let reserved = open.remove(&(sku.clone(), location.clone())).unwrap_or(0);
+        if balance.allocated != reserved {
+            report.discrepancies.push(Discrepancy {
+                sku: sku.clone(),
+                location: location.clone(),
+                state: "allocated".into(),
+                recorded: balance.allocated,
+                expected: reserved,
+                source: "open allocations".into(),
+            });
+        }
+    }
+    for ((sku, location, state), v) in ledger {
+        if v != 0 && !seen.contains(&(sku.clone(), location.clone(), state.clone())) {
+            report.discrepancies.push(Discrepancy {
+                sku,
+                location,
+                state,
+                recorded: 0,
+                expected: v,
+                source: "ledger without balance".into(),
+            });
+        }
+    }
+    for ((sku, location), v) in open {
+        report.discrepancies.push(Discrepancy {
+            sku,
+            location,
+            state: "allocated".into(),
+            recorded: 0,
+            expected: v,
+            source: "allocations without balance".into(),
+        });
+    }
+    // Each line's allocated and backordered must match its reservations.
+    let mut orders = HashSet::new();
+    for r in &line_rows? {
+        let number: i64 = r.try_get(0)?;
+        let line_no: i32 = r.try_get(1)?;
+        let sku: String = r.try_get(2)?;
+        let quantity: i64 = r.try_get(3)?;
+        let allocated: i64 = r.try_get(4)?;
+        let backordered: i64 = r.try_get(5)?;
+        let status: String = r.try_get(6)?;
+        let reserved: i64 = r.try_get(7)?;
+        orders.insert(number);
+        let expected_backorder = if status == "cancelled" {
+            0
+        } else {
+            quantity - allocated
+        };
+        if allocated != reserved || backordered != expected_backorder {
+            report.discrepancies.push(Discrepancy {
+                sku,
+                location: format!("{} line {line_no}", order_number(number)),
+                state: "line".into(),
+                recorded: allocated,
+                expected: reserved,
+                source: format!(
+                    "order line (backordered {backordered}, expected {expected_backorder})"
+                ),
+            });
+        }
+    }
+    report.orders_checked = orders.len() as i64;
+    Ok(report)
+}
+
+/// How a caller names an order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OrderKey {
+    Number(i64),
+    Id(Uuid),
+}
+
+impl OrderKey {
+    pub fn parse(key: &str) -> Option<OrderKey> {
+        if let Some(n) = parse_order_number(key) {
+            return Some(OrderKey::Number(n));
+        }
+        Uuid::parse_str(key).ok().map(OrderKey::Id)
+    }
+}
+
+pub(crate) async fn resolve_order(c: &mut Conn, key: &str) -> Result<Option<i64>> {
+    let row = match OrderKey::parse(key) {
+        None => return Ok(None),
+        Some(OrderKey::Number(n)) => {
+            c.query_opt("SELECT number FROM orders WHERE number = $1", &[&n])
+                .await?
+        }
+        Some(OrderKey::Id(id)) => {
+            c.query_opt("SELECT number FROM orders WHERE id = $1", &[&id])
+                .await?
+        }
+    };
+    Ok(match row {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
+}
+
+fn order_row(r: &Row) -> Result<OrderRow> {
+    let status: String = r.try_get(4)?;
+    let fill: String = r.try_get(5)?;
+    let hold: Option<String> = r.try_get(6)?;
+    Ok(OrderRow {
+        number: r.try_get(0)?,
+        id: r.try_get(1)?,
+        channel: r.try_get(2)?,
+        external_id: r.try_get(3)?,
+        status: OrderStatus::parse(&status).unwrap_or(OrderStatus::OnHold),
+        fill_status: OrderStatus::parse(&fill).unwrap_or(OrderStatus::Backordered),
+        hold_reason: hold.as_deref().and_then(HoldReason::parse),
+        cancel_reason: r.try_get(7)?,
+        placed_at: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        updated_at: r.try_get(10)?,
+        email: r.try_get(11)?,
+        ship_country: r.try_get(12)?,
+        currency: r.try_get(13)?,
+        priority: r.try_get(14)?,
+        total: r.try_get(15)?,
+        units: r.try_get(16)?,
+        doc: r.try_get(17)?,
+    })
+}
+
+fn line_row(r: &Row) -> Result<(i64, LineRow)> {
+    Ok((
+        r.try_get(0)?,
+        LineRow {
+            line_no: r.try_get(1)?,
+            sku: r.try_get(2)?,
+            quantity: r.try_get(3)?,
+            unit_price: r.try_get(4)?,
+            discount: r.try_get(5)?,
+            tax: r.try_get(6)?,
+            allocated: r.try_get(7)?,
+            backordered: r.try_get(8)?,
+        },
+    ))
+}
+
+fn allocation_row(r: &Row) -> Result<(i64, AllocationRow)> {
+    Ok((
+        r.try_get(0)?,
+        AllocationRow {
+            line_no: r.try_get(1)?,
+            sku: String::new(),
+            location: r.try_get(2)?,
+            quantity: r.try_get(3)?,
+        },
+    ))
+}
+
+fn assemble(headers: &[Row], lines: &[Row], allocations: &[Row]) -> Result<HashMap<i64, Order>> {
+    let mut line_map: HashMap<i64, Vec<LineRow>> = HashMap::new();
+    for r in lines {
+        let (n, l) = line_row(r)?;
+        line_map.entry(n).or_default().push(l);
+    }
+    let mut alloc_map: HashMap<i64, Vec<AllocationRow>> = HashMap::new();
+    for r in allocations {
+        let (n, a) = allocation_row(r)?;
+        alloc_map.entry(n).or_default().push(a);
+    }
+    let mut out = HashMap::with_capacity(headers.len());
+    for r in headers {
+        let header = order_row(r)?;
+        let lines = line_map.remove(&header.number).unwrap_or_default();
+        let allocs = alloc_map.remove(&header.number).unwrap_or_default();
+        let order = assemble_order(&header, &lines, &allocs).map_err(internal)?;
+        out.insert(header.number, order);
+    }
+    Ok(out)
+}
+
+/// Loads several orders with three queries sent together.
+pub(crate) async fn load_orders(c: &mut Conn, numbers: &[i64]) -> Result<HashMap<i64, Order>> {
+    if numbers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let h = c
+        .prep(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE number = ANY($1)"
+        ))
+        .await?;
+    let l = c
+        .prep(concat!(
+            "SELECT ",
+            line_columns!(),
+            " FROM order_lines WHERE order_number = ANY($1) ORDER BY order_number, line_no"
+        ))
+        .await?;
+    let a = c
+        .prep(
+            "SELECT order_number, line_no, location, quantity FROM allocations WHERE order_number = ANY($1) \
+             ORDER BY order_number, line_no, location",
+        )
+        .await?;
+    let numbers = numbers.to_vec();
+    let client = &c.client;
+    let (headers, lines, allocs) = tokio::join!(
+        async { client.query(&h, &[&numbers]).await },
+        async { client.query(&l, &[&numbers]).await },
+        async { client.query(&a, &[&numbers]).await }
+    );
+    assemble(&headers?, &lines?, &allocs?)
+}
+
+pub(crate) async fn load_order(c: &mut Conn, number: i64) -> Result<Order> {
+    load_orders(c, &[number])
+        .await?
+        .remove(&number)
+        .ok_or_else(|| internal(format!("order {number} vanished")))
+}
+
+/// An order by number or id, read in one snapshot and one round trip.
+pub(crate) async fn get_order(c: &mut Conn, key: &str) -> Result<Option<Order>> {
+    let (h, l, a) = match OrderKey::parse(key) {
+        None => return Ok(None),
+        Some(OrderKey::Number(_)) => (
+            c.prep(concat!("SELECT ", order_columns!(), " FROM orders WHERE number = $1")).await?,
+            c.prep(concat!("SELECT ", line_columns!(), " FROM order_lines WHERE order_number = $1 ORDER BY line_no")).await?,
+            c.prep(
+                "SELECT order_number, line_no, location, quantity FROM allocations WHERE order_number = $1 \
+                 ORDER BY line_no, location",
+            )
+            .await?,
+        ),
+        Some(OrderKey::Id(_)) => (
+            c.prep(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1")).await?,
+            c.prep(concat!(
+                "SELECT ",
+                line_columns!(),
+                " FROM order_lines WHERE order_number = (SELECT number FROM orders WHERE id = $1) ORDER BY line_no"
+            ))
+            .await?,
+            c.prep(
+                "SELECT order_number, line_no, location, quantity FROM allocations \
+                 WHERE order_number = (SELECT number FROM orders WHERE id = $1) ORDER BY line_no, location",
+            )
+            .await?,
+        ),
+    };
+    let param: Box<dyn ToSql + Sync + Send> = match OrderKey::parse(key) {
+        Some(OrderKey::Number(n)) => Box::new(n),
+        Some(OrderKey::Id(id)) => Box::new(id),
+        None => return Ok(None),
+    };
+    let p: &(dyn ToSql + Sync) = param.as_ref();
+    c.mark_in_tx(true);
+    let client = &c.client;
+    let (begin, headers, lines, allocs, end) = tokio::join!(
+        client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        async { client.query(&h, &[p]).await },
+        async { client.query(&l, &[p]).await },
+        async { client.query(&a, &[p]).await },
+        client.batch_execute("COMMIT"),
+    );
+    c.mark_in_tx(false);
+    begin?;
+    end?;
+    let headers = headers?;
+    let mut orders = assemble(&headers, &lines?, &allocs?)?;
+    Ok(orders.drain().next().map(|(_, o)| o))
+}
+
+pub(crate) async fn list_orders(
+    c: &mut Conn,
+    filter: &OrderFilter,
+    page: &PageRequest,
+) -> Result<Page<OrderSummary>> {
+    let mut sql = String::from(
+        "SELECT number, id, channel, external_id, status, email, currency, total, units, placed_at FROM orders WHERE true",
+    );
+    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut push = |sql: &mut String, fragment: &str, value: Box<dyn ToSql + Sync + Send>| {
+        args.push(value);
+        sql.push_str(&fragment.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(after) = cursor_key(page)? {
+        let n: i64 = after.parse().map_err(|_| bad_cursor())?;
+        push(&mut sql, " AND number < ?", Box::new(n));
+    }
+    if let Some(s) = filter.status {
+        push(
+            &mut sql,
+            " AND status = ?",
+            Box::new(s.as_str().to_string()),
+        );
+    }
+    if let Some(ch) = &filter.channel {
+        push(&mut sql, " AND channel = ?", Box::new(ch.clone()));
+    }
+    if let Some(sku) = &filter.sku {
+        push(
+            &mut sql,
+            " AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)",
+            Box::new(sku.clone()),
+        );
+    }
+    if let Some(t) = filter.placed_after {
+        push(&mut sql, " AND placed_at >= ?", Box::new(t));
+    }
+    if let Some(t) = filter.placed_before {
+        push(&mut sql, " AND placed_at < ?", Box::new(t));
+    }
+    if let Some(q) = &filter.q {
+        let q = q.trim();
+        if let Some(n) = parse_order_number(q) {
+            push(&mut sql, " AND number = ?", Box::new(n));
+        } else {
+            push(
+                &mut sql,
+                " AND (email = ?",
+                Box::new(q.to_ascii_lowercase()),
+            );
+            push(&mut sql, " OR external_id = ?)", Box::new(q.to_string()));
+        }
+    }
+    push(
+        &mut sql,
+        " ORDER BY number DESC LIMIT ?",
+        Box::new(page.limit()),
+    );
+    let params: Vec<&(dyn ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = c.client.query(sql.as_str(), &params).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last = 0;
+    for r in &rows {
+        let number: i64 = r.try_get(0)?;
+        last = number;
+        let status: String = r.try_get(4)?;
+        let currency: String = r.try_get(6)?;
+        let total: i64 = r.try_get(7)?;
+        let exponent = ordo_domain::money::Currency::parse(&currency).map_or(2, |c| c.exponent);
+        items.push(OrderSummary {
+            id: r.try_get(1)?,
+            number: order_number(number),
+            channel: r.try_get(2)?,
+            external_id: r.try_get(3)?,
+            status: OrderStatus::parse(&status).unwrap_or(OrderStatus::OnHold),
+            email: r.try_get(5)?,
+            total: ordo_domain::money::format_amount(total, exponent),
+            currency,
+            units: r.try_get(8)?,
+            placed_at: r.try_get(9)?,
+        });
+    }
+    let next_cursor =
+        (items.len() as i64 == page.limit()).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
+}
+
+fn event_from(r: &Row) -> Result<Event> {
+    let data: String = r.try_get(5)?;
+    Ok(Event {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        order_id: r.try_get(3)?,
+        actor: r.try_get(4)?,
+        data: serde_json::from_str(&data).map_err(internal)?,
+    })
+}
+
+pub(crate) async fn order_events(c: &mut Conn, number: i64) -> Result<Vec<Event>> {
+    let rows = c
+        .query(
+            "SELECT e.seq, e.at, e.kind, o.id, e.actor, e.data FROM events e JOIN orders o ON o.number = e.order_number \
+             WHERE e.order_number = $1 ORDER BY e.seq",
+            &[&number],
+        )
+        .await?;
+    rows.iter().map(event_from).collect()
+}
+
+pub(crate) async fn list_events(c: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
+    let rows = c
+        .query(
+            "SELECT e.seq, e.at, e.kind, o.id, e.actor, e.data FROM events e LEFT JOIN orders o ON o.number = e.order_number \
+             WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+            &[&after, &limit.clamp(1, 1000)],
+        )
+        .await?;
+    rows.iter().map(event_from).collect()
+}
+
+pub(crate) async fn find_api_key(c: &mut Conn, hash: &str) -> Result<Option<ApiKey>> {
+    let Some(r) = c
+        .query_opt(
+            "SELECT id, name, role, created_at FROM api_keys WHERE token_hash = $1",
+            &[&hash],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let role: String = r.try_get(2)?;
+    Ok(Some(ApiKey {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+        created_at: r.try_get(3)?,
+    }))
+}
+
+pub(crate) async fn count_api_keys(c: &mut Conn) -> Result<i64> {
+    Ok(c.query_one("SELECT COUNT(*) FROM api_keys", &[])
+        .await?
+        .try_get(0)?)
+}
+
+pub(crate) async fn find_user(c: &mut Conn, username: &str) -> Result<Option<UserRecord>> {
+    let Some(r) = c
+        .query_opt(
+            "SELECT id, username, role, password_hash, failed_attempts, locked_until FROM users WHERE username = $1",
+            &[&username],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let role: String = r.try_get(2)?;
+    Ok(Some(UserRecord {
+        user: User {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+        },
+        password_hash: r.try_get(3)?,
+        failed_attempts: r.try_get(4)?,
+        locked_until: r.try_get(5)?,
+    }))
+}
+
+pub(crate) async fn find_session(
+    c: &mut Conn,
+    hash: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<Session>> {
+    let Some(r) = c
+        .query_opt(
+            "SELECT u.id, u.username, u.role, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            &[&hash, &now],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let role: String = r.try_get(2)?;
+    Ok(Some(Session {
+        user: User {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+        },
+        csrf_token: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+    }))
+}
+
+fn channel_days(rows: &[Row]) -> Result<Vec<ChannelDay>> {
+    rows.iter()
+        .map(|r| {
+            Ok(ChannelDay {
+                day: r.try_get(0)?,
+                channel: r.try_get(1)?,
+                currency: r.try_get(2)?,
+                orders: r.try_get(3)?,
+                revenue_minor: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn dashboard(
+    c: &mut Conn,
+    since: time::OffsetDateTime,
+    days: i64,
+) -> Result<Dashboard> {
+    let mut d = Dashboard::default();
+    let today = c
+        .query(
+            "SELECT to_char(min(placed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), channel, currency, COUNT(*), SUM(total)::bigint \
+             FROM orders WHERE placed_at >= $1 AND status <> 'cancelled' GROUP BY channel, currency ORDER BY channel",
+            &[&since],
+        )
+        .await?;
+    d.today = channel_days(&today)?;
+    let from = since - time::Duration::days(days - 1);
+    let daily = c
+        .query(
+            "SELECT to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, channel, '', COUNT(*), 0::bigint \
+             FROM orders WHERE placed_at >= $1 GROUP BY day, channel ORDER BY day, channel",
+            &[&from],
+        )
+        .await?;
+    d.daily = channel_days(&daily)?;
+    let counts = c
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE status = 'backordered'), COUNT(*) FILTER (WHERE status = 'partially_allocated'), \
+             COUNT(*) FILTER (WHERE status = 'on_hold') FROM orders",
+            &[],
+        )
+        .await?;
+    d.backordered = counts.try_get(0)?;
+    d.partially_allocated = counts.try_get(1)?;
+    d.on_hold = counts.try_get(2)?;
+    let rows = c
+        .query(
+            "SELECT p.sku, COALESCE(SUM(b.on_hand - b.allocated - b.damaged - b.quality_control - b.safety_stock), 0)::bigint \
+             AS available FROM products p LEFT JOIN balances b ON b.sku = p.sku WHERE p.active \
+             GROUP BY p.sku ORDER BY available, p.sku",
+            &[],
+        )
+        .await?;
+    for r in &rows {
+        let row = SkuAvailable {
+            sku: r.try_get(0)?,
+            available: r.try_get(1)?,
+        };
+        if row.available <= 0 {
+            d.out_of_stock += 1;
+        }
+        if row.available <= 5 && d.low_stock.len() < 20 {
+            d.low_stock.push(row);
+        } else if row.available > 5 {
+            break;
+        }
+    }
+    Ok(d)
+}
