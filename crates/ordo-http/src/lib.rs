@@ -100,6 +100,22 @@ async fn track(State(_): State<AppState>, req: Request, next: Next) -> Response 
     response
 }
 
+/// The body limit answers before any handler runs, in plain text; clients get the same
+/// problem+json as for every other error.
+async fn too_large_as_problem(response: Response) -> Response {
+    use axum::response::IntoResponse;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return error::ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            "the body exceeds 1 MiB",
+        )
+        .into_response();
+    }
+    response
+}
+
 async fn not_found() -> error::ApiError {
     error::ApiError::not_found("route")
 }
@@ -162,5 +178,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found);
     api.layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(too_large_as_problem))
         .with_state(state)
 }

@@ -114,7 +114,6 @@ CREATE TABLE allocations (
     quantity bigint NOT NULL,
     PRIMARY KEY (order_number, line_no, location)
 );
-CREATE INDEX allocations_sku_location ON allocations (location, order_number);
 
 -- Transactional outbox; also each order's timeline. `seq` is taken under an advisory
 -- lock held until commit, so it increases in commit order.

@@ -108,7 +108,6 @@ CREATE TABLE allocations (
     quantity INTEGER NOT NULL,
     PRIMARY KEY (order_number, line_no, location)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX allocations_sku_location ON allocations (location, order_number);
 
 -- Transactional outbox; also each order's timeline.
 CREATE TABLE events (

@@ -8,6 +8,7 @@
 //! transactions start with `BEGIN IMMEDIATE`, and caches are dropped whenever
 //! `PRAGMA data_version` shows another connection committed.
 
+mod checkpoint;
 mod ops;
 mod reads;
 mod writer;
@@ -39,7 +40,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
         .map_err(internal)?;
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
     conn.execute_batch(if writer {
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
+        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
     } else {
         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
     })
@@ -91,6 +92,7 @@ pub fn path_from_url(url: &str) -> PathBuf {
 
 pub struct SqliteStore {
     path: PathBuf,
+    checkpointer: checkpoint::Checkpointer,
     writer: WriterHandle,
     readers: Arc<ReaderPool>,
 }
@@ -129,8 +131,14 @@ impl SqliteStore {
         }
         let mut conn = open_connection(&path, true)?;
         migrate(&mut conn)?;
-        let writer = writer::spawn(conn)?;
+        // Checkpoints run on their own connection (see `checkpoint`).
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")
+            .map_err(internal)?;
+        let wal = checkpoint::WalState::default();
+        let writer = writer::spawn(conn, wal.clone())?;
+        let checkpointer = checkpoint::Checkpointer::spawn(path.clone(), wal)?;
         Ok(SqliteStore {
+            checkpointer,
             readers: Arc::new(ReaderPool {
                 path: path.clone(),
                 idle: Mutex::new(Vec::new()),
@@ -278,9 +286,18 @@ impl Store for SqliteStore {
         ctx: &WriteContext,
     ) -> Result<Outcome<Created<Order>>> {
         let ctx = ctx.clone();
-        self.writer
-            .run(move |w| ops::capture(w, &order, &ctx))
-            .await
+        let prepared = PreparedOrder::new(order);
+        let (captured, prepared) = self
+            .writer
+            .run(move |w| ops::capture(w, &prepared, &ctx).map(|c| (c, prepared)))
+            .await?;
+        Ok(match captured {
+            ops::Captured::Ready(outcome) => outcome,
+            ops::Captured::New(plan) => Outcome::Done(Created {
+                value: plan.to_order(prepared.doc),
+                created: true,
+            }),
+        })
     }
     async fn get_order(&self, id_or_number: &str) -> Result<Option<Order>> {
         let key = id_or_number.to_string();
@@ -394,6 +411,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpointer.stop();
         self.writer.shutdown().await;
     }
 }

@@ -8,7 +8,7 @@ use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::error::Errors;
 use ordo_domain::inventory::{Balance, Reason, StockState, StockWrite, plan_write};
 use ordo_domain::order::{
-    HoldReason, NewOrder, Order, OrderStatus, Transition, order_number, transition as next_status,
+    HoldReason, Order, OrderStatus, Transition, order_number, transition as next_status,
 };
 use ordo_store::*;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -159,13 +159,21 @@ impl StockView for Balances {
     }
 }
 
+/// What the writer decided about an order. A new order's API view is built by the caller,
+/// off the write path, unless an idempotency key needs its body stored in the transaction.
+pub(crate) enum Captured {
+    Ready(Outcome<Created<Order>>),
+    New(PlannedCapture),
+}
+
 pub(crate) fn capture(
     w: &mut Writer,
-    order: &NewOrder,
+    prepared: &PreparedOrder,
     ctx: &WriteContext,
-) -> Result<Outcome<Created<Order>>> {
+) -> Result<Captured> {
+    let order = &prepared.order;
     if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
-        return Ok(replay);
+        return Ok(Captured::Ready(replay));
     }
     let existing: Option<i64> = w
         .conn
@@ -177,10 +185,10 @@ pub(crate) fn capture(
     if let Some(number) = existing {
         let stored = reads::load_order(&w.conn, number)?;
         remember(&w.conn, ctx, 200, &stored)?;
-        return Ok(Outcome::Done(Created {
+        return Ok(Captured::Ready(Outcome::Done(Created {
             value: stored,
             created: false,
-        }));
+        })));
     }
 
     let catalog = w.catalog()?;
@@ -250,8 +258,8 @@ pub(crate) fn capture(
 
     let number = w.take_order_number()?;
     let at = now();
-    let plan = plan_capture(
-        order,
+    let plan = plan_prepared(
+        prepared,
         number,
         Uuid::now_v7(),
         at,
@@ -263,15 +271,7 @@ pub(crate) fn capture(
     let at_text = format_time(at);
     let reference = format!("order:{}", order_number(number));
 
-    let customer_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO customers (email, name, phone, created_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (email) DO UPDATE SET name = COALESCE(excluded.name, name), phone = COALESCE(excluded.phone, phone) \
-             RETURNING id",
-        )
-        .map_err(internal)?
-        .query_row(params![order.customer.email, order.customer.name, order.customer.phone, at_text], |r| r.get(0))
-        .map_err(internal)?;
+    let customer_id = upsert_customer(conn, &order.customer, &at_text)?;
     let h = &plan.header;
     conn.prepare_cached(
         "INSERT INTO orders (number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, \
@@ -347,12 +347,53 @@ pub(crate) fn capture(
     for e in &plan.events {
         append_event(conn, e.kind, Some(number), &ctx.actor, &at_text, &e.data)?;
     }
-    let stored = plan.order;
-    remember(conn, ctx, 201, &stored)?;
-    Ok(Outcome::Done(Created {
-        value: stored,
-        created: true,
-    }))
+    if ctx.idempotency_key.is_some() {
+        let stored = plan.to_order(prepared.doc.clone());
+        remember(conn, ctx, 201, &stored)?;
+        return Ok(Captured::Ready(Outcome::Done(Created {
+            value: stored,
+            created: true,
+        })));
+    }
+    Ok(Captured::New(plan))
+}
+
+/// Finds the customer by email, creating them on first sight. The row is rewritten only
+/// when the order brings a new name or phone: returning customers cost a lookup, not a write.
+fn upsert_customer(
+    conn: &Connection,
+    customer: &ordo_domain::order::Customer,
+    at: &str,
+) -> Result<i64> {
+    let found: Option<(i64, Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT id, name, phone FROM customers WHERE email = ?1")
+        .map_err(internal)?
+        .query_row([&customer.email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(internal)?;
+    match found {
+        Some((id, name, phone)) => {
+            let changed = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+            if changed(&customer.name, &name) || changed(&customer.phone, &phone) {
+                conn.prepare_cached(
+                    "UPDATE customers SET name = COALESCE(?1, name), phone = COALESCE(?2, phone) WHERE id = ?3",
+                )
+                .map_err(internal)?
+                .execute(params![customer.name, customer.phone, id])
+                .map_err(internal)?;
+            }
+            Ok(id)
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO customers (email, name, phone, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(internal)?
+            .execute(params![customer.email, customer.name, customer.phone, at])
+            .map_err(internal)?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
 }
 
 pub(crate) fn write_stock(

@@ -32,6 +32,7 @@ pub(crate) struct Writer {
     catalog: Option<Catalog>,
     next_number: Option<i64>,
     data_version: i64,
+    wal: crate::checkpoint::WalState,
     pub strategy: Box<dyn AllocationStrategy>,
 }
 
@@ -94,7 +95,10 @@ impl Writer {
             drop(jobs);
             return;
         }
+        let started = std::time::Instant::now();
+        let size = jobs.len();
         let replies: Vec<Reply> = jobs.into_iter().map(|job| job(self)).collect();
+        let ran = started.elapsed();
         let committed = match self.conn.execute_batch("COMMIT") {
             Ok(()) => true,
             Err(e) => {
@@ -105,9 +109,16 @@ impl Writer {
                 false
             }
         };
+        tracing::trace!(
+            size,
+            run_ms = ran.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         for reply in replies {
             reply(committed);
         }
+        self.wal.finish_if_large(&self.conn);
     }
 }
 
@@ -116,13 +127,14 @@ pub(crate) struct WriterHandle {
     tx: mpsc::Sender<Msg>,
 }
 
-pub(crate) fn spawn(conn: Connection) -> Result<WriterHandle> {
+pub(crate) fn spawn(conn: Connection, wal: crate::checkpoint::WalState) -> Result<WriterHandle> {
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut writer = Writer {
         conn,
         catalog: None,
         next_number: None,
         data_version: -1,
+        wal,
         strategy: Box::new(PriorityStrategy),
     };
     std::thread::Builder::new()

@@ -6,7 +6,7 @@ use ordo_domain::catalog::Address;
 use ordo_domain::money::format_amount;
 use ordo_domain::order::{
     Customer, HoldReason, LineAllocation, NewOrder, Order, OrderLine, OrderStatus, OrderTotals,
-    Payment, PaymentStatus, Shipping, order_number,
+    Payment, PaymentStatus, Shipping, Totals, order_number,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -84,17 +84,65 @@ pub struct CapturePlan {
     pub order: Order,
 }
 
+/// What can be worked out about a new order before it reaches the single write path: its
+/// stored document and totals. Serialising here keeps that work off the writer.
+pub struct PreparedOrder {
+    pub order: NewOrder,
+    pub doc: OrderDoc,
+    pub doc_json: String,
+    pub totals: Totals,
+}
+
+impl PreparedOrder {
+    pub fn new(order: NewOrder) -> Self {
+        let totals = order.totals();
+        let doc = OrderDoc {
+            customer: order.customer.clone(),
+            shipping_address: order.shipping_address.clone(),
+            billing_address: order.billing_address.clone(),
+            shipping: order.shipping.clone(),
+            payment: order.payment.clone(),
+            tags: order.tags.clone(),
+            notes: order.notes.clone(),
+            totals: OrderTotals::format(&totals, order.currency.exponent),
+        };
+        let doc_json = serde_json::to_string(&doc).expect("order documents serialise");
+        PreparedOrder {
+            order,
+            doc,
+            doc_json,
+            totals,
+        }
+    }
+}
+
+/// The rows of a new order, decided against current stock.
+pub struct PlannedCapture {
+    pub header: OrderRow,
+    pub lines: Vec<LineRow>,
+    pub allocations: Vec<AllocationRow>,
+    pub events: Vec<EventRow>,
+}
+
+impl PlannedCapture {
+    /// The API view of the order, from its document and these rows.
+    pub fn to_order(&self, doc: OrderDoc) -> Order {
+        assemble_from_doc(&self.header, doc, &self.lines, &self.allocations)
+    }
+}
+
 /// Decides allocation and builds every row of a new order. `stock` must reflect the
 /// locked, current balances; the caller applies `allocations` to them.
-pub fn plan_capture(
-    order: &NewOrder,
+pub fn plan_prepared(
+    prepared: &PreparedOrder,
     number: i64,
     id: Uuid,
     now: OffsetDateTime,
     candidates: &[Candidate],
     stock: &dyn StockView,
     strategy: &dyn AllocationStrategy,
-) -> CapturePlan {
+) -> PlannedCapture {
+    let order = &prepared.order;
     let demand: Vec<Demand<'_>> = order
         .lines
         .iter()
@@ -138,24 +186,12 @@ pub fn plan_capture(
     } else {
         fill
     };
-    let totals = order.totals();
-    let exponent = order.currency.exponent;
-    let doc = OrderDoc {
-        customer: order.customer.clone(),
-        shipping_address: order.shipping_address.clone(),
-        billing_address: order.billing_address.clone(),
-        shipping: order.shipping.clone(),
-        payment: order.payment.clone(),
-        tags: order.tags.clone(),
-        notes: order.notes.clone(),
-        totals: OrderTotals::format(&totals, exponent),
-    };
     let number_text = order_number(number);
     let mut events = vec![EventRow {
         kind: "order.created",
         data: serde_json::json!({
             "number": number_text, "channel": order.channel, "external_id": order.external_id,
-            "total": doc.totals.total, "currency": order.currency.code, "units": units,
+            "total": prepared.doc.totals.total, "currency": order.currency.code, "units": units,
         }),
     }];
     let alloc_data: Vec<_> = allocations
@@ -192,11 +228,37 @@ pub fn plan_capture(
         ship_country: order.shipping_address.country.clone().unwrap_or_default(),
         currency: order.currency.code.to_string(),
         priority: order.priority,
-        total: totals.total,
+        total: prepared.totals.total,
         units,
-        doc: serde_json::to_string(&doc).expect("order documents serialise"),
+        doc: prepared.doc_json.clone(),
     };
-    let order = assemble_from_doc(&header, doc, &lines, &allocations);
+    PlannedCapture {
+        header,
+        lines,
+        allocations,
+        events,
+    }
+}
+
+/// [`plan_prepared`] in one step, with the API view of the order.
+pub fn plan_capture(
+    order: &NewOrder,
+    number: i64,
+    id: Uuid,
+    now: OffsetDateTime,
+    candidates: &[Candidate],
+    stock: &dyn StockView,
+    strategy: &dyn AllocationStrategy,
+) -> CapturePlan {
+    let prepared = PreparedOrder::new(order.clone());
+    let planned = plan_prepared(&prepared, number, id, now, candidates, stock, strategy);
+    let order = planned.to_order(prepared.doc);
+    let PlannedCapture {
+        header,
+        lines,
+        allocations,
+        events,
+    } = planned;
     CapturePlan {
         header,
         lines,
@@ -303,7 +365,7 @@ pub fn encode_cursor(key: &str) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> Option<String> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..cursor.len())

@@ -70,8 +70,13 @@ pub async fn serve_store(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let app = ordo_http::router(ordo_http::AppState::new(store.clone(), metrics));
+    // Open event streams of the back office end when shutdown starts, so it does not wait on them.
+    let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
+    let app = ordo_http::router(ordo_http::AppState::new(store.clone(), metrics)).merge(
+        ordo_web::router_with_shutdown(store.clone(), streams_stopped),
+    );
     eprintln!("Ordo {} — {}", env!("CARGO_PKG_VERSION"), store.describe());
+    eprintln!("  web      http://{addr}/");
     eprintln!("  API      http://{addr}/api/v1");
     eprintln!("  docs     http://{addr}/api/docs");
     eprintln!("  metrics  http://{addr}/metrics");
@@ -80,7 +85,10 @@ pub async fn serve_store(
     }
     tracing::info!(%addr, database = store.backend(), "listening");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_streams.send(true);
+        })
         .await?;
     tracing::info!("draining writes and closing the database");
     store.close().await;

@@ -1,0 +1,92 @@
+//! WAL checkpoints off the write path.
+//!
+//! With automatic checkpoints, the commit that crosses the WAL threshold copies the WAL
+//! into the database file and fsyncs it while every queued order waits. Here a separate
+//! connection keeps copying committed frames into the database in PASSIVE mode (it never
+//! blocks the writer or readers). The WAL file only starts over when a write transaction
+//! begins right after a checkpoint that copied every frame, which a background copy racing
+//! a busy writer never achieves; so when the WAL has grown past a limit, the writer itself
+//! finishes the copy between two batches (a short delta, since the background already did
+//! the bulk) and its next transaction starts the WAL over.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::{Result, internal, open_connection};
+
+/// Frames in the WAL beyond which the writer finishes a checkpoint itself.
+const WAL_LIMIT_FRAMES: i64 = 65_536;
+
+#[derive(Clone, Default)]
+pub(crate) struct WalState {
+    /// Serialises checkpoints: a PASSIVE checkpoint that finds another running gives up.
+    lock: Arc<Mutex<()>>,
+    frames: Arc<AtomicI64>,
+}
+
+impl WalState {
+    /// Checkpoints on `conn`; returns the number of frames the WAL held.
+    fn checkpoint(&self, conn: &Connection) -> rusqlite::Result<i64> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+        self.frames.store(frames, Ordering::Relaxed);
+        Ok(frames)
+    }
+
+    /// Called by the writer between batches.
+    pub fn finish_if_large(&self, conn: &Connection) {
+        if self.frames.load(Ordering::Relaxed) < WAL_LIMIT_FRAMES {
+            return;
+        }
+        match self.checkpoint(conn) {
+            Ok(_) => self.frames.store(0, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+    }
+}
+
+pub(crate) struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    pub fn spawn(path: PathBuf, wal: WalState) -> Result<Checkpointer> {
+        let conn = open_connection(&path, false)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("ordo-sqlite-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let pause = match wal.checkpoint(&conn) {
+                        // Keep up with a busy writer; idle gently otherwise.
+                        Ok(frames) if frames > 0 => Duration::from_millis(5),
+                        Ok(_) => Duration::from_millis(100),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                            Duration::from_millis(500)
+                        }
+                    };
+                    std::thread::sleep(pause);
+                }
+            })
+            .map_err(internal)?;
+        Ok(Checkpointer {
+            stop,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.lock().expect("checkpointer lock").take() {
+            let _ = t.join();
+        }
+    }
+}

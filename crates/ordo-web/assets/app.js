@@ -1,0 +1,76 @@
+// Enhancements for the back office. Every form also works without them; they add the
+// stock dialogs, "select all" and the dashboard's live rows.
+(function () {
+  'use strict';
+
+  var opener = null;
+
+  function firstField(dlg) {
+    return dlg.querySelector('[aria-invalid="true"]') ||
+      dlg.querySelector('input:not([type=hidden]), select, textarea');
+  }
+
+  function show(dlg) {
+    if (dlg.open) dlg.close();
+    dlg.showModal();
+    var f = firstField(dlg);
+    if (f) f.focus();
+  }
+
+  function openFor(btn) {
+    var dlg = document.getElementById(btn.dataset.dialog);
+    if (!dlg) return;
+    var form = dlg.querySelector('form');
+    var sku = btn.dataset.sku, loc = btn.dataset.location, onHand = btn.dataset.onHand;
+    // A fresh dialog: nothing left over from another row or an earlier error.
+    dlg.querySelectorAll('.field-error, [role=alert]').forEach(function (n) { n.remove(); });
+    dlg.querySelectorAll('[aria-invalid]').forEach(function (n) {
+      n.removeAttribute('aria-invalid');
+      n.removeAttribute('aria-describedby');
+    });
+    form.querySelectorAll('input[type=number], input[name=reference]').forEach(function (i) { i.value = ''; });
+    form.elements.sku.value = sku;
+    form.elements.location.value = loc;
+    if (form.elements.expected_on_hand) form.elements.expected_on_hand.value = onHand;
+    dlg.querySelectorAll('.js-target').forEach(function (n) { n.textContent = sku + ' at ' + loc; });
+    dlg.querySelectorAll('.js-current').forEach(function (n) { n.textContent = onHand; });
+    opener = btn;
+    show(dlg);
+  }
+
+  document.addEventListener('click', function (e) {
+    var btn = e.target.closest('.js-open');
+    if (btn) { openFor(btn); return; }
+    var close = e.target.closest('.js-close');
+    if (close) { close.closest('dialog').close(); }
+  });
+
+  document.querySelectorAll('dialog').forEach(function (dlg) {
+    dlg.addEventListener('close', function () {
+      if (opener && document.body.contains(opener)) opener.focus();
+    });
+    // Re-rendered after a refusal: show it as the modal it was.
+    if (dlg.hasAttribute('open')) show(dlg);
+  });
+
+  document.querySelectorAll('.js-select-all').forEach(function (all) {
+    all.addEventListener('change', function () {
+      all.form.querySelectorAll('input[name=order]').forEach(function (c) { c.checked = all.checked; });
+    });
+  });
+
+  var latest = document.getElementById('latest-orders');
+  if (latest && window.EventSource) {
+    var max = parseInt(latest.dataset.max, 10) || 10;
+    var status = document.getElementById('live-status');
+    var source = new EventSource('/events/stream?after=' + encodeURIComponent(latest.dataset.after));
+    source.addEventListener('order', function (e) {
+      latest.insertAdjacentHTML('afterbegin', e.data);
+      var row = latest.firstElementChild;
+      row.classList.add('new');
+      while (latest.children.length > max) latest.lastElementChild.remove();
+      var link = row.querySelector('a');
+      if (status && link) status.textContent = 'New order ' + link.textContent + '.';
+    });
+  }
+})();

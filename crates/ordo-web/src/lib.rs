@@ -1,0 +1,132 @@
+//! Ordo's back office: server-rendered HTML over the same store and domain rules as the API,
+//! so a change made here is validated exactly as the same change sent to `/api/v1`.
+//!
+//! Pages live at `/` and below; the API keeps `/api/*`, `/health` and `/metrics`.
+
+mod catalog;
+mod chart;
+mod dashboard;
+mod error;
+mod form;
+mod inventory;
+mod live;
+mod orders;
+mod session;
+mod view;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ordo_store::Store;
+use tokio::sync::watch;
+
+pub use session::{SESSION_COOKIE, SESSION_HOURS};
+
+/// Forms are small; anything larger is not from these pages.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub(crate) struct WebState {
+    pub store: Arc<dyn Store>,
+    /// Long-lived responses (the live event stream) end when this turns true, so a graceful
+    /// shutdown does not wait on browsers that keep the stream open.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The back office, for a server that never asks its streams to stop early.
+pub fn router(store: Arc<dyn Store>) -> Router {
+    // With the sender gone the receiver keeps reading `false`: streams never stop early.
+    let (_, rx) = watch::channel(false);
+    router_with_shutdown(store, rx)
+}
+
+/// The back office; when `shutdown` turns true, open event streams end.
+pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Router {
+    let state = WebState { store, shutdown };
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/events/stream", get(live::stream))
+        .route("/orders", get(orders::list))
+        .route("/orders/export.csv", get(orders::export_csv))
+        .route("/orders/bulk", post(orders::bulk))
+        .route("/orders/{number}", get(orders::detail))
+        .route("/orders/{number}/{action}", post(orders::act))
+        .route("/inventory", get(inventory::show))
+        .route("/inventory/adjust", post(inventory::adjust))
+        .route("/inventory/move", post(inventory::move_stock))
+        .route("/inventory/count", post(inventory::count))
+        .route("/inventory/movements", get(inventory::movements))
+        .route("/products", get(catalog::products))
+        .route("/locations", get(catalog::locations))
+        .route("/channels", get(catalog::channels))
+        .route("/static/htmx.min.js", get(htmx_js))
+        .route("/static/app.js", get(app_js))
+        .route("/static/app.css", get(app_css))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .with_state(state)
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    // Scripts and styles come only from /static: injected markup cannot run code.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        // Pages show live stock and personal data: never from a shared or back-button cache.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+fn asset(body: &'static [u8], content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn htmx_js() -> Response {
+    asset(
+        include_bytes!("../assets/htmx.min.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn app_js() -> Response {
+    asset(
+        include_bytes!("../assets/app.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+async fn app_css() -> Response {
+    asset(
+        include_bytes!("../assets/app.css"),
+        "text/css; charset=utf-8",
+    )
+}
