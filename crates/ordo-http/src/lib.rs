@@ -20,7 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use routes::{catalog, events, inventory, orders, system};
+use routes::{catalog, events, inventory, orders, routing, system};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -72,6 +72,7 @@ impl Modify for SecurityAddon {
         inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
         orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
         events::list_events,
+        routing::simulate,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -79,6 +80,7 @@ impl Modify for SecurityAddon {
         (name = "inventory", description = "Stock in named states and its ledger"),
         (name = "catalog", description = "Products, locations, channels"),
         (name = "events", description = "The transactional outbox"),
+        (name = "routing", description = "Which locations ship an order, and why"),
         (name = "system", description = "Health"),
     )
 )]
@@ -169,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}/release", post(orders::release))
         .route("/api/v1/orders/{id}/events", get(orders::order_events))
         .route("/api/v1/events", get(events::list_events))
+        .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/docs", get(system::docs))
         .route("/api/docs/swagger-ui-bundle.js", get(system::swagger_js))

@@ -20,10 +20,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ordo_domain::Problem;
-use ordo_domain::allocation::{Candidate, PriorityStrategy, StockView, candidates};
+use ordo_domain::allocation::{Candidate, StockView, candidates};
 use ordo_domain::error::Errors;
 use ordo_domain::inventory::Balance;
 use ordo_domain::order::{HoldReason, NewOrder, Order, order_number};
+use ordo_routing::RoutingStrategy;
 use ordo_store::{Created, Outcome, StoreError, WriteContext, plan_capture};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -504,7 +505,6 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
     let mut deltas: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut customers: BTreeMap<&str, (Option<&str>, Option<&str>, OffsetDateTime)> =
         BTreeMap::new();
-    let strategy = PriorityStrategy;
     for (i, (it, decision)) in items.iter().zip(&decisions).enumerate() {
         let Decision::New(cands) = decision else {
             continue;
@@ -513,6 +513,8 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
             .next()
             .ok_or_else(|| internal("fewer order numbers than orders"))?;
         let at = now();
+        // Fewest shipments first, then least cost (distance, priority, handling).
+        let strategy = RoutingStrategy::for_order(&it.order.shipping_address, &catalog.locations);
         let mut plan = plan_capture(
             &it.order,
             number,

@@ -48,6 +48,7 @@
 //! assert_eq!(plan.applied_rules, ["tag-everything"]);
 //! ```
 
+pub mod adapt;
 pub mod baselines;
 pub mod capacity;
 pub mod engine;

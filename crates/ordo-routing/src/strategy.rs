@@ -2,18 +2,20 @@
 //! capture path can switch engines without changing its signature.
 
 use ordo_domain::allocation::{AllocationStrategy, Candidate, Demand, LinePlan, StockView};
-use ordo_domain::catalog::LocationKind;
+use ordo_domain::catalog::{Address, Location, LocationKind};
 
 use crate::engine::Router;
 use crate::model::{
     ChannelPolicy, CostModel, Destination, LocationProfile, RouteLine, RoutingRequest, SplitPolicy,
 };
 
-/// Routes with only what the strategy interface carries, so it assumes:
+/// Routes with what the strategy interface carries, plus, when built with
+/// [`RoutingStrategy::for_order`], the destination and the locations' full profiles
+/// (coordinates, handling cost), so cost includes distance. It assumes:
 /// - every candidate is active, may be sold from and ships to the destination (the
 ///   caller's candidate filter has already checked that);
-/// - no coordinates, so cost comes from location priority alone and the engine minimises
-///   shipments, then the sum of priorities;
+/// - without a destination or coordinates, cost comes from location priority alone and
+///   the engine minimises shipments, then the sum of priorities;
 /// - no handling-class limits, daily capacity, safety stock or rules;
 /// - lines may split unless `allow_split` is false, because the order value is unknown.
 ///
@@ -22,6 +24,24 @@ use crate::model::{
 pub struct RoutingStrategy {
     pub cost: CostModel,
     pub allow_split: bool,
+    /// Where the order goes; unknown by default.
+    pub destination: Destination,
+    /// Full profiles of locations; a candidate without one gets a bare profile.
+    pub profiles: Vec<LocationProfile>,
+}
+
+impl RoutingStrategy {
+    /// The strategy for one order shipping to `address` from any of `locations`.
+    pub fn for_order(address: &Address, locations: &[Location]) -> Self {
+        Self {
+            destination: Destination::from_address(address).unwrap_or_default(),
+            profiles: locations
+                .iter()
+                .map(LocationProfile::from_location)
+                .collect(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for RoutingStrategy {
@@ -29,6 +49,8 @@ impl Default for RoutingStrategy {
         Self {
             cost: CostModel::default(),
             allow_split: true,
+            destination: Destination::default(),
+            profiles: Vec::new(),
         }
     }
 }
@@ -42,29 +64,38 @@ impl AllocationStrategy for RoutingStrategy {
     ) -> Vec<LinePlan> {
         let locations: Vec<LocationProfile> = candidates
             .iter()
-            .map(|c| LocationProfile {
-                code: c.location.clone(),
-                kind: LocationKind::Warehouse,
-                active: true,
-                latitude: None,
-                longitude: None,
-                country: None,
-                postal_code: None,
-                priority: c.priority,
-                handling_cost_minor: 0,
-                ships_to: Vec::new(),
-                cannot_ship: Vec::new(),
-                daily_capacity: None,
-                orders_today: 0,
-                routing_safety_stock: 0,
-            })
+            .map(
+                |c| match self.profiles.iter().find(|p| p.code == c.location) {
+                    Some(p) => LocationProfile {
+                        active: true,
+                        priority: c.priority,
+                        ..p.clone()
+                    },
+                    None => LocationProfile {
+                        code: c.location.clone(),
+                        kind: LocationKind::Warehouse,
+                        active: true,
+                        latitude: None,
+                        longitude: None,
+                        country: None,
+                        postal_code: None,
+                        priority: c.priority,
+                        handling_cost_minor: 0,
+                        ships_to: Vec::new(),
+                        cannot_ship: Vec::new(),
+                        daily_capacity: None,
+                        orders_today: 0,
+                        routing_safety_stock: 0,
+                    },
+                },
+            )
             .collect();
         let mut request = RoutingRequest::new(
             demand
                 .iter()
                 .map(|d| RouteLine::new(d.sku, d.quantity))
                 .collect(),
-            Destination::default(),
+            self.destination.clone(),
         );
         request.channel = ChannelPolicy {
             code: String::new(),
@@ -117,6 +148,50 @@ mod tests {
                 priority: i as i32,
             })
             .collect()
+    }
+
+    #[test]
+    fn with_a_destination_the_nearer_location_wins_over_priority() {
+        let place = |code: &str, lat: f64, lon: f64, priority: i32| {
+            ordo_domain::catalog::LocationInput {
+                code: Some(code.into()),
+                name: Some(code.into()),
+                kind: Some("warehouse".into()),
+                latitude: Some(lat),
+                longitude: Some(lon),
+                priority: Some(priority),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap()
+        };
+        let locations = [place("BER", 52.52, 13.40, 1), place("MUC", 48.14, 11.58, 2)];
+        let candidates = vec![
+            Candidate {
+                location: "BER".into(),
+                priority: 1,
+            },
+            Candidate {
+                location: "MUC".into(),
+                priority: 2,
+            },
+        ];
+        let s = stock(&[("A", "BER", 5), ("A", "MUC", 5)]);
+        let demand = [Demand {
+            sku: "A",
+            quantity: 1,
+        }];
+        let munich = Address {
+            country: Some("DE".into()),
+            latitude: Some(48.13),
+            longitude: Some(11.56),
+            ..Default::default()
+        };
+        let plan = RoutingStrategy::for_order(&munich, &locations).plan(&demand, &candidates, &s);
+        assert_eq!(plan[0].allocations, vec![(1, 1)]);
+        // Without a destination, priority decides.
+        let plan = RoutingStrategy::default().plan(&demand, &candidates, &s);
+        assert_eq!(plan[0].allocations, vec![(0, 1)]);
     }
 
     #[test]

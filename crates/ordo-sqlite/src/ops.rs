@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::internal;
 use crate::reads::{self, load_balance};
 use crate::writer::Writer;
+use ordo_routing::RoutingStrategy;
 
 fn now() -> OffsetDateTime {
     to_micros(OffsetDateTime::now_utc())
@@ -206,6 +207,8 @@ pub(crate) fn capture(
     }
     let country = order.shipping_address.country.as_deref().unwrap_or("");
     let cands: Vec<Candidate> = candidates(channel, &catalog.locations, country);
+    // Fewest shipments first, then least cost (distance, priority, handling).
+    let strategy = RoutingStrategy::for_order(&order.shipping_address, &catalog.locations);
 
     let mut errors = Errors::default();
     let mut stock = Balances(HashMap::new());
@@ -265,7 +268,7 @@ pub(crate) fn capture(
         at,
         &cands,
         &stock,
-        w.strategy.as_ref(),
+        &strategy,
     );
     let conn = &w.conn;
     let at_text = format_time(at);

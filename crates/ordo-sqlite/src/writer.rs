@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-use ordo_domain::allocation::{AllocationStrategy, PriorityStrategy};
 use ordo_domain::catalog::{Channel, Location};
 use ordo_store::{Result, StoreError};
 use rusqlite::Connection;
@@ -33,7 +32,6 @@ pub(crate) struct Writer {
     next_number: Option<i64>,
     data_version: i64,
     wal: crate::checkpoint::WalState,
-    pub strategy: Box<dyn AllocationStrategy>,
 }
 
 impl Writer {
@@ -135,7 +133,6 @@ pub(crate) fn spawn(conn: Connection, wal: crate::checkpoint::WalState) -> Resul
         next_number: None,
         data_version: -1,
         wal,
-        strategy: Box::new(PriorityStrategy),
     };
     std::thread::Builder::new()
         .name("ordo-sqlite-writer".into())

@@ -32,25 +32,33 @@ async fn capture_allocates_splits_and_backorders() {
         assert_eq!(o["totals"]["subtotal"], "30.00");
         assert_eq!(o["totals"]["tax"], "3.20");
         assert_eq!(o["totals"]["total"], "38.10");
+        // WH1 is first by priority, but only WH2 holds both lines: one shipment, not two.
         assert_eq!(
             o["lines"][0]["allocations"],
-            json!([{"location": "WH1", "quantity": 2}])
+            json!([{"location": "WH2", "quantity": 2}])
         );
         assert_eq!(
             o["lines"][1]["allocations"],
             json!([{"location": "WH2", "quantity": 1}])
         );
 
-        // 1 left at WH1, 2 at WH2: a line of 3 is split, a line of 5 is partly backordered.
+        // 3 left at WH1, 1 received at WH2: a line of 5 splits over both, 1 is backordered.
+        let r = s
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-A", "location": "WH2", "delta": 1, "reason": "received"}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
         let r = s
             .post("/api/v1/orders", &order("o-2", &[("SKU-A", 5)]))
             .await;
         assert_eq!(r.body["status"], "partially_allocated", "{}", db.label);
-        assert_eq!(r.body["lines"][0]["allocated"], 3);
-        assert_eq!(r.body["lines"][0]["backordered"], 2);
+        assert_eq!(r.body["lines"][0]["allocated"], 4);
+        assert_eq!(r.body["lines"][0]["backordered"], 1);
         assert_eq!(
             r.body["lines"][0]["allocations"],
-            json!([{"location": "WH1", "quantity": 1}, {"location": "WH2", "quantity": 2}])
+            json!([{"location": "WH1", "quantity": 3}, {"location": "WH2", "quantity": 1}])
         );
 
         let r = s
@@ -617,5 +625,111 @@ async fn data_survives_a_restart_and_availability_is_per_channel() {
                 .unwrap()
                 .contains("ordo_http_requests_total")
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_simulation_explains_and_reserves_nothing() {
+    for db in databases("simulate") {
+        let s = Server::start(&db).await;
+        for (code, lat, lon, prio) in [("BER", 52.52, 13.40, 1), ("MUC", 48.14, 11.58, 2)] {
+            let r = s
+                .send(
+                    "PUT",
+                    &format!("/api/v1/locations/{code}"),
+                    &json!({"name": code, "kind": "warehouse", "priority": prio, "latitude": lat, "longitude": lon}),
+                )
+                .await;
+            assert_eq!(r.status, 201);
+        }
+        s.send(
+            "PUT",
+            "/api/v1/channels/web",
+            &json!({"name": "Web", "kind": "web", "currency": "EUR"}),
+        )
+        .await;
+        for sku in ["SKU-A", "SKU-B"] {
+            s.send(
+                "PUT",
+                &format!("/api/v1/products/{sku}"),
+                &json!({"name": sku, "price": "5.00"}),
+            )
+            .await;
+        }
+        for (sku, loc, q) in [
+            ("SKU-A", "BER", 5),
+            ("SKU-A", "MUC", 5),
+            ("SKU-B", "MUC", 5),
+        ] {
+            let r = s
+                .post(
+                    "/api/v1/inventory/adjustments",
+                    &json!({"sku": sku, "location": loc, "delta": q, "reason": "received"}),
+                )
+                .await;
+            assert_eq!(r.status, 201);
+        }
+        let mut body = order("sim-1", &[("SKU-A", 1), ("SKU-B", 1)]);
+        body["shipping_address"]["city"] = json!("Munich");
+        body["shipping_address"]["latitude"] = json!(48.13);
+        body["shipping_address"]["longitude"] = json!(11.56);
+        let plan = s
+            .post("/api/v1/routing/simulate", &json!({"order": body}))
+            .await;
+        assert_eq!(plan.status, 200, "{}: {:?}", db.label, plan.body);
+        // Only MUC holds both lines: one shipment from there, and BER is told why not.
+        assert_eq!(plan.body["shipments"].as_array().unwrap().len(), 1);
+        assert_eq!(plan.body["shipments"][0]["location"], "MUC");
+        let ber = plan.body["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["location"] == "BER")
+            .unwrap()
+            .clone();
+        assert_eq!(ber["chosen"], false);
+        assert!(!ber["reasons"].as_array().unwrap().is_empty());
+        // A rule excluding MUC leaves SKU-B nowhere to come from.
+        let rule = json!({"name": "no munich", "actions": {"exclude_locations": ["MUC"]}});
+        let plan = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order": body, "rules": [rule]}),
+            )
+            .await;
+        assert_eq!(plan.body["applied_rules"], json!(["no munich"]));
+        assert_eq!(plan.body["lines"][1]["backordered"], 1);
+        // Bad rules are refused with the field named; nothing was reserved by any of this.
+        let bad = json!({"name": "x", "actions": {"exclude_locations": ["NOWHERE"]}});
+        let r = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order": body, "rules": [bad]}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            r.body["errors"][0]["field"]
+                .as_str()
+                .unwrap()
+                .starts_with("rules[0]"),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(balance(&s, "SKU-A", "BER").await["allocated"], 0);
+        assert_eq!(balance(&s, "SKU-B", "MUC").await["allocated"], 0);
+        // Captured for real, the order ships the same way the simulation said.
+        let captured = s.post("/api/v1/orders", &body).await;
+        assert_eq!(
+            captured.body["lines"][0]["allocations"],
+            json!([{"location": "MUC", "quantity": 1}])
+        );
+        let again = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order_id": "SO-000001"}),
+            )
+            .await;
+        assert_eq!(again.status, 200);
     }
 }

@@ -2,6 +2,7 @@ pub mod catalog;
 pub mod events;
 pub mod inventory;
 pub mod orders;
+pub mod routing;
 pub mod system;
 
 use axum::Json;
