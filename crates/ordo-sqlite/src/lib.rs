@@ -40,7 +40,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
         .map_err(internal)?;
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
     conn.execute_batch(if writer {
-        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
+        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
     } else {
         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
     })
