@@ -106,8 +106,8 @@ impl AllocationStrategy for RoutingStrategy {
             },
             allowed_locations: Vec::new(),
         };
-        let plan = Router::new(self.cost.clone()).route(&request, &locations, stock, &[]);
-        plan.lines
+        Router::new(self.cost.clone())
+            .allocate(&request, &locations, stock, &[])
             .iter()
             .map(|line| LinePlan {
                 allocations: line

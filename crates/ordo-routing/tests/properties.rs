@@ -138,6 +138,8 @@ proptest! {
     fn plans_respect_stock_and_hard_constraints(n in net()) {
         let router = Router::new(CostModel::default());
         let plan = router.route(&n.request, &n.locations, &n.stock, &[]);
+        // The capture path's lean allocation is the plan's, without the explanation.
+        prop_assert_eq!(&router.allocate(&n.request, &n.locations, &n.stock, &[]), &plan.lines);
         let mut used: HashMap<(String, String), i64> = HashMap::new();
         for (line, routed) in n.request.lines.iter().zip(&plan.lines) {
             prop_assert_eq!(routed.allocated() + routed.backordered, line.quantity);
