@@ -7,6 +7,7 @@ pub mod extract;
 pub mod routes;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Arc<auth::KeyCache>,
     pub metrics: PrometheusHandle,
+    /// The highest event sequence any consumer of `GET /api/v1/events` has been given.
+    pub consumed_seq: Arc<AtomicI64>,
 }
 
 impl AppState {
@@ -37,7 +40,42 @@ impl AppState {
             store,
             auth: Arc::new(auth::KeyCache::default()),
             metrics,
+            consumed_seq: Arc::new(AtomicI64::new(0)),
         }
+    }
+
+    /// Publishes the outbox's head and how far its consumers trail it
+    /// (`ordo_outbox_head_seq`, `ordo_outbox_consumed_seq`, `ordo_outbox_lag_events`),
+    /// reading only the events added since the last look.
+    pub fn spawn_outbox_metrics(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let (store, consumed) = (self.store.clone(), self.consumed_seq.clone());
+        tokio::spawn(async move {
+            let mut head = 0i64;
+            loop {
+                loop {
+                    match store.list_events(head, 1000).await {
+                        Ok(events) => {
+                            let full = events.len() == 1000;
+                            if let Some(last) = events.last() {
+                                head = last.seq;
+                            }
+                            if !full {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the outbox head");
+                            break;
+                        }
+                    }
+                }
+                let consumed = consumed.load(Ordering::Relaxed);
+                metrics::gauge!("ordo_outbox_head_seq").set(head as f64);
+                metrics::gauge!("ordo_outbox_consumed_seq").set(consumed as f64);
+                metrics::gauge!("ordo_outbox_lag_events").set((head - consumed).max(0) as f64);
+                tokio::time::sleep(every).await;
+            }
+        })
     }
 }
 

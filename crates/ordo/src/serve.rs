@@ -72,9 +72,12 @@ pub async fn serve_store(
     let addr = listener.local_addr()?;
     // Open event streams of the back office end when shutdown starts, so it does not wait on them.
     let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
-    let app = ordo_http::router(ordo_http::AppState::new(store.clone(), metrics)).merge(
-        ordo_web::router_with_shutdown(store.clone(), streams_stopped),
-    );
+    let state = ordo_http::AppState::new(store.clone(), metrics);
+    let outbox_metrics = state.spawn_outbox_metrics(std::time::Duration::from_secs(5));
+    let app = ordo_http::router(state).merge(ordo_web::router_with_shutdown(
+        store.clone(),
+        streams_stopped,
+    ));
     eprintln!("Ordo {} — {}", env!("CARGO_PKG_VERSION"), store.describe());
     eprintln!("  web      http://{addr}/");
     eprintln!("  API      http://{addr}/api/v1");
@@ -90,6 +93,7 @@ pub async fn serve_store(
             let _ = stop_streams.send(true);
         })
         .await?;
+    outbox_metrics.abort();
     tracing::info!("draining writes and closing the database");
     store.close().await;
     Ok(())

@@ -625,6 +625,16 @@ async fn data_survives_a_restart_and_availability_is_per_channel() {
                 .unwrap()
                 .contains("ordo_http_requests_total")
         );
+        for gauge in [
+            "ordo_outbox_head_seq",
+            "ordo_outbox_consumed_seq",
+            "ordo_outbox_lag_events",
+        ] {
+            assert!(
+                metrics.body.as_str().unwrap().contains(gauge),
+                "{gauge} missing"
+            );
+        }
     }
 }
 

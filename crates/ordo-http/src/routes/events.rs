@@ -40,5 +40,7 @@ pub async fn list_events(
         .list_events(after, p.limit.unwrap_or(100).clamp(1, 1000))
         .await?;
     let last_seq = items.last().map_or(after, |e| e.seq);
+    s.consumed_seq
+        .fetch_max(last_seq, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(EventPage { items, last_seq }))
 }
