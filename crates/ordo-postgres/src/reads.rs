@@ -1,10 +1,10 @@
 //! Queries. They take any connection: a pooled reader's, or a writer's inside its transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use ordo_domain::Problem;
 use ordo_domain::catalog::{Channel, Location, Product, available_to_sell};
-use ordo_domain::inventory::{Balance, StockState};
+use ordo_domain::inventory::Balance;
 use ordo_domain::order::{HoldReason, Order, OrderStatus, order_number, parse_order_number};
 use ordo_store::*;
 use tokio_postgres::Row;
@@ -330,102 +330,36 @@ pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
     c.mark_in_tx(false);
     begin?;
     end?;
-    let mut report = VerifyReport::default();
-    let mut ledger: HashMap<(String, String, String), i64> = HashMap::new();
+    let mut input = VerifyInput::default();
     for r in &ledger_rows? {
-        ledger.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
+        input
+            .ledger
+            .insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
     }
-    let mut open: HashMap<(String, String), i64> = HashMap::new();
     for r in &open_rows? {
-        open.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
+        input
+            .open
+            .insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
     }
-    let mut seen = HashSet::new();
     for r in &balance_rows? {
-        let sku: String = r.try_get(0)?;
-        let location: String = r.try_get(1)?;
-        let balance = balance_from(r, 2)?;
-        report.balances_checked += 1;
-        for state in StockState::ALL {
-            let key = (sku.clone(), location.clone(), state.as_str().to_string());
-            let expected = ledger.get(&key).copied().unwrap_or(0);
-            seen.insert(key);
-            if balance.get(state) != expected {
-                report.discrepancies.push(Discrepancy {
-                    sku: sku.clone(),
-                    location: location.clone(),
-                    state: state.as_str().into(),
-                    recorded: balance.get(state),
-                    expected,
-                    source: "ledger".into(),
-                });
-            }
-        }
-        let reserved = open.remove(&(sku.clone(), location.clone())).unwrap_or(0);
-        if balance.allocated != reserved {
-            report.discrepancies.push(Discrepancy {
-                sku: sku.clone(),
-                location: location.clone(),
-                state: "allocated".into(),
-                recorded: balance.allocated,
-                expected: reserved,
-                source: "open allocations".into(),
-            });
-        }
+        input
+            .balances
+            .push((r.try_get(0)?, r.try_get(1)?, balance_from(r, 2)?));
     }
-    for ((sku, location, state), v) in ledger {
-        if v != 0 && !seen.contains(&(sku.clone(), location.clone(), state.clone())) {
-            report.discrepancies.push(Discrepancy {
-                sku,
-                location,
-                state,
-                recorded: 0,
-                expected: v,
-                source: "ledger without balance".into(),
-            });
-        }
-    }
-    for ((sku, location), v) in open {
-        report.discrepancies.push(Discrepancy {
-            sku,
-            location,
-            state: "allocated".into(),
-            recorded: 0,
-            expected: v,
-            source: "allocations without balance".into(),
+    for r in &line_rows? {
+        let status: String = r.try_get(6)?;
+        input.lines.push(LineCheck {
+            order_number: r.try_get(0)?,
+            line_no: r.try_get(1)?,
+            sku: r.try_get(2)?,
+            quantity: r.try_get(3)?,
+            allocated: r.try_get(4)?,
+            backordered: r.try_get(5)?,
+            cancelled: status == "cancelled",
+            reserved: r.try_get(7)?,
         });
     }
-    // Each line's allocated and backordered must match its reservations.
-    let mut orders = HashSet::new();
-    for r in &line_rows? {
-        let number: i64 = r.try_get(0)?;
-        let line_no: i32 = r.try_get(1)?;
-        let sku: String = r.try_get(2)?;
-        let quantity: i64 = r.try_get(3)?;
-        let allocated: i64 = r.try_get(4)?;
-        let backordered: i64 = r.try_get(5)?;
-        let status: String = r.try_get(6)?;
-        let reserved: i64 = r.try_get(7)?;
-        orders.insert(number);
-        let expected_backorder = if status == "cancelled" {
-            0
-        } else {
-            quantity - allocated
-        };
-        if allocated != reserved || backordered != expected_backorder {
-            report.discrepancies.push(Discrepancy {
-                sku,
-                location: format!("{} line {line_no}", order_number(number)),
-                state: "line".into(),
-                recorded: allocated,
-                expected: reserved,
-                source: format!(
-                    "order line (backordered {backordered}, expected {expected_backorder})"
-                ),
-            });
-        }
-    }
-    report.orders_checked = orders.len() as i64;
-    Ok(report)
+    Ok(verify_report(input))
 }
 
 /// How a caller names an order.

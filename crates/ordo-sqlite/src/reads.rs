@@ -335,146 +335,56 @@ pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
 }
 
 fn verify_in_snapshot(conn: &Connection) -> Result<VerifyReport> {
-    let mut report = VerifyReport::default();
-    let mut ledger: HashMap<(String, String, String), i64> = HashMap::new();
-    {
-        let mut stmt = conn.prepare("SELECT sku, location, state, SUM(delta) FROM movements GROUP BY sku, location, state").map_err(internal)?;
-        let rows = stmt
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
-            .map_err(internal)?;
-        for row in rows {
-            let (k, v) = row.map_err(internal)?;
-            ledger.insert(k, v);
-        }
-    }
-    let mut open: HashMap<(String, String), i64> = HashMap::new();
-    {
-        let mut stmt = conn
-            .prepare(
-                "SELECT l.sku, a.location, SUM(a.quantity) FROM allocations a \
-                 JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no GROUP BY l.sku, a.location",
-            )
-            .map_err(internal)?;
-        let rows = stmt
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
-            .map_err(internal)?;
-        for row in rows {
-            let (k, v) = row.map_err(internal)?;
-            open.insert(k, v);
-        }
-    }
+    let mut input = VerifyInput::default();
+    let mut stmt = conn
+        .prepare(
+            "SELECT sku, location, state, SUM(delta) FROM movements GROUP BY sku, location, state",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
+        .map_err(internal)?;
+    input.ledger = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT l.sku, a.location, SUM(a.quantity) FROM allocations a \
+             JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no GROUP BY l.sku, a.location",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+        .map_err(internal)?;
+    input.open = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
     let mut stmt = conn
         .prepare("SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming FROM balances")
         .map_err(internal)?;
     let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                balance_from(r, 2)?,
-            ))
-        })
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, balance_from(r, 2)?)))
         .map_err(internal)?;
-    let mut seen = std::collections::HashSet::new();
-    for row in rows {
-        let (sku, location, balance) = row.map_err(internal)?;
-        report.balances_checked += 1;
-        for state in ordo_domain::inventory::StockState::ALL {
-            let key = (sku.clone(), location.clone(), state.as_str().to_string());
-            let expected = ledger.get(&key).copied().unwrap_or(0);
-            seen.insert(key);
-            if balance.get(state) != expected {
-                report.discrepancies.push(Discrepancy {
-                    sku: sku.clone(),
-                    location: location.clone(),
-                    state: state.as_str().into(),
-                    recorded: balance.get(state),
-                    expected,
-                    source: "ledger".into(),
-                });
-            }
-        }
-        let reserved = open.remove(&(sku.clone(), location.clone())).unwrap_or(0);
-        if balance.allocated != reserved {
-            report.discrepancies.push(Discrepancy {
-                sku: sku.clone(),
-                location: location.clone(),
-                state: "allocated".into(),
-                recorded: balance.allocated,
-                expected: reserved,
-                source: "open allocations".into(),
-            });
-        }
-    }
-    for ((sku, location, state), v) in ledger {
-        if v != 0 && !seen.contains(&(sku.clone(), location.clone(), state.clone())) {
-            report.discrepancies.push(Discrepancy {
-                sku,
-                location,
-                state,
-                recorded: 0,
-                expected: v,
-                source: "ledger without balance".into(),
-            });
-        }
-    }
-    for ((sku, location), v) in open {
-        report.discrepancies.push(Discrepancy {
-            sku,
-            location,
-            state: "allocated".into(),
-            recorded: 0,
-            expected: v,
-            source: "allocations without balance".into(),
-        });
-    }
-    // Each line's allocated and backordered must match its reservations.
+    input.balances = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
     let mut stmt = conn
         .prepare(
-            "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status, \
+            "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status = 'cancelled', \
              (SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.order_number = l.order_number AND a.line_no = l.line_no) \
              FROM order_lines l JOIN orders o ON o.number = l.order_number",
         )
         .map_err(internal)?;
     let rows = stmt
         .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, i64>(7)?,
-            ))
+            Ok(LineCheck {
+                order_number: r.get(0)?,
+                line_no: r.get(1)?,
+                sku: r.get(2)?,
+                quantity: r.get(3)?,
+                allocated: r.get(4)?,
+                backordered: r.get(5)?,
+                cancelled: r.get(6)?,
+                reserved: r.get(7)?,
+            })
         })
         .map_err(internal)?;
-    let mut orders = std::collections::HashSet::new();
-    for row in rows {
-        let (number, line_no, sku, quantity, allocated, backordered, status, reserved) =
-            row.map_err(internal)?;
-        orders.insert(number);
-        let expected_backorder = if status == "cancelled" {
-            0
-        } else {
-            quantity - allocated
-        };
-        if allocated != reserved || backordered != expected_backorder {
-            report.discrepancies.push(Discrepancy {
-                sku,
-                location: format!("{} line {line_no}", order_number(number)),
-                state: "line".into(),
-                recorded: allocated,
-                expected: reserved,
-                source: format!(
-                    "order line (backordered {backordered}, expected {expected_backorder})"
-                ),
-            });
-        }
-    }
-    report.orders_checked = orders.len() as i64;
-    Ok(report)
+    input.lines = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
+    Ok(verify_report(input))
 }
 
 pub(crate) fn resolve_order(conn: &Connection, key: &str) -> Result<Option<i64>> {

@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 mod capture;
 mod types;
+mod verify;
 pub use capture::*;
 pub use types::*;
+pub use verify::{LineCheck, VerifyInput, verify_report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
