@@ -110,7 +110,7 @@ impl Modify for SecurityAddon {
         inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
         orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
         events::list_events,
-        routing::simulate,
+        routing::simulate, routing::get_rules, routing::put_rules, routing::rules_history,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -210,6 +210,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}/events", get(orders::order_events))
         .route("/api/v1/events", get(events::list_events))
         .route("/api/v1/routing/simulate", post(routing::simulate))
+        .route(
+            "/api/v1/routing/rules",
+            get(routing::get_rules).put(routing::put_rules),
+        )
+        .route("/api/v1/routing/rules/history", get(routing::rules_history))
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/docs", get(system::docs))
         .route("/api/docs/swagger-ui-bundle.js", get(system::swagger_js))

@@ -32,6 +32,7 @@ use crate::conn::{BoxFuture, Conn, MIGRATION_LOCK_SQL, Pool, Pooled};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_users.sql")),
+    (3, include_str!("../migrations/0003_routing_rules.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -399,6 +400,30 @@ impl Store for PgStore {
     }
     async fn dashboard(&self, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
         read!(self, |c| reads::dashboard(c, since, days))
+    }
+
+    async fn routing_rules(&self) -> Result<RuleSet> {
+        let mut latest = read!(self, |c| reads::routing_rules_history(c, 1))?;
+        Ok(latest.pop().unwrap_or_else(RuleSet::empty))
+    }
+    async fn routing_rules_history(&self, limit: i64) -> Result<Vec<RuleSet>> {
+        let limit = limit.clamp(1, 500);
+        read!(self, |c| reads::routing_rules_history(c, limit))
+    }
+    async fn put_routing_rules(
+        &self,
+        rules: serde_json::Value,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<RuleSet> {
+        let actor = ctx.actor.clone();
+        self.write(move |c| {
+            let (rules, actor) = (rules.clone(), actor.clone());
+            Box::pin(
+                async move { ops::put_routing_rules(c, &rules, expected_version, &actor).await },
+            )
+        })
+        .await
     }
 
     async fn close(&self) {

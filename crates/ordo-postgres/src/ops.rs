@@ -881,3 +881,55 @@ pub(crate) async fn delete_session(c: &mut Conn, hash: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+pub(crate) async fn put_routing_rules(
+    c: &mut Conn,
+    rules: &serde_json::Value,
+    expected_version: Option<i64>,
+    actor: &str,
+) -> Result<RuleSet> {
+    // Saves from several processes take turns, so versions never collide.
+    c.execute(
+        "LOCK TABLE routing_rule_sets IN SHARE ROW EXCLUSIVE MODE",
+        &[],
+    )
+    .await?;
+    let current: i64 = c
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::bigint FROM routing_rule_sets",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    if let Some(expected) = expected_version
+        && expected != current
+    {
+        return Err(Problem::Conflict {
+            message: format!(
+                "the rules are at version {current}, not {expected}; reload and retry"
+            ),
+            current: Some(current.to_string()),
+        }
+        .into());
+    }
+    let at = now();
+    let version = current + 1;
+    c.execute(
+        "INSERT INTO routing_rule_sets (version, rules, saved_by, saved_at) VALUES ($1, $2, $3, $4)",
+        &[&version, &rules.to_string(), &actor, &at],
+    )
+    .await?;
+    c.event(
+        "routing.rules_changed",
+        None,
+        actor,
+        at,
+        &serde_json::json!({"version": version}),
+    );
+    Ok(RuleSet {
+        version,
+        rules: rules.clone(),
+        saved_by: Some(actor.into()),
+        saved_at: Some(at),
+    })
+}

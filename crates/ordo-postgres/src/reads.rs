@@ -835,3 +835,23 @@ pub(crate) async fn dashboard(
     }
     Ok(d)
 }
+
+pub(crate) async fn routing_rules_history(c: &mut Conn, limit: i64) -> Result<Vec<RuleSet>> {
+    let rows = c
+        .query(
+            "SELECT version, rules, saved_by, saved_at FROM routing_rule_sets ORDER BY version DESC LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let rules: String = r.try_get(1)?;
+        out.push(RuleSet {
+            version: r.try_get(0)?,
+            rules: serde_json::from_str(&rules).map_err(internal)?,
+            saved_by: Some(r.try_get(2)?),
+            saved_at: Some(r.try_get(3)?),
+        });
+    }
+    Ok(out)
+}

@@ -28,6 +28,7 @@ use writer::WriterHandle;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_users.sql")),
+    (3, include_str!("../migrations/0003_routing_rules.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -408,6 +409,28 @@ impl Store for SqliteStore {
     }
     async fn dashboard(&self, since: time::OffsetDateTime, days: i64) -> Result<Dashboard> {
         self.read(move |c| reads::dashboard(c, since, days)).await
+    }
+
+    async fn routing_rules(&self) -> Result<RuleSet> {
+        let mut latest = self
+            .read_point(|c| reads::routing_rules_history(c, 1))
+            .await?;
+        Ok(latest.pop().unwrap_or_else(RuleSet::empty))
+    }
+    async fn routing_rules_history(&self, limit: i64) -> Result<Vec<RuleSet>> {
+        self.read(move |c| reads::routing_rules_history(c, limit.clamp(1, 500)))
+            .await
+    }
+    async fn put_routing_rules(
+        &self,
+        rules: serde_json::Value,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<RuleSet> {
+        let actor = ctx.actor.clone();
+        self.writer
+            .run(move |w| ops::put_routing_rules(w, &rules, expected_version, &actor))
+            .await
     }
 
     async fn close(&self) {

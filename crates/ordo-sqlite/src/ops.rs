@@ -1019,3 +1019,52 @@ pub(crate) fn delete_session(w: &mut Writer, hash: &str) -> Result<()> {
         .map_err(internal)?;
     Ok(())
 }
+
+pub(crate) fn put_routing_rules(
+    w: &mut Writer,
+    rules: &serde_json::Value,
+    expected_version: Option<i64>,
+    actor: &str,
+) -> Result<RuleSet> {
+    let current: i64 = w
+        .conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM routing_rule_sets",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    if let Some(expected) = expected_version
+        && expected != current
+    {
+        return Err(Problem::Conflict {
+            message: format!(
+                "the rules are at version {current}, not {expected}; reload and retry"
+            ),
+            current: Some(current.to_string()),
+        }
+        .into());
+    }
+    let at = now();
+    let version = current + 1;
+    w.conn
+        .execute(
+            "INSERT INTO routing_rule_sets (version, rules, saved_by, saved_at) VALUES (?1, ?2, ?3, ?4)",
+            params![version, rules.to_string(), actor, format_time(at)],
+        )
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "routing.rules_changed",
+        None,
+        actor,
+        &format_time(at),
+        &serde_json::json!({"version": version}),
+    )?;
+    Ok(RuleSet {
+        version,
+        rules: rules.clone(),
+        saved_by: Some(actor.into()),
+        saved_at: Some(at),
+    })
+}

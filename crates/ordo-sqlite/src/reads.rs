@@ -807,3 +807,30 @@ pub(crate) fn dashboard(
     }
     Ok(d)
 }
+
+pub(crate) fn routing_rules_history(conn: &Connection, limit: i64) -> Result<Vec<RuleSet>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT version, rules, saved_by, saved_at FROM routing_rule_sets ORDER BY version DESC LIMIT ?1")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, rules, saved_by, saved_at) = row.map_err(internal)?;
+        out.push(RuleSet {
+            version,
+            rules: serde_json::from_str(&rules).map_err(internal)?,
+            saved_by: Some(saved_by),
+            saved_at: Some(parse_time(&saved_at).map_err(internal)?),
+        });
+    }
+    Ok(out)
+}

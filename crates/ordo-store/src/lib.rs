@@ -149,6 +149,19 @@ pub trait Store: Send + Sync + 'static {
     /// Figures for the back-office dashboard; `since` is the start of "today".
     async fn dashboard(&self, since: OffsetDateTime, days: i64) -> Result<Dashboard>;
 
+    /// The current routing rules (version 0 and none before the first save).
+    async fn routing_rules(&self) -> Result<RuleSet>;
+    /// Saved versions, newest first.
+    async fn routing_rules_history(&self, limit: i64) -> Result<Vec<RuleSet>>;
+    /// Saves the rules as a new version. With `expected_version`, only if the current
+    /// version is that one (409 with the current version otherwise).
+    async fn put_routing_rules(
+        &self,
+        rules: serde_json::Value,
+        expected_version: Option<i64>,
+        ctx: &WriteContext,
+    ) -> Result<RuleSet>;
+
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);
 }

@@ -137,3 +137,28 @@ pub struct SkuAvailable {
     pub sku: String,
     pub available: i64,
 }
+
+/// One saved version of the ordered routing rules.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RuleSet {
+    /// 0 before any rules were saved; each save adds one.
+    pub version: i64,
+    /// The rules, top to bottom, as the routing engine reads them.
+    #[schema(value_type = Object)]
+    pub rules: serde_json::Value,
+    pub saved_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub saved_at: Option<OffsetDateTime>,
+}
+
+impl RuleSet {
+    pub fn empty() -> Self {
+        RuleSet {
+            version: 0,
+            rules: serde_json::Value::Array(vec![]),
+            saved_by: None,
+            saved_at: None,
+        }
+    }
+}

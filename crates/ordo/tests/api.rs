@@ -741,5 +741,54 @@ async fn routing_simulation_explains_and_reserves_nothing() {
             )
             .await;
         assert_eq!(again.status, 200);
+
+        // Saved rules: versioned, validated, compare-and-swap, and used by the simulator.
+        let r = s.get("/api/v1/routing/rules").await;
+        assert_eq!(
+            (r.body["version"].as_i64(), r.body["rules"].clone()),
+            (Some(0), json!([]))
+        );
+        let bad = json!({"rules": [{"name": "x", "actions": {"exclude_locations": ["NOWHERE"]}}]});
+        let r = s.send("PUT", "/api/v1/routing/rules", &bad).await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(
+            r.body["errors"][0]["field"]
+                .as_str()
+                .unwrap()
+                .starts_with("rules[0]")
+        );
+        let good = json!({"rules": [{"name": "no munich", "actions": {"exclude_locations": ["MUC"]}}], "expected_version": 0});
+        let r = s.send("PUT", "/api/v1/routing/rules", &good).await;
+        assert_eq!(
+            (r.status, r.body["version"].as_i64()),
+            (200, Some(1)),
+            "{:?}",
+            r.body
+        );
+        let r = s.send("PUT", "/api/v1/routing/rules", &good).await;
+        assert_eq!((r.status, r.body["current"].as_str()), (409, Some("1")));
+        let mut newer = good.clone();
+        newer["expected_version"] = json!(1);
+        newer["rules"][0]["name"] = json!("still no munich");
+        let r = s.send("PUT", "/api/v1/routing/rules", &newer).await;
+        assert_eq!(r.body["version"], 2);
+        let history = s.get("/api/v1/routing/rules/history").await;
+        let versions: Vec<i64> = history
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_i64().unwrap())
+            .collect();
+        assert_eq!(versions, [2, 1]);
+        let plan = s
+            .post("/api/v1/routing/simulate", &json!({"order": body}))
+            .await;
+        assert_eq!(
+            plan.body["applied_rules"],
+            json!(["still no munich"]),
+            "{}",
+            db.label
+        );
     }
 }

@@ -4,16 +4,16 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use ordo_domain::order::OrderInput;
 use ordo_routing::adapt::{request_for_new_order, request_for_order};
 use ordo_routing::{
     CostModel, LocationProfile, RoutingPlan, Rule, SplitPolicy, route, validate_rules,
 };
-use ordo_store::{BalanceFilter, PageRequest, Permission};
-use serde::Deserialize;
+use ordo_store::{BalanceFilter, PageRequest, Permission, RuleSet};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ProblemDetails};
@@ -26,9 +26,117 @@ pub struct SimulateInput {
     pub order: Option<OrderInput>,
     /// A stored order's id or number (`SO-000123`), routed as if it arrived now.
     pub order_id: Option<String>,
-    /// Routing rules to apply, top to bottom.
-    #[serde(default)]
+    /// Routing rules to try, top to bottom; without them, the saved rules apply.
+    pub rules: Option<Vec<Rule>>,
+}
+
+/// The saved rules, typed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesView {
+    /// 0 before any rules were saved; each save adds one.
+    pub version: i64,
     pub rules: Vec<Rule>,
+    pub saved_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub saved_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<RuleSet> for RulesView {
+    type Error = ApiError;
+    fn try_from(set: RuleSet) -> Result<Self, ApiError> {
+        let rules = serde_json::from_value(set.rules).map_err(|e| {
+            tracing::error!(error = %e, version = set.version, "stored routing rules do not parse");
+            ApiError::internal()
+        })?;
+        Ok(RulesView {
+            version: set.version,
+            rules,
+            saved_by: set.saved_by,
+            saved_at: set.saved_at,
+        })
+    }
+}
+
+/// Body of `PUT /api/v1/routing/rules`: the whole ordered list (create, edit, delete and
+/// reorder are all a save of the new list).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RulesInput {
+    pub rules: Vec<Rule>,
+    /// The version this edit started from; a save over a newer version is refused (409).
+    pub expected_version: Option<i64>,
+}
+
+fn rule_errors(errors: Vec<ordo_domain::FieldError>) -> ApiError {
+    ApiError::invalid(
+        errors
+            .into_iter()
+            .map(|mut e| {
+                e.field = format!(
+                    "rules{}",
+                    if e.field.starts_with('[') {
+                        e.field.clone()
+                    } else {
+                        format!(".{}", e.field)
+                    }
+                );
+                e
+            })
+            .collect(),
+    )
+}
+
+/// The routing rules in force, top to bottom, with their version.
+#[utoipa::path(get, path = "/api/v1/routing/rules", tag = "routing",
+    responses((status = 200, body = RulesView)), security(("api_key" = [])))]
+pub async fn get_rules(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<RulesView>> {
+    caller.require(Permission::Read)?;
+    Ok(Json(s.store.routing_rules().await?.try_into()?))
+}
+
+/// Save a new version of the rules. Each rule is checked (unknown locations, impossible
+/// ranges, empty names) and refused with the field named; every save is kept with who and when.
+#[utoipa::path(put, path = "/api/v1/routing/rules", tag = "routing", request_body = RulesInput,
+    responses((status = 200, body = RulesView), (status = 409, description = "Saved over a newer version", body = ProblemDetails),
+        (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn put_rules(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<RulesInput>,
+) -> ApiResult<Json<RulesView>> {
+    caller.require(Permission::ManageCatalog)?;
+    let locations = s.store.list_locations().await?;
+    let codes: Vec<&str> = locations.iter().map(|l| l.code.as_str()).collect();
+    validate_rules(&input.rules, &codes).map_err(rule_errors)?;
+    let json = serde_json::to_value(&input.rules).map_err(|_| ApiError::internal())?;
+    let saved = s
+        .store
+        .put_routing_rules(json, input.expected_version, &caller.context())
+        .await?;
+    Ok(Json(saved.try_into()?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HistoryParams {
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Every saved version of the rules, newest first.
+#[utoipa::path(get, path = "/api/v1/routing/rules/history", tag = "routing", params(HistoryParams),
+    responses((status = 200, body = Vec<RulesView>)), security(("api_key" = [])))]
+pub async fn rules_history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<HistoryParams>,
+) -> ApiResult<Json<Vec<RulesView>>> {
+    caller.require(Permission::Read)?;
+    let sets = s.store.routing_rules_history(p.limit.unwrap_or(50)).await?;
+    Ok(Json(
+        sets.into_iter()
+            .map(RulesView::try_from)
+            .collect::<ApiResult<_>>()?,
+    ))
 }
 
 /// Dry run: the plan and the explanation for every candidate location (chosen, or why
@@ -44,24 +152,13 @@ pub async fn simulate(
     caller.require(Permission::Read)?;
     let locations = s.store.list_locations().await?;
     let codes: Vec<&str> = locations.iter().map(|l| l.code.as_str()).collect();
-    validate_rules(&input.rules, &codes).map_err(|errors| {
-        ApiError::invalid(
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    e.field = format!(
-                        "rules{}",
-                        if e.field.starts_with('[') {
-                            e.field.clone()
-                        } else {
-                            format!(".{}", e.field)
-                        }
-                    );
-                    e
-                })
-                .collect(),
-        )
-    })?;
+    let rules = match input.rules {
+        Some(rules) => {
+            validate_rules(&rules, &codes).map_err(rule_errors)?;
+            rules
+        }
+        None => RulesView::try_from(s.store.routing_rules().await?)?.rules,
+    };
     let (channel_code, skus): (String, Vec<String>) = match (&input.order, &input.order_id) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(ApiError::field("order", "give either order or order_id"));
@@ -139,7 +236,7 @@ pub async fn simulate(
         &request,
         &profiles,
         &stock,
-        &input.rules,
+        &rules,
         &CostModel::default(),
     )))
 }
