@@ -462,41 +462,42 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
     else {
         return Ok(None);
     };
+    // Lines and their allocations in one pass: a line appears once per allocation
+    // (or once with NULLs when it has none).
     let mut stmt = conn
-        .prepare_cached("SELECT line_no, sku, quantity, unit_price, discount, tax, allocated, backordered FROM order_lines WHERE order_number = ?1 ORDER BY line_no")
+        .prepare_cached(
+            "SELECT l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax, l.allocated, l.backordered, \
+             a.location, a.quantity FROM order_lines l \
+             LEFT JOIN allocations a ON a.order_number = l.order_number AND a.line_no = l.line_no \
+             WHERE l.order_number = ?1 ORDER BY l.line_no, a.location",
+        )
         .map_err(internal)?;
-    let lines: Vec<LineRow> = stmt
-        .query_map([number], |r| {
-            Ok(LineRow {
-                line_no: r.get(0)?,
-                sku: r.get(1)?,
-                quantity: r.get(2)?,
-                unit_price: r.get(3)?,
-                discount: r.get(4)?,
-                tax: r.get(5)?,
-                allocated: r.get(6)?,
-                backordered: r.get(7)?,
-            })
-        })
-        .map_err(internal)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(internal)?;
-    let mut stmt = conn
-        .prepare_cached("SELECT line_no, location, quantity FROM allocations WHERE order_number = ?1 ORDER BY line_no, location")
-        .map_err(internal)?;
-    let allocations: Vec<AllocationRow> = stmt
-        .query_map([number], |r| {
-            let line_no: i32 = r.get(0)?;
-            Ok(AllocationRow {
+    let mut lines: Vec<LineRow> = Vec::new();
+    let mut allocations: Vec<AllocationRow> = Vec::new();
+    let mut rows = stmt.query([number]).map_err(internal)?;
+    while let Some(r) = rows.next().map_err(internal)? {
+        let line_no: i32 = r.get(0).map_err(internal)?;
+        if lines.last().is_none_or(|l| l.line_no != line_no) {
+            lines.push(LineRow {
+                line_no,
+                sku: r.get(1).map_err(internal)?,
+                quantity: r.get(2).map_err(internal)?,
+                unit_price: r.get(3).map_err(internal)?,
+                discount: r.get(4).map_err(internal)?,
+                tax: r.get(5).map_err(internal)?,
+                allocated: r.get(6).map_err(internal)?,
+                backordered: r.get(7).map_err(internal)?,
+            });
+        }
+        if let Some(location) = r.get::<_, Option<String>>(8).map_err(internal)? {
+            allocations.push(AllocationRow {
                 line_no,
                 sku: String::new(),
-                location: r.get(1)?,
-                quantity: r.get(2)?,
-            })
-        })
-        .map_err(internal)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(internal)?;
+                location,
+                quantity: r.get(9).map_err(internal)?,
+            });
+        }
+    }
     assemble_order(&header, &lines, &allocations)
         .map(Some)
         .map_err(internal)
