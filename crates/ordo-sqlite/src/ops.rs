@@ -790,13 +790,17 @@ pub(crate) fn transition(
     Ok(Outcome::Done(order))
 }
 
+/// Creates or replaces a catalog record and announces it (`{entity}.created` or
+/// `{entity}.updated`, with `{key_name}` in the data); returns whether it is new.
 fn put_doc<T: serde::Serialize>(
     conn: &Connection,
+    (entity, key_name): (&str, &str),
     exists_sql: &str,
     key: &str,
     upsert: &str,
     extra: &[&dyn rusqlite::ToSql],
     value: &T,
+    actor: &str,
 ) -> Result<bool> {
     let existed: bool = conn
         .query_row(exists_sql, [key], |r| r.get(0))
@@ -806,6 +810,15 @@ fn put_doc<T: serde::Serialize>(
     let mut params: Vec<&dyn rusqlite::ToSql> = vec![&key, &doc, &at];
     params.extend_from_slice(extra);
     conn.execute(upsert, params.as_slice()).map_err(internal)?;
+    let kind = format!("{entity}.{}", if existed { "updated" } else { "created" });
+    append_event(
+        conn,
+        &kind,
+        None,
+        actor,
+        &at,
+        &serde_json::json!({ key_name: key }),
+    )?;
     Ok(!existed)
 }
 
@@ -816,25 +829,14 @@ pub(crate) fn put_product(
 ) -> Result<Created<Product>> {
     let created = put_doc(
         &w.conn,
+        ("product", "sku"),
         "SELECT COUNT(*) > 0 FROM products WHERE sku = ?1",
         &product.sku,
         "INSERT INTO products (sku, doc, updated_at, active) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (sku) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, active = excluded.active",
         &[&product.active],
         &product,
-    )?;
-    let at = format_time(now());
-    append_event(
-        &w.conn,
-        if created {
-            "product.created"
-        } else {
-            "product.updated"
-        },
-        None,
         actor,
-        &at,
-        &serde_json::json!({"sku": product.sku}),
     )?;
     Ok(Created {
         value: product,
@@ -849,27 +851,16 @@ pub(crate) fn put_location(
 ) -> Result<Created<Location>> {
     let created = put_doc(
         &w.conn,
+        ("location", "code"),
         "SELECT COUNT(*) > 0 FROM locations WHERE code = ?1",
         &location.code,
         "INSERT INTO locations (code, doc, updated_at, active, priority) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (code) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at, active = excluded.active, priority = excluded.priority",
         &[&location.active, &location.priority],
         &location,
+        actor,
     )?;
     w.forget_catalog();
-    let at = format_time(now());
-    append_event(
-        &w.conn,
-        if created {
-            "location.created"
-        } else {
-            "location.updated"
-        },
-        None,
-        actor,
-        &at,
-        &serde_json::json!({"code": location.code}),
-    )?;
     Ok(Created {
         value: location,
         created,
@@ -901,27 +892,16 @@ pub(crate) fn put_channel(
     }
     let created = put_doc(
         &w.conn,
+        ("channel", "code"),
         "SELECT COUNT(*) > 0 FROM channels WHERE code = ?1",
         &channel.code,
         "INSERT INTO channels (code, doc, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (code) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
         &[],
         &channel,
+        actor,
     )?;
     w.forget_catalog();
-    let at = format_time(now());
-    append_event(
-        &w.conn,
-        if created {
-            "channel.created"
-        } else {
-            "channel.updated"
-        },
-        None,
-        actor,
-        &at,
-        &serde_json::json!({"code": channel.code}),
-    )?;
     Ok(Created {
         value: channel,
         created,
