@@ -420,7 +420,7 @@ async fn reallocate(
             Some(number),
             actor,
             at,
-            &serde_json::json!({"number": order_number(number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+            &line_stock_event(number, sku, location, q, fill),
         );
         touched.push(order_number(number));
     }
@@ -502,7 +502,7 @@ async fn release_shortage(
             Some(number),
             actor,
             at,
-            &serde_json::json!({"number": order_number(number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+            &line_stock_event(number, sku, location, q, fill),
         );
         shorted.push(order_number(number));
     }
@@ -901,17 +901,7 @@ pub(crate) async fn put_routing_rules(
         )
         .await?
         .try_get(0)?;
-    if let Some(expected) = expected_version
-        && expected != current
-    {
-        return Err(Problem::Conflict {
-            message: format!(
-                "the rules are at version {current}, not {expected}; reload and retry"
-            ),
-            current: Some(current.to_string()),
-        }
-        .into());
-    }
+    check_rules_version(current, expected_version)?;
     let at = now();
     let version = current + 1;
     c.execute(

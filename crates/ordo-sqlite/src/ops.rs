@@ -579,7 +579,7 @@ pub(crate) fn reallocate(
             Some(line.order_number),
             actor,
             at,
-            &serde_json::json!({"number": order_number(line.order_number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+            &line_stock_event(line.order_number, sku, location, q, fill),
         )?;
         touched.push(order_number(line.order_number));
     }
@@ -656,7 +656,7 @@ fn release_shortage(
             Some(number),
             actor,
             at,
-            &serde_json::json!({"number": order_number(number), "sku": sku, "location": location, "quantity": q, "fill_status": fill.as_str()}),
+            &line_stock_event(number, sku, location, q, fill),
         )?;
         shorted.push(order_number(number));
     }
@@ -1014,17 +1014,7 @@ pub(crate) fn put_routing_rules(
             |r| r.get(0),
         )
         .map_err(internal)?;
-    if let Some(expected) = expected_version
-        && expected != current
-    {
-        return Err(Problem::Conflict {
-            message: format!(
-                "the rules are at version {current}, not {expected}; reload and retry"
-            ),
-            current: Some(current.to_string()),
-        }
-        .into());
-    }
+    check_rules_version(current, expected_version)?;
     let at = now();
     let version = current + 1;
     w.conn

@@ -374,3 +374,35 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
         .collect();
     String::from_utf8(bytes?).ok()
 }
+
+/// The data of `order.reallocated` and `order.stock_shortage`: one line's stock at one
+/// location changed by `quantity`, leaving the order in `fill`.
+pub fn line_stock_event(
+    number: i64,
+    sku: &str,
+    location: &str,
+    quantity: i64,
+    fill: OrderStatus,
+) -> serde_json::Value {
+    serde_json::json!({
+        "number": order_number(number), "sku": sku, "location": location,
+        "quantity": quantity, "fill_status": fill.as_str(),
+    })
+}
+
+/// A save of the routing rules must start from the version in force, so two editors
+/// never overwrite each other unseen.
+pub fn check_rules_version(
+    current: i64,
+    expected: Option<i64>,
+) -> Result<(), ordo_domain::Problem> {
+    match expected {
+        Some(expected) if expected != current => Err(ordo_domain::Problem::Conflict {
+            message: format!(
+                "the rules are at version {current}, not {expected}; reload and retry"
+            ),
+            current: Some(current.to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
