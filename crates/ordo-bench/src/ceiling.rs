@@ -26,10 +26,11 @@ use crate::workload::{CHANNELS, CUSTOMER_POOL, Catalog, LOCATIONS, OrderWriter, 
 const BATCH: usize = 1000;
 
 /// Per-order tables in foreign-key order.
-const ORDER_TABLES: [&str; 6] = [
+const ORDER_TABLES: [&str; 7] = [
     "customers",
     "orders",
     "order_lines",
+    "fulfillment_orders",
     "allocations",
     "movements",
     "events",
@@ -109,6 +110,20 @@ struct GenLine {
     allocated: i64,
     /// (location index, quantity)
     allocs: Vec<(usize, i64)>,
+}
+
+impl GenOrder {
+    /// The locations shipping part of the order, in code order: one fulfillment order each.
+    fn shipping_locations(&self) -> Vec<usize> {
+        let mut places: Vec<usize> = self
+            .lines
+            .iter()
+            .flat_map(|l| l.allocs.iter().map(|a| a.0))
+            .collect();
+        places.sort_by_key(|&p| LOCATIONS[p].code);
+        places.dedup();
+        places
+    }
 }
 
 struct GenOrder {
@@ -287,12 +302,28 @@ fn build_batches(
                             rows.push(row(t, |c| line_value(o, l, c, catalog)));
                         }
                     }
+                    "fulfillment_orders" => {
+                        for (fo_no, loc) in o.shipping_locations().into_iter().enumerate() {
+                            rows.push(row(t, |c| match c {
+                                "order_number" => Some(Val::Int(o.number)),
+                                "fo_no" => Some(Val::Int(fo_no as i64 + 1)),
+                                "location" => text(LOCATIONS[loc].code),
+                                "status" => text("open"),
+                                "created_at" | "updated_at" => Some(Val::Ts(o.at)),
+                                _ => None,
+                            }));
+                        }
+                    }
                     "allocations" => {
+                        let places = o.shipping_locations();
                         for l in &o.lines {
                             for &(loc, q) in &l.allocs {
+                                let fo_no =
+                                    places.iter().position(|&p| p == loc).unwrap_or(0) as i64 + 1;
                                 rows.push(row(t, |c| match c {
                                     "location" => text(LOCATIONS[loc].code),
                                     "quantity" => Some(Val::Int(q)),
+                                    "fo_no" => Some(Val::Int(fo_no)),
                                     _ => line_value(o, l, c, catalog),
                                 }));
                             }

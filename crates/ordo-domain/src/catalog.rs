@@ -302,6 +302,139 @@ pub struct Location {
     pub active: bool,
     /// ISO country codes this location ships to; empty means everywhere.
     pub ships_to: Vec<String>,
+    /// How order routing treats this location.
+    #[serde(default)]
+    pub routing: LocationRouting,
+}
+
+/// A location's operational limits for order routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct LocationRouting {
+    /// Cost of one shipment leaving here (picking, packing, carrier pickup), a decimal in
+    /// the same units as distance cost (1.00 = 100 km).
+    pub handling_cost: String,
+    /// Most fulfillment orders routed here per local day; absent means unlimited.
+    pub daily_capacity: Option<u32>,
+    /// Units of every SKU routing leaves untouched here (display stock, miscount margin).
+    pub safety_stock: i64,
+    /// Handling classes this location cannot ship (e.g. a shop without cold storage).
+    pub cannot_ship: Vec<HandlingClass>,
+    /// The location's clock as an offset from UTC (`+01:00`); its day, and its daily
+    /// capacity, start at its local midnight.
+    pub utc_offset: String,
+}
+
+impl Default for LocationRouting {
+    fn default() -> Self {
+        Self {
+            handling_cost: "0.00".into(),
+            daily_capacity: None,
+            safety_stock: 0,
+            cannot_ship: Vec::new(),
+            utc_offset: "+00:00".into(),
+        }
+    }
+}
+
+impl LocationRouting {
+    /// The handling cost in hundredths.
+    pub fn handling_cost_minor(&self) -> i64 {
+        parse_amount(&self.handling_cost, COST_UNITS).unwrap_or(0)
+    }
+
+    /// The UTC offset in seconds (0 when unset).
+    pub fn utc_offset_seconds(&self) -> i32 {
+        parse_utc_offset(&self.utc_offset).unwrap_or(0)
+    }
+}
+
+/// Costs that are not a sale price (handling, distance) use two decimals.
+const COST_UNITS: Currency = Currency {
+    code: "cost",
+    exponent: 2,
+};
+
+/// `+HH:MM`, `-HH:MM` or `Z`, within ±18 hours.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    if s == "Z" {
+        return Some(0);
+    }
+    let b = s.as_bytes();
+    if b.len() != 6 || b[3] != b':' {
+        return None;
+    }
+    let sign = match b[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let h: i32 = s.get(1..3)?.parse().ok()?;
+    let m: i32 = s.get(4..6)?.parse().ok()?;
+    if h > 18 || m > 59 || (h == 18 && m > 0) {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct LocationRoutingInput {
+    pub handling_cost: Option<String>,
+    pub daily_capacity: Option<i64>,
+    pub safety_stock: Option<i64>,
+    #[serde(default)]
+    pub cannot_ship: Vec<String>,
+    pub utc_offset: Option<String>,
+}
+
+impl LocationRoutingInput {
+    fn validate(self, errors: &mut Errors) -> LocationRouting {
+        let handling_cost = match self.handling_cost {
+            Some(text) => match parse_amount(&text, COST_UNITS) {
+                Ok(minor) => format_amount(minor, 2),
+                Err(e) => {
+                    errors.add("routing.handling_cost", e.to_string());
+                    "0.00".into()
+                }
+            },
+            None => "0.00".into(),
+        };
+        let daily_capacity = match self.daily_capacity {
+            Some(c) if !(1..=u32::MAX as i64).contains(&c) => {
+                errors.add("routing.daily_capacity", "must be at least 1");
+                None
+            }
+            c => c.map(|c| c as u32),
+        };
+        let safety_stock = self.safety_stock.unwrap_or(0);
+        if safety_stock < 0 {
+            errors.add("routing.safety_stock", "must not be negative");
+        }
+        let mut cannot_ship = Vec::new();
+        for (i, c) in self.cannot_ship.iter().enumerate() {
+            match HandlingClass::parse(c) {
+                Some(class) => cannot_ship.push(class),
+                None => errors.add(
+                    format!("routing.cannot_ship[{i}]"),
+                    "must be one of fragile, perishable, hazmat, oversize",
+                ),
+            }
+        }
+        let utc_offset = self.utc_offset.unwrap_or_else(|| "+00:00".into());
+        if parse_utc_offset(&utc_offset).is_none() {
+            errors.add(
+                "routing.utc_offset",
+                "must be an offset such as +01:00 or -05:00",
+            );
+        }
+        LocationRouting {
+            handling_cost,
+            daily_capacity,
+            safety_stock,
+            cannot_ship,
+            utc_offset,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -316,6 +449,7 @@ pub struct LocationInput {
     pub active: Option<bool>,
     #[serde(default)]
     pub ships_to: Vec<String>,
+    pub routing: Option<LocationRoutingInput>,
 }
 
 impl LocationInput {
@@ -357,7 +491,9 @@ impl LocationInput {
                 );
             }
         }
+        let routing = self.routing.unwrap_or_default().validate(&mut errors);
         errors.finish(|| Location {
+            routing,
             code,
             name,
             kind: kind.unwrap_or(LocationKind::Warehouse),
@@ -425,6 +561,30 @@ pub struct Channel {
     /// Caps the quantity the channel is told it can sell.
     pub max_listed: Option<i64>,
     pub active: bool,
+    /// Whether this channel's orders may leave in more than one shipment.
+    #[serde(default)]
+    pub split_policy: SplitPolicy,
+    /// With `allow_if_order_value_above`: the goods value (in the channel's currency)
+    /// an order must exceed before it may be split.
+    #[serde(default)]
+    pub split_order_value_above: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitPolicy {
+    #[default]
+    Allow,
+    Never,
+    AllowIfOrderValueAbove,
+}
+
+impl Channel {
+    /// The split threshold in minor units of the channel's currency.
+    pub fn split_threshold_minor(&self) -> Option<i64> {
+        let currency = Currency::parse(&self.currency)?;
+        parse_amount(self.split_order_value_above.as_deref()?, currency).ok()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -438,6 +598,9 @@ pub struct ChannelInput {
     pub buffer: Option<i64>,
     pub max_listed: Option<i64>,
     pub active: Option<bool>,
+    /// `allow` (default), `never` or `allow_if_order_value_above`.
+    pub split_policy: Option<String>,
+    pub split_order_value_above: Option<String>,
 }
 
 impl ChannelInput {
@@ -470,7 +633,43 @@ impl ChannelInput {
         if self.max_listed.is_some_and(|m| m < 0) {
             errors.add("max_listed", "must not be negative");
         }
+        let split_policy = match self.split_policy.as_deref() {
+            None | Some("allow") => SplitPolicy::Allow,
+            Some("never") => SplitPolicy::Never,
+            Some("allow_if_order_value_above") => SplitPolicy::AllowIfOrderValueAbove,
+            Some(_) => {
+                errors.add(
+                    "split_policy",
+                    "must be one of allow, never, allow_if_order_value_above",
+                );
+                SplitPolicy::Allow
+            }
+        };
+        let mut split_order_value_above = None;
+        match (&self.split_order_value_above, split_policy) {
+            (Some(v), SplitPolicy::AllowIfOrderValueAbove) => {
+                if let Some(c) = Currency::parse(&currency) {
+                    match parse_amount(v, c) {
+                        Ok(minor) => {
+                            split_order_value_above = Some(format_amount(minor, c.exponent))
+                        }
+                        Err(e) => errors.add("split_order_value_above", e.to_string()),
+                    }
+                }
+            }
+            (None, SplitPolicy::AllowIfOrderValueAbove) => errors.add(
+                "split_order_value_above",
+                "is required with split_policy allow_if_order_value_above",
+            ),
+            (Some(_), _) => errors.add(
+                "split_order_value_above",
+                "only applies with split_policy allow_if_order_value_above",
+            ),
+            (None, _) => {}
+        }
         errors.finish(|| Channel {
+            split_policy,
+            split_order_value_above,
             code,
             name,
             kind: kind.unwrap_or(ChannelKind::Manual),

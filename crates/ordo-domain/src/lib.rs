@@ -4,6 +4,7 @@
 pub mod allocation;
 pub mod catalog;
 pub mod error;
+pub mod fulfillment;
 pub mod inventory;
 pub mod money;
 pub mod order;

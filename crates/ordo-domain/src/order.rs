@@ -73,16 +73,19 @@ pub enum HoldReason {
     AddressInvalid,
     CustomerRequest,
     StockShortage,
+    /// A routing rule holds the order (its name is in the `order.held` event).
+    RoutingRule,
     Manual,
 }
 
 impl HoldReason {
-    pub const ALL: [HoldReason; 6] = [
+    pub const ALL: [HoldReason; 7] = [
         HoldReason::PaymentPending,
         HoldReason::FraudReview,
         HoldReason::AddressInvalid,
         HoldReason::CustomerRequest,
         HoldReason::StockShortage,
+        HoldReason::RoutingRule,
         HoldReason::Manual,
     ];
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl HoldReason {
             HoldReason::AddressInvalid => "address_invalid",
             HoldReason::CustomerRequest => "customer_request",
             HoldReason::StockShortage => "stock_shortage",
+            HoldReason::RoutingRule => "routing_rule",
             HoldReason::Manual => "manual",
         }
     }
@@ -573,6 +577,8 @@ pub struct Order {
     pub priority: i32,
     pub totals: OrderTotals,
     pub lines: Vec<OrderLine>,
+    /// One per location shipping part of the order, including finished and cancelled ones.
+    pub fulfillment_orders: Vec<crate::fulfillment::FulfillmentOrder>,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use routes::{catalog, events, inventory, orders, routing, system};
+use routes::{catalog, events, fulfillment, inventory, orders, routing, system};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -110,7 +110,9 @@ impl Modify for SecurityAddon {
         inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
         orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
         events::list_events,
-        routing::simulate, routing::get_rules, routing::put_rules, routing::rules_history,
+        fulfillment::list, fulfillment::get, fulfillment::move_to, fulfillment::split, fulfillment::merge,
+        fulfillment::submit, fulfillment::accept, fulfillment::reject,
+        routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -119,6 +121,7 @@ impl Modify for SecurityAddon {
         (name = "catalog", description = "Products, locations, channels"),
         (name = "events", description = "The transactional outbox"),
         (name = "routing", description = "Which locations ship an order, and why"),
+        (name = "fulfillment", description = "Fulfillment orders: what each location ships"),
         (name = "system", description = "Health"),
     )
 )]
@@ -209,7 +212,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}/release", post(orders::release))
         .route("/api/v1/orders/{id}/events", get(orders::order_events))
         .route("/api/v1/events", get(events::list_events))
+        .route("/api/v1/fulfillment-orders", get(fulfillment::list))
+        .route("/api/v1/fulfillment-orders/merge", post(fulfillment::merge))
+        .route("/api/v1/fulfillment-orders/{id}", get(fulfillment::get))
+        .route(
+            "/api/v1/fulfillment-orders/{id}/move",
+            post(fulfillment::move_to),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/split",
+            post(fulfillment::split),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/submit",
+            post(fulfillment::submit),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/accept",
+            post(fulfillment::accept),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/reject",
+            post(fulfillment::reject),
+        )
         .route("/api/v1/routing/simulate", post(routing::simulate))
+        .route("/api/v1/routing/replay", post(routing::replay))
         .route(
             "/api/v1/routing/rules",
             get(routing::get_rules).put(routing::put_rules),

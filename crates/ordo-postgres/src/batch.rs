@@ -4,15 +4,17 @@
 //! transaction with a fixed number of round trips, whatever the batch size:
 //!
 //! 1. advisory locks on every `(channel, external_id)` and idempotency key (sorted), then
-//!    the lookups (existing orders, stored answers, channels, locations, products) and the
-//!    stock rows of every SKU in the batch, locked `FOR UPDATE` in `(sku, location)` order;
+//!    the lookups (existing orders, stored answers, channels, locations, routing rules,
+//!    products), the day counters of locations with a daily capacity (locked `FOR UPDATE`
+//!    in location order) and the stock rows of every SKU in the batch, locked `FOR UPDATE`
+//!    in `(sku, location)` order;
 //! 2. only when some orders already exist: loading them;
 //! 3. order numbers for the new orders;
 //! 4. every insert and the stock update as multi-row statements, the events last under
 //!    the event lock, and COMMIT.
 //!
-//! Stock is decided in memory in arrival order against the locked rows, so an order sees
-//! what the earlier ones in its batch took. Callers hear back only after the commit.
+//! Stock and capacity are decided in memory in arrival order against the locked rows, so
+//! an order sees what the earlier ones in its batch took. Callers hear back only after the commit.
 //! Advisory locks come before row locks, and row locks are taken in one global order, so
 //! batches of several processes cannot deadlock each other.
 
@@ -20,12 +22,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ordo_domain::Problem;
-use ordo_domain::allocation::{Candidate, StockView, candidates};
+use ordo_domain::allocation::StockView;
+use ordo_domain::catalog::Product;
 use ordo_domain::error::Errors;
 use ordo_domain::inventory::Balance;
 use ordo_domain::order::{HoldReason, NewOrder, Order, order_number};
-use ordo_routing::RoutingStrategy;
-use ordo_store::{Created, Outcome, StoreError, WriteContext, plan_capture};
+use ordo_store::{
+    Created, Outcome, RoutingContext, StoreError, WriteContext, needs_products, plan_capture,
+};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -204,7 +208,7 @@ const EXISTING_SQL: &str = "SELECT o.number, o.channel, o.external_id FROM order
      ON o.channel = k.channel AND o.external_id = k.external_id";
 const STORED_ANSWERS_SQL: &str =
     "SELECT key, status, body FROM idempotency_keys WHERE key = ANY($1)";
-const PRODUCTS_SQL: &str = "SELECT sku, active FROM products WHERE sku = ANY($1)";
+const PRODUCTS_SQL: &str = "SELECT sku, active, doc FROM products WHERE sku = ANY($1)";
 const LOCK_BALANCES_SQL: &str = "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
      FROM balances WHERE sku = ANY($1) ORDER BY sku, location FOR UPDATE";
 const NUMBERS_SQL: &str = "SELECT nextval('order_number_seq') FROM generate_series(1, $1::int)";
@@ -225,8 +229,11 @@ const ORDERS_SQL: &str = "WITH ins AS (INSERT INTO orders (number, id, channel, 
 const LINES_SQL: &str = "INSERT INTO order_lines (order_number, line_no, sku, quantity, unit_price, discount, tax, \
      allocated, backordered) SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], \
      $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])";
-const ALLOCATIONS_SQL: &str = "INSERT INTO allocations (order_number, line_no, location, quantity) \
-     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[])";
+const ALLOCATIONS_SQL: &str = "INSERT INTO allocations (order_number, fo_no, line_no, location, quantity) \
+     SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::bigint[])";
+const FULFILLMENT_SQL: &str = "INSERT INTO fulfillment_orders (order_number, fo_no, location, status, request_status, \
+     created_at, updated_at) SELECT u.n, u.f, u.l, u.s, u.r, u.t, u.t \
+     FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS u(n, f, l, s, r, t)";
 const STOCK_SQL: &str = "WITH upd AS (UPDATE balances b SET allocated = b.allocated + d.delta \
      FROM unnest($1::text[], $2::text[], $3::bigint[]) AS d(sku, location, delta) \
      WHERE b.sku = d.sku AND b.location = d.location RETURNING 1) \
@@ -263,7 +270,7 @@ enum Decision {
     /// Captured by an earlier order of this batch.
     ExistingOf(usize),
     Invalid(Problem),
-    New(Vec<Candidate>),
+    New,
 }
 
 /// What a new order of the batch became.
@@ -319,9 +326,20 @@ struct LineColumns {
 #[derive(Default)]
 struct AllocationColumns {
     number: Vec<i64>,
+    fo_no: Vec<i32>,
     line_no: Vec<i32>,
     location: Vec<String>,
     quantity: Vec<i64>,
+}
+
+#[derive(Default)]
+struct FulfillmentColumns {
+    number: Vec<i64>,
+    fo_no: Vec<i32>,
+    location: Vec<String>,
+    status: Vec<&'static str>,
+    request_status: Vec<Option<&'static str>>,
+    at: Vec<OffsetDateTime>,
 }
 
 #[derive(Default)]
@@ -374,12 +392,27 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
     let answers_sql = c.prep(STORED_ANSWERS_SQL).await?;
     let channels_sql = c.prep(reads::CHANNEL_DOCS_SQL).await?;
     let locations_sql = c.prep(reads::LOCATION_DOCS_SQL).await?;
+    let rules_sql = c.prep(reads::RULES_SQL).await?;
     let products_sql = c.prep(PRODUCTS_SQL).await?;
+    let ensure_counters_sql = c.prep(reads::ENSURE_COUNTERS_SQL).await?;
+    let counters_sql = c.prep(reads::LOCK_COUNTERS_SQL).await?;
     let balances_sql = c.prep(LOCK_BALANCES_SQL).await?;
 
     c.mark_in_tx(true);
     let client = &c.client;
-    let (begin, locked, existing, stored, channels, locations, products, balances) = tokio::join!(
+    let (
+        begin,
+        locked,
+        existing,
+        stored,
+        channels,
+        locations,
+        rules,
+        products,
+        ensured,
+        counters,
+        balances,
+    ) = tokio::join!(
         client.batch_execute("BEGIN"),
         async { client.execute(&lock_keys, &[&keys]).await },
         async {
@@ -390,16 +423,34 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
         async { client.query(&answers_sql, &[&answer_keys]).await },
         async { client.query(&channels_sql, &[]).await },
         async { client.query(&locations_sql, &[]).await },
+        async { client.query(&rules_sql, &[]).await },
         async { client.query(&products_sql, &[&skus]).await },
+        async { client.execute(&ensure_counters_sql, &[]).await },
+        async { client.query(&counters_sql, &[]).await },
         async { client.query(&balances_sql, &[&skus]).await },
     );
     begin?;
     locked?;
-    let (existing, stored, channels, locations, products, balances) = (
-        existing?, stored?, channels?, locations?, products?, balances?,
+    ensured?;
+    let (existing, stored, channels, locations, rules, products, counters, balances) = (
+        existing?, stored?, channels?, locations?, rules?, products?, counters?, balances?,
     );
 
     let catalog = reads::catalog_from(&channels, &locations)?;
+    let rules = reads::rules_from(&rules)?;
+    let mut day_counts = reads::DayCounts::default();
+    day_counts.add_rows(&counters)?;
+    let missing = day_counts.missing(&catalog.locations);
+    if !missing.is_empty() {
+        // A capacity saved between the statements above: lock its counter now.
+        let rows = c.query(reads::LOCK_MORE_COUNTERS_SQL, &[&missing]).await?;
+        day_counts.add_rows(&rows)?;
+    }
+    let has_capacity = catalog
+        .locations
+        .iter()
+        .any(|l| l.routing.daily_capacity.is_some());
+    let load_products = needs_products(&rules, &catalog.locations);
     let mut stored_answers: HashMap<String, (u16, String)> = HashMap::with_capacity(stored.len());
     for r in &stored {
         let status: i32 = r.try_get(1)?;
@@ -409,8 +460,14 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
         );
     }
     let mut active: HashMap<String, bool> = HashMap::with_capacity(products.len());
+    let mut product_docs: HashMap<String, Product> = HashMap::new();
     for r in &products {
-        active.insert(r.try_get(0)?, r.try_get(1)?);
+        let sku: String = r.try_get(0)?;
+        if load_products {
+            let doc: &str = r.try_get(2)?;
+            product_docs.insert(sku.clone(), serde_json::from_str(doc).map_err(internal)?);
+        }
+        active.insert(sku, r.try_get(1)?);
     }
     let mut stock = Stock(HashMap::new());
     for r in &balances {
@@ -464,9 +521,9 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
                 Decision::ExistingOf(first)
             } else {
                 match check(&it.order, &catalog, &active) {
-                    Ok(cands) => {
+                    Ok(()) => {
                         captured_in_batch.insert(pair, i);
-                        Decision::New(cands)
+                        Decision::New
                     }
                     Err(p) => Decision::Invalid(p),
                 }
@@ -482,7 +539,7 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
 
     let new_count = decisions
         .iter()
-        .filter(|d| matches!(d, Decision::New(_)))
+        .filter(|d| matches!(d, Decision::New))
         .count();
     let mut numbers: Vec<i64> = if new_count > 0 {
         let n = i32::try_from(new_count).map_err(internal)?;
@@ -500,30 +557,51 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
     let mut orders = OrderColumns::default();
     let mut lines = LineColumns::default();
     let mut allocs = AllocationColumns::default();
+    let mut fos = FulfillmentColumns::default();
+    let mut bumps = reads::Bumps::default();
     let mut moves = MovementColumns::default();
     let mut events = EventColumns::default();
     let mut deltas: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut customers: BTreeMap<&str, (Option<&str>, Option<&str>, OffsetDateTime)> =
         BTreeMap::new();
     for (i, (it, decision)) in items.iter().zip(&decisions).enumerate() {
-        let Decision::New(cands) = decision else {
+        let Decision::New = decision else {
             continue;
         };
         let number = numbers
             .next()
             .ok_or_else(|| internal("fewer order numbers than orders"))?;
         let at = now();
-        // Fewest shipments first, then least cost (distance, priority, handling).
-        let strategy = RoutingStrategy::for_order(&it.order.shipping_address, &catalog.locations);
-        let mut plan = plan_capture(
-            &it.order,
-            number,
-            Uuid::now_v7(),
-            at,
-            cands,
-            &stock,
-            &strategy,
-        );
+        let channel = catalog
+            .channels
+            .get(&it.order.channel)
+            .ok_or_else(|| internal("checked channel vanished"))?;
+        let today = if has_capacity {
+            day_counts.orders_today(&catalog.locations, at)
+        } else {
+            HashMap::new()
+        };
+        let routing = RoutingContext {
+            channel,
+            locations: &catalog.locations,
+            rules: &rules,
+            orders_today: &today,
+            products: &product_docs,
+        };
+        let mut plan = plan_capture(&it.order, number, Uuid::now_v7(), at, &routing, &stock);
+        for (location, day) in &plan.capacity_used {
+            day_counts.bump(location, *day);
+            bumps.add(location, *day);
+        }
+        for f in &plan.fulfillment {
+            fos.number.push(number);
+            fos.fo_no.push(f.fo_no);
+            fos.location.push(f.location.clone());
+            fos.status.push(f.status.as_str());
+            fos.request_status
+                .push(f.request_status.map(|r| r.as_str()));
+            fos.at.push(f.created_at);
+        }
         plan.header.placed_at = db_time(plan.header.placed_at);
         plan.order.placed_at = plan.header.placed_at;
         let reference = format!("order:{}", order_number(number));
@@ -547,6 +625,7 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
                 .entry((a.sku.clone(), a.location.clone()))
                 .or_default() += a.quantity;
             allocs.number.push(number);
+            allocs.fo_no.push(a.fo_no);
             allocs.line_no.push(a.line_no);
             allocs.location.push(a.location.clone());
             allocs.quantity.push(a.quantity);
@@ -629,7 +708,7 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
                     created: false,
                 }))
             }
-            Decision::New(_) => {
+            Decision::New => {
                 let order = captured
                     .get(&i)
                     .ok_or_else(|| internal("missing captured order"))?
@@ -681,6 +760,11 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
     let orders_sql = c.prep(ORDERS_SQL).await?;
     let lines_sql = c.prep(LINES_SQL).await?;
     let allocations_sql = c.prep(ALLOCATIONS_SQL).await?;
+    let fulfillment_sql = c.prep(FULFILLMENT_SQL).await?;
+    let bump_sql = c.prep(reads::BUMP_COUNTERS_SQL).await?;
+    let (bump_location, bump_day, bump_orders) = bumps.columns();
+    let has_fulfillment = !fos.number.is_empty();
+    let has_bumps = !bump_location.is_empty();
     let stock_sql = c.prep(STOCK_SQL).await?;
     let movements_sql = c.prep(MOVEMENTS_SQL).await?;
     let keep_sql = c.prep(ANSWERS_SQL).await?;
@@ -697,9 +781,11 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
         r_customers,
         r_orders,
         r_lines,
+        r_fos,
         r_allocs,
         r_stock,
         r_moves,
+        r_bumps,
         r_keep,
         r_lock,
         r_events,
@@ -774,12 +860,32 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
             }
         },
         async {
+            if has_fulfillment {
+                client
+                    .execute(
+                        &fulfillment_sql,
+                        &[
+                            &fos.number,
+                            &fos.fo_no,
+                            &fos.location,
+                            &fos.status,
+                            &fos.request_status,
+                            &fos.at,
+                        ],
+                    )
+                    .await
+            } else {
+                Ok(0)
+            }
+        },
+        async {
             if has_stock {
                 client
                     .execute(
                         &allocations_sql,
                         &[
                             &allocs.number,
+                            &allocs.fo_no,
                             &allocs.line_no,
                             &allocs.location,
                             &allocs.quantity,
@@ -815,6 +921,15 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
                             &moves.actor,
                         ],
                     )
+                    .await
+            } else {
+                Ok(0)
+            }
+        },
+        async {
+            if has_bumps {
+                client
+                    .execute(&bump_sql, &[&bump_location, &bump_day, &bump_orders])
                     .await
             } else {
                 Ok(0)
@@ -862,9 +977,11 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
         r_customers,
         r_orders,
         r_lines,
+        r_fos,
         r_allocs,
         r_stock,
         r_moves,
+        r_bumps,
         r_keep,
         r_lock,
         r_events,
@@ -880,7 +997,7 @@ fn check(
     order: &NewOrder,
     catalog: &reads::Catalog,
     active: &HashMap<String, bool>,
-) -> Result<Vec<Candidate>, Problem> {
+) -> Result<(), Problem> {
     let Some(channel) = catalog.channels.get(&order.channel) else {
         return Err(Problem::invalid(
             "channel",
@@ -910,6 +1027,5 @@ fn check(
     if !errors.is_empty() {
         return Err(Problem::Invalid(errors.0));
     }
-    let country = order.shipping_address.country.as_deref().unwrap_or("");
-    Ok(candidates(channel, &catalog.locations, country))
+    Ok(())
 }

@@ -3,7 +3,9 @@
 //! Several processes may share one database, so nothing that guards stock lives in a
 //! process: stock rows are locked `FOR UPDATE` (always in `(sku, location)` order) in the
 //! transaction that changes them, and the same external order id or idempotency key is
-//! serialised by transaction-scoped advisory locks.
+//! serialised by transaction-scoped advisory locks. Daily capacities are guarded the same
+//! way: a writer that routes locks the day counters of capacity locations (in location
+//! order, after its advisory locks and before any stock row) and plans against them.
 //!
 //! Order capture is the hot path and uses group commit (see `batch`): concurrent captures
 //! are queued and each batch is one transaction with a fixed number of round trips and one
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::fulfillment::FulfillmentOrder;
 use ordo_domain::inventory::StockWrite;
 use ordo_domain::order::{NewOrder, Order};
 use ordo_store::*;
@@ -33,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_users.sql")),
     (3, include_str!("../migrations/0003_routing_rules.sql")),
+    (4, include_str!("../migrations/0004_fulfillment_orders.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -333,6 +337,28 @@ impl Store for PgStore {
                 None => Ok(None),
             }
         })
+    }
+    async fn get_fulfillment_order(&self, id: &str) -> Result<Option<FulfillmentOrder>> {
+        read!(self, |c| reads::get_fulfillment_order(c, id))
+    }
+    async fn list_fulfillment_orders(
+        &self,
+        filter: &FulfillmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<FulfillmentOrder>> {
+        read!(self, |c| reads::list_fulfillment_orders(c, filter, page))
+    }
+    async fn change_fulfillment(
+        &self,
+        change: FulfillmentChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (change, ctx) = (change.clone(), ctx.clone());
+            Box::pin(async move { ops::change_fulfillment(c, &change, &ctx).await })
+        })
+        .await
     }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         read!(self, |c| reads::list_events(c, after, limit))

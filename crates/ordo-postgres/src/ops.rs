@@ -2,16 +2,21 @@
 //! and commits; events are queued on the connection and appended at commit.
 //!
 //! Lock order, the same everywhere so that writers of several processes cannot deadlock
-//! in the common cases: advisory locks (idempotency keys), then balance rows sorted by
-//! `(sku, location)`, then order and line rows in serving order. The rare cycles that
-//! remain end in a deadlock error, and the caller runs the transaction again.
+//! in the common cases: advisory locks (idempotency keys), then the day counters of
+//! capacity locations (location order), then balance rows sorted by `(sku, location)`,
+//! then order and line rows in serving order. The rare cycles that remain end in a
+//! deadlock error, and the caller runs the transaction again. Re-allocation comes last
+//! (the freed balance row is already locked), so the further balance rows and the day
+//! counter it needs are taken with `SKIP LOCKED`: what someone else holds is treated as
+//! unavailable (no stock, a full day) instead of waited for.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ordo_domain::Problem;
-use ordo_domain::allocation::{candidates, fill_waiting};
+use ordo_domain::allocation::StockView;
 use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::error::Errors;
+use ordo_domain::fulfillment::{FulfillmentLine, RequestStatus};
 use ordo_domain::inventory::{Balance, Reason, StockState, StockWrite, plan_write};
 use ordo_domain::order::{
     HoldReason, Order, OrderStatus, Transition, order_number, transition as next_status,
@@ -234,7 +239,7 @@ pub(crate) async fn write_stock(
             .await?,
         );
     }
-    let mut catalog = None;
+    let mut routing = None;
     let mut shorted = Vec::new();
     let mut reallocated = Vec::new();
     if balance.available() < 0 {
@@ -253,7 +258,7 @@ pub(crate) async fn write_stock(
             reallocated.extend(
                 reallocate(
                     c,
-                    &mut catalog,
+                    &mut routing,
                     &write.sku,
                     &key.1,
                     &mut other,
@@ -267,7 +272,7 @@ pub(crate) async fn write_stock(
     } else if balance.available() > before.available() {
         reallocated = reallocate(
             c,
-            &mut catalog,
+            &mut routing,
             &write.sku,
             &write.location,
             &mut balance,
@@ -325,12 +330,73 @@ async fn refresh_fill(c: &mut Conn, number: i64, at: OffsetDateTime) -> Result<O
     Ok(fill)
 }
 
-/// Gives units now available at (sku, location) to waiting lines: higher priority first,
-/// then oldest. The balance row must be locked by the caller. Returns the numbers of the
-/// orders that received stock.
+/// What re-allocation reads of the catalog, loaded once per transaction when first needed.
+struct RoutingCatalog {
+    catalog: Catalog,
+    rules: Vec<ordo_routing::Rule>,
+    needs_products: bool,
+}
+
+impl RoutingCatalog {
+    fn new(catalog: Catalog, rules: Vec<ordo_routing::Rule>) -> Self {
+        let needs_products = needs_products(&rules, &catalog.locations);
+        RoutingCatalog {
+            catalog,
+            rules,
+            needs_products,
+        }
+    }
+
+    async fn load(c: &mut Conn) -> Result<Self> {
+        let channels_sql = c.prep(reads::CHANNEL_DOCS_SQL).await?;
+        let locations_sql = c.prep(reads::LOCATION_DOCS_SQL).await?;
+        let rules_sql = c.prep(reads::RULES_SQL).await?;
+        let client = &c.client;
+        let (channels, locations, rules) = tokio::join!(
+            async { client.query(&channels_sql, &[]).await },
+            async { client.query(&locations_sql, &[]).await },
+            async { client.query(&rules_sql, &[]).await },
+        );
+        Ok(Self::new(
+            reads::catalog_from(&channels?, &locations?)?,
+            reads::rules_from(&rules?)?,
+        ))
+    }
+}
+
+/// Orders waiting for `$1`, locked, in serving order: higher priority first, then oldest.
+/// Read after the lock, so a line cancelled or filled meanwhile drops out. An order never
+/// gets stock back at a location (`$2`) that rejected part of it.
+const WAITING_SQL: &str = "SELECT l.order_number FROM order_lines l \
+     JOIN orders o ON o.number = l.order_number \
+     WHERE l.sku = $1 AND l.backordered > 0 AND o.status <> 'cancelled' \
+     AND NOT EXISTS (SELECT 1 FROM fulfillment_orders f WHERE f.order_number = l.order_number \
+     AND f.location = $2 AND f.request_status = 'rejected') \
+     ORDER BY o.priority DESC, o.placed_at, o.number, l.line_no FOR UPDATE OF l, o";
+/// The balances at `$2` of order `$1`'s SKUs. Taken late in the lock order, so a row
+/// another transaction holds is skipped (it counts as nothing available) rather than
+/// waited for; rows this transaction holds already come back as they are now.
+const REALLOCATE_BALANCES_SQL: &str = "SELECT b.sku, b.on_hand, b.allocated, b.damaged, b.quality_control, \
+     b.safety_stock, b.incoming FROM balances b WHERE b.location = $2 \
+     AND b.sku IN (SELECT sku FROM order_lines WHERE order_number = $1) \
+     ORDER BY b.sku FOR UPDATE OF b SKIP LOCKED";
+/// A capacity location's day counter, if no other transaction holds it.
+const REALLOCATE_COUNTER_SQL: &str = "SELECT location, day, orders FROM location_day_counts WHERE location = $1 FOR UPDATE SKIP LOCKED";
+
+/// Stock appeared at (sku, location): the orders waiting for that SKU, higher priority
+/// first, then oldest, have what they still wait for routed again by the engine, with this
+/// location as the only source and the same rules, limits and profiles as capture (so an
+/// excluded location, a full day, a class it cannot ship or a never-split order keeps
+/// waiting), until the units there are gone. The caller holds the lock of the balance row
+/// of (sku, location); `balance` is left as it is at the end. Returns the numbers of the
+/// orders served.
+///
+/// Every further lock is taken without waiting (this comes late in the lock order): the
+/// order's other balance rows here that someone else holds count as empty, and a day
+/// counter someone else holds makes the location full for this re-allocation.
 async fn reallocate(
     c: &mut Conn,
-    catalog: &mut Option<Catalog>,
+    routing: &mut Option<RoutingCatalog>,
     sku: &str,
     location: &str,
     balance: &mut Balance,
@@ -340,88 +406,111 @@ async fn reallocate(
     if balance.available() <= 0 {
         return Ok(vec![]);
     }
-    // Locked, and read after the lock: a line cancelled or filled meanwhile drops out.
-    let rows = c
-        .query(
-            "SELECT l.order_number, l.line_no, l.backordered, o.channel, o.ship_country FROM order_lines l \
-             JOIN orders o ON o.number = l.order_number \
-             WHERE l.sku = $1 AND l.backordered > 0 AND o.status <> 'cancelled' \
-             ORDER BY o.priority DESC, o.placed_at, o.number, l.line_no FOR UPDATE OF l, o",
-            &[&sku],
-        )
-        .await?;
-    if rows.is_empty() {
+    let rows = c.query(WAITING_SQL, &[&sku, &location]).await?;
+    let mut numbers: Vec<i64> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let number: i64 = r.try_get(0)?;
+        // Lines of one order come together (same priority, time and number).
+        if numbers.last() != Some(&number) {
+            numbers.push(number);
+        }
+    }
+    if numbers.is_empty() {
         return Ok(vec![]);
     }
-    if catalog.is_none() {
-        *catalog = Some(reads::load_catalog(c).await?);
+    if routing.is_none() {
+        *routing = Some(RoutingCatalog::load(c).await?);
     }
-    let cat = catalog.as_ref().expect("just loaded");
-    let mut eligible: Vec<(i64, i32, i64)> = Vec::new();
-    for r in &rows {
-        let channel: String = r.try_get(3)?;
-        let country: String = r.try_get(4)?;
-        let serves = cat.channels.get(&channel).is_some_and(|ch| {
-            candidates(ch, &cat.locations, &country)
-                .iter()
-                .any(|cand| cand.location == location)
-        });
-        if serves {
-            eligible.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-        }
-    }
-    let needs: Vec<i64> = eligible.iter().map(|l| l.2).collect();
-    let grants = fill_waiting(balance.available(), &needs);
+    let routing = routing.as_ref().expect("just loaded");
+    let locations = &routing.catalog.locations;
+    let capacity = locations
+        .iter()
+        .find(|l| l.code == location)
+        .and_then(|l| l.routing.daily_capacity);
+    let mut counter_held_elsewhere = false;
+    let here = (sku.to_string(), location.to_string());
     let mut touched = Vec::new();
-    for (&(number, line_no, _), q) in eligible.iter().zip(grants) {
-        if q == 0 {
+    for number in numbers {
+        if balance.available() <= 0 {
+            break;
+        }
+        let order = reads::load_order(c, number).await?;
+        let Some(channel) = routing.catalog.channels.get(&order.channel) else {
+            continue;
+        };
+        let balances_sql = c.prep(REALLOCATE_BALANCES_SQL).await?;
+        let products_sql = c.prep(FO_PRODUCTS_SQL).await?;
+        let counter_sql = c.prep(REALLOCATE_COUNTER_SQL).await?;
+        let load_products = routing.needs_products;
+        let lock_counter = capacity.is_some() && !counter_held_elsewhere;
+        let client = &c.client;
+        let (balances, products, counter) = tokio::join!(
+            async { client.query(&balances_sql, &[&number, &location]).await },
+            async {
+                if !load_products {
+                    return Ok(Vec::new());
+                }
+                client.query(&products_sql, &[&number]).await
+            },
+            async {
+                if !lock_counter {
+                    return Ok(Vec::new());
+                }
+                client.query(&counter_sql, &[&location]).await
+            },
+        );
+        let (balances, products, counter) = (balances?, products?, counter?);
+        // Only this location's units are on offer: the engine may place the order's
+        // waiting units here and nowhere else.
+        let mut stock = LockedStock(BTreeMap::new());
+        for r in &balances {
+            stock.0.insert(
+                (r.try_get(0)?, location.to_string()),
+                reads::balance_from(r, 1)?,
+            );
+        }
+        // The freed row is this transaction's: always there, and current.
+        *balance = stock
+            .0
+            .get(&here)
+            .copied()
+            .ok_or_else(|| internal(format!("balance of {sku} at {location} not locked")))?;
+        if balance.available() <= 0 {
+            break;
+        }
+        let mut product_docs: HashMap<String, Product> = HashMap::new();
+        for r in &products {
+            let doc: &str = r.try_get(1)?;
+            product_docs.insert(r.try_get(0)?, serde_json::from_str(doc).map_err(internal)?);
+        }
+        let mut counts = reads::DayCounts::default();
+        counts.add_rows(&counter)?;
+        if lock_counter && counter.is_empty() {
+            // Held by another transaction (or not created yet): no new fulfillment order
+            // here now, rather than a wait that could close a cycle.
+            counter_held_elsewhere = true;
+        }
+        let mut orders_today = counts.orders_today(locations, at);
+        if let (Some(cap), true) = (capacity, counter_held_elsewhere) {
+            orders_today.insert(location.to_string(), cap);
+        }
+        let plan = plan_backorder_routing(
+            &order,
+            &FulfillmentContext {
+                channel,
+                locations,
+                rules: &routing.rules,
+                orders_today: &orders_today,
+                products: &product_docs,
+                stock: &stock,
+                now: at,
+            },
+        );
+        if plan.writes.is_empty() {
             continue;
         }
-        let reference = format!("order:{}", order_number(number));
-        let upsert = c
-            .prep(
-                "INSERT INTO allocations (order_number, line_no, location, quantity) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (order_number, line_no, location) DO UPDATE SET quantity = allocations.quantity + EXCLUDED.quantity",
-            )
-            .await?;
-        let line = c
-            .prep(
-                "UPDATE order_lines SET allocated = allocated + $1, backordered = backordered - $1 \
-                 WHERE order_number = $2 AND line_no = $3",
-            )
-            .await?;
-        let client = &c.client;
-        let (a, b) = tokio::join!(
-            async {
-                client
-                    .execute(&upsert, &[&number, &line_no, &location, &q])
-                    .await
-            },
-            async { client.execute(&line, &[&q, &number, &line_no]).await },
-        );
-        a?;
-        b?;
-        apply_change(
-            c,
-            sku,
-            location,
-            balance,
-            StockState::Allocated,
-            q,
-            Reason::Allocation,
-            Some(&reference),
-            actor,
-            at,
-        )
-        .await?;
-        let fill = refresh_fill(c, number, at).await?;
-        c.event(
-            "order.reallocated",
-            Some(number),
-            actor,
-            at,
-            &line_stock_event(number, sku, location, q, fill),
-        );
+        apply_plan(c, number, &plan, &mut stock, actor, at).await?;
+        *balance = stock.0[&here];
         touched.push(order_number(number));
     }
     Ok(touched)
@@ -439,30 +528,47 @@ async fn release_shortage(
 ) -> Result<Vec<String>> {
     let rows = c
         .query(
-            "SELECT a.order_number, a.line_no, a.quantity FROM allocations a \
+            "SELECT a.order_number, a.line_no, a.quantity, a.fo_no FROM allocations a \
              JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
              JOIN orders o ON o.number = a.order_number \
              WHERE l.sku = $1 AND a.location = $2 \
-             ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC, a.line_no FOR UPDATE OF a, l, o",
+             ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC, a.line_no, a.fo_no DESC FOR UPDATE OF a, l, o",
             &[&sku, &location],
         )
         .await?;
-    let mut shorted = Vec::new();
+    let mut shorted: Vec<String> = Vec::new();
+    // What each fulfillment order gave up here, kept as its lines if it ends up empty.
+    let mut taken: HashMap<(i64, i32), Vec<FulfillmentLine>> = HashMap::new();
     for r in &rows {
         let number: i64 = r.try_get(0)?;
         let line_no: i32 = r.try_get(1)?;
         let quantity: i64 = r.try_get(2)?;
+        let fo_no: i32 = r.try_get(3)?;
         let deficit = -balance.available();
         if deficit <= 0 {
             break;
         }
         let q = quantity.min(deficit);
         let reference = format!("order:{}", order_number(number));
+        let gave = taken.entry((number, fo_no)).or_default();
+        gave.push(FulfillmentLine {
+            line_no,
+            sku: sku.to_string(),
+            quantity: q,
+        });
+        let closed = serde_json::to_string(gave).map_err(internal)?;
         let take = c
-            .prep("UPDATE allocations SET quantity = quantity - $1 WHERE order_number = $2 AND line_no = $3 AND location = $4")
+            .prep("UPDATE allocations SET quantity = quantity - $1 WHERE order_number = $2 AND fo_no = $3 AND line_no = $4")
             .await?;
         let drop_empty = c
             .prep("DELETE FROM allocations WHERE quantity = 0 AND order_number = $1")
+            .await?;
+        let close_empty = c
+            .prep(
+                "UPDATE fulfillment_orders f SET status = 'cancelled', reason = 'stock shortage', closed_lines = $3, \
+                 updated_at = $4 WHERE f.order_number = $1 AND f.fo_no = $2 AND f.status IN ('open', 'on_hold') \
+                 AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.order_number = f.order_number AND a.fo_no = f.fo_no)",
+            )
             .await?;
         let line = c
             .prep(
@@ -471,17 +577,23 @@ async fn release_shortage(
             )
             .await?;
         let client = &c.client;
-        let (a, b, d) = tokio::join!(
+        let (a, b, e, d) = tokio::join!(
             async {
                 client
-                    .execute(&take, &[&q, &number, &line_no, &location])
+                    .execute(&take, &[&q, &number, &fo_no, &line_no])
                     .await
             },
             async { client.execute(&drop_empty, &[&number]).await },
+            async {
+                client
+                    .execute(&close_empty, &[&number, &fo_no, &closed, &at])
+                    .await
+            },
             async { client.execute(&line, &[&q, &number, &line_no]).await },
         );
         a?;
         b?;
+        e?;
         d?;
         apply_change(
             c,
@@ -504,7 +616,10 @@ async fn release_shortage(
             at,
             &line_stock_event(number, sku, location, q, fill),
         );
-        shorted.push(order_number(number));
+        let n = order_number(number);
+        if shorted.last() != Some(&n) {
+            shorted.push(n);
+        }
     }
     Ok(shorted)
 }
@@ -559,6 +674,11 @@ pub(crate) async fn transition(
                 &[&next.as_str(), &reason.as_str(), &at, &number],
             )
             .await?;
+            c.execute(
+                "UPDATE fulfillment_orders SET status = 'on_hold', updated_at = $1 WHERE order_number = $2 AND status = 'open'",
+                &[&at, &number],
+            )
+            .await?;
             c.event(
                 "order.held",
                 Some(number),
@@ -571,6 +691,11 @@ pub(crate) async fn transition(
             c.execute(
                 "UPDATE orders SET status = $1, hold_reason = NULL, updated_at = $2 WHERE number = $3",
                 &[&next.as_str(), &at, &number],
+            )
+            .await?;
+            c.execute(
+                "UPDATE fulfillment_orders SET status = 'open', updated_at = $1 WHERE order_number = $2 AND status = 'on_hold'",
+                &[&at, &number],
             )
             .await?;
             c.event(
@@ -616,6 +741,17 @@ pub(crate) async fn transition(
                 .await?;
                 stock.insert(key, balance);
             }
+            // Before the allocations go: what each fulfillment order held.
+            let close = c
+                .prep(
+                    "UPDATE fulfillment_orders f SET status = 'cancelled', reason = 'order cancelled', updated_at = $2, \
+                     closed_lines = COALESCE((SELECT json_agg(json_build_object('line_no', a.line_no, 'sku', l.sku, \
+                     'quantity', a.quantity) ORDER BY a.line_no)::text FROM allocations a \
+                     JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+                     WHERE a.order_number = f.order_number AND a.fo_no = f.fo_no), '[]') \
+                     WHERE f.order_number = $1 AND f.status IN ('open', 'on_hold')",
+                )
+                .await?;
             let del = c
                 .prep("DELETE FROM allocations WHERE order_number = $1")
                 .await?;
@@ -631,11 +767,13 @@ pub(crate) async fn transition(
                 )
                 .await?;
             let client = &c.client;
-            let (a, b, d) = tokio::join!(
+            let (f, a, b, d) = tokio::join!(
+                async { client.execute(&close, &[&number, &at]).await },
                 async { client.execute(&del, &[&number]).await },
                 async { client.execute(&lines, &[&number]).await },
                 async { client.execute(&header, &[&change.note, &at, &number]).await },
             );
+            f?;
             a?;
             b?;
             d?;
@@ -648,12 +786,12 @@ pub(crate) async fn transition(
             );
             let freed: BTreeSet<(String, String)> =
                 released.into_iter().map(|(s, l, _)| (s, l)).collect();
-            let mut catalog = None;
+            let mut routing = None;
             for key in freed {
                 let mut balance = stock[&key];
                 reallocate(
                     c,
-                    &mut catalog,
+                    &mut routing,
                     &key.0,
                     &key.1,
                     &mut balance,
@@ -668,6 +806,302 @@ pub(crate) async fn transition(
     let order = reads::load_order(c, number).await?;
     remember(c, ctx, 200, &order).await?;
     Ok(Outcome::Done(order))
+}
+
+/// Locked balances as routing and the fulfillment checks read them.
+struct LockedStock(BTreeMap<(String, String), Balance>);
+
+impl StockView for LockedStock {
+    fn available(&self, sku: &str, location: &str) -> i64 {
+        self.0
+            .get(&(sku.to_string(), location.to_string()))
+            .map_or(0, Balance::available)
+    }
+}
+
+const FO_PRODUCTS_SQL: &str = "SELECT sku, doc FROM products \
+     WHERE sku IN (SELECT sku FROM order_lines WHERE order_number = $1)";
+const FO_BALANCES_SQL: &str = "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
+     FROM balances WHERE sku IN (SELECT sku FROM order_lines WHERE order_number = $1) \
+     ORDER BY sku, location FOR UPDATE";
+const FO_LOCK_ORDER_SQL: &str = "SELECT number FROM orders WHERE number = $1 FOR UPDATE";
+/// Writes the headers of the fulfillment orders a change touched.
+const FO_UPSERT_SQL: &str = "INSERT INTO fulfillment_orders (order_number, fo_no, location, status, request_status, \
+     reason, closed_lines, created_at, updated_at) \
+     SELECT $1::bigint, u.f, u.l, u.s, u.r, u.reason, u.closed, $7::timestamptz, $7::timestamptz \
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[]) AS u(f, l, s, r, reason, closed) \
+     ON CONFLICT (order_number, fo_no) DO UPDATE SET location = EXCLUDED.location, status = EXCLUDED.status, \
+     request_status = EXCLUDED.request_status, reason = EXCLUDED.reason, closed_lines = EXCLUDED.closed_lines, \
+     updated_at = EXCLUDED.updated_at";
+const FO_CLEAR_SQL: &str =
+    "DELETE FROM allocations WHERE order_number = $1 AND fo_no = ANY($2::int[])";
+const FO_LINES_SQL: &str = "INSERT INTO allocations (order_number, fo_no, line_no, location, quantity) \
+     SELECT $1::bigint, u.f, u.line_no, u.l, u.q FROM unnest($2::int[], $3::int[], $4::text[], $5::bigint[]) \
+     AS u(f, line_no, l, q) \
+     ON CONFLICT (order_number, fo_no, line_no) DO UPDATE SET quantity = allocations.quantity + EXCLUDED.quantity";
+const FO_ORDER_LINES_SQL: &str = "UPDATE order_lines l SET allocated = l.allocated + u.d, backordered = l.backordered - u.d \
+     FROM unnest($2::int[], $3::bigint[]) AS u(line_no, d) WHERE l.order_number = $1 AND l.line_no = u.line_no";
+
+/// Moves, splits, merges, or records a fulfiller's answer, with the reservations that
+/// follow, in the caller's transaction.
+pub(crate) async fn change_fulfillment(
+    c: &mut Conn,
+    change: &FulfillmentChange,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let number = change.order_number()?;
+    // One round trip, locks in the global order: day counters, the stock of the order's
+    // SKUs (which never change, so they can be named before the order is locked), then
+    // the order itself.
+    let channels_sql = c.prep(reads::CHANNEL_DOCS_SQL).await?;
+    let locations_sql = c.prep(reads::LOCATION_DOCS_SQL).await?;
+    let rules_sql = c.prep(reads::RULES_SQL).await?;
+    let products_sql = c.prep(FO_PRODUCTS_SQL).await?;
+    let ensure_sql = c.prep(reads::ENSURE_COUNTERS_SQL).await?;
+    let counters_sql = c.prep(reads::LOCK_COUNTERS_SQL).await?;
+    let balances_sql = c.prep(FO_BALANCES_SQL).await?;
+    let order_sql = c.prep(FO_LOCK_ORDER_SQL).await?;
+    let client = &c.client;
+    let (channels, locations, rules, products, ensured, counters, balances, found) = tokio::join!(
+        async { client.query(&channels_sql, &[]).await },
+        async { client.query(&locations_sql, &[]).await },
+        async { client.query(&rules_sql, &[]).await },
+        async { client.query(&products_sql, &[&number]).await },
+        async { client.execute(&ensure_sql, &[]).await },
+        async { client.query(&counters_sql, &[]).await },
+        async { client.query(&balances_sql, &[&number]).await },
+        async { client.query_opt(&order_sql, &[&number]).await },
+    );
+    ensured?;
+    let (channels, locations, rules, products, counters, balances, found) = (
+        channels?, locations?, rules?, products?, counters?, balances?, found?,
+    );
+    if found.is_none() {
+        return Err(Problem::NotFound(format!("order {}", order_number(number))).into());
+    }
+    let catalog = reads::catalog_from(&channels, &locations)?;
+    let rules = reads::rules_from(&rules)?;
+    let mut counts = reads::DayCounts::default();
+    counts.add_rows(&counters)?;
+    let missing = counts.missing(&catalog.locations);
+    if !missing.is_empty() {
+        let rows = c.query(reads::LOCK_MORE_COUNTERS_SQL, &[&missing]).await?;
+        counts.add_rows(&rows)?;
+    }
+    let mut product_docs: HashMap<String, Product> = HashMap::new();
+    if needs_products(&rules, &catalog.locations) {
+        for r in &products {
+            let doc: &str = r.try_get(1)?;
+            product_docs.insert(r.try_get(0)?, serde_json::from_str(doc).map_err(internal)?);
+        }
+    }
+    let mut stock = LockedStock(BTreeMap::new());
+    for r in &balances {
+        stock
+            .0
+            .insert((r.try_get(0)?, r.try_get(1)?), reads::balance_from(r, 2)?);
+    }
+    let order = reads::load_order(c, number).await?;
+    let channel = catalog
+        .channels
+        .get(&order.channel)
+        .ok_or_else(|| internal(format!("channel {} vanished", order.channel)))?;
+    let at = now();
+    let orders_today = counts.orders_today(&catalog.locations, at);
+    let plan = plan_fulfillment_change(
+        &order,
+        change,
+        &FulfillmentContext {
+            channel,
+            locations: &catalog.locations,
+            rules: &rules,
+            orders_today: &orders_today,
+            products: &product_docs,
+            stock: &stock,
+            now: at,
+        },
+    )?;
+
+    let freed = apply_plan(c, number, &plan, &mut stock, &ctx.actor, at).await?;
+    // Units given up here may serve orders waiting for them.
+    let mut routing = Some(RoutingCatalog::new(catalog, rules));
+    for key in freed {
+        let mut balance = stock.0[&key];
+        reallocate(
+            c,
+            &mut routing,
+            &key.0,
+            &key.1,
+            &mut balance,
+            &ctx.actor,
+            at,
+        )
+        .await?;
+        stock.0.insert(key, balance);
+    }
+    let order = reads::load_order(c, number).await?;
+    remember(c, ctx, 200, &order).await?;
+    Ok(Outcome::Done(order))
+}
+
+/// Writes a fulfillment plan for order `number` (locked by the caller, as are the balance
+/// rows in `stock`): headers, each touched fulfillment order's reservations replaced, line
+/// figures, day counts, reservations in the ledger and events. Returns the places whose
+/// reservations shrank.
+async fn apply_plan(
+    c: &mut Conn,
+    number: i64,
+    plan: &FulfillmentPlan,
+    stock: &mut LockedStock,
+    actor: &str,
+    at: OffsetDateTime,
+) -> Result<BTreeSet<(String, String)>> {
+    // Headers, then each touched fulfillment order's reservations replaced, then lines.
+    let mut fo_no = Vec::with_capacity(plan.writes.len());
+    let mut fo_location = Vec::with_capacity(plan.writes.len());
+    let mut fo_status = Vec::with_capacity(plan.writes.len());
+    let mut fo_request: Vec<Option<&str>> = Vec::with_capacity(plan.writes.len());
+    let mut fo_reason: Vec<Option<&str>> = Vec::with_capacity(plan.writes.len());
+    let mut fo_closed: Vec<Option<String>> = Vec::with_capacity(plan.writes.len());
+    let mut line_fo = Vec::new();
+    let mut line_no = Vec::new();
+    let mut line_location = Vec::new();
+    let mut line_quantity = Vec::new();
+    for w in &plan.writes {
+        fo_no.push(w.fo_no);
+        fo_location.push(w.location.as_str());
+        fo_status.push(w.status.as_str());
+        fo_request.push(w.request_status.map(RequestStatus::as_str));
+        fo_reason.push(w.reason.as_deref());
+        fo_closed.push(match &w.closed_lines {
+            Some(lines) => Some(serde_json::to_string(lines).map_err(internal)?),
+            None => None,
+        });
+        for l in &w.lines {
+            line_fo.push(w.fo_no);
+            line_no.push(l.line_no);
+            line_location.push(w.location.as_str());
+            line_quantity.push(l.quantity);
+        }
+    }
+    let mut per_line: BTreeMap<i32, i64> = BTreeMap::new();
+    for (line, delta) in &plan.line_allocated {
+        *per_line.entry(*line).or_default() += delta;
+    }
+    per_line.retain(|_, d| *d != 0);
+    let changed_lines: Vec<i32> = per_line.keys().copied().collect();
+    let changed_by: Vec<i64> = per_line.values().copied().collect();
+    let mut bumps = reads::Bumps::default();
+    for (location, day) in &plan.capacity_used {
+        bumps.add(location, *day);
+    }
+    let (bump_location, bump_day, bump_orders) = bumps.columns();
+    let upsert = c.prep(FO_UPSERT_SQL).await?;
+    let clear = c.prep(FO_CLEAR_SQL).await?;
+    let insert = c.prep(FO_LINES_SQL).await?;
+    let lines = c.prep(FO_ORDER_LINES_SQL).await?;
+    let bump = c.prep(reads::BUMP_COUNTERS_SQL).await?;
+    let client = &c.client;
+    let (r_upsert, r_clear, r_insert, r_lines, r_bump) = tokio::join!(
+        async {
+            if fo_no.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(
+                    &upsert,
+                    &[
+                        &number,
+                        &fo_no,
+                        &fo_location,
+                        &fo_status,
+                        &fo_request,
+                        &fo_reason,
+                        &at,
+                        &fo_closed,
+                    ],
+                )
+                .await
+        },
+        async {
+            if fo_no.is_empty() {
+                return Ok(0);
+            }
+            client.execute(&clear, &[&number, &fo_no]).await
+        },
+        async {
+            if line_fo.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(
+                    &insert,
+                    &[&number, &line_fo, &line_no, &line_location, &line_quantity],
+                )
+                .await
+        },
+        async {
+            if changed_lines.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(&lines, &[&number, &changed_lines, &changed_by])
+                .await
+        },
+        async {
+            if bump_location.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(&bump, &[&bump_location, &bump_day, &bump_orders])
+                .await
+        },
+    );
+    r_upsert?;
+    r_clear?;
+    r_insert?;
+    r_lines?;
+    r_bump?;
+
+    let reference = format!("order:{}", order_number(number));
+    let mut freed: BTreeSet<(String, String)> = BTreeSet::new();
+    for d in plan.stock.iter().filter(|d| d.delta != 0) {
+        let key = (d.sku.clone(), d.location.clone());
+        let mut balance = stock
+            .0
+            .get(&key)
+            .copied()
+            .ok_or_else(|| internal(format!("no balance of {} at {}", d.sku, d.location)))?;
+        apply_change(
+            c,
+            &d.sku,
+            &d.location,
+            &mut balance,
+            StockState::Allocated,
+            d.delta,
+            if d.delta > 0 {
+                Reason::Allocation
+            } else {
+                Reason::Deallocation
+            },
+            Some(&reference),
+            actor,
+            at,
+        )
+        .await?;
+        stock.0.insert(key.clone(), balance);
+        if d.delta < 0 {
+            freed.insert(key);
+        }
+    }
+    refresh_fill(c, number, at).await?;
+    for e in &plan.events {
+        c.event(e.kind, Some(number), actor, at, &e.data);
+    }
+    Ok(freed)
 }
 
 /// Inserts or replaces a catalog record; true when it was new.
@@ -723,6 +1157,17 @@ pub(crate) async fn put_location(
         &[&location.code, &doc, &at, &location.active, &location.priority],
     )
     .await?;
+    if location.routing.daily_capacity.is_some() {
+        // The day counter exists from the moment a capacity does, committed with it, so
+        // re-allocation (which never waits for a counter) finds one to lock. Never waits
+        // for a row lock: a counter that exists is left alone.
+        c.execute(
+            "INSERT INTO location_day_counts (location, day, orders) VALUES ($1, DATE '1970-01-01', 0) \
+             ON CONFLICT (location) DO NOTHING",
+            &[&location.code],
+        )
+        .await?;
+    }
     c.event(
         if created {
             "location.created"

@@ -4,6 +4,9 @@ use std::collections::HashMap;
 
 use ordo_domain::Problem;
 use ordo_domain::catalog::{Channel, Location, Product, available_to_sell};
+use ordo_domain::fulfillment::{
+    FulfillmentLine, FulfillmentOrder, FulfillmentStatus, RequestStatus, parse_fulfillment_order_id,
+};
 use ordo_domain::inventory::Balance;
 use ordo_domain::order::{HoldReason, Order, OrderStatus, order_number, parse_order_number};
 use ordo_store::*;
@@ -70,6 +73,133 @@ pub(crate) fn catalog_from(channel_rows: &[Row], location_rows: &[Row]) -> Resul
         channels: channels.into_iter().map(|c| (c.code.clone(), c)).collect(),
         locations,
     })
+}
+
+/// The routing rules in force (none before the first save).
+pub(crate) const RULES_SQL: &str =
+    "SELECT rules FROM routing_rule_sets ORDER BY version DESC LIMIT 1";
+
+pub(crate) fn rules_from(rows: &[Row]) -> Result<Vec<ordo_routing::Rule>> {
+    match rows.first() {
+        Some(r) => decode(r.try_get(0)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Locations whose record sets a daily capacity.
+macro_rules! capacity_locations {
+    () => {
+        "SELECT code FROM locations WHERE (doc::jsonb -> 'routing' ->> 'daily_capacity') IS NOT NULL"
+    };
+}
+
+/// Creates the missing day counters of capacity locations. Sent before
+/// [`LOCK_COUNTERS_SQL`] (a later statement, so a later snapshot that sees them); a
+/// counter another transaction is creating is waited for.
+pub(crate) const ENSURE_COUNTERS_SQL: &str = concat!(
+    "INSERT INTO location_day_counts (location, day, orders) SELECT code, DATE '1970-01-01', 0 FROM (",
+    capacity_locations!(),
+    ") l WHERE NOT EXISTS (SELECT 1 FROM location_day_counts c WHERE c.location = l.code) \
+     ORDER BY code ON CONFLICT (location) DO NOTHING"
+);
+
+/// Locks the day counters of capacity locations, in location order. Every writer that
+/// routes takes them after its advisory locks and before any stock row.
+pub(crate) const LOCK_COUNTERS_SQL: &str = concat!(
+    "SELECT location, day, orders FROM location_day_counts WHERE location IN (",
+    capacity_locations!(),
+    ") ORDER BY location FOR UPDATE"
+);
+
+/// Locks (creating them if need be) the counters of `locations`: for a capacity the
+/// catalog knows but [`LOCK_COUNTERS_SQL`] did not see (a location saved in between).
+pub(crate) const LOCK_MORE_COUNTERS_SQL: &str = "INSERT INTO location_day_counts (location, day, orders) \
+     SELECT l, DATE '1970-01-01', 0 FROM unnest($1::text[]) AS t(l) ORDER BY l \
+     ON CONFLICT (location) DO UPDATE SET orders = location_day_counts.orders RETURNING location, day, orders";
+
+/// Adds `day`, `orders` to counters; a counter of an earlier day starts again.
+pub(crate) const BUMP_COUNTERS_SQL: &str = "INSERT INTO location_day_counts (location, day, orders) \
+     SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[]) \
+     ON CONFLICT (location) DO UPDATE SET orders = CASE WHEN location_day_counts.day = EXCLUDED.day \
+     THEN location_day_counts.orders + EXCLUDED.orders ELSE EXCLUDED.orders END, day = EXCLUDED.day";
+
+/// Locked day counters: location → (day, fulfillment orders routed there that day).
+#[derive(Default)]
+pub(crate) struct DayCounts(pub HashMap<String, (time::Date, i64)>);
+
+impl DayCounts {
+    pub fn add_rows(&mut self, rows: &[Row]) -> Result<()> {
+        for r in rows {
+            self.0.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+        }
+        Ok(())
+    }
+
+    /// Capacity locations of `locations` without a locked counter.
+    pub fn missing(&self, locations: &[Location]) -> Vec<String> {
+        locations
+            .iter()
+            .filter(|l| l.routing.daily_capacity.is_some() && !self.0.contains_key(&l.code))
+            .map(|l| l.code.clone())
+            .collect()
+    }
+
+    /// What routing reads: for each capacity location, its count on its current local day.
+    pub fn orders_today(
+        &self,
+        locations: &[Location],
+        now: time::OffsetDateTime,
+    ) -> HashMap<String, u32> {
+        locations
+            .iter()
+            .filter(|l| l.routing.daily_capacity.is_some())
+            .map(|l| {
+                let n = match self.0.get(&l.code) {
+                    Some((day, n)) if *day == location_today(l, now) => *n,
+                    _ => 0,
+                };
+                (l.code.clone(), u32::try_from(n).unwrap_or(u32::MAX))
+            })
+            .collect()
+    }
+
+    /// Counts one more fulfillment order at `location` on `day`.
+    pub fn bump(&mut self, location: &str, day: time::Date) {
+        match self.0.get_mut(location) {
+            Some((d, n)) if *d == day => *n += 1,
+            Some((d, _)) if *d > day => {}
+            _ => {
+                self.0.insert(location.to_string(), (day, 1));
+            }
+        }
+    }
+}
+
+/// Counter increments for [`BUMP_COUNTERS_SQL`], per location: the latest day and how
+/// many were added on it.
+#[derive(Default)]
+pub(crate) struct Bumps(pub std::collections::BTreeMap<String, (time::Date, i64)>);
+
+impl Bumps {
+    pub fn add(&mut self, location: &str, day: time::Date) {
+        match self.0.get_mut(location) {
+            Some((d, n)) if *d == day => *n += 1,
+            Some((d, _)) if *d > day => {}
+            _ => {
+                self.0.insert(location.to_string(), (day, 1));
+            }
+        }
+    }
+
+    pub fn columns(&self) -> (Vec<&str>, Vec<time::Date>, Vec<i64>) {
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for (l, (d, n)) in &self.0 {
+            out.0.push(l.as_str());
+            out.1.push(*d);
+            out.2.push(*n);
+        }
+        out
+    }
 }
 
 pub(crate) async fn load_catalog(c: &mut Conn) -> Result<Catalog> {
@@ -317,14 +447,25 @@ pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
              FROM order_lines l JOIN orders o ON o.number = l.order_number ORDER BY l.order_number, l.line_no",
         )
         .await?;
+    // Reservations must sit in an active fulfillment order at their own location.
+    let stray_sql = c
+        .prep(
+            "SELECT a.order_number, a.fo_no, l.sku, a.location, a.quantity, f.location, f.status FROM allocations a \
+             JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+             LEFT JOIN fulfillment_orders f ON f.order_number = a.order_number AND f.fo_no = a.fo_no \
+             WHERE f.fo_no IS NULL OR f.location <> a.location OR f.status IN ('shipped', 'cancelled') \
+             ORDER BY a.order_number, a.fo_no, a.line_no",
+        )
+        .await?;
     c.mark_in_tx(true);
     let client = &c.client;
-    let (begin, ledger_rows, open_rows, balance_rows, line_rows, end) = tokio::join!(
+    let (begin, ledger_rows, open_rows, balance_rows, line_rows, stray_rows, end) = tokio::join!(
         client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
         async { client.query(&ledger_sql, &[]).await },
         async { client.query(&open_sql, &[]).await },
         async { client.query(&balances_sql, &[]).await },
         async { client.query(&lines_sql, &[]).await },
+        async { client.query(&stray_sql, &[]).await },
         client.batch_execute("COMMIT"),
     );
     c.mark_in_tx(false);
@@ -357,6 +498,17 @@ pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
             backordered: r.try_get(5)?,
             cancelled: status == "cancelled",
             reserved: r.try_get(7)?,
+        });
+    }
+    for r in &stray_rows? {
+        input.stray_allocations.push(StrayAllocation {
+            order_number: r.try_get(0)?,
+            fo_no: r.try_get(1)?,
+            sku: r.try_get(2)?,
+            location: r.try_get(3)?,
+            quantity: r.try_get(4)?,
+            fo_location: r.try_get(5)?,
+            fo_status: r.try_get(6)?,
         });
     }
     Ok(verify_report(input))
@@ -446,11 +598,55 @@ fn allocation_row(r: &Row) -> Result<(i64, AllocationRow)> {
             sku: String::new(),
             location: r.try_get(2)?,
             quantity: r.try_get(3)?,
+            fo_no: r.try_get(4)?,
         },
     ))
 }
 
-fn assemble(headers: &[Row], lines: &[Row], allocations: &[Row]) -> Result<HashMap<i64, Order>> {
+macro_rules! allocation_columns {
+    () => {
+        "order_number, line_no, location, quantity, fo_no"
+    };
+}
+
+macro_rules! fulfillment_columns {
+    () => {
+        "order_number, fo_no, location, status, request_status, reason, closed_lines, created_at, updated_at"
+    };
+}
+
+/// A `fulfillment_orders` row read with [`fulfillment_columns`], from column `first` on.
+fn fulfillment_row(r: &Row, first: usize) -> Result<(i64, FulfillmentRow)> {
+    let status: String = r.try_get(first + 3)?;
+    let request: Option<String> = r.try_get(first + 4)?;
+    Ok((
+        r.try_get(first)?,
+        FulfillmentRow {
+            fo_no: r.try_get(first + 1)?,
+            location: r.try_get(first + 2)?,
+            status: FulfillmentStatus::parse(&status)
+                .ok_or_else(|| internal(format!("bad fulfillment status {status:?}")))?,
+            request_status: match request {
+                Some(s) => Some(
+                    RequestStatus::parse(&s)
+                        .ok_or_else(|| internal(format!("bad request status {s:?}")))?,
+                ),
+                None => None,
+            },
+            reason: r.try_get(first + 5)?,
+            closed_lines: r.try_get(first + 6)?,
+            created_at: r.try_get(first + 7)?,
+            updated_at: r.try_get(first + 8)?,
+        },
+    ))
+}
+
+fn assemble(
+    headers: &[Row],
+    lines: &[Row],
+    allocations: &[Row],
+    fulfillment: &[Row],
+) -> Result<HashMap<i64, Order>> {
     let mut line_map: HashMap<i64, Vec<LineRow>> = HashMap::new();
     for r in lines {
         let (n, l) = line_row(r)?;
@@ -461,18 +657,29 @@ fn assemble(headers: &[Row], lines: &[Row], allocations: &[Row]) -> Result<HashM
         let (n, a) = allocation_row(r)?;
         alloc_map.entry(n).or_default().push(a);
     }
+    let mut fo_map: HashMap<i64, Vec<FulfillmentRow>> = HashMap::new();
+    for r in fulfillment {
+        let (n, f) = fulfillment_row(r, 0)?;
+        fo_map.entry(n).or_default().push(f);
+    }
     let mut out = HashMap::with_capacity(headers.len());
     for r in headers {
         let header = order_row(r)?;
         let lines = line_map.remove(&header.number).unwrap_or_default();
-        let allocs = alloc_map.remove(&header.number).unwrap_or_default();
-        let order = assemble_order(&header, &lines, &allocs).map_err(internal)?;
+        let mut allocs = alloc_map.remove(&header.number).unwrap_or_default();
+        for a in &mut allocs {
+            if let Some(l) = lines.iter().find(|l| l.line_no == a.line_no) {
+                a.sku.clone_from(&l.sku);
+            }
+        }
+        let fos = fo_map.remove(&header.number).unwrap_or_default();
+        let order = assemble_order(&header, &lines, &allocs, &fos).map_err(internal)?;
         out.insert(header.number, order);
     }
     Ok(out)
 }
 
-/// Loads several orders with three queries sent together.
+/// Loads several orders with four queries sent together.
 pub(crate) async fn load_orders(c: &mut Conn, numbers: &[i64]) -> Result<HashMap<i64, Order>> {
     if numbers.is_empty() {
         return Ok(HashMap::new());
@@ -492,19 +699,28 @@ pub(crate) async fn load_orders(c: &mut Conn, numbers: &[i64]) -> Result<HashMap
         ))
         .await?;
     let a = c
-        .prep(
-            "SELECT order_number, line_no, location, quantity FROM allocations WHERE order_number = ANY($1) \
-             ORDER BY order_number, line_no, location",
-        )
+        .prep(concat!(
+            "SELECT ",
+            allocation_columns!(),
+            " FROM allocations WHERE order_number = ANY($1) ORDER BY order_number, line_no, location, fo_no"
+        ))
+        .await?;
+    let f = c
+        .prep(concat!(
+            "SELECT ",
+            fulfillment_columns!(),
+            " FROM fulfillment_orders WHERE order_number = ANY($1) ORDER BY order_number, fo_no"
+        ))
         .await?;
     let numbers = numbers.to_vec();
     let client = &c.client;
-    let (headers, lines, allocs) = tokio::join!(
+    let (headers, lines, allocs, fos) = tokio::join!(
         async { client.query(&h, &[&numbers]).await },
         async { client.query(&l, &[&numbers]).await },
-        async { client.query(&a, &[&numbers]).await }
+        async { client.query(&a, &[&numbers]).await },
+        async { client.query(&f, &[&numbers]).await },
     );
-    assemble(&headers?, &lines?, &allocs?)
+    assemble(&headers?, &lines?, &allocs?, &fos?)
 }
 
 pub(crate) async fn load_order(c: &mut Conn, number: i64) -> Result<Order> {
@@ -516,15 +732,22 @@ pub(crate) async fn load_order(c: &mut Conn, number: i64) -> Result<Order> {
 
 /// An order by number or id, read in one snapshot and one round trip.
 pub(crate) async fn get_order(c: &mut Conn, key: &str) -> Result<Option<Order>> {
-    let (h, l, a) = match OrderKey::parse(key) {
+    let (h, l, a, f) = match OrderKey::parse(key) {
         None => return Ok(None),
         Some(OrderKey::Number(_)) => (
             c.prep(concat!("SELECT ", order_columns!(), " FROM orders WHERE number = $1")).await?,
             c.prep(concat!("SELECT ", line_columns!(), " FROM order_lines WHERE order_number = $1 ORDER BY line_no")).await?,
-            c.prep(
-                "SELECT order_number, line_no, location, quantity FROM allocations WHERE order_number = $1 \
-                 ORDER BY line_no, location",
-            )
+            c.prep(concat!(
+                "SELECT ",
+                allocation_columns!(),
+                " FROM allocations WHERE order_number = $1 ORDER BY line_no, location, fo_no"
+            ))
+            .await?,
+            c.prep(concat!(
+                "SELECT ",
+                fulfillment_columns!(),
+                " FROM fulfillment_orders WHERE order_number = $1 ORDER BY fo_no"
+            ))
             .await?,
         ),
         Some(OrderKey::Id(_)) => (
@@ -535,10 +758,18 @@ pub(crate) async fn get_order(c: &mut Conn, key: &str) -> Result<Option<Order>> 
                 " FROM order_lines WHERE order_number = (SELECT number FROM orders WHERE id = $1) ORDER BY line_no"
             ))
             .await?,
-            c.prep(
-                "SELECT order_number, line_no, location, quantity FROM allocations \
-                 WHERE order_number = (SELECT number FROM orders WHERE id = $1) ORDER BY line_no, location",
-            )
+            c.prep(concat!(
+                "SELECT ",
+                allocation_columns!(),
+                " FROM allocations WHERE order_number = (SELECT number FROM orders WHERE id = $1) \
+                 ORDER BY line_no, location, fo_no"
+            ))
+            .await?,
+            c.prep(concat!(
+                "SELECT ",
+                fulfillment_columns!(),
+                " FROM fulfillment_orders WHERE order_number = (SELECT number FROM orders WHERE id = $1) ORDER BY fo_no"
+            ))
             .await?,
         ),
     };
@@ -550,19 +781,121 @@ pub(crate) async fn get_order(c: &mut Conn, key: &str) -> Result<Option<Order>> 
     let p: &(dyn ToSql + Sync) = param.as_ref();
     c.mark_in_tx(true);
     let client = &c.client;
-    let (begin, headers, lines, allocs, end) = tokio::join!(
+    let (begin, headers, lines, allocs, fos, end) = tokio::join!(
         client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
         async { client.query(&h, &[p]).await },
         async { client.query(&l, &[p]).await },
         async { client.query(&a, &[p]).await },
+        async { client.query(&f, &[p]).await },
         client.batch_execute("COMMIT"),
     );
     c.mark_in_tx(false);
     begin?;
     end?;
     let headers = headers?;
-    let mut orders = assemble(&headers, &lines?, &allocs?)?;
+    let mut orders = assemble(&headers, &lines?, &allocs?, &fos?)?;
     Ok(orders.drain().next().map(|(_, o)| o))
+}
+
+/// Fulfillment orders with their active lines (as JSON, one statement): the filter and
+/// page are the caller's `WHERE` and `LIMIT`.
+macro_rules! fulfillment_view_sql {
+    ($where:literal) => {
+        concat!(
+            "SELECT f.order_number, f.fo_no, f.location, f.status, f.request_status, f.reason, f.closed_lines, \
+             f.created_at, f.updated_at, \
+             (SELECT json_agg(json_build_object('line_no', a.line_no, 'sku', l.sku, 'quantity', a.quantity) \
+              ORDER BY a.line_no)::text FROM allocations a \
+              JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+              WHERE a.order_number = f.order_number AND a.fo_no = f.fo_no) \
+             FROM fulfillment_orders f WHERE ",
+            $where
+        )
+    };
+}
+
+fn fulfillment_from(r: &Row) -> Result<FulfillmentOrder> {
+    let (number, row) = fulfillment_row(r, 0)?;
+    let active: Option<String> = r.try_get(9)?;
+    let lines: Vec<FulfillmentLine> = match active {
+        Some(json) => decode(&json)?,
+        None => Vec::new(),
+    };
+    let allocations: Vec<AllocationRow> = lines
+        .into_iter()
+        .map(|l| AllocationRow {
+            fo_no: row.fo_no,
+            line_no: l.line_no,
+            sku: l.sku,
+            location: row.location.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    Ok(fulfillment_view(number, &row, &allocations, |line_no| {
+        allocations
+            .iter()
+            .find(|a| a.line_no == line_no)
+            .map(|a| a.sku.clone())
+            .unwrap_or_default()
+    }))
+}
+
+pub(crate) async fn get_fulfillment_order(
+    c: &mut Conn,
+    id: &str,
+) -> Result<Option<FulfillmentOrder>> {
+    let Some((number, fo_no)) = parse_fulfillment_order_id(id) else {
+        return Ok(None);
+    };
+    let row = c
+        .query_opt(
+            fulfillment_view_sql!("f.order_number = $1 AND f.fo_no = $2"),
+            &[&number, &fo_no],
+        )
+        .await?;
+    row.as_ref().map(fulfillment_from).transpose()
+}
+
+pub(crate) async fn list_fulfillment_orders(
+    c: &mut Conn,
+    filter: &FulfillmentFilter,
+    page: &PageRequest,
+) -> Result<Page<FulfillmentOrder>> {
+    let (after_number, after_fo) = match cursor_key(page)? {
+        None => (0i64, 0i32),
+        Some(key) => {
+            let (n, f) = key.split_once(':').ok_or_else(bad_cursor)?;
+            (
+                n.parse().map_err(|_| bad_cursor())?,
+                f.parse().map_err(|_| bad_cursor())?,
+            )
+        }
+    };
+    let status = filter.status.map(FulfillmentStatus::as_str);
+    let rows = c
+        .query(
+            fulfillment_view_sql!(
+                "($1::text IS NULL OR f.location = $1) AND ($2::text IS NULL OR f.status = $2) \
+                 AND (f.order_number, f.fo_no) > ($3, $4) ORDER BY f.order_number, f.fo_no LIMIT $5"
+            ),
+            &[
+                &filter.location,
+                &status,
+                &after_number,
+                &after_fo,
+                &page.limit(),
+            ],
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last = (0i64, 0i32);
+    for r in &rows {
+        last = (r.try_get(0)?, r.try_get(1)?);
+        items.push(fulfillment_from(r)?);
+    }
+    let next_cursor = (items.len() as i64 == page.limit())
+        .then(|| encode_cursor(&format!("{}:{}", last.0, last.1)));
+    Ok(Page { items, next_cursor })
 }
 
 pub(crate) async fn list_orders(

@@ -1007,3 +1007,1021 @@ async fn users_sessions_and_dashboard() {
     assert_eq!(d.low_stock.len(), 2);
     assert_eq!(d.daily.len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// Fulfillment orders.
+
+use ordo_domain::fulfillment::{
+    FulfillmentLine, FulfillmentOrder, FulfillmentStatus, LineQuantityInput, RequestAction,
+    RequestStatus,
+};
+use ordo_domain::order::Order;
+
+async fn location(store: &PgStore, body: serde_json::Value) {
+    let location = serde_json::from_value::<ordo_domain::catalog::LocationInput>(body)
+        .unwrap()
+        .validate()
+        .unwrap();
+    store.put_location(location, &ctx()).await.unwrap();
+}
+
+async fn fulfill(store: &PgStore, change: FulfillmentChange) -> Result<Order> {
+    match store.change_fulfillment(change, &ctx()).await? {
+        Outcome::Done(o) => Ok(o),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+fn fo(order: &Order, fo_no: i32) -> &FulfillmentOrder {
+    let id = format!("{}-{fo_no}", order.number);
+    order
+        .fulfillment_orders
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("{id} in {:?}", order.fulfillment_orders))
+}
+
+fn active_at<'a>(order: &'a Order, location: &str) -> Vec<&'a FulfillmentOrder> {
+    order
+        .fulfillment_orders
+        .iter()
+        .filter(|f| f.location == location && f.status.is_active())
+        .collect()
+}
+
+fn line(line_no: i32, sku: &str, quantity: i64) -> FulfillmentLine {
+    FulfillmentLine {
+        line_no,
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+fn take(line_no: i32, quantity: i64) -> LineQuantityInput {
+    LineQuantityInput {
+        line_no: Some(line_no),
+        sku: None,
+        quantity: Some(quantity),
+    }
+}
+
+async fn allocated(store: &PgStore, sku: &str, location: &str) -> i64 {
+    store
+        .list_balances(
+            &BalanceFilter {
+                sku: Some(sku.into()),
+                location: Some(location.into()),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .first()
+        .map_or(0, |b| b.balance.allocated)
+}
+
+/// The order as capture or a change returned it is what a later read returns.
+async fn assert_reads_back(store: &PgStore, order: &Order) {
+    let read = store.get_order(&order.number).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_value(&read).unwrap(),
+        serde_json::to_value(order).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_makes_one_fulfillment_order_per_location() {
+    let Some((store, _)) = store("fo_capture").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 5), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-B", "WH2", 5), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("fo-1", &[("SKU-A", 2), ("SKU-B", 3)]))
+        .await
+        .value;
+    assert_eq!(o.status, OrderStatus::Allocated);
+    assert_eq!(o.fulfillment_orders.len(), 2, "{:?}", o.fulfillment_orders);
+    let (one, two) = (fo(&o, 1), fo(&o, 2));
+    assert_eq!(
+        (one.location.as_str(), two.location.as_str()),
+        ("WH1", "WH2")
+    );
+    assert_eq!(one.lines, vec![line(1, "SKU-A", 2)]);
+    assert_eq!(two.lines, vec![line(2, "SKU-B", 3)]);
+    for f in [one, two] {
+        assert_eq!(f.status, FulfillmentStatus::Open);
+        assert_eq!(f.request_status, None);
+        assert_eq!(f.order, o.number);
+    }
+    assert_reads_back(&store, &o).await;
+    assert_eq!(
+        store.get_fulfillment_order(&two.id).await.unwrap().as_ref(),
+        Some(two)
+    );
+    assert!(
+        store
+            .get_fulfillment_order("SO-999999-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_fulfillment_order("nonsense")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A second order; then the list, filtered and in pages.
+    let p = created(&store, order("fo-2", &[("SKU-A", 1)])).await.value;
+    let all = store
+        .list_fulfillment_orders(&FulfillmentFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.items.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(ids, [one.id.clone(), two.id.clone(), fo(&p, 1).id.clone()]);
+    assert!(all.next_cursor.is_none());
+    let at_wh1 = store
+        .list_fulfillment_orders(
+            &FulfillmentFilter {
+                location: Some("WH1".into()),
+                status: Some(FulfillmentStatus::Open),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(at_wh1.items.len(), 2);
+    assert!(at_wh1.items.iter().all(|f| f.location == "WH1"));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_fulfillment_orders(
+                &FulfillmentFilter::default(),
+                &PageRequest {
+                    limit: Some(2),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|f| f.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let bad = store
+        .list_fulfillment_orders(
+            &FulfillmentFilter::default(),
+            &PageRequest {
+                limit: None,
+                cursor: Some("zz".into()),
+            },
+        )
+        .await;
+    assert_eq!(invalid_fields(bad.unwrap_err())[0].0, "cursor");
+    let cancelled = store
+        .list_fulfillment_orders(
+            &FulfillmentFilter {
+                location: None,
+                status: Some(FulfillmentStatus::Cancelled),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(cancelled.items.is_empty());
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_then_merge_gives_the_original_lines_back() {
+    let Some((store, _)) = store("fo_split").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    for sku in ["SKU-A", "SKU-B"] {
+        store
+            .write_stock(adjust(sku, "WH1", 5), &ctx())
+            .await
+            .unwrap();
+    }
+    let o = created(&store, order("s-1", &[("SKU-A", 3), ("SKU-B", 2)]))
+        .await
+        .value;
+    assert_eq!(o.fulfillment_orders.len(), 1);
+    let original = fo(&o, 1).clone();
+    assert_eq!(
+        original.lines,
+        vec![line(1, "SKU-A", 3), line(2, "SKU-B", 2)]
+    );
+
+    let split_change = FulfillmentChange::Split {
+        id: original.id.clone(),
+        lines: vec![take(1, 1), take(2, 2)],
+    };
+    let Outcome::Done(split) = store
+        .change_fulfillment(split_change.clone(), &keyed("split-1"))
+        .await
+        .unwrap()
+    else {
+        panic!("first use of a key acts")
+    };
+    // The same key again: the first answer, nothing split twice.
+    match store
+        .change_fulfillment(split_change, &keyed("split-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 200);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+                serde_json::to_value(&split).unwrap()
+            );
+        }
+        Outcome::Done(_) => panic!("expected a replay"),
+    }
+    assert_eq!(fo(&split, 1).lines, vec![line(1, "SKU-A", 2)]);
+    assert_eq!(
+        fo(&split, 2).lines,
+        vec![line(1, "SKU-A", 1), line(2, "SKU-B", 2)]
+    );
+    assert_eq!(fo(&split, 2).location, "WH1");
+    assert_eq!(fo(&split, 2).status, FulfillmentStatus::Open);
+    assert_reads_back(&store, &split).await;
+    assert_clean(&store).await;
+    // Taking everything is not a split.
+    let e = fulfill(
+        &store,
+        FulfillmentChange::Split {
+            id: fo(&split, 1).id.clone(),
+            lines: vec![take(1, 2)],
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "lines");
+
+    let merged = fulfill(
+        &store,
+        FulfillmentChange::Merge {
+            ids: vec![fo(&split, 2).id.clone(), fo(&split, 1).id.clone()],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(fo(&merged, 1).lines, original.lines);
+    assert_eq!(fo(&merged, 1).status, FulfillmentStatus::Open);
+    let gone = fo(&merged, 2);
+    assert_eq!(gone.status, FulfillmentStatus::Cancelled);
+    assert_eq!(
+        gone.reason.as_deref(),
+        Some(format!("merged into {}", original.id).as_str())
+    );
+    assert_eq!(
+        gone.lines,
+        vec![line(1, "SKU-A", 1), line(2, "SKU-B", 2)],
+        "a closed fulfillment order keeps what it held"
+    );
+    assert_eq!(merged.lines[0].allocated, 3);
+    assert_eq!(merged.lines[0].allocations.len(), 1);
+    assert_eq!(merged.lines[0].allocations[0].quantity, 3);
+    assert_eq!(allocated(&store, "SKU-A", "WH1").await, 3);
+    assert_eq!(allocated(&store, "SKU-B", "WH1").await, 2);
+    assert_reads_back(&store, &merged).await;
+    let kinds: Vec<_> = store
+        .order_events(&o.number)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds[2..],
+        ["fulfillment_order.split", "fulfillment_order.merged"]
+    );
+    assert!(matches!(
+        fulfill(
+            &store,
+            FulfillmentChange::Merge {
+                ids: vec!["SO-999999-1".into(), "SO-999999-2".into()],
+            },
+        )
+        .await
+        .unwrap_err(),
+        StoreError::Problem(Problem::NotFound(_))
+    ));
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_takes_the_reservation_along() {
+    let Some((store, _)) = store("fo_move").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 5), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-A", "WH2", 3), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("m-1", &[("SKU-A", 2)])).await.value;
+    let from = fo(&o, 1).location.clone();
+    let to = if from == "WH1" { "WH2" } else { "WH1" };
+    assert_eq!(allocated(&store, "SKU-A", &from).await, 2);
+
+    // Part of it first, then the rest.
+    let part = fulfill(
+        &store,
+        FulfillmentChange::Move {
+            id: fo(&o, 1).id.clone(),
+            location: to.into(),
+            lines: Some(vec![take(1, 1)]),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(fo(&part, 1).lines, vec![line(1, "SKU-A", 1)]);
+    assert_eq!(fo(&part, 2).location, to);
+    assert_eq!(fo(&part, 2).lines, vec![line(1, "SKU-A", 1)]);
+    assert_eq!(allocated(&store, "SKU-A", &from).await, 1);
+    assert_eq!(allocated(&store, "SKU-A", to).await, 1);
+    assert_clean(&store).await;
+
+    let moved = fulfill(
+        &store,
+        FulfillmentChange::Move {
+            id: fo(&o, 1).id.clone(),
+            location: to.into(),
+            lines: None,
+        },
+    )
+    .await
+    .unwrap();
+    let old = fo(&moved, 1);
+    assert_eq!(old.status, FulfillmentStatus::Cancelled);
+    assert_eq!(
+        old.reason.as_deref(),
+        Some(format!("moved to {}-3", o.number).as_str())
+    );
+    assert_eq!(fo(&moved, 3).location, to);
+    assert_eq!(allocated(&store, "SKU-A", &from).await, 0);
+    assert_eq!(allocated(&store, "SKU-A", to).await, 2);
+    assert_eq!(moved.lines[0].allocated, 2);
+    assert_eq!(moved.lines[0].allocations.len(), 1);
+    assert_eq!(moved.lines[0].allocations[0].location, to);
+    assert_eq!(moved.status, OrderStatus::Allocated);
+    assert_reads_back(&store, &moved).await;
+
+    // Not enough at the target: refused, nothing written.
+    let big = created(&store, order("m-2", &[("SKU-A", 3)])).await.value;
+    let big_at = fo(&big, 1).location.clone();
+    let elsewhere = if big_at == "WH1" { "WH2" } else { "WH1" };
+    let e = fulfill(
+        &store,
+        FulfillmentChange::Move {
+            id: fo(&big, 1).id.clone(),
+            location: elsewhere.into(),
+            lines: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_eq!(
+        store
+            .get_order(&big.number)
+            .await
+            .unwrap()
+            .unwrap()
+            .fulfillment_orders,
+        big.fulfillment_orders
+    );
+    let e = fulfill(
+        &store,
+        FulfillmentChange::Move {
+            id: fo(&big, 1).id.clone(),
+            location: "NOWHERE".into(),
+            lines: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "location");
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_3pl_request_is_routed_elsewhere_for_good() {
+    let Some((store, _)) = store("fo_3pl").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    location(
+        &store,
+        json!({
+            "code": "TPL", "name": "Outsourced", "kind": "3pl", "priority": 3,
+            "address": {"name": "3PL", "line1": "Dock 1", "city": "Berlin", "country": "DE"},
+        }),
+    )
+    .await;
+    store
+        .write_stock(adjust("SKU-A", "TPL", 10), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("t-1", &[("SKU-A", 3)])).await.value;
+    let sent = fo(&o, 1);
+    assert_eq!(sent.location, "TPL");
+    assert_eq!(sent.request_status, Some(RequestStatus::Unsubmitted));
+    // Own warehouses take no requests.
+    store
+        .write_stock(adjust("SKU-A", "WH1", 1), &ctx())
+        .await
+        .unwrap();
+
+    let submitted = fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Submit,
+            reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fo(&submitted, 1).request_status,
+        Some(RequestStatus::Submitted)
+    );
+    let e = fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Reject,
+            reason: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "reason");
+
+    let rejected = fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Reject,
+            reason: Some("no capacity".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let old = fo(&rejected, 1);
+    assert_eq!(old.status, FulfillmentStatus::Cancelled);
+    assert_eq!(old.request_status, Some(RequestStatus::Rejected));
+    assert_eq!(old.reason.as_deref(), Some("no capacity"));
+    assert_eq!(old.lines, vec![line(1, "SKU-A", 3)]);
+    // WH1 had one unit; the rest waits rather than going back to the 3PL.
+    let new = fo(&rejected, 2);
+    assert_eq!(new.location, "WH1");
+    assert_eq!(new.request_status, None);
+    assert_eq!(new.status, FulfillmentStatus::Open);
+    assert_eq!(new.lines, vec![line(1, "SKU-A", 1)]);
+    assert!(active_at(&rejected, "TPL").is_empty());
+    assert_eq!(rejected.lines[0].allocated, 1);
+    assert_eq!(rejected.lines[0].backordered, 2);
+    assert_eq!(rejected.status, OrderStatus::PartiallyAllocated);
+    assert_eq!(allocated(&store, "SKU-A", "TPL").await, 0);
+    assert_eq!(allocated(&store, "SKU-A", "WH1").await, 1);
+    assert_reads_back(&store, &rejected).await;
+    assert_clean(&store).await;
+
+    // More stock at the 3PL still does not go to this order; stock elsewhere does.
+    store
+        .write_stock(adjust("SKU-A", "TPL", 5), &ctx())
+        .await
+        .unwrap();
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert!(active_at(&now, "TPL").is_empty());
+    assert_eq!(now.lines[0].backordered, 2);
+    store
+        .write_stock(adjust("SKU-A", "WH2", 2), &ctx())
+        .await
+        .unwrap();
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::Allocated);
+    assert!(active_at(&now, "TPL").is_empty());
+    assert_eq!(active_at(&now, "WH2")[0].lines, vec![line(1, "SKU-A", 2)]);
+    // A rejected request cannot be answered again.
+    let e = fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Accept,
+            reason: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_hold_release_cancel_and_shortage_reach_fulfillment_orders() {
+    let Some((store, _)) = store("fo_lifecycle").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 1), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("l-1", &[("SKU-A", 3)])).await.value;
+    assert_eq!(o.fulfillment_orders.len(), 1);
+    assert_eq!(fo(&o, 1).location, "WH1");
+
+    let Outcome::Done(held) = store
+        .transition_order(&o.number, change(Transition::Hold), &ctx())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(fo(&held, 1).status, FulfillmentStatus::OnHold);
+    // Stock while on hold: more into the fulfillment order at that place, or a new one
+    // (on hold too) elsewhere.
+    store
+        .write_stock(adjust("SKU-A", "WH1", 1), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-A", "WH2", 1), &ctx())
+        .await
+        .unwrap();
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert_eq!(now.fulfillment_orders.len(), 2);
+    assert_eq!(fo(&now, 1).lines, vec![line(1, "SKU-A", 2)]);
+    assert_eq!(fo(&now, 2).location, "WH2");
+    assert_eq!(fo(&now, 2).status, FulfillmentStatus::OnHold);
+    assert_eq!(fo(&now, 2).lines, vec![line(1, "SKU-A", 1)]);
+    assert_clean(&store).await;
+
+    let Outcome::Done(released) = store
+        .transition_order(&o.number, change(Transition::Release), &ctx())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        released
+            .fulfillment_orders
+            .iter()
+            .all(|f| f.status == FulfillmentStatus::Open)
+    );
+
+    // A count finds WH2 empty: its fulfillment order loses everything and closes.
+    store
+        .write_stock(count("SKU-A", "WH2", 0, None), &ctx())
+        .await
+        .unwrap();
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    let shorted = fo(&now, 2);
+    assert_eq!(shorted.status, FulfillmentStatus::Cancelled);
+    assert_eq!(shorted.reason.as_deref(), Some("stock shortage"));
+    assert_eq!(shorted.lines, vec![line(1, "SKU-A", 1)]);
+    assert_eq!(now.lines[0].backordered, 1);
+    assert_clean(&store).await;
+
+    let Outcome::Done(cancelled) = store
+        .transition_order(&o.number, change(Transition::Cancel), &ctx())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let first = fo(&cancelled, 1);
+    assert_eq!(first.status, FulfillmentStatus::Cancelled);
+    assert_eq!(first.reason.as_deref(), Some("order cancelled"));
+    assert_eq!(first.lines, vec![line(1, "SKU-A", 2)]);
+    assert_eq!(
+        fo(&cancelled, 2).reason.as_deref(),
+        Some("stock shortage"),
+        "already closed ones keep their reason"
+    );
+    assert_eq!(allocated(&store, "SKU-A", "WH1").await, 0);
+    assert_reads_back(&store, &cancelled).await;
+    assert!(is_conflict(
+        &fulfill(
+            &store,
+            FulfillmentChange::Split {
+                id: first.id.clone(),
+                lines: vec![take(1, 1)],
+            },
+        )
+        .await
+        .unwrap_err()
+    ));
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn daily_capacity_holds_under_concurrent_captures() {
+    let Some((a, url)) = store("fo_capacity").await else {
+        return;
+    };
+    // A second process on the same database.
+    let b = PgStore::connect(&url).await.unwrap();
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    // One SKU per order, so that no stock row serialises the captures: only the counter.
+    let skus: Vec<String> = (0..10).map(|i| format!("SKU-{i}")).collect();
+    let sku_refs: Vec<&str> = skus.iter().map(String::as_str).collect();
+    seed(&a, &sku_refs).await;
+    product(&a, "SKU-A", true).await;
+    location(
+        &a,
+        json!({
+            "code": "WH1", "name": "Warehouse WH1", "kind": "warehouse", "priority": 1,
+            "address": {"name": "Depot", "line1": "Street 1", "city": "Berlin", "country": "DE"},
+            "routing": {"daily_capacity": 2},
+        }),
+    )
+    .await;
+    for sku in skus.iter().map(String::as_str).chain(["SKU-A"]) {
+        a.write_stock(adjust(sku, "WH1", 100), &ctx())
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let sku = format!("SKU-{i}");
+                match store
+                    .capture_order(order(&format!("cap-{i}"), &[(sku.as_str(), 1)]), &ctx())
+                    .await
+                    .unwrap()
+                {
+                    Outcome::Done(c) => c.value,
+                    Outcome::Replayed { .. } => panic!("no key, no replay"),
+                }
+            })
+        })
+        .collect();
+    let mut allocated_orders = 0;
+    for t in tasks {
+        let o = t.await.unwrap();
+        if o.status == OrderStatus::Allocated {
+            allocated_orders += 1;
+            assert_eq!(o.fulfillment_orders.len(), 1);
+        } else {
+            assert_eq!(o.status, OrderStatus::Backordered);
+            assert!(o.fulfillment_orders.is_empty());
+        }
+    }
+    assert_eq!(allocated_orders, 2);
+    let at_wh1 = a
+        .list_fulfillment_orders(
+            &FulfillmentFilter {
+                location: Some("WH1".into()),
+                status: None,
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(at_wh1.items.len(), 2, "{:?}", at_wh1.items);
+    // The count is kept: a later order is still turned away today.
+    let late = created(&b, order("cap-late", &[("SKU-A", 1)])).await.value;
+    assert_eq!(late.status, OrderStatus::Backordered);
+    assert_eq!(allocated(&a, "SKU-A", "WH1").await, 0);
+    assert_clean(&a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_gives_existing_allocations_fulfillment_orders() {
+    let Some((store, url)) = store("fo_migration").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 5), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-B", "WH2", 5), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("mig-1", &[("SKU-A", 2), ("SKU-B", 1)]))
+        .await
+        .value;
+    let h = created(
+        &store,
+        order_with(
+            "mig-2",
+            &[("SKU-A", 1)],
+            json!({"payment": {"status": "pending"}}),
+        ),
+    )
+    .await
+    .value;
+    store.close().await;
+    // Back to the schema before fulfillment orders, then forward again.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "DROP TABLE fulfillment_orders; DROP TABLE location_day_counts; \
+             ALTER TABLE allocations DROP CONSTRAINT allocations_pkey; \
+             ALTER TABLE allocations DROP COLUMN fo_no; \
+             ALTER TABLE allocations ADD PRIMARY KEY (order_number, line_no, location); \
+             DELETE FROM schema_migrations WHERE version = 4;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(migrate(&url).await.unwrap(), 1);
+    let store = PgStore::connect(&url).await.unwrap();
+    let after = store.get_order(&o.number).await.unwrap().unwrap();
+    let shape = |o: &Order| -> Vec<_> {
+        o.fulfillment_orders
+            .iter()
+            .map(|f| (f.id.clone(), f.location.clone(), f.status, f.lines.clone()))
+            .collect()
+    };
+    assert_eq!(shape(&after), shape(&o));
+    let held = store.get_order(&h.number).await.unwrap().unwrap();
+    assert_eq!(shape(&held), shape(&h));
+    assert_eq!(fo(&held, 1).status, FulfillmentStatus::OnHold);
+    assert_clean(&store).await;
+
+    // Verify notices a reservation left in a closed fulfillment order.
+    let number = ordo_domain::order::parse_order_number(&h.number).unwrap();
+    client
+        .execute(
+            "UPDATE fulfillment_orders SET status = 'cancelled' WHERE order_number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap();
+    let report = store.verify().await.unwrap();
+    assert_eq!(report.discrepancies.len(), 1, "{:?}", report.discrepancies);
+    assert_eq!(
+        report.discrepancies[0].source,
+        format!("fulfillment order {}-1 (cancelled at WH1)", h.number)
+    );
+}
+
+async fn channel(store: &PgStore, body: serde_json::Value) {
+    let channel = serde_json::from_value::<ordo_domain::catalog::ChannelInput>(body)
+        .unwrap()
+        .validate()
+        .unwrap();
+    store.put_channel(channel, &ctx()).await.unwrap();
+}
+
+async fn stock(store: &PgStore, write: ordo_domain::inventory::StockWrite) -> StockWriteResult {
+    match store.write_stock(write, &ctx()).await.unwrap() {
+        Outcome::Done(r) => r,
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_orders_are_routed_again_by_the_engine() {
+    let Some((store, _)) = store("backorder_routing").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B", "SKU-C"]).await;
+
+    // (a) A channel that never splits: half an order at one place is no shipment.
+    channel(
+        &store,
+        json!({"code": "whole", "name": "Whole orders", "kind": "web", "currency": "EUR", "split_policy": "never"}),
+    )
+    .await;
+    let o = created(
+        &store,
+        order_with(
+            "whole-1",
+            &[("SKU-A", 2), ("SKU-B", 1)],
+            json!({"channel": "whole"}),
+        ),
+    )
+    .await
+    .value;
+    assert_eq!(o.status, OrderStatus::Backordered);
+    let r = stock(&store, adjust("SKU-A", "WH1", 2)).await;
+    assert!(r.reallocated_orders.is_empty(), "{r:?}");
+    // The other SKU somewhere else does not make one shipment either.
+    let r = stock(&store, adjust("SKU-B", "WH2", 1)).await;
+    assert!(r.reallocated_orders.is_empty(), "{r:?}");
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::Backordered);
+    assert!(now.fulfillment_orders.is_empty());
+    assert_eq!(allocated(&store, "SKU-A", "WH1").await, 0);
+    assert_eq!(allocated(&store, "SKU-B", "WH2").await, 0);
+    // The second SKU where the first already is: the whole order ships from there.
+    let r = stock(&store, adjust("SKU-B", "WH1", 1)).await;
+    assert_eq!(r.reallocated_orders, vec![o.number.clone()]);
+    assert_eq!(r.balance.balance.allocated, 1);
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::Allocated);
+    assert_eq!(now.fulfillment_orders.len(), 1);
+    let whole = fo(&now, 1);
+    assert_eq!(whole.location, "WH1");
+    assert_eq!(whole.status, FulfillmentStatus::Open);
+    assert_eq!(whole.lines, vec![line(1, "SKU-A", 2), line(2, "SKU-B", 1)]);
+    assert_eq!(allocated(&store, "SKU-A", "WH1").await, 2);
+    assert_eq!(allocated(&store, "SKU-B", "WH1").await, 1);
+    assert_eq!(allocated(&store, "SKU-B", "WH2").await, 0);
+    let events = store.order_events(&o.number).await.unwrap().unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "order.reallocated")
+            .count(),
+        2
+    );
+    let movements = store
+        .list_movements(
+            &BalanceFilter {
+                sku: Some("SKU-A".into()),
+                location: Some("WH1".into()),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let reserved = movements
+        .items
+        .iter()
+        .find(|m| m.state == "allocated")
+        .expect("a reservation in the ledger");
+    assert_eq!(reserved.delta, 2);
+    assert_eq!(reserved.reason, "allocation");
+    assert_eq!(
+        reserved.reference.as_deref(),
+        Some(format!("order:{}", o.number).as_str())
+    );
+    assert_clean(&store).await;
+
+    // (b) A rule keeps orders away from WH2: stock there serves no one; stock at WH1 does.
+    store
+        .put_routing_rules(
+            json!([{"name": "not from WH2", "actions": {"exclude_locations": ["WH2"]}}]),
+            None,
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let w = created(&store, order("rule-1", &[("SKU-C", 2)]))
+        .await
+        .value;
+    assert_eq!(w.status, OrderStatus::Backordered);
+    let r = stock(&store, adjust("SKU-C", "WH2", 5)).await;
+    assert!(r.reallocated_orders.is_empty(), "{r:?}");
+    assert_eq!(r.balance.balance.allocated, 0);
+    let now = store.get_order(&w.number).await.unwrap().unwrap();
+    assert_eq!(now.lines[0].backordered, 2);
+    assert!(now.fulfillment_orders.is_empty());
+    let r = stock(&store, adjust("SKU-C", "WH1", 1)).await;
+    assert_eq!(r.reallocated_orders, vec![w.number.clone()]);
+    let now = store.get_order(&w.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::PartiallyAllocated);
+    assert_eq!(active_at(&now, "WH1")[0].lines, vec![line(1, "SKU-C", 1)]);
+    assert!(active_at(&now, "WH2").is_empty());
+    // More at WH1 goes into the same fulfillment order there.
+    let r = stock(&store, adjust("SKU-C", "WH1", 3)).await;
+    assert_eq!(r.reallocated_orders, vec![w.number.clone()]);
+    assert_eq!(r.balance.balance.allocated, 2);
+    let now = store.get_order(&w.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::Allocated);
+    assert_eq!(now.fulfillment_orders.len(), 1);
+    assert_eq!(fo(&now, 1).lines, vec![line(1, "SKU-C", 2)]);
+    assert_eq!(allocated(&store, "SKU-C", "WH2").await, 0);
+    assert_reads_back(&store, &now).await;
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reallocation_never_waits_for_rows_it_locks_late() {
+    let Some((store, url)) = store("backorder_locks").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B", "SKU-C"]).await;
+    channel(
+        &store,
+        json!({"code": "whole", "name": "Whole orders", "kind": "web", "currency": "EUR", "split_policy": "never"}),
+    )
+    .await;
+    location(
+        &store,
+        json!({
+            "code": "WH3", "name": "Warehouse WH3", "kind": "warehouse", "priority": 3,
+            "address": {"name": "Depot", "line1": "Street 3", "city": "Berlin", "country": "DE"},
+            "routing": {"daily_capacity": 5},
+        }),
+    )
+    .await;
+    let (other, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let counter =
+        |rows: Vec<tokio_postgres::Row>| -> Option<i64> { rows.first().map(|r| r.get(0)) };
+    // A capacity has its day counter from the start.
+    let before = other
+        .query(
+            "SELECT orders FROM location_day_counts WHERE location = 'WH3'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counter(before), Some(0));
+    let limit = std::time::Duration::from_secs(20);
+
+    // Another SKU's row at the place held elsewhere: it counts as nothing there.
+    let o = created(
+        &store,
+        order_with(
+            "locks-1",
+            &[("SKU-A", 1), ("SKU-B", 1)],
+            json!({"channel": "whole"}),
+        ),
+    )
+    .await
+    .value;
+    stock(&store, adjust("SKU-B", "WH1", 1)).await;
+    other.batch_execute("BEGIN").await.unwrap();
+    other
+        .query(
+            "SELECT 1 FROM balances WHERE sku = 'SKU-B' AND location = 'WH1' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(limit, stock(&store, adjust("SKU-A", "WH1", 1)))
+        .await
+        .expect("re-allocation waited for a row lock");
+    assert!(r.reallocated_orders.is_empty(), "{r:?}");
+    other.batch_execute("ROLLBACK").await.unwrap();
+    let r = stock(&store, adjust("SKU-A", "WH1", 1)).await;
+    assert_eq!(r.reallocated_orders, vec![o.number.clone()]);
+    let now = store.get_order(&o.number).await.unwrap().unwrap();
+    assert_eq!(now.status, OrderStatus::Allocated);
+
+    // The day counter held elsewhere: the place counts as full for now.
+    let w = created(&store, order("locks-2", &[("SKU-C", 1)]))
+        .await
+        .value;
+    assert_eq!(w.status, OrderStatus::Backordered);
+    other.batch_execute("BEGIN").await.unwrap();
+    other
+        .query(
+            "SELECT 1 FROM location_day_counts WHERE location = 'WH3' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(limit, stock(&store, adjust("SKU-C", "WH3", 1)))
+        .await
+        .expect("re-allocation waited for a day counter");
+    assert!(r.reallocated_orders.is_empty(), "{r:?}");
+    other.batch_execute("ROLLBACK").await.unwrap();
+    let r = stock(&store, adjust("SKU-C", "WH3", 1)).await;
+    assert_eq!(r.reallocated_orders, vec![w.number.clone()]);
+    let now = store.get_order(&w.number).await.unwrap().unwrap();
+    assert_eq!(active_at(&now, "WH3")[0].lines, vec![line(1, "SKU-C", 1)]);
+    let after = other
+        .query(
+            "SELECT orders FROM location_day_counts WHERE location = 'WH3'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counter(after),
+        Some(1),
+        "the new fulfillment order is counted"
+    );
+    assert_clean(&store).await;
+}

@@ -176,6 +176,13 @@ impl RoutingPlan {
     }
 }
 
+/// The allocation of an order and what the rules decided about it.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub lines: Vec<RoutedLine>,
+    pub rules: RuleOutcome,
+}
+
 /// The router with its configuration. [`route`] is the same with the built-in centroid
 /// table and the default node budget.
 #[derive(Debug, Clone)]
@@ -437,6 +444,18 @@ impl Router<'_> {
         stock: &dyn StockView,
         rules: &[Rule],
     ) -> Vec<RoutedLine> {
+        self.decide(request, locations, stock, rules).lines
+    }
+
+    /// [`Router::allocate`] plus what the rules decided about the order itself (hold,
+    /// tags, priority, service level), which capture writes with the order.
+    pub fn decide(
+        &self,
+        request: &RoutingRequest,
+        locations: &[LocationProfile],
+        stock: &dyn StockView,
+        rules: &[Rule],
+    ) -> Decision {
         let p = self.prepare(request, locations, stock, rules);
         let inst = &p.instance;
         let chosen = if p.split_allowed {
@@ -447,7 +466,7 @@ impl Router<'_> {
                 .unwrap_or_default()
         };
         let assignment = solver::assign(inst, &p.solver_lines(), &chosen);
-        request
+        let lines = request
             .lines
             .iter()
             .zip(&assignment)
@@ -466,7 +485,11 @@ impl Router<'_> {
                     backordered: (line.quantity.max(0) - allocated).max(0),
                 }
             })
-            .collect()
+            .collect();
+        Decision {
+            lines,
+            rules: p.rules,
+        }
     }
 
     fn finish(

@@ -54,17 +54,18 @@ pub mod capacity;
 pub mod engine;
 pub mod geo;
 pub mod model;
+pub mod replay;
 pub mod rules;
 pub mod solver;
 pub mod strategy;
 
 pub use engine::{
-    Allocation, LocationVerdict, Outcome, Prepared, Reason, ReasonCode, RoutedLine, Router,
-    RoutingPlan, Shipment, ShipmentLine, route,
+    Allocation, Decision, LocationVerdict, Outcome, Prepared, Reason, ReasonCode, RoutedLine,
+    Router, RoutingPlan, Shipment, ShipmentLine, route,
 };
 pub use geo::{Centroids, GeoPoint, haversine_km};
 pub use model::{
     ChannelPolicy, CostModel, Destination, LocationProfile, RouteLine, RoutingRequest, SplitPolicy,
 };
-pub use rules::{Actions, Conditions, Rule, ValueRange, validate_rules};
+pub use rules::{Actions, Conditions, Rule, RuleOutcome, ValueRange, validate_rules};
 pub use strategy::RoutingStrategy;

@@ -106,6 +106,20 @@ pub struct ChannelPolicy {
     pub allowed_locations: Vec<String>,
 }
 
+impl SplitPolicy {
+    /// The policy a channel's settings describe.
+    pub fn of_channel(channel: &Channel) -> Self {
+        use ordo_domain::catalog::SplitPolicy as Setting;
+        match channel.split_policy {
+            Setting::Allow => SplitPolicy::Allow,
+            Setting::Never => SplitPolicy::Never,
+            Setting::AllowIfOrderValueAbove => {
+                SplitPolicy::AllowIfOrderValueAbove(channel.split_threshold_minor().unwrap_or(0))
+            }
+        }
+    }
+}
+
 impl ChannelPolicy {
     pub fn from_channel(channel: &Channel, split: SplitPolicy) -> Self {
         Self {
@@ -197,7 +211,8 @@ pub struct LocationProfile {
 }
 
 impl LocationProfile {
-    /// A profile with no operational limits beyond what the catalog says.
+    /// The location as the catalog describes it, limits included; `orders_today` is the
+    /// caller's to fill in.
     pub fn from_location(location: &Location) -> Self {
         Self {
             code: location.code.clone(),
@@ -208,12 +223,12 @@ impl LocationProfile {
             country: location.address.country.clone(),
             postal_code: location.address.postal_code.clone(),
             priority: location.priority,
-            handling_cost_minor: 0,
+            handling_cost_minor: location.routing.handling_cost_minor(),
             ships_to: location.ships_to.clone(),
-            cannot_ship: Vec::new(),
-            daily_capacity: None,
+            cannot_ship: location.routing.cannot_ship.clone(),
+            daily_capacity: location.routing.daily_capacity,
             orders_today: 0,
-            routing_safety_stock: 0,
+            routing_safety_stock: location.routing.safety_stock,
         }
     }
 

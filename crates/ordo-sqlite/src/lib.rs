@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_users.sql")),
     (3, include_str!("../migrations/0003_routing_rules.sql")),
+    (4, include_str!("../migrations/0004_fulfillment_orders.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -343,6 +344,34 @@ impl Store for SqliteStore {
     }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         self.read(move |c| reads::list_events(c, after, limit))
+            .await
+    }
+
+    async fn get_fulfillment_order(
+        &self,
+        id: &str,
+    ) -> Result<Option<ordo_domain::fulfillment::FulfillmentOrder>> {
+        let id = id.to_string();
+        self.read_point(move |c| reads::get_fulfillment_order(c, &id))
+            .await
+    }
+    async fn list_fulfillment_orders(
+        &self,
+        filter: &FulfillmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ordo_domain::fulfillment::FulfillmentOrder>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_fulfillment_orders(c, &filter, &page))
+            .await
+    }
+    async fn change_fulfillment(
+        &self,
+        change: FulfillmentChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::change_fulfillment(w, &change, &ctx))
             .await
     }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use ordo_domain::Problem;
-use ordo_domain::allocation::{Candidate, StockView, candidates, fill_waiting};
+use ordo_domain::allocation::StockView;
 use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::error::Errors;
 use ordo_domain::inventory::{Balance, Reason, StockState, StockWrite, plan_write};
@@ -18,7 +18,6 @@ use uuid::Uuid;
 use crate::internal;
 use crate::reads::{self, load_balance};
 use crate::writer::Writer;
-use ordo_routing::RoutingStrategy;
 
 fn now() -> OffsetDateTime {
     to_micros(OffsetDateTime::now_utc())
@@ -205,17 +204,17 @@ pub(crate) fn capture(
         )
         .into());
     }
-    let country = order.shipping_address.country.as_deref().unwrap_or("");
-    let cands: Vec<Candidate> = candidates(channel, &catalog.locations, country);
-    // Fewest shipments first, then least cost (distance, priority, handling).
-    let strategy = RoutingStrategy::for_order(&order.shipping_address, &catalog.locations);
-
     let mut errors = Errors::default();
     let mut stock = Balances(HashMap::new());
+    let mut products: HashMap<String, Product> = HashMap::new();
     {
         let mut product = w
             .conn
-            .prepare_cached("SELECT active FROM products WHERE sku = ?1")
+            .prepare_cached(if catalog.needs_products {
+                "SELECT active, doc FROM products WHERE sku = ?1"
+            } else {
+                "SELECT active, NULL FROM products WHERE sku = ?1"
+            })
             .map_err(internal)?;
         let mut balances = w
             .conn
@@ -227,7 +226,9 @@ pub(crate) fn capture(
         let mut seen = BTreeSet::new();
         for (i, line) in order.lines.iter().enumerate() {
             match product
-                .query_row([&line.sku], |r| r.get::<_, bool>(0))
+                .query_row([&line.sku], |r| {
+                    Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?))
+                })
                 .optional()
                 .map_err(internal)?
             {
@@ -235,11 +236,16 @@ pub(crate) fn capture(
                     format!("lines[{i}].sku"),
                     format!("unknown SKU '{}'", line.sku),
                 ),
-                Some(false) => errors.add(
+                Some((false, _)) => errors.add(
                     format!("lines[{i}].sku"),
                     format!("product '{}' is inactive", line.sku),
                 ),
-                Some(true) => {}
+                Some((true, doc)) => {
+                    if let Some(doc) = doc {
+                        let p: Product = serde_json::from_str(&doc).map_err(internal)?;
+                        products.insert(line.sku.clone(), p);
+                    }
+                }
             }
             if !seen.insert(line.sku.as_str()) {
                 continue;
@@ -261,15 +267,19 @@ pub(crate) fn capture(
 
     let number = w.take_order_number()?;
     let at = now();
-    let plan = plan_prepared(
-        prepared,
-        number,
-        Uuid::now_v7(),
-        at,
-        &cands,
-        &stock,
-        &strategy,
-    );
+    let orders_today = if catalog.has_capacity {
+        reads::orders_today(&w.conn, &catalog.locations, at)?
+    } else {
+        HashMap::new()
+    };
+    let routing = RoutingContext {
+        channel,
+        locations: &catalog.locations,
+        rules: &catalog.rules,
+        orders_today: &orders_today,
+        products: &products,
+    };
+    let plan = plan_prepared(prepared, number, Uuid::now_v7(), at, &routing, &stock);
     let conn = &w.conn;
     let at_text = format_time(at);
     let reference = format!("order:{}", order_number(number));
@@ -325,10 +335,16 @@ pub(crate) fn capture(
                 .map_err(internal)?;
         }
     }
+    for f in &plan.fulfillment {
+        insert_fulfillment(conn, number, f)?;
+    }
+    for (location, day) in &plan.capacity_used {
+        count_routed(conn, location, *day)?;
+    }
     for a in &plan.allocations {
-        conn.prepare_cached("INSERT INTO allocations (order_number, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4)")
+        conn.prepare_cached("INSERT INTO allocations (order_number, fo_no, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4, ?5)")
             .map_err(internal)?
-            .execute(params![number, a.line_no, a.location, a.quantity])
+            .execute(params![number, a.fo_no, a.line_no, a.location, a.quantity])
             .map_err(internal)?;
         let balance = stock
             .0
@@ -359,6 +375,39 @@ pub(crate) fn capture(
         })));
     }
     Ok(Captured::New(plan))
+}
+
+fn insert_fulfillment(conn: &Connection, number: i64, f: &FulfillmentRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO fulfillment_orders (order_number, fo_no, location, status, request_status, reason, closed_lines, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .map_err(internal)?
+    .execute(params![
+        number,
+        f.fo_no,
+        f.location,
+        f.status.as_str(),
+        f.request_status.map(|r| r.as_str()),
+        f.reason,
+        f.closed_lines,
+        format_time(f.created_at),
+        format_time(f.updated_at)
+    ])
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// One more fulfillment order routed to `location` on its local `day`.
+fn count_routed(conn: &Connection, location: &str, day: time::Date) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO location_day_counts (location, day, orders) VALUES (?1, ?2, 1) \
+         ON CONFLICT (location) DO UPDATE SET orders = CASE WHEN day = excluded.day THEN orders + 1 ELSE 1 END, day = excluded.day",
+    )
+    .map_err(internal)?
+    .execute(params![location, day.to_string()])
+    .map_err(internal)?;
+    Ok(())
 }
 
 /// Finds the customer by email, creating them on first sight. The row is rewritten only
@@ -509,8 +558,25 @@ fn refresh_fill(conn: &Connection, number: i64, at: &str) -> Result<OrderStatus>
     Ok(fill)
 }
 
-/// Gives units now available at (sku, location) to waiting lines: higher priority first,
-/// then oldest. Returns the numbers of the orders that received stock.
+
+/// Fulfillment orders left without units by a shortage are cancelled.
+fn close_emptied_fulfillment(conn: &Connection, number: i64, reason: &str, at: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE fulfillment_orders SET status = 'cancelled', reason = ?2, updated_at = ?3 \
+         WHERE order_number = ?1 AND status IN ('open', 'on_hold') AND NOT EXISTS \
+         (SELECT 1 FROM allocations a WHERE a.order_number = fulfillment_orders.order_number AND a.fo_no = fulfillment_orders.fo_no)",
+    )
+    .map_err(internal)?
+    .execute(params![number, reason, at])
+    .map_err(internal)?;
+    Ok(())
+}
+
+/// Stock appeared at (sku, location): the orders waiting for that SKU, higher priority
+/// first, then oldest, have what they still wait for routed again by the engine, with this
+/// location as the only source and the same rules, limits and profiles as capture (so an
+/// excluded location, a full day, a class it cannot ship or a never-split order keeps
+/// waiting), until the units there are gone. Returns the numbers of the orders served.
 pub(crate) fn reallocate(
     w: &mut Writer,
     sku: &str,
@@ -518,72 +584,91 @@ pub(crate) fn reallocate(
     actor: &str,
     at: &str,
 ) -> Result<Vec<String>> {
-    let mut balance = load_balance(&w.conn, sku, location)?;
-    if balance.available() <= 0 {
+    if load_balance(&w.conn, sku, location)?.available() <= 0 {
         return Ok(vec![]);
     }
-    let waiting = reads::waiting_lines(&w.conn, sku)?;
-    if waiting.is_empty() {
-        return Ok(vec![]);
-    }
+    let numbers = reads::waiting_orders(&w.conn, sku, location)?;
     let catalog = w.catalog()?;
-    let eligible: Vec<&reads::WaitingLine> = waiting
-        .iter()
-        .filter(|l| {
-            catalog.channels.get(&l.channel).is_some_and(|ch| {
-                candidates(ch, &catalog.locations, &l.ship_country)
-                    .iter()
-                    .any(|c| c.location == location)
-            })
-        })
-        .collect();
-    let needs: Vec<i64> = eligible.iter().map(|l| l.backordered).collect();
-    let grants = fill_waiting(balance.available(), &needs);
-    let conn = &w.conn;
+    let now_time = parse_time(at).map_err(internal)?;
     let mut touched = Vec::new();
-    for (line, q) in eligible.iter().zip(grants) {
-        if q == 0 {
+    for number in numbers {
+        if load_balance(&w.conn, sku, location)?.available() <= 0 {
+            break;
+        }
+        let order = reads::load_order(&w.conn, number)?;
+        let Some(channel) = catalog.channels.get(&order.channel) else {
+            continue;
+        };
+        let (mut stock, products) = load_routing_state(w, &catalog, &order)?;
+        // The units that appeared here are what is on offer: the engine may place the
+        // order's waiting units at this location only, under every rule and limit.
+        stock.0.retain(|(_, l), _| l == location);
+        let orders_today = if catalog.has_capacity {
+            reads::orders_today(&w.conn, &catalog.locations, now_time)?
+        } else {
+            HashMap::new()
+        };
+        let plan = plan_backorder_routing(
+            &order,
+            &FulfillmentContext {
+                channel,
+                locations: &catalog.locations,
+                rules: &catalog.rules,
+                orders_today: &orders_today,
+                products: &products,
+                stock: &stock,
+                now: now_time,
+            },
+        );
+        if plan.writes.is_empty() {
             continue;
         }
-        let reference = format!("order:{}", order_number(line.order_number));
-        conn.prepare_cached(
-            "INSERT INTO allocations (order_number, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (order_number, line_no, location) DO UPDATE SET quantity = quantity + excluded.quantity",
-        )
-        .map_err(internal)?
-        .execute(params![line.order_number, line.line_no, location, q])
-        .map_err(internal)?;
-        conn.prepare_cached(
-            "UPDATE order_lines SET allocated = allocated + ?1, backordered = backordered - ?1 \
-             WHERE order_number = ?2 AND line_no = ?3",
-        )
-        .map_err(internal)?
-        .execute(params![q, line.order_number, line.line_no])
-        .map_err(internal)?;
-        apply_change(
-            conn,
-            sku,
-            location,
-            &mut balance,
-            StockState::Allocated,
-            q,
-            Reason::Allocation,
-            Some(&reference),
-            actor,
-            at,
-        )?;
-        let fill = refresh_fill(conn, line.order_number, at)?;
-        append_event(
-            conn,
-            "order.reallocated",
-            Some(line.order_number),
-            actor,
-            at,
-            &line_stock_event(line.order_number, sku, location, q, fill),
-        )?;
-        touched.push(order_number(line.order_number));
+        apply_plan(&w.conn, number, &plan, &mut stock, actor, at)?;
+        touched.push(order_number(number));
     }
     Ok(touched)
+}
+
+/// The balances of an order's SKUs at every location, and their product records when
+/// routing needs them.
+fn load_routing_state(
+    w: &Writer,
+    catalog: &crate::writer::Catalog,
+    order: &Order,
+) -> Result<(Balances, HashMap<String, Product>)> {
+    let mut stock = Balances(HashMap::new());
+    let mut products: HashMap<String, Product> = HashMap::new();
+    let mut skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
+    skus.sort();
+    skus.dedup();
+    let mut balances = w
+        .conn
+        .prepare_cached(
+            "SELECT location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
+             FROM balances WHERE sku = ?1",
+        )
+        .map_err(internal)?;
+    for sku in skus {
+        let rows = balances
+            .query_map([sku], |r| {
+                Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?))
+            })
+            .map_err(internal)?;
+        for row in rows {
+            let (location, balance) = row.map_err(internal)?;
+            stock.0.insert((sku.to_string(), location), balance);
+        }
+        if catalog.needs_products
+            && let Some(p) = reads::get_doc::<Product>(
+                &w.conn,
+                "SELECT doc FROM products WHERE sku = ?1",
+                sku,
+            )?
+        {
+            products.insert(sku.to_string(), p);
+        }
+    }
+    Ok((stock, products))
 }
 
 /// A count proved units missing that orders were promised: take the allocations of the
@@ -597,24 +682,24 @@ fn release_shortage(
 ) -> Result<Vec<String>> {
     let conn = &w.conn;
     let mut balance = load_balance(conn, sku, location)?;
-    let victims: Vec<(i64, i32, i64)> = {
+    let victims: Vec<(i64, i32, i64, i32)> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT a.order_number, a.line_no, a.quantity FROM allocations a \
+                "SELECT a.order_number, a.line_no, a.quantity, a.fo_no FROM allocations a \
                  JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
                  JOIN orders o ON o.number = a.order_number \
-                 WHERE l.sku = ?1 AND a.location = ?2 ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC, a.line_no DESC",
+                 WHERE l.sku = ?1 AND a.location = ?2 ORDER BY o.priority ASC, o.placed_at DESC, o.number DESC, a.line_no DESC, a.fo_no DESC",
             )
             .map_err(internal)?;
         let rows = stmt
             .query_map(params![sku, location], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .map_err(internal)?;
         rows.collect::<rusqlite::Result<_>>().map_err(internal)?
     };
     let mut shorted = Vec::new();
-    for (number, line_no, quantity) in victims {
+    for (number, line_no, quantity, fo_no) in victims {
         let deficit = -balance.available();
         if deficit <= 0 {
             break;
@@ -622,15 +707,16 @@ fn release_shortage(
         let q = quantity.min(deficit);
         let reference = format!("order:{}", order_number(number));
         conn.prepare_cached(
-            "UPDATE allocations SET quantity = quantity - ?1 WHERE order_number = ?2 AND line_no = ?3 AND location = ?4",
+            "UPDATE allocations SET quantity = quantity - ?1 WHERE order_number = ?2 AND fo_no = ?3 AND line_no = ?4",
         )
         .map_err(internal)?
-        .execute(params![q, number, line_no, location])
+        .execute(params![q, number, fo_no, line_no])
         .map_err(internal)?;
         conn.prepare_cached("DELETE FROM allocations WHERE quantity = 0 AND order_number = ?1")
             .map_err(internal)?
             .execute([number])
             .map_err(internal)?;
+        close_emptied_fulfillment(conn, number, "stock shortage", at)?;
         conn.prepare_cached(
             "UPDATE order_lines SET allocated = allocated - ?1, backordered = backordered + ?1 WHERE order_number = ?2 AND line_no = ?3",
         )
@@ -697,6 +783,12 @@ pub(crate) fn transition(
                     params![next.as_str(), reason.as_str(), at, number],
                 )
                 .map_err(internal)?;
+            w.conn
+                .execute(
+                    "UPDATE fulfillment_orders SET status = 'on_hold', updated_at = ?1 WHERE order_number = ?2 AND status = 'open'",
+                    params![at, number],
+                )
+                .map_err(internal)?;
             append_event(
                 &w.conn,
                 "order.held",
@@ -711,6 +803,12 @@ pub(crate) fn transition(
                 .execute(
                     "UPDATE orders SET status = ?1, hold_reason = NULL, updated_at = ?2 WHERE number = ?3",
                     params![next.as_str(), at, number],
+                )
+                .map_err(internal)?;
+            w.conn
+                .execute(
+                    "UPDATE fulfillment_orders SET status = 'open', updated_at = ?1 WHERE order_number = ?2 AND status = 'on_hold'",
+                    params![at, number],
                 )
                 .map_err(internal)?;
             append_event(
@@ -755,6 +853,17 @@ pub(crate) fn transition(
                     &at,
                 )?;
             }
+            // What each fulfillment order held stays on record after its allocations go.
+            w.conn
+                .execute(
+                    "UPDATE fulfillment_orders SET status = 'cancelled', reason = 'order cancelled', updated_at = ?2, \
+                     closed_lines = (SELECT json_group_array(json_object('line_no', a.line_no, 'sku', l.sku, 'quantity', a.quantity)) \
+                       FROM allocations a JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+                       WHERE a.order_number = fulfillment_orders.order_number AND a.fo_no = fulfillment_orders.fo_no) \
+                     WHERE order_number = ?1 AND status NOT IN ('shipped', 'cancelled')",
+                    params![number, at],
+                )
+                .map_err(internal)?;
             w.conn
                 .execute("DELETE FROM allocations WHERE order_number = ?1", [number])
                 .map_err(internal)?;
@@ -1023,6 +1132,7 @@ pub(crate) fn put_routing_rules(
             params![version, rules.to_string(), actor, format_time(at)],
         )
         .map_err(internal)?;
+    w.forget_catalog();
     append_event(
         &w.conn,
         "routing.rules_changed",
@@ -1037,4 +1147,149 @@ pub(crate) fn put_routing_rules(
         saved_by: Some(actor.into()),
         saved_at: Some(at),
     })
+}
+
+pub(crate) fn change_fulfillment(
+    w: &mut Writer,
+    change: &FulfillmentChange,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let number = change.order_number()?;
+    let Some(order) = reads::find_order(&w.conn, number)? else {
+        return Err(Problem::NotFound(format!("order {}", order_number(number))).into());
+    };
+    let catalog = w.catalog()?;
+    let channel = catalog
+        .channels
+        .get(&order.channel)
+        .ok_or_else(|| internal(format!("channel {} vanished", order.channel)))?;
+    let (mut stock, products) = load_routing_state(w, &catalog, &order)?;
+    let at = now();
+    let orders_today = if catalog.has_capacity {
+        reads::orders_today(&w.conn, &catalog.locations, at)?
+    } else {
+        HashMap::new()
+    };
+    let plan = plan_fulfillment_change(
+        &order,
+        change,
+        &FulfillmentContext {
+            channel,
+            locations: &catalog.locations,
+            rules: &catalog.rules,
+            orders_today: &orders_today,
+            products: &products,
+            stock: &stock,
+            now: at,
+        },
+    )?;
+    let at_text = format_time(at);
+    let freed = apply_plan(&w.conn, number, &plan, &mut stock, &ctx.actor, &at_text)?;
+    for (sku, location) in freed {
+        reallocate(w, &sku, &location, &ctx.actor, &at_text)?;
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    remember(&w.conn, ctx, 200, &order)?;
+    Ok(Outcome::Done(order))
+}
+
+/// Writes a fulfillment plan: headers, their allocations, reservations in the ledger,
+/// line figures, events and day counts. Returns the places whose reservations shrank.
+fn apply_plan(
+    conn: &Connection,
+    number: i64,
+    plan: &FulfillmentPlan,
+    stock: &mut Balances,
+    actor: &str,
+    at_text: &str,
+) -> Result<BTreeSet<(String, String)>> {
+    let reference = format!("order:{}", order_number(number));
+    for f in &plan.writes {
+        let closed = f
+            .closed_lines
+            .as_ref()
+            .map(|l| serde_json::to_string(l).expect("lines serialise"));
+        conn.prepare_cached(
+            "INSERT INTO fulfillment_orders (order_number, fo_no, location, status, request_status, reason, closed_lines, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (order_number, fo_no) DO UPDATE SET \
+             location = excluded.location, status = excluded.status, request_status = excluded.request_status, \
+             reason = excluded.reason, closed_lines = excluded.closed_lines, updated_at = excluded.updated_at",
+        )
+        .map_err(internal)?
+        .execute(params![
+            number,
+            f.fo_no,
+            f.location,
+            f.status.as_str(),
+            f.request_status.map(|r| r.as_str()),
+            f.reason,
+            closed,
+            at_text
+        ])
+        .map_err(internal)?;
+        conn.prepare_cached("DELETE FROM allocations WHERE order_number = ?1 AND fo_no = ?2")
+            .map_err(internal)?
+            .execute(params![number, f.fo_no])
+            .map_err(internal)?;
+        for l in &f.lines {
+            conn.prepare_cached(
+                "INSERT INTO allocations (order_number, fo_no, line_no, location, quantity) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(internal)?
+            .execute(params![number, f.fo_no, l.line_no, f.location, l.quantity])
+            .map_err(internal)?;
+        }
+    }
+    let mut freed = BTreeSet::new();
+    for d in &plan.stock {
+        ensure_balance_row(conn, &d.sku, &d.location)?;
+        let key = (d.sku.clone(), d.location.clone());
+        let balance = match stock.0.get_mut(&key) {
+            Some(b) => b,
+            None => {
+                let b = load_balance(conn, &d.sku, &d.location)?;
+                stock.0.entry(key).or_insert(b)
+            }
+        };
+        apply_change(
+            conn,
+            &d.sku,
+            &d.location,
+            balance,
+            StockState::Allocated,
+            d.delta,
+            if d.delta > 0 {
+                Reason::Allocation
+            } else {
+                Reason::Deallocation
+            },
+            Some(&reference),
+            actor,
+            at_text,
+        )?;
+        if d.delta < 0 {
+            freed.insert((d.sku.clone(), d.location.clone()));
+        }
+    }
+    for (line_no, delta) in &plan.line_allocated {
+        conn.prepare_cached(
+            "UPDATE order_lines SET allocated = allocated + ?1, backordered = backordered - ?1 WHERE order_number = ?2 AND line_no = ?3",
+        )
+        .map_err(internal)?
+        .execute(params![delta, number, line_no])
+        .map_err(internal)?;
+    }
+    if !plan.line_allocated.is_empty() {
+        refresh_fill(conn, number, at_text)?;
+    }
+    for e in &plan.events {
+        append_event(conn, e.kind, Some(number), actor, at_text, &e.data)?;
+    }
+    for (location, day) in &plan.capacity_used {
+        count_routed(conn, location, *day)?;
+    }
+    Ok(freed)
 }

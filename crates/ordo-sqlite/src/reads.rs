@@ -3,6 +3,10 @@
 use std::collections::HashMap;
 
 use ordo_domain::catalog::{Channel, Location, Product, available_to_sell};
+use ordo_domain::fulfillment::{
+    FulfillmentOrder, FulfillmentStatus, RequestStatus, fulfillment_order_id,
+    parse_fulfillment_order_id,
+};
 use ordo_domain::inventory::Balance;
 use ordo_domain::order::{HoldReason, Order, OrderStatus, order_number, parse_order_number};
 use ordo_store::*;
@@ -46,9 +50,24 @@ pub(crate) fn load_catalog(conn: &Connection) -> Result<Catalog> {
     let channels: Vec<Channel> = all_docs(conn, "SELECT doc FROM channels")?;
     let locations: Vec<Location> =
         all_docs(conn, "SELECT doc FROM locations ORDER BY priority, code")?;
+    let rules: Vec<ordo_routing::Rule> = match conn
+        .query_row(
+            "SELECT rules FROM routing_rule_sets ORDER BY version DESC LIMIT 1",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(internal)?
+    {
+        Some(json) => decode(&json)?,
+        None => Vec::new(),
+    };
     Ok(Catalog {
         channels: channels.into_iter().map(|c| (c.code.clone(), c)).collect(),
+        needs_products: ordo_store::needs_products(&rules, &locations),
+        has_capacity: locations.iter().any(|l| l.routing.daily_capacity.is_some()),
         locations,
+        rules,
     })
 }
 
@@ -109,6 +128,34 @@ pub(crate) fn load_balance(conn: &Connection, sku: &str, location: &str) -> Resu
         .unwrap_or_default())
 }
 
+/// Fulfillment orders routed today (each location's own day) to locations with a daily capacity.
+pub(crate) fn orders_today(
+    conn: &Connection,
+    locations: &[Location],
+    now: time::OffsetDateTime,
+) -> Result<HashMap<String, u32>> {
+    let mut out = HashMap::new();
+    let mut stmt = conn
+        .prepare_cached("SELECT day, orders FROM location_day_counts WHERE location = ?1")
+        .map_err(internal)?;
+    for l in locations
+        .iter()
+        .filter(|l| l.routing.daily_capacity.is_some())
+    {
+        let today = ordo_store::location_today(l, now).to_string();
+        let count = stmt
+            .query_row([&l.code], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+            .map_err(internal)?
+            .filter(|(day, _)| *day == today)
+            .map_or(0, |(_, n)| n);
+        out.insert(l.code.clone(), count as u32);
+    }
+    Ok(out)
+}
+
 pub(crate) fn locations_with_available(conn: &Connection, sku: &str) -> Result<Vec<String>> {
     let mut stmt = conn
         .prepare_cached(
@@ -119,34 +166,21 @@ pub(crate) fn locations_with_available(conn: &Connection, sku: &str) -> Result<V
     rows.collect::<rusqlite::Result<_>>().map_err(internal)
 }
 
-pub(crate) struct WaitingLine {
-    pub order_number: i64,
-    pub line_no: i32,
-    pub backordered: i64,
-    pub channel: String,
-    pub ship_country: String,
-}
-
-/// Lines still short of stock for `sku`, in the order they are served.
-pub(crate) fn waiting_lines(conn: &Connection, sku: &str) -> Result<Vec<WaitingLine>> {
+/// Orders waiting for `sku`, in the order they are served: higher priority first, then
+/// oldest. Orders whose request a location rejected never wait for stock there.
+pub(crate) fn waiting_orders(conn: &Connection, sku: &str, location: &str) -> Result<Vec<i64>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT l.order_number, l.line_no, l.backordered, o.channel, o.ship_country FROM order_lines l \
+            "SELECT l.order_number FROM order_lines l \
              JOIN orders o ON o.number = l.order_number \
              WHERE l.sku = ?1 AND l.backordered > 0 AND o.status <> 'cancelled' \
-             ORDER BY o.priority DESC, o.placed_at, o.number, l.line_no",
+             AND NOT EXISTS (SELECT 1 FROM fulfillment_orders f WHERE f.order_number = l.order_number \
+               AND f.location = ?2 AND f.request_status = 'rejected') \
+             GROUP BY l.order_number ORDER BY MAX(o.priority) DESC, MIN(o.placed_at), l.order_number",
         )
         .map_err(internal)?;
     let rows = stmt
-        .query_map([sku], |r| {
-            Ok(WaitingLine {
-                order_number: r.get(0)?,
-                line_no: r.get(1)?,
-                backordered: r.get(2)?,
-                channel: r.get(3)?,
-                ship_country: r.get(4)?,
-            })
-        })
+        .query_map(params![sku, location], |r| r.get(0))
         .map_err(internal)?;
     rows.collect::<rusqlite::Result<_>>().map_err(internal)
 }
@@ -384,6 +418,28 @@ fn verify_in_snapshot(conn: &Connection) -> Result<VerifyReport> {
         })
         .map_err(internal)?;
     input.lines = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT a.order_number, a.fo_no, l.sku, a.location, a.quantity, f.location, f.status FROM allocations a \
+             JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+             LEFT JOIN fulfillment_orders f ON f.order_number = a.order_number AND f.fo_no = a.fo_no \
+             WHERE f.fo_no IS NULL OR f.location <> a.location OR f.status IN ('cancelled', 'shipped')",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(StrayAllocation {
+                order_number: r.get(0)?,
+                fo_no: r.get(1)?,
+                sku: r.get(2)?,
+                location: r.get(3)?,
+                quantity: r.get(4)?,
+                fo_location: r.get(5)?,
+                fo_status: r.get(6)?,
+            })
+        })
+        .map_err(internal)?;
+    input.stray_allocations = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
     Ok(verify_report(input))
 }
 
@@ -467,7 +523,7 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
     let mut stmt = conn
         .prepare_cached(
             "SELECT l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax, l.allocated, l.backordered, \
-             a.location, a.quantity FROM order_lines l \
+             a.location, a.quantity, a.fo_no FROM order_lines l \
              LEFT JOIN allocations a ON a.order_number = l.order_number AND a.line_no = l.line_no \
              WHERE l.order_number = ?1 ORDER BY l.line_no, a.location",
         )
@@ -491,6 +547,7 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
         }
         if let Some(location) = r.get::<_, Option<String>>(8).map_err(internal)? {
             allocations.push(AllocationRow {
+                fo_no: r.get(10).map_err(internal)?,
                 line_no,
                 sku: String::new(),
                 location,
@@ -498,9 +555,151 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
             });
         }
     }
-    assemble_order(&header, &lines, &allocations)
+    drop(rows);
+    let fulfillment = fulfillment_rows(conn, number)?;
+    assemble_order(&header, &lines, &allocations, &fulfillment)
         .map(Some)
         .map_err(internal)
+}
+
+const FULFILLMENT_COLUMNS: &str =
+    "fo_no, location, status, request_status, reason, closed_lines, created_at, updated_at";
+
+fn fulfillment_row(r: &Row<'_>) -> rusqlite::Result<FulfillmentRow> {
+    fulfillment_row_at(r, 0)
+}
+
+/// A fulfillment order whose columns ([`FULFILLMENT_COLUMNS`]) start at index `base`.
+fn fulfillment_row_at(r: &Row<'_>, base: usize) -> rusqlite::Result<FulfillmentRow> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(base + i) };
+    let time = |i: usize| -> rusqlite::Result<time::OffsetDateTime> {
+        parse_time(&text(i)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                base + i,
+                rusqlite::types::Type::Text,
+                e.into(),
+            )
+        })
+    };
+    Ok(FulfillmentRow {
+        fo_no: r.get(base)?,
+        location: r.get(base + 1)?,
+        status: FulfillmentStatus::parse(&text(2)?).unwrap_or(FulfillmentStatus::Open),
+        request_status: r
+            .get::<_, Option<String>>(base + 3)?
+            .as_deref()
+            .and_then(RequestStatus::parse),
+        reason: r.get(base + 4)?,
+        closed_lines: r.get(base + 5)?,
+        created_at: time(6)?,
+        updated_at: time(7)?,
+    })
+}
+
+pub(crate) fn fulfillment_rows(conn: &Connection, number: i64) -> Result<Vec<FulfillmentRow>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {FULFILLMENT_COLUMNS} FROM fulfillment_orders WHERE order_number = ?1 ORDER BY fo_no"
+        ))
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([number], fulfillment_row)
+        .map_err(internal)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub(crate) fn get_fulfillment_order(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<FulfillmentOrder>> {
+    let Some((number, fo_no)) = parse_fulfillment_order_id(id) else {
+        return Ok(None);
+    };
+    let Some(order) = find_order(conn, number)? else {
+        return Ok(None);
+    };
+    let id = fulfillment_order_id(number, fo_no);
+    Ok(order.fulfillment_orders.into_iter().find(|f| f.id == id))
+}
+
+pub(crate) fn list_fulfillment_orders(
+    conn: &Connection,
+    filter: &FulfillmentFilter,
+    page: &PageRequest,
+) -> Result<Page<FulfillmentOrder>> {
+    let after = match cursor_key(page)? {
+        Some(key) => parse_fulfillment_order_id(&key).ok_or_else(|| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        })?,
+        None => (0, 0),
+    };
+    let limit = page.limit();
+    let mut sql = format!(
+        "SELECT order_number, {FULFILLMENT_COLUMNS} FROM fulfillment_orders WHERE (order_number, fo_no) > (?1, ?2)"
+    );
+    let mut args: Vec<Value> = vec![after.0.into(), after.1.into()];
+    if let Some(location) = &filter.location {
+        args.push(location.clone().into());
+        sql.push_str(&format!(" AND location = ?{}", args.len()));
+    }
+    if let Some(status) = filter.status {
+        args.push(status.as_str().to_string().into());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    args.push((limit + 1).into());
+    sql.push_str(&format!(
+        " ORDER BY order_number, fo_no LIMIT ?{}",
+        args.len()
+    ));
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let found: Vec<(i64, FulfillmentRow)> = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok((r.get(0)?, fulfillment_row_at(r, 1)?))
+        })
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let mut lines = conn
+        .prepare_cached(
+            "SELECT a.line_no, l.sku, a.quantity, a.location FROM allocations a \
+             JOIN order_lines l ON l.order_number = a.order_number AND l.line_no = a.line_no \
+             WHERE a.order_number = ?1 AND a.fo_no = ?2 ORDER BY a.line_no",
+        )
+        .map_err(internal)?;
+    let mut items = Vec::with_capacity(found.len());
+    for (number, row) in found.iter().take(limit as usize) {
+        let held: Vec<(i32, String, i64, String)> = lines
+            .query_map(params![number, row.fo_no], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(internal)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(internal)?;
+        let allocations: Vec<AllocationRow> = held
+            .iter()
+            .map(|(line_no, sku, quantity, location)| AllocationRow {
+                fo_no: row.fo_no,
+                line_no: *line_no,
+                sku: sku.clone(),
+                location: location.clone(),
+                quantity: *quantity,
+            })
+            .collect();
+        items.push(fulfillment_view(*number, row, &allocations, |n| {
+            held.iter()
+                .find(|h| h.0 == n)
+                .map(|h| h.1.clone())
+                .unwrap_or_default()
+        }));
+    }
+    let next_cursor = (found.len() as i64 > limit).then(|| {
+        let last = &items[items.len() - 1];
+        encode_cursor(&last.id)
+    });
+    Ok(Page { items, next_cursor })
 }
 
 pub(crate) fn list_orders(

@@ -24,22 +24,29 @@ enum Msg {
 pub(crate) struct Catalog {
     pub channels: HashMap<String, Channel>,
     pub locations: Vec<Location>,
+    /// The routing rules in force.
+    pub rules: Vec<ordo_routing::Rule>,
+    /// Whether routing reads product records (see `ordo_store::needs_products`).
+    pub needs_products: bool,
+    /// Whether any location has a daily capacity, so capture keeps day counts.
+    pub has_capacity: bool,
 }
 
 pub(crate) struct Writer {
     pub conn: Connection,
-    catalog: Option<Catalog>,
+    catalog: Option<std::sync::Arc<Catalog>>,
     next_number: Option<i64>,
     data_version: i64,
     wal: crate::checkpoint::WalState,
 }
 
 impl Writer {
-    pub fn catalog(&mut self) -> Result<&Catalog> {
+    /// Shared, so a command can read the catalog while it writes through `conn`.
+    pub fn catalog(&mut self) -> Result<std::sync::Arc<Catalog>> {
         if self.catalog.is_none() {
-            self.catalog = Some(crate::reads::load_catalog(&self.conn)?);
+            self.catalog = Some(std::sync::Arc::new(crate::reads::load_catalog(&self.conn)?));
         }
-        Ok(self.catalog.as_ref().expect("just loaded"))
+        Ok(self.catalog.clone().expect("just loaded"))
     }
 
     pub fn forget_catalog(&mut self) {

@@ -4,10 +4,13 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ordo_domain::catalog::{Address, ChannelInput, LocationInput, ProductInput};
+use ordo_domain::fulfillment::{LineQuantityInput, RequestAction};
 use ordo_domain::inventory::{AdjustmentInput, CountInput, MoveInput};
 use ordo_domain::order::{CustomerInput, LineInput, OrderInput, Transition};
 use ordo_sqlite::SqliteStore;
-use ordo_store::{BalanceFilter, OrderChange, Outcome, PageRequest, Store, WriteContext};
+use ordo_store::{
+    BalanceFilter, FulfillmentChange, OrderChange, Outcome, PageRequest, Store, WriteContext,
+};
 use proptest::prelude::*;
 
 const SKUS: [&str; 3] = ["A", "B", "C"];
@@ -38,6 +41,21 @@ enum Op {
     Cancel(usize),
     Hold(usize),
     Release(usize),
+    /// Fulfillment-order commands on the k-th order's j-th fulfillment order.
+    Fulfil {
+        k: usize,
+        j: usize,
+        what: FoOp,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum FoOp {
+    Move { loc: usize, partial: bool },
+    Split,
+    Merge,
+    Submit,
+    Reject,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +67,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..40usize).prop_map(Op::Cancel),
         1 => (0..40usize).prop_map(Op::Hold),
         1 => (0..40usize).prop_map(Op::Release),
+        3 => (0..40usize, 0..4usize, prop_oneof![
+            (0..2usize, any::<bool>()).prop_map(|(loc, partial)| FoOp::Move { loc, partial }),
+            Just(FoOp::Split),
+            Just(FoOp::Merge),
+            Just(FoOp::Submit),
+            Just(FoOp::Reject),
+        ]).prop_map(|(k, j, what)| Op::Fulfil { k, j, what }),
     ]
 }
 
@@ -73,7 +98,8 @@ async fn setup() -> SqliteStore {
         let l = LocationInput {
             code: Some((*code).into()),
             name: Some((*code).into()),
-            kind: Some("warehouse".into()),
+            // L2 is run by a 3PL, so its work can be submitted and rejected.
+            kind: Some(if i == 0 { "warehouse" } else { "3pl" }.into()),
             priority: Some(i as i32),
             ..Default::default()
         };
@@ -224,7 +250,74 @@ async fn apply(store: &SqliteStore, op: &Op, orders: &mut Vec<String>, n: usize)
                 )
                 .await;
         }
+        Op::Fulfil { k, j, what } => {
+            let Some(number) = pick(orders, *k) else {
+                return;
+            };
+            let order = store.get_order(&number).await.unwrap().unwrap();
+            let fos = &order.fulfillment_orders;
+            if fos.is_empty() {
+                return;
+            }
+            let fo = &fos[j % fos.len()];
+            let first_line = fo.lines.first().map(|l| LineQuantityInput {
+                line_no: Some(l.line_no),
+                quantity: Some(1),
+                ..Default::default()
+            });
+            let change = match what {
+                FoOp::Move { loc: l, partial } => FulfillmentChange::Move {
+                    id: fo.id.clone(),
+                    location: LOCATIONS[*l].into(),
+                    lines: partial.then(|| first_line.into_iter().collect()),
+                },
+                FoOp::Split => FulfillmentChange::Split {
+                    id: fo.id.clone(),
+                    lines: first_line.into_iter().collect(),
+                },
+                FoOp::Merge => FulfillmentChange::Merge {
+                    ids: fos
+                        .iter()
+                        .filter(|f| f.location == fo.location)
+                        .map(|f| f.id.clone())
+                        .collect(),
+                },
+                FoOp::Submit => FulfillmentChange::Request {
+                    id: fo.id.clone(),
+                    action: RequestAction::Submit,
+                    reason: None,
+                },
+                FoOp::Reject => FulfillmentChange::Request {
+                    id: fo.id.clone(),
+                    action: RequestAction::Reject,
+                    reason: Some("no capacity".into()),
+                },
+            };
+            // Refusals (closed, not enough stock, nothing to split) are part of what is exercised.
+            let _ = store.change_fulfillment(change, &ctx()).await;
+        }
     }
+}
+
+/// Each order's active fulfillment orders hold exactly what its lines have allocated.
+async fn fulfillment_matches_lines(store: &SqliteStore, orders: &[String]) -> Result<(), String> {
+    for number in orders {
+        let order = store.get_order(number).await.unwrap().unwrap();
+        for line in &order.lines {
+            let held: i64 = order
+                .fulfillment_orders
+                .iter()
+                .filter(|f| f.status.is_active())
+                .flat_map(|f| f.lines.iter())
+                .filter(|l| l.line_no == line.line_no)
+                .map(|l| l.quantity)
+                .sum();
+            if held != line.allocated {
+                return Err(format!("{number} line {}: fulfillment orders hold {held}, line allocated {}", line.line_no, line.allocated));
+            }
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -240,6 +333,9 @@ proptest! {
                 apply(&store, op, &mut orders, n).await;
                 let report = store.verify().await.unwrap();
                 prop_assert!(report.is_clean(), "after {:?}: {:?}", op, report.discrepancies);
+                if let Err(e) = fulfillment_matches_lines(&store, &orders).await {
+                    prop_assert!(false, "after {:?}: {}", op, e);
+                }
                 let balances = store.list_balances(&BalanceFilter::default(), &PageRequest { limit: Some(500), cursor: None }).await.unwrap();
                 for b in balances.items {
                     // Only a count may leave available negative, and then nothing stays promised.

@@ -1,13 +1,21 @@
 //! Backend-neutral planning of writes: what rows an order capture produces, and how an
 //! order is rebuilt from stored rows. Backends only move these rows in and out.
 
-use ordo_domain::allocation::{AllocationStrategy, Candidate, Demand, StockView};
-use ordo_domain::catalog::Address;
+use std::collections::HashMap;
+
+use ordo_domain::allocation::StockView;
+use ordo_domain::catalog::{Address, Channel, Location, Product};
+use ordo_domain::fulfillment::{
+    FulfillmentLine, FulfillmentOrder, FulfillmentStatus, RequestStatus, fulfillment_order_id,
+};
 use ordo_domain::money::format_amount;
 use ordo_domain::order::{
     Customer, HoldReason, LineAllocation, NewOrder, Order, OrderLine, OrderStatus, OrderTotals,
     Payment, PaymentStatus, Shipping, Totals, order_number,
 };
+use ordo_routing::adapt::request_for_new_order;
+use ordo_routing::capacity::local_date;
+use ordo_routing::{CostModel, LocationProfile, Router, Rule, SplitPolicy};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -60,12 +68,29 @@ pub struct LineRow {
     pub backordered: i64,
 }
 
+/// One reservation: units of an order line held at the location of one of the order's
+/// fulfillment orders.
 #[derive(Debug, Clone)]
 pub struct AllocationRow {
+    pub fo_no: i32,
     pub line_no: i32,
     pub sku: String,
     pub location: String,
     pub quantity: i64,
+}
+
+/// A fulfillment order header as stored. Its active lines are its allocation rows;
+/// `closed_lines` keeps what a cancelled or rejected one held, for the record.
+#[derive(Debug, Clone)]
+pub struct FulfillmentRow {
+    pub fo_no: i32,
+    pub location: String,
+    pub status: FulfillmentStatus,
+    pub request_status: Option<RequestStatus>,
+    pub reason: Option<String>,
+    pub closed_lines: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 /// An event to append in the same transaction.
@@ -79,7 +104,11 @@ pub struct CapturePlan {
     pub header: OrderRow,
     pub lines: Vec<LineRow>,
     pub allocations: Vec<AllocationRow>,
+    pub fulfillment: Vec<FulfillmentRow>,
     pub events: Vec<EventRow>,
+    /// Locations with a daily capacity that received a fulfillment order, with the
+    /// local date it counts on.
+    pub capacity_used: Vec<(String, time::Date)>,
     /// The API view of the new order, built without re-reading what was just written.
     pub order: Order,
 }
@@ -121,14 +150,106 @@ pub struct PlannedCapture {
     pub header: OrderRow,
     pub lines: Vec<LineRow>,
     pub allocations: Vec<AllocationRow>,
+    pub fulfillment: Vec<FulfillmentRow>,
     pub events: Vec<EventRow>,
+    pub capacity_used: Vec<(String, time::Date)>,
+    /// The order's document when routing rules changed it (tags, service level).
+    pub doc: Option<OrderDoc>,
 }
 
 impl PlannedCapture {
     /// The API view of the order, from its document and these rows.
     pub fn to_order(&self, doc: OrderDoc) -> Order {
-        assemble_from_doc(&self.header, doc, &self.lines, &self.allocations)
+        let doc = self.doc.clone().unwrap_or(doc);
+        assemble_from_doc(
+            &self.header,
+            doc,
+            &self.lines,
+            &self.allocations,
+            &self.fulfillment,
+        )
     }
+}
+
+/// What routing needs besides the order and the stock.
+pub struct RoutingContext<'a> {
+    pub channel: &'a Channel,
+    pub locations: &'a [Location],
+    /// The routing rules in force, top to bottom.
+    pub rules: &'a [Rule],
+    /// Fulfillment orders already routed to each location with a daily capacity, on that
+    /// location's current local date.
+    pub orders_today: &'a HashMap<String, u32>,
+    /// Catalog entries of the order's SKUs; only read when [`needs_products`] says so.
+    pub products: &'a HashMap<String, Product>,
+}
+
+/// Whether routing reads products' categories, handling classes or weights: only when a
+/// rule tests them or a location refuses a handling class. Otherwise capture skips
+/// loading product records.
+pub fn needs_products(rules: &[Rule], locations: &[Location]) -> bool {
+    locations.iter().any(|l| !l.routing.cannot_ship.is_empty())
+        || rules.iter().any(|r| {
+            let c = &r.conditions;
+            !c.categories.is_empty() || !c.handling_classes.is_empty() || c.total_weight_g.is_some()
+        })
+}
+
+/// The locations as the router sees them, with today's counts filled in.
+pub fn location_profiles(
+    locations: &[Location],
+    orders_today: &HashMap<String, u32>,
+) -> Vec<LocationProfile> {
+    locations
+        .iter()
+        .map(|l| {
+            let mut p = LocationProfile::from_location(l);
+            p.orders_today = orders_today.get(&l.code).copied().unwrap_or(0);
+            p
+        })
+        .collect()
+}
+
+/// A location's current local date, for its daily capacity.
+pub fn location_today(location: &Location, now: OffsetDateTime) -> time::Date {
+    let offset = time::UtcOffset::from_whole_seconds(location.routing.utc_offset_seconds())
+        .unwrap_or(time::UtcOffset::UTC);
+    local_date(now, offset)
+}
+
+/// Groups allocations into one fulfillment order per location, numbered from `first_fo_no`
+/// in location-code order; sets each allocation's `fo_no`.
+pub fn group_fulfillment(
+    allocations: &mut [AllocationRow],
+    locations: &[Location],
+    first_fo_no: i32,
+    on_hold: bool,
+    now: OffsetDateTime,
+) -> Vec<FulfillmentRow> {
+    let mut codes: Vec<String> = allocations.iter().map(|a| a.location.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    for a in allocations.iter_mut() {
+        let i = codes.binary_search(&a.location).unwrap_or(0);
+        a.fo_no = first_fo_no + i as i32;
+    }
+    codes
+        .into_iter()
+        .enumerate()
+        .map(|(i, code)| FulfillmentRow {
+            fo_no: first_fo_no + i as i32,
+            request_status: locations
+                .iter()
+                .find(|l| l.code == code)
+                .and_then(|l| RequestStatus::initial(l.kind)),
+            location: code,
+            status: FulfillmentStatus::initial(on_hold),
+            reason: None,
+            closed_lines: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
 }
 
 /// Decides allocation and builds every row of a new order. `stock` must reflect the
@@ -138,34 +259,34 @@ pub fn plan_prepared(
     number: i64,
     id: Uuid,
     now: OffsetDateTime,
-    candidates: &[Candidate],
+    routing: &RoutingContext<'_>,
     stock: &dyn StockView,
-    strategy: &dyn AllocationStrategy,
 ) -> PlannedCapture {
     let order = &prepared.order;
-    let demand: Vec<Demand<'_>> = order
-        .lines
-        .iter()
-        .map(|l| Demand {
-            sku: &l.sku,
-            quantity: l.quantity,
-        })
-        .collect();
-    let plans = strategy.plan(&demand, candidates, stock);
+    let request = request_for_new_order(
+        order,
+        routing.channel,
+        SplitPolicy::of_channel(routing.channel),
+        |sku| routing.products.get(sku).cloned(),
+    );
+    let profiles = location_profiles(routing.locations, routing.orders_today);
+    let decision =
+        Router::new(CostModel::default()).decide(&request, &profiles, stock, routing.rules);
     let mut lines = Vec::with_capacity(order.lines.len());
     let mut allocations = Vec::new();
     let mut allocated_units = 0;
-    for (i, (line, plan)) in order.lines.iter().zip(&plans).enumerate() {
+    for (i, (line, routed)) in order.lines.iter().zip(&decision.lines).enumerate() {
         let line_no = i as i32 + 1;
-        for &(idx, q) in &plan.allocations {
+        for a in &routed.allocations {
             allocations.push(AllocationRow {
+                fo_no: 0,
                 line_no,
                 sku: line.sku.clone(),
-                location: candidates[idx].location.clone(),
-                quantity: q,
+                location: a.location.clone(),
+                quantity: a.quantity,
             });
         }
-        allocated_units += plan.allocated();
+        allocated_units += routed.allocated();
         lines.push(LineRow {
             line_no,
             sku: line.sku.clone(),
@@ -173,19 +294,46 @@ pub fn plan_prepared(
             unit_price: line.unit_price,
             discount: line.discount,
             tax: line.tax,
-            allocated: plan.allocated(),
-            backordered: plan.backordered,
+            allocated: routed.allocated(),
+            backordered: routed.backordered,
         });
     }
     let units = order.units();
     let fill = OrderStatus::from_fill(allocated_units, units);
-    let hold =
-        (order.payment.status == PaymentStatus::Pending).then_some(HoldReason::PaymentPending);
+    let rules = &decision.rules;
+    let hold = if order.payment.status == PaymentStatus::Pending {
+        Some(HoldReason::PaymentPending)
+    } else {
+        rules.hold.as_ref().map(|_| HoldReason::RoutingRule)
+    };
     let status = if hold.is_some() {
         OrderStatus::OnHold
     } else {
         fill
     };
+    let fulfillment =
+        group_fulfillment(&mut allocations, routing.locations, 1, hold.is_some(), now);
+    let capacity_used = fulfillment
+        .iter()
+        .filter_map(|f| {
+            let l = routing.locations.iter().find(|l| l.code == f.location)?;
+            l.routing.daily_capacity?;
+            Some((l.code.clone(), location_today(l, now)))
+        })
+        .collect();
+    let mut doc = None;
+    if !rules.added_tags.is_empty() || rules.service_level.is_some() {
+        let mut d = prepared.doc.clone();
+        for t in &rules.added_tags {
+            if !d.tags.contains(t) {
+                d.tags.push(t.clone());
+            }
+        }
+        if let Some(level) = &rules.service_level {
+            d.shipping.service_level = Some(level.clone());
+        }
+        doc = Some(d);
+    }
     let number_text = order_number(number);
     let mut events = vec![EventRow {
         kind: "order.created",
@@ -196,20 +344,31 @@ pub fn plan_prepared(
     }];
     let alloc_data: Vec<_> = allocations
         .iter()
-        .map(|a| serde_json::json!({"sku": a.sku, "location": a.location, "quantity": a.quantity}))
+        .map(|a| {
+            serde_json::json!({"sku": a.sku, "location": a.location, "quantity": a.quantity,
+            "fulfillment_order": fulfillment_order_id(number, a.fo_no)})
+        })
         .collect();
+    let mut routed = serde_json::json!({"number": number_text, "allocations": alloc_data, "backordered": units - allocated_units});
+    if !rules.applied.is_empty() {
+        routed["rules"] = serde_json::json!(rules.applied);
+    }
     events.push(EventRow {
         kind: match fill {
             OrderStatus::Allocated => "order.allocated",
             OrderStatus::PartiallyAllocated => "order.partially_allocated",
             _ => "order.backordered",
         },
-        data: serde_json::json!({"number": number_text, "allocations": alloc_data, "backordered": units - allocated_units}),
+        data: routed,
     });
     if let Some(h) = hold {
+        let mut held = serde_json::json!({"number": number_text, "reason": h.as_str()});
+        if h == HoldReason::RoutingRule {
+            held["note"] = serde_json::json!(rules.hold);
+        }
         events.push(EventRow {
             kind: "order.held",
-            data: serde_json::json!({"number": number_text, "reason": h.as_str()}),
+            data: held,
         });
     }
     let header = OrderRow {
@@ -227,16 +386,22 @@ pub fn plan_prepared(
         email: order.customer.email.clone(),
         ship_country: order.shipping_address.country.clone().unwrap_or_default(),
         currency: order.currency.code.to_string(),
-        priority: order.priority,
+        priority: rules.priority.unwrap_or(order.priority),
         total: prepared.totals.total,
         units,
-        doc: prepared.doc_json.clone(),
+        doc: match &doc {
+            Some(d) => serde_json::to_string(d).expect("order documents serialise"),
+            None => prepared.doc_json.clone(),
+        },
     };
     PlannedCapture {
         header,
         lines,
         allocations,
+        fulfillment,
         events,
+        capacity_used,
+        doc,
     }
 }
 
@@ -246,24 +411,28 @@ pub fn plan_capture(
     number: i64,
     id: Uuid,
     now: OffsetDateTime,
-    candidates: &[Candidate],
+    routing: &RoutingContext<'_>,
     stock: &dyn StockView,
-    strategy: &dyn AllocationStrategy,
 ) -> CapturePlan {
     let prepared = PreparedOrder::new(order.clone());
-    let planned = plan_prepared(&prepared, number, id, now, candidates, stock, strategy);
+    let planned = plan_prepared(&prepared, number, id, now, routing, stock);
     let order = planned.to_order(prepared.doc);
     let PlannedCapture {
         header,
         lines,
         allocations,
+        fulfillment,
         events,
+        capacity_used,
+        doc: _,
     } = planned;
     CapturePlan {
         header,
         lines,
         allocations,
+        fulfillment,
         events,
+        capacity_used,
         order,
     }
 }
@@ -273,10 +442,53 @@ pub fn assemble_order(
     header: &OrderRow,
     lines: &[LineRow],
     allocations: &[AllocationRow],
+    fulfillment: &[FulfillmentRow],
 ) -> Result<Order, String> {
     let doc: OrderDoc = serde_json::from_str(&header.doc)
         .map_err(|e| format!("order {} document: {e}", header.number))?;
-    Ok(assemble_from_doc(header, doc, lines, allocations))
+    Ok(assemble_from_doc(
+        header,
+        doc,
+        lines,
+        allocations,
+        fulfillment,
+    ))
+}
+
+/// The API view of one fulfillment order: its active lines from the allocations, or what
+/// it held when it closed. `sku_of` names each order line's SKU.
+pub fn fulfillment_view(
+    number: i64,
+    f: &FulfillmentRow,
+    allocations: &[AllocationRow],
+    sku_of: impl Fn(i32) -> String,
+) -> FulfillmentOrder {
+    let mut lines: Vec<FulfillmentLine> = allocations
+        .iter()
+        .filter(|a| a.fo_no == f.fo_no)
+        .map(|a| FulfillmentLine {
+            line_no: a.line_no,
+            sku: sku_of(a.line_no),
+            quantity: a.quantity,
+        })
+        .collect();
+    if lines.is_empty()
+        && let Some(closed) = &f.closed_lines
+    {
+        lines = serde_json::from_str(closed).unwrap_or_default();
+    }
+    lines.sort_by_key(|l| l.line_no);
+    FulfillmentOrder {
+        id: fulfillment_order_id(number, f.fo_no),
+        order: order_number(number),
+        location: f.location.clone(),
+        status: f.status,
+        request_status: f.request_status,
+        reason: f.reason.clone(),
+        lines,
+        created_at: f.created_at,
+        updated_at: f.updated_at,
+    }
 }
 
 fn assemble_from_doc(
@@ -284,7 +496,20 @@ fn assemble_from_doc(
     doc: OrderDoc,
     lines: &[LineRow],
     allocations: &[AllocationRow],
+    fulfillment: &[FulfillmentRow],
 ) -> Order {
+    let fulfillment_orders = fulfillment
+        .iter()
+        .map(|f| {
+            fulfillment_view(header.number, f, allocations, |line_no| {
+                lines
+                    .iter()
+                    .find(|l| l.line_no == line_no)
+                    .map(|l| l.sku.clone())
+                    .unwrap_or_default()
+            })
+        })
+        .collect();
     let exponent = ordo_domain::money::Currency::parse(&header.currency).map_or(2, |c| c.exponent);
     let lines = lines
         .iter()
@@ -298,14 +523,17 @@ fn assemble_from_doc(
             allocated: l.allocated,
             backordered: l.backordered,
             allocations: {
-                let mut here: Vec<LineAllocation> = allocations
-                    .iter()
-                    .filter(|a| a.line_no == l.line_no)
-                    .map(|a| LineAllocation {
-                        location: a.location.clone(),
-                        quantity: a.quantity,
-                    })
-                    .collect();
+                // Per location: split fulfillment orders at one place show as one figure.
+                let mut here: Vec<LineAllocation> = Vec::new();
+                for a in allocations.iter().filter(|a| a.line_no == l.line_no) {
+                    match here.iter_mut().find(|h| h.location == a.location) {
+                        Some(h) => h.quantity += a.quantity,
+                        None => here.push(LineAllocation {
+                            location: a.location.clone(),
+                            quantity: a.quantity,
+                        }),
+                    }
+                }
                 here.sort_by(|a, b| a.location.cmp(&b.location));
                 here
             },
@@ -334,6 +562,7 @@ fn assemble_from_doc(
         priority: header.priority,
         totals: doc.totals,
         lines,
+        fulfillment_orders,
     }
 }
 

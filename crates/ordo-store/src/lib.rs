@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use ordo_domain::Problem;
 use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::fulfillment::FulfillmentOrder;
 use ordo_domain::inventory::{Balance, StockWrite};
 use ordo_domain::order::{HoldReason, NewOrder, Order, OrderStatus, Transition};
 use serde::{Deserialize, Serialize};
@@ -13,11 +14,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 mod capture;
+mod fulfillment;
 mod types;
 mod verify;
 pub use capture::*;
+pub use fulfillment::*;
 pub use types::*;
-pub use verify::{LineCheck, VerifyInput, verify_report};
+pub use verify::{LineCheck, StrayAllocation, VerifyInput, verify_report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -124,6 +127,22 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<Outcome<Order>>;
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>>;
+
+    /// By id (`SO-000123-2`).
+    async fn get_fulfillment_order(&self, id: &str) -> Result<Option<FulfillmentOrder>>;
+    /// Across orders, oldest order first.
+    async fn list_fulfillment_orders(
+        &self,
+        filter: &FulfillmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<FulfillmentOrder>>;
+    /// Move, split, merge, or a 3PL's answer; reservations follow in the same transaction.
+    /// Returns the order with its fulfillment orders after the change.
+    async fn change_fulfillment(
+        &self,
+        change: FulfillmentChange,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>>;
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
 
     async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey>;

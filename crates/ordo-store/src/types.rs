@@ -22,8 +22,10 @@ pub enum Permission {
     /// Adjustments, moves, counts.
     WriteStock,
     CaptureOrders,
-    /// Hold, release, cancel.
+    /// Hold, release, cancel; move, split and merge fulfillment orders.
     ManageOrders,
+    /// Submit, accept or reject fulfillment requests (a 3PL or marketplace answering).
+    AnswerFulfillment,
     ManageKeys,
 }
 
@@ -59,7 +61,7 @@ impl Role {
             Role::Warehouse => matches!(p, Read | WriteStock),
             Role::Support => matches!(p, Read | ManageOrders | CaptureOrders),
             Role::Readonly => matches!(p, Read),
-            Role::Integration => matches!(p, Read | CaptureOrders | WriteStock),
+            Role::Integration => matches!(p, Read | CaptureOrders | WriteStock | AnswerFulfillment),
         }
     }
 }

@@ -30,6 +30,20 @@ pub struct VerifyInput {
     pub open: HashMap<(String, String), i64>,
     pub balances: Vec<(String, String, Balance)>,
     pub lines: Vec<LineCheck>,
+    /// Allocations not held by an active fulfillment order at their own location.
+    pub stray_allocations: Vec<StrayAllocation>,
+}
+
+/// An allocation whose fulfillment order is missing, closed, or at another location.
+#[derive(Debug, Clone)]
+pub struct StrayAllocation {
+    pub order_number: i64,
+    pub fo_no: i32,
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    pub fo_location: Option<String>,
+    pub fo_status: Option<String>,
 }
 
 /// Balances must equal the fold of the ledger; `allocated` must equal the open allocations;
@@ -40,8 +54,24 @@ pub fn verify_report(input: VerifyInput) -> VerifyReport {
         mut open,
         balances,
         lines,
+        stray_allocations,
     } = input;
     let mut report = VerifyReport::default();
+    for a in stray_allocations {
+        let id = ordo_domain::fulfillment::fulfillment_order_id(a.order_number, a.fo_no);
+        report.discrepancies.push(Discrepancy {
+            sku: a.sku,
+            location: a.location,
+            state: "allocated".into(),
+            recorded: a.quantity,
+            expected: 0,
+            source: match (a.fo_location, a.fo_status) {
+                (None, _) => format!("fulfillment order {id} (missing)"),
+                (Some(l), Some(s)) => format!("fulfillment order {id} ({s} at {l})"),
+                (Some(l), None) => format!("fulfillment order {id} (at {l})"),
+            },
+        });
+    }
     let mut seen = HashSet::new();
     for (sku, location, balance) in balances {
         report.balances_checked += 1;
@@ -148,6 +178,7 @@ mod tests {
                 cancelled: false,
                 reserved: 2,
             }],
+            stray_allocations: vec![],
         };
         let clean = verify_report(std::mem::take(&mut input));
         assert!(clean.is_clean(), "{:?}", clean.discrepancies);
@@ -158,6 +189,15 @@ mod tests {
             open: HashMap::from([(("B".into(), "L".into()), 1)]),
             balances: vec![("A".into(), "L".into(), b)],
             lines: vec![],
+            stray_allocations: vec![StrayAllocation {
+                order_number: 7,
+                fo_no: 2,
+                sku: "A".into(),
+                location: "L".into(),
+                quantity: 1,
+                fo_location: Some("M".into()),
+                fo_status: Some("open".into()),
+            }],
         });
         let sources: Vec<&str> = drifted
             .discrepancies
@@ -167,5 +207,6 @@ mod tests {
         assert!(sources.contains(&"ledger"));
         assert!(sources.contains(&"open allocations"));
         assert!(sources.contains(&"allocations without balance"));
+        assert!(sources.contains(&"fulfillment order SO-000007-2 (open at M)"));
     }
 }

@@ -1,15 +1,21 @@
 //! The catalog: products, locations, channels and what a channel may sell.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use ordo_domain::catalog::{
+    Channel, ChannelInput, HandlingClass, Location, LocationInput, LocationRouting,
+    LocationRoutingInput, SplitPolicy,
+};
+use ordo_domain::{FieldError, Problem};
 use ordo_store::{PageRequest, Permission, StoreError};
 use serde::Deserialize;
 
 use crate::WebState;
-use crate::error::{WebResult, describe};
-use crate::form::query;
+use crate::error::{WebError, WebResult, describe, sentence};
+use crate::form::{FormData, query};
 use crate::orders::Opt;
-use crate::session::Auth;
+use crate::session::{Auth, Posted};
 use crate::view::{PageCtx, group, humanize, page};
 
 #[derive(Deserialize)]
@@ -88,6 +94,7 @@ struct LocationRow {
     priority: i32,
     ships_to: String,
     active: bool,
+    routing: String,
 }
 
 #[derive(Template)]
@@ -95,6 +102,7 @@ struct LocationRow {
 struct LocationsPage {
     ctx: PageCtx,
     rows: Vec<LocationRow>,
+    can_edit: bool,
 }
 
 pub(crate) async fn locations(State(s): State<WebState>, auth: Auth) -> WebResult {
@@ -102,6 +110,7 @@ pub(crate) async fn locations(State(s): State<WebState>, auth: Auth) -> WebResul
     let list = s.store.list_locations().await?;
     let p = LocationsPage {
         ctx: PageCtx::new(&auth, "locations"),
+        can_edit: auth.allows(Permission::ManageCatalog),
         rows: list
             .iter()
             .map(|l| LocationRow {
@@ -120,6 +129,7 @@ pub(crate) async fn locations(State(s): State<WebState>, auth: Auth) -> WebResul
                     l.ships_to.join(", ")
                 },
                 active: l.active,
+                routing: routing_summary(&l.routing),
             })
             .collect(),
     };
@@ -141,6 +151,7 @@ struct ChannelRow {
     buffer: i64,
     max_listed: String,
     active: bool,
+    split: String,
 }
 
 struct AvailabilityRow {
@@ -153,6 +164,7 @@ struct AvailabilityRow {
 #[template(path = "channels.html")]
 struct ChannelsPage {
     ctx: PageCtx,
+    can_edit: bool,
     rows: Vec<ChannelRow>,
     channel_options: Vec<Opt>,
     sku: String,
@@ -219,6 +231,7 @@ pub(crate) async fn channels(
     let current = channel.clone().unwrap_or_default();
     let p = ChannelsPage {
         ctx: PageCtx::new(&auth, "channels"),
+        can_edit: auth.allows(Permission::ManageCatalog),
         channel_options: list
             .iter()
             .map(|c| Opt {
@@ -242,6 +255,7 @@ pub(crate) async fn channels(
                 buffer: c.buffer,
                 max_listed: c.max_listed.map_or_else(|| "—".into(), |m| m.to_string()),
                 active: c.active,
+                split: split_summary(c),
             })
             .collect(),
         sku: sku.unwrap_or_default(),
@@ -251,4 +265,440 @@ pub(crate) async fn channels(
         availability_error,
     };
     page(&p.ctx, &p)
+}
+
+/// `handling 1.50 · 200 a day · safety 2 · not fragile · UTC+01:00`.
+pub(crate) fn routing_summary(r: &LocationRouting) -> String {
+    let mut parts = vec![format!("handling {}", r.handling_cost)];
+    parts.push(match r.daily_capacity {
+        Some(c) => format!("{c} a day"),
+        None => "no daily limit".into(),
+    });
+    if r.safety_stock > 0 {
+        parts.push(format!("safety {}", r.safety_stock));
+    }
+    if !r.cannot_ship.is_empty() {
+        parts.push(format!(
+            "not {}",
+            r.cannot_ship
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    parts.push(format!("UTC{}", r.utc_offset));
+    parts.join(" · ")
+}
+
+fn split_summary(c: &Channel) -> String {
+    match c.split_policy {
+        SplitPolicy::Allow => "allowed".into(),
+        SplitPolicy::Never => "never".into(),
+        SplitPolicy::AllowIfOrderValueAbove => format!(
+            "above {} {}",
+            group(c.split_order_value_above.as_deref().unwrap_or("0")),
+            c.currency
+        ),
+    }
+}
+
+const CLASSES: [HandlingClass; 4] = [
+    HandlingClass::Fragile,
+    HandlingClass::Perishable,
+    HandlingClass::Hazmat,
+    HandlingClass::Oversize,
+];
+
+/// A settings form: the values to show, and errors keyed by input name.
+pub(crate) struct SettingsForm {
+    pub values: Vec<(&'static str, String)>,
+    pub checked: Vec<String>,
+    pub errors: Vec<FieldError>,
+    pub message: Option<String>,
+}
+
+impl SettingsForm {
+    pub fn val(&self, name: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn err(&self, name: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == name)
+            .map(|e| e.message.as_str())
+    }
+    pub fn is_checked(&self, v: &str) -> bool {
+        self.checked.iter().any(|c| c == v)
+    }
+}
+
+/// Parse errors first, then the domain's, one per input; errors for fields this form has
+/// no input for become the message.
+fn refused(
+    mut form: SettingsForm,
+    parse: Vec<FieldError>,
+    problem: Problem,
+    rename: impl Fn(&str) -> Option<&'static str>,
+) -> (StatusCode, SettingsForm) {
+    let mut errors = parse;
+    let mut loose = Vec::new();
+    let status = match problem {
+        Problem::Invalid(more) => {
+            for e in more {
+                match rename(&e.field) {
+                    Some(name) => {
+                        if !errors.iter().any(|p| p.field == name) {
+                            errors.push(FieldError::new(name, e.message));
+                        }
+                    }
+                    None => loose.push(format!("{}: {}", e.field, e.message)),
+                }
+            }
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Problem::Conflict { message, .. } => {
+            loose.push(sentence(&message));
+            StatusCode::CONFLICT
+        }
+        Problem::NotFound(what) => {
+            loose.push(sentence(&format!("{what} was not found")));
+            StatusCode::NOT_FOUND
+        }
+    };
+    form.message = Some(if loose.is_empty() {
+        "Not saved: please correct the fields marked below.".into()
+    } else {
+        format!("Not saved: {}", loose.join(" "))
+    });
+    form.errors = errors;
+    (status, form)
+}
+
+fn whole(
+    f: &FormData,
+    name: &'static str,
+    errors: &mut Vec<FieldError>,
+    what: &str,
+) -> Option<i64> {
+    let v = f.get(name)?;
+    match v.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new(name, format!("must be a whole number{what}")));
+            None
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "location.html")]
+struct LocationPage {
+    ctx: PageCtx,
+    l: Location,
+    kind: String,
+    place: String,
+    ships_to: String,
+    routing: String,
+    can_edit: bool,
+    form: SettingsForm,
+    classes: Vec<Opt>,
+}
+
+fn location_form(l: &Location) -> SettingsForm {
+    let r = &l.routing;
+    SettingsForm {
+        values: vec![
+            ("handling_cost", r.handling_cost.clone()),
+            (
+                "daily_capacity",
+                r.daily_capacity.map(|c| c.to_string()).unwrap_or_default(),
+            ),
+            ("safety_stock", r.safety_stock.to_string()),
+            ("utc_offset", r.utc_offset.clone()),
+        ],
+        checked: r.cannot_ship.iter().map(|c| c.as_str().to_string()).collect(),
+        errors: vec![],
+        message: None,
+    }
+}
+
+fn location_page(auth: &Auth, l: Location, form: SettingsForm) -> LocationPage {
+    LocationPage {
+        ctx: PageCtx::new(auth, "locations"),
+        kind: humanize(l.kind.as_str()),
+        place: [
+            l.address.line1.as_deref(),
+            l.address.postal_code.as_deref(),
+            l.address.city.as_deref(),
+            l.address.country.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", "),
+        ships_to: if l.ships_to.is_empty() {
+            "everywhere".into()
+        } else {
+            l.ships_to.join(", ")
+        },
+        routing: routing_summary(&l.routing),
+        can_edit: auth.allows(Permission::ManageCatalog),
+        classes: CLASSES
+            .iter()
+            .map(|c| Opt {
+                value: c.as_str().into(),
+                label: humanize(c.as_str()),
+                selected: form.is_checked(c.as_str()),
+            })
+            .collect(),
+        form,
+        l,
+    }
+}
+
+/// `GET /locations/{code}`: the location and its routing settings.
+pub(crate) async fn location(
+    State(s): State<WebState>,
+    auth: Auth,
+    Path(code): Path<String>,
+) -> WebResult {
+    auth.require(Permission::Read)?;
+    let Some(l) = s.store.get_location(&code).await? else {
+        return Err(WebError::NotFound(format!("Location {code}")));
+    };
+    let form = location_form(&l);
+    let p = location_page(&auth, l, form);
+    page(&p.ctx, &p)
+}
+
+/// `POST /locations/{code}/routing`: saves the routing settings, the rest of the location
+/// as it is.
+pub(crate) async fn save_location_routing(
+    State(s): State<WebState>,
+    Path(code): Path<String>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let Some(l) = s.store.get_location(&code).await? else {
+        return Err(WebError::NotFound(format!("Location {code}")));
+    };
+    let f = &p.form;
+    let mut parse = Vec::new();
+    let routing = LocationRoutingInput {
+        handling_cost: f.get("handling_cost"),
+        daily_capacity: whole(f, "daily_capacity", &mut parse, ", or empty for no limit"),
+        safety_stock: whole(f, "safety_stock", &mut parse, ""),
+        cannot_ship: f.all("cannot_ship"),
+        utc_offset: f.get("utc_offset"),
+    };
+    let input = LocationInput {
+        code: Some(l.code.clone()),
+        name: Some(l.name.clone()),
+        kind: Some(l.kind.as_str().to_string()),
+        address: Some(l.address.clone()),
+        latitude: l.latitude,
+        longitude: l.longitude,
+        priority: Some(l.priority),
+        active: Some(l.active),
+        ships_to: l.ships_to.clone(),
+        routing: Some(routing),
+    };
+    let result = match input.validate() {
+        Ok(valid) if parse.is_empty() => s
+            .store
+            .put_location(valid, &p.auth.context())
+            .await
+            .map(|_| ()),
+        Ok(_) => Err(StoreError::Problem(Problem::Invalid(vec![]))),
+        Err(problem) => Err(StoreError::Problem(problem)),
+    };
+    let problem = match result {
+        Ok(()) => {
+            return Ok(p.auth.redirect_with(
+                "/locations",
+                true,
+                &format!("{code}: routing settings saved."),
+            ));
+        }
+        Err(StoreError::Problem(problem)) => problem,
+        Err(e) => return Err(e.into()),
+    };
+    let kept = SettingsForm {
+        values: ["handling_cost", "daily_capacity", "safety_stock", "utc_offset"]
+            .into_iter()
+            .map(|n| (n, f.raw(n)))
+            .collect(),
+        checked: f.all("cannot_ship"),
+        errors: vec![],
+        message: None,
+    };
+    let (status, form) = refused(kept, parse, problem, |field| {
+        Some(match field {
+            "routing.handling_cost" => "handling_cost",
+            "routing.daily_capacity" => "daily_capacity",
+            "routing.safety_stock" => "safety_stock",
+            "routing.utc_offset" => "utc_offset",
+            f if f.starts_with("routing.cannot_ship") => "cannot_ship",
+            _ => return None,
+        })
+    });
+    let page_view = location_page(&p.auth, l, form);
+    let mut r = page(&page_view.ctx, &page_view)?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "channel.html")]
+struct ChannelPage {
+    ctx: PageCtx,
+    c: Channel,
+    kind: String,
+    locations: String,
+    split: String,
+    can_edit: bool,
+    form: SettingsForm,
+    policies: Vec<Opt>,
+}
+
+fn channel_form(c: &Channel) -> SettingsForm {
+    SettingsForm {
+        values: vec![
+            ("split_policy", policy_str(c.split_policy).into()),
+            (
+                "split_order_value_above",
+                c.split_order_value_above.clone().unwrap_or_default(),
+            ),
+        ],
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+fn policy_str(p: SplitPolicy) -> &'static str {
+    match p {
+        SplitPolicy::Allow => "allow",
+        SplitPolicy::Never => "never",
+        SplitPolicy::AllowIfOrderValueAbove => "allow_if_order_value_above",
+    }
+}
+
+fn channel_page(auth: &Auth, c: Channel, form: SettingsForm) -> ChannelPage {
+    let current = form.val("split_policy").to_string();
+    ChannelPage {
+        ctx: PageCtx::new(auth, "channels"),
+        kind: humanize(c.kind.as_str()),
+        locations: if c.locations.is_empty() {
+            "all active locations".into()
+        } else {
+            c.locations.join(", ")
+        },
+        split: split_summary(&c),
+        can_edit: auth.allows(Permission::ManageCatalog),
+        policies: [
+            ("allow", "Allowed: ship from several locations when cheaper or needed"),
+            ("never", "Never: one shipment, or wait for one location to hold it all"),
+            (
+                "allow_if_order_value_above",
+                "Only for orders worth more than a threshold",
+            ),
+        ]
+        .into_iter()
+        .map(|(v, l)| Opt {
+            value: v.into(),
+            label: l.into(),
+            selected: v == current,
+        })
+        .collect(),
+        form,
+        c,
+    }
+}
+
+/// `GET /channels/{code}`: the channel and its split policy.
+pub(crate) async fn channel(
+    State(s): State<WebState>,
+    auth: Auth,
+    Path(code): Path<String>,
+) -> WebResult {
+    auth.require(Permission::Read)?;
+    let Some(c) = s.store.get_channel(&code).await? else {
+        return Err(WebError::NotFound(format!("Channel {code}")));
+    };
+    let form = channel_form(&c);
+    let p = channel_page(&auth, c, form);
+    page(&p.ctx, &p)
+}
+
+/// `POST /channels/{code}/split-policy`.
+pub(crate) async fn save_split_policy(
+    State(s): State<WebState>,
+    Path(code): Path<String>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let Some(c) = s.store.get_channel(&code).await? else {
+        return Err(WebError::NotFound(format!("Channel {code}")));
+    };
+    let f = &p.form;
+    let policy = f.get("split_policy");
+    // The threshold only means something with its policy; another choice clears it.
+    let threshold = f
+        .get("split_order_value_above")
+        .filter(|_| policy.as_deref() == Some("allow_if_order_value_above"));
+    let input = ChannelInput {
+        code: Some(c.code.clone()),
+        name: Some(c.name.clone()),
+        kind: Some(c.kind.as_str().to_string()),
+        currency: Some(c.currency.clone()),
+        locations: c.locations.clone(),
+        buffer: Some(c.buffer),
+        max_listed: c.max_listed,
+        active: Some(c.active),
+        split_policy: policy,
+        split_order_value_above: threshold,
+    };
+    let result = match input.validate() {
+        Ok(valid) => s
+            .store
+            .put_channel(valid, &p.auth.context())
+            .await
+            .map(|_| ()),
+        Err(problem) => Err(StoreError::Problem(problem)),
+    };
+    let problem = match result {
+        Ok(()) => {
+            return Ok(p.auth.redirect_with(
+                "/channels",
+                true,
+                &format!("{code}: split policy saved."),
+            ));
+        }
+        Err(StoreError::Problem(problem)) => problem,
+        Err(e) => return Err(e.into()),
+    };
+    let kept = SettingsForm {
+        values: ["split_policy", "split_order_value_above"]
+            .into_iter()
+            .map(|n| (n, f.raw(n)))
+            .collect(),
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    };
+    let (status, form) = refused(kept, vec![], problem, |field| match field {
+        "split_policy" => Some("split_policy"),
+        "split_order_value_above" => Some("split_order_value_above"),
+        _ => None,
+    });
+    let page_view = channel_page(&p.auth, c, form);
+    let mut r = page(&page_view.ctx, &page_view)?;
+    *r.status_mut() = status;
+    Ok(r)
 }

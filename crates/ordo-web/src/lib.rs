@@ -8,9 +8,11 @@ mod chart;
 mod dashboard;
 mod error;
 mod form;
+mod fulfillment;
 mod inventory;
 mod live;
 mod orders;
+mod routing;
 mod session;
 mod view;
 
@@ -57,6 +59,15 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/orders/bulk", post(orders::bulk))
         .route("/orders/{number}", get(orders::detail))
         .route("/orders/{number}/{action}", post(orders::act))
+        .route(
+            "/orders/{number}/fulfillment/merge",
+            post(fulfillment::merge),
+        )
+        .route(
+            "/orders/{number}/fulfillment/{id}/{action}",
+            post(fulfillment::act),
+        )
+        .route("/fulfillment", get(fulfillment::list))
         .route("/inventory", get(inventory::show))
         .route("/inventory/adjust", post(inventory::adjust))
         .route("/inventory/move", post(inventory::move_stock))
@@ -64,7 +75,14 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/inventory/movements", get(inventory::movements))
         .route("/products", get(catalog::products))
         .route("/locations", get(catalog::locations))
+        .route("/locations/{code}", get(catalog::location))
+        .route("/locations/{code}/routing", post(catalog::save_location_routing))
         .route("/channels", get(catalog::channels))
+        .route("/channels/{code}", get(catalog::channel))
+        .route("/channels/{code}/split-policy", post(catalog::save_split_policy))
+        .route("/routing", get(routing::show))
+        .route("/routing/rules", post(routing::save_rules))
+        .route("/routing/replay", post(routing::replay))
         .route("/static/htmx.min.js", get(htmx_js))
         .route("/static/app.js", get(app_js))
         .route("/static/app.css", get(app_css))

@@ -18,6 +18,7 @@ use time::{Date, OffsetDateTime, Time};
 use crate::WebState;
 use crate::error::{WebError, WebResult, sentence};
 use crate::form::{FormData, query};
+use crate::fulfillment::{FoFeedback, FulfillmentSection};
 use crate::session::{Auth, Posted};
 use crate::view::{PageCtx, fmt_time, group, humanize, page};
 
@@ -112,7 +113,7 @@ impl ListQuery {
 }
 
 /// A date from `<input type=date>` means midnight UTC of that day.
-fn parse_day_or_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
+pub(crate) fn parse_day_or_time(v: &str) -> Result<Option<OffsetDateTime>, ()> {
     if v.is_empty() {
         return Ok(None);
     }
@@ -498,8 +499,8 @@ struct EventView {
 
 #[derive(Template)]
 #[template(path = "order.html")]
-struct OrderPage {
-    ctx: PageCtx,
+pub(crate) struct OrderPage {
+    pub ctx: PageCtx,
     o: Order,
     status: &'static str,
     status_label: String,
@@ -516,6 +517,7 @@ struct OrderPage {
     can_release: bool,
     can_cancel: bool,
     hold_reasons: Vec<Opt>,
+    fo: FulfillmentSection,
 }
 
 fn address_lines(a: &Address) -> Vec<String> {
@@ -556,6 +558,69 @@ fn event_details(e: &Event) -> String {
             "Reason: {}",
             humanize(&s("reason").unwrap_or_else(|| "manual".into())).to_lowercase()
         ),
+        "fulfillment_order.split" => format!(
+            "{} → {}: {}",
+            s("fulfillment_order").unwrap_or_default(),
+            s("into").unwrap_or_default(),
+            json_lines(d.get("lines"))
+        ),
+        "fulfillment_order.moved" => format!(
+            "{} from {} to {} as {}: {}",
+            s("fulfillment_order").unwrap_or_default(),
+            s("from").unwrap_or_default(),
+            s("to").unwrap_or_default(),
+            s("into").unwrap_or_default(),
+            json_lines(d.get("lines"))
+        ),
+        "fulfillment_order.merged" => format!(
+            "{} into {}",
+            d.get("merged")
+                .and_then(|v| v.as_array())
+                .map(|a| a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            s("into").unwrap_or_default()
+        ),
+        "fulfillment_order.submitted" | "fulfillment_order.accepted" => format!(
+            "{} at {}",
+            s("fulfillment_order").unwrap_or_default(),
+            s("location").unwrap_or_default()
+        ),
+        "fulfillment_order.rejected" => {
+            let mut text = format!(
+                "{} at {}: {}",
+                s("fulfillment_order").unwrap_or_default(),
+                s("location").unwrap_or_default(),
+                s("reason").unwrap_or_default()
+            );
+            let rerouted: Vec<String> = d
+                .get("rerouted")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|r| {
+                            format!(
+                                "{} at {} ({})",
+                                r.get("fulfillment_order").and_then(|v| v.as_str()).unwrap_or(""),
+                                r.get("location").and_then(|v| v.as_str()).unwrap_or(""),
+                                json_lines(r.get("lines"))
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !rerouted.is_empty() {
+                text.push_str(&format!("; routed again: {}", rerouted.join(", ")));
+            }
+            let backordered = json_lines(d.get("backordered"));
+            if !backordered.is_empty() {
+                text.push_str(&format!("; backordered: {backordered}"));
+            }
+            text
+        }
         _ => {
             let mut parts = Vec::new();
             if let Some(allocs) = d.get("allocations").and_then(|v| v.as_array()) {
@@ -593,20 +658,57 @@ fn event_details(e: &Event) -> String {
     }
 }
 
+/// `[{"sku": "A", "quantity": 2}]` as `2 × A`.
+fn json_lines(v: Option<&serde_json::Value>) -> String {
+    v.and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|l| {
+                    format!(
+                        "{} × {}",
+                        l.get("quantity").and_then(|v| v.as_i64()).unwrap_or(0),
+                        l.get("sku").and_then(|v| v.as_str()).unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) async fn detail(
     State(s): State<WebState>,
     auth: Auth,
     Path(number): Path<String>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
-    let Some(o) = s.store.get_order(&number).await? else {
+    let p = render_order(&s, &auth, &number, None).await?;
+    page(&p.ctx, &p)
+}
+
+/// The order page, with the outcome of a fulfillment form when there was one.
+pub(crate) async fn render_order(
+    s: &WebState,
+    auth: &Auth,
+    number: &str,
+    fb: Option<FoFeedback>,
+) -> WebResult<OrderPage> {
+    let Some(o) = s.store.get_order(number).await? else {
         return Err(WebError::NotFound(format!("Order {number}")));
     };
     let events = s.store.order_events(&o.number).await?.unwrap_or_default();
+    let locations = s.store.list_locations().await?;
+    let stock = if auth.allows(Permission::ManageOrders) {
+        crate::fulfillment::stock_for(s, &o).await?
+    } else {
+        Default::default()
+    };
+    let fo = crate::fulfillment::section(&o, &locations, &stock, auth, fb);
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
-    let ctx = PageCtx::new(&auth, "orders");
-    let p = OrderPage {
+    let ctx = PageCtx::new(auth, "orders");
+    Ok(OrderPage {
+        fo,
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),
@@ -654,8 +756,7 @@ pub(crate) async fn detail(
         hold_reasons: hold_reason_options(),
         ctx,
         o,
-    };
-    page(&p.ctx, &p)
+    })
 }
 
 pub(crate) async fn act(

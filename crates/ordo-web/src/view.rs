@@ -35,17 +35,19 @@ pub(crate) struct PageCtx {
 
 impl PageCtx {
     pub fn new(auth: &Auth, section: &str) -> Self {
-        let mut links = Vec::with_capacity(7);
+        let mut links = Vec::with_capacity(10);
         if auth.sees_dashboard() {
             links.push(("/", "Dashboard", "dashboard"));
         }
         links.extend([
             ("/orders", "Orders", "orders"),
+            ("/fulfillment", "Fulfillment", "fulfillment"),
             ("/inventory", "Inventory", "inventory"),
             ("/inventory/movements", "Movements", "movements"),
             ("/products", "Products", "products"),
             ("/locations", "Locations", "locations"),
             ("/channels", "Channels", "channels"),
+            ("/routing", "Routing", "routing"),
         ]);
         PageCtx {
             username: auth.session.user.username.clone(),

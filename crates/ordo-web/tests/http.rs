@@ -5,11 +5,15 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 10] = [
+const PAGES: [&str; 14] = [
     "/",
     "/orders",
     "/orders/SO-000001",
     "/orders/export.csv",
+    "/fulfillment",
+    "/routing",
+    "/locations/WH1",
+    "/channels/web",
     "/inventory",
     "/inventory/movements",
     "/products",
@@ -532,6 +536,15 @@ async fn every_page_renders_for_every_role() {
             "/channels?channel=web",
             "/channels?channel=nope",
             "/orders?status=backordered&channel=web&sku=LAMP-1",
+            "/orders/SO-000002",
+            "/fulfillment",
+            "/fulfillment?location=WH1&status=open",
+            "/fulfillment?status=nonsense",
+            "/routing",
+            "/routing?order=SO-000001",
+            "/routing?order=SO-999999",
+            "/locations/WH1",
+            "/channels/web",
         ] {
             let r = a.get(page).await;
             assert_eq!(r.status, 200, "{role:?} {page}: {}", r.body);
@@ -556,4 +569,710 @@ async fn every_page_renders_for_every_role() {
     assert!(atp.body.contains("WH1: "), "{}", atp.body);
     let unknown = a.get("/channels?channel=nope").await;
     assert!(unknown.body.contains("not found"), "{}", unknown.body);
+}
+
+async fn fos(app: &common::App, number: &str) -> Vec<ordo_domain::fulfillment::FulfillmentOrder> {
+    app.store
+        .get_order(number)
+        .await
+        .unwrap()
+        .unwrap()
+        .fulfillment_orders
+}
+
+/// (id, location, status, units) of every fulfillment order of `number`.
+async fn fo_summary(app: &common::App, number: &str) -> Vec<(String, String, &'static str, i64)> {
+    fos(app, number)
+        .await
+        .iter()
+        .map(|f| (f.id.clone(), f.location.clone(), f.status.as_str(), f.units()))
+        .collect()
+}
+
+fn fo(id: &str, location: &str, status: &'static str, units: i64) -> (String, String, &'static str, i64) {
+    (id.into(), location.into(), status, units)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfillment_orders_split_move_and_merge_on_the_order_page() {
+    let app = start("fo-edit").await;
+    let mut a = Agent::new(&app.base);
+    a.login("support", PASSWORD).await;
+    let page = a.get("/orders/SO-000004").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"fo-SO-000004-1\""), "{}", page.body);
+    assert!(page.body.contains("/orders/SO-000004/fulfillment/SO-000004-1/split"));
+    assert!(page.body.contains("/orders/SO-000004/fulfillment/SO-000004-1/move"));
+    assert!(!page.body.contains("fulfillment/merge"), "one FO: nothing to merge");
+    let csrf = page.csrf();
+    let split = "/orders/SO-000004/fulfillment/SO-000004-1/split";
+
+    // Refused splits keep the form open with the error next to the quantity.
+    let r = a.post(split, &[("csrf", &csrf), ("qty_1", "5")]).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("must be between 1 and 3"), "{}", r.body);
+    assert!(r.body.contains("<details class=\"fo-form fo-split\" open>"));
+    assert!(r.body.contains("value=\"5\""), "input kept");
+    let r = a.post(split, &[("csrf", &csrf), ("qty_1", "3")]).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("A split must leave some units in the original fulfillment order"),
+        "{}",
+        r.body
+    );
+    let r = a.post(split, &[("csrf", &csrf), ("qty_1", "two")]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("must be a whole number"));
+    let r = a.post(split, &[("csrf", &csrf), ("qty_1", "0")]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Enter a quantity for at least one line."));
+    assert_eq!(fo_summary(&app, "SO-000004").await, [fo("SO-000004-1", "WH1", "open", 3)]);
+
+    // A plain form post redirects with the outcome.
+    let r = a.post(split, &[("csrf", &csrf), ("qty_1", "1")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/orders/SO-000004#fulfillment");
+    let page = a.get("/orders/SO-000004").await;
+    assert!(
+        page.body.contains("SO-000004-1 was split: 1 unit now in SO-000004-2."),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        fo_summary(&app, "SO-000004").await,
+        [fo("SO-000004-1", "WH1", "open", 2), fo("SO-000004-2", "WH1", "open", 1)]
+    );
+    // Two at one location: now they may merge.
+    assert!(page.body.contains("/orders/SO-000004/fulfillment/merge"));
+    assert!(page.body.contains("Fulfillment order split"), "timeline");
+
+    // With htmx the answer is the page, from which the section is swapped in.
+    a.extra_headers.push(("hx-request".into(), "true".into()));
+    let r = a
+        .post(
+            "/orders/SO-000004/fulfillment/SO-000004-2/move",
+            &[("csrf", &csrf), ("location", "ST1"), ("qty_1", "1")],
+        )
+        .await;
+    a.extra_headers.pop();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"fulfillment\""));
+    assert!(
+        r.body.contains(
+            "1 unit of SO-000004-2 moved to ST1 as SO-000004-3; the reservation moved with them."
+        ),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        fo_summary(&app, "SO-000004").await,
+        [
+            fo("SO-000004-1", "WH1", "open", 2),
+            fo("SO-000004-2", "WH1", "cancelled", 1),
+            fo("SO-000004-3", "ST1", "open", 1),
+        ]
+    );
+    let st1 = app
+        .store
+        .list_balances(
+            &ordo_store::BalanceFilter {
+                sku: Some("MUG-1".into()),
+                location: Some("ST1".into()),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .balance;
+    assert_eq!(st1.allocated, 1, "the reservation moved");
+
+    // Not enough stock at the target: a 409 naming the shortfall, and nothing moves.
+    let page = a.get("/orders/SO-000002").await;
+    assert!(page.body.contains("City store (ST1) — available MUG-1: 4, TEA-1: 0"), "{}", page.body);
+    a.extra_headers.push(("hx-request".into(), "true".into()));
+    let r = a
+        .post(
+            "/orders/SO-000002/fulfillment/SO-000002-1/move",
+            &[("csrf", &csrf), ("location", "ST1"), ("qty_1", "1"), ("qty_2", "1")],
+        )
+        .await;
+    a.extra_headers.pop();
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("Not possible: Not enough stock at ST1: TEA-1: 1 needed, 0 available."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<details class=\"fo-form fo-move\" open>"));
+    assert!(r.body.contains("<option value=\"ST1\" selected>"), "choice kept");
+    // Part of it (the mug only) can go.
+    let r = a
+        .post(
+            "/orders/SO-000002/fulfillment/SO-000002-1/move",
+            &[("csrf", &csrf), ("location", "ST1"), ("qty_1", "1"), ("qty_2", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        fo_summary(&app, "SO-000002").await,
+        [fo("SO-000002-1", "WH1", "open", 1), fo("SO-000002-2", "ST1", "open", 1)]
+    );
+    // A move needs a target.
+    let r = a
+        .post(
+            "/orders/SO-000002/fulfillment/SO-000002-1/move",
+            &[("csrf", &csrf), ("location", ""), ("qty_2", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("choose where to ship from"), "{}", r.body);
+
+    // Merge: split again, then put the two back together.
+    let r = a
+        .post(
+            "/orders/SO-000001/fulfillment/SO-000001-1/split",
+            &[("csrf", &csrf), ("qty_1", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let merge = "/orders/SO-000001/fulfillment/merge";
+    let r = a
+        .post(merge, &[("csrf", &csrf), ("location", "WH1"), ("fo", "SO-000001-2")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("Not merged: Select two or more fulfillment orders."),
+        "{}",
+        r.body
+    );
+    let r = a
+        .post(
+            merge,
+            &[
+                ("csrf", &csrf),
+                ("location", "WH1"),
+                ("fo", "SO-000001-2"),
+                ("fo", "SO-000001-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = a.get(r.location()).await;
+    assert!(page.body.contains("Merged SO-000001-2 into SO-000001-1."), "{}", page.body);
+    let after = fos(&app, "SO-000001").await;
+    assert_eq!(after[0].units(), 2);
+    assert_eq!(after[1].reason.as_deref(), Some("merged into SO-000001-1"));
+    assert!(page.body.contains("Reason: merged into SO-000001-1"));
+    // A fulfillment order of another order is not this page's to change.
+    let r = a
+        .post(
+            "/orders/SO-000001/fulfillment/SO-000005-1/split",
+            &[("csrf", &csrf), ("qty_1", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Roles: readonly and warehouse see the section without actions and may not post.
+    for role in ["readonly", "warehouse"] {
+        let mut b = Agent::new(&app.base);
+        b.login(role, PASSWORD).await;
+        let page = b.get("/orders/SO-000004").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("id=\"fo-SO-000004-3\""));
+        assert!(!page.body.contains("/fulfillment/SO-000004-1/split"), "{role}");
+        assert!(!page.body.contains("/fulfillment/merge"), "{role}");
+        let r = b
+            .post(split, &[("csrf", &page.csrf()), ("qty_1", "1")])
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+    }
+    // Without the session's token nothing happens.
+    let r = a.post(split, &[("csrf", "forged"), ("qty_1", "1")]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(fos(&app, "SO-000004").await[0].units(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_party_requests_are_submitted_accepted_and_rejected() {
+    let app = start("fo-3pl").await;
+    let ctx = ordo_store::WriteContext {
+        actor: "test".into(),
+        idempotency_key: None,
+    };
+    let tpl: ordo_domain::catalog::LocationInput = serde_json::from_value(serde_json::json!({
+        "code": "TPL", "name": "Outsourced", "kind": "3pl", "priority": 5,
+        "address": {"city": "Leipzig", "country": "DE"}
+    }))
+    .unwrap();
+    app.store
+        .put_location(tpl.validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    let receive = |sku: &str, location: &str, delta: i64| ordo_domain::inventory::AdjustmentInput {
+        sku: Some(sku.into()),
+        location: Some(location.into()),
+        state: None,
+        delta: Some(delta),
+        reason: Some("received".into()),
+        reference: None,
+    };
+    // The backordered lamp order takes the 3PL's new stock.
+    app.store
+        .write_stock(receive("LAMP-1", "TPL", 2).validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    let f = &fos(&app, "SO-000003").await[0];
+    assert_eq!((f.location.as_str(), f.request_status.map(|r| r.as_str())), ("TPL", Some("unsubmitted")));
+
+    // support manages orders but does not answer for fulfillers.
+    let mut sup = Agent::new(&app.base);
+    sup.login("support", PASSWORD).await;
+    let page = sup.get("/orders/SO-000003").await;
+    assert!(page.body.contains("Request unsubmitted"), "{}", page.body);
+    assert!(!page.body.contains("/submit\""));
+    let r = sup
+        .post(
+            "/orders/SO-000003/fulfillment/SO-000003-1/submit",
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/orders/SO-000003").await;
+    let csrf = page.csrf();
+    assert!(page.body.contains("Submit to TPL"));
+    assert!(!page.body.contains("/accept\""), "not submitted yet");
+    let base = "/orders/SO-000003/fulfillment/SO-000003-1";
+    let r = m.post(&format!("{base}/submit"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    let page = m.get(r.location()).await;
+    assert!(page.body.contains("SO-000003-1 was submitted to TPL."), "{}", page.body);
+    assert!(page.body.contains("Request submitted"));
+    assert!(page.body.contains("/accept\"") && page.body.contains("/reject\""));
+    // Submitting twice is refused with the current state.
+    let r = m.post(&format!("{base}/submit"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Cannot submit a request that is submitted."), "{}", r.body);
+
+    // A rejection needs a reason; with one, the units are routed again elsewhere.
+    let r = m
+        .post(&format!("{base}/reject"), &[("csrf", &csrf), ("reason", " ")])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("say why the request is rejected"), "{}", r.body);
+    assert!(r.body.contains("<details class=\"fo-form fo-reject\" open>"));
+    app.store
+        .write_stock(receive("LAMP-1", "ST1", 1).validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    let r = m
+        .post(
+            &format!("{base}/reject"),
+            &[("csrf", &csrf), ("reason", "no lamps on the shelf")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = m.get(r.location()).await;
+    assert!(
+        page.body.contains(
+            "SO-000003-1 was rejected by TPL. Its units were routed again: SO-000003-2 at ST1 (1 × LAMP-1)."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Reason: no lamps on the shelf"));
+    assert!(page.body.contains("Request rejected"));
+    assert_eq!(
+        fo_summary(&app, "SO-000003").await,
+        [fo("SO-000003-1", "TPL", "cancelled", 1), fo("SO-000003-2", "ST1", "open", 1)]
+    );
+
+    // A new lamp order goes to the 3PL again; it is submitted and accepted.
+    let mut api = Agent::new(&app.base);
+    let r = api
+        .post_json(
+            "/api/v1/orders",
+            &common::order_json("2001", &[("LAMP-1", 1)]),
+            &app.api_key,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let number = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = format!("{number}-1");
+    assert_eq!(fos(&app, &number).await[0].location, "TPL");
+    m.extra_headers.push(("hx-request".into(), "true".into()));
+    let r = m
+        .post(&format!("/orders/{number}/fulfillment/{id}/submit"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 200);
+    let r = m
+        .post(&format!("/orders/{number}/fulfillment/{id}/accept"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(&format!("TPL accepted {id}.")), "{}", r.body);
+    assert!(r.body.contains("Request accepted"));
+    assert!(!r.body.contains("/reject\""), "an accepted request cannot be rejected");
+    let r = m
+        .post(
+            &format!("/orders/{number}/fulfillment/{id}/reject"),
+            &[("csrf", &csrf), ("reason", "too late")],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("Cannot reject a request that is accepted."), "{}", r.body);
+    m.extra_headers.pop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fulfillment_list_filters_and_pages() {
+    let app = start("fo-list").await;
+    let ctx = ordo_store::WriteContext {
+        actor: "test".into(),
+        idempotency_key: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..50 {
+        let input: ordo_domain::order::OrderInput =
+            serde_json::from_value(common::order_json(&format!("L{i}"), &[("MUG-1", 1)])).unwrap();
+        app.store
+            .capture_order(input.validate(now).unwrap(), &ctx)
+            .await
+            .unwrap();
+    }
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let nav = w.get("/inventory").await;
+    assert!(nav.body.contains("href=\"/fulfillment\""), "nav link");
+    let first = w.get("/fulfillment").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rows = |body: &str| -> Vec<String> {
+        body.split("<th scope=\"row\"><a href=\"/orders/")
+            .skip(1)
+            .map(|s| s.split('>').nth(1).unwrap().split('<').next().unwrap().to_string())
+            .collect()
+    };
+    let page1 = rows(&first.body);
+    assert_eq!(page1.len(), 50);
+    assert_eq!(page1[0], "SO-000001-1");
+    let next = common::hidden(&first.body.replace("rel=\"next\"", ""), "x")
+        .or_else(|| {
+            let i = first.body.find("\" rel=\"next\"")?;
+            let start = first.body[..i].rfind("href=\"")? + 6;
+            Some(first.body[start..i].replace("&amp;", "&"))
+        })
+        .expect("a next page");
+    let second = w.get(&next).await;
+    assert_eq!(second.status, 200);
+    let page2 = rows(&second.body);
+    assert!(!page2.is_empty());
+    assert!(page2.iter().all(|id| !page1.contains(id)), "no overlap");
+    assert!(second.body.contains("First page"));
+
+    // Filters: by location and status; a bad status is explained.
+    let st1 = w.get("/fulfillment?location=ST1").await;
+    assert!(st1.body.contains("No fulfillment orders match."), "{}", st1.body);
+    let open = w.get("/fulfillment?location=WH1&status=open").await;
+    assert_eq!(rows(&open.body).len(), 50);
+    assert!(open.body.contains("<option value=\"WH1\" selected>"));
+    let cancelled = w.get("/fulfillment?status=cancelled").await;
+    assert!(cancelled.body.contains("No fulfillment orders match."));
+    let bad = w.get("/fulfillment?status=lost").await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("Status: choose one of the listed statuses."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_are_edited_simulated_and_replayed() {
+    let app = start("routing").await;
+    let mut ro = Agent::new(&app.base);
+    ro.login("readonly", PASSWORD).await;
+    let page = ro.get("/routing").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No rules saved yet"));
+    assert!(!page.body.contains("action=\"/routing/rules\""), "readers get no editor");
+    let r = ro
+        .post(
+            "/routing/rules",
+            &[("csrf", &page.csrf()), ("rules", "[]"), ("expected_version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/routing").await;
+    assert!(page.body.contains("action=\"/routing/rules\""));
+    assert_eq!(common::hidden(&page.body, "expected_version").as_deref(), Some("0"));
+    let csrf = page.csrf();
+    let save = |rules: &'static str, version: &'static str| {
+        vec![("rules", rules), ("expected_version", version)]
+    };
+    let with_csrf = |mut f: Vec<(&'static str, &'static str)>, c: &str| {
+        let c: &'static str = Box::leak(c.to_string().into_boxed_str());
+        f.push(("csrf", c));
+        f
+    };
+
+    // Refusals name the field path; the text is kept.
+    let bad_type = r#"[{"name": "x", "actions": {"set_priority": "high"}}]"#;
+    let r = m.post("/routing/rules", &with_csrf(save(bad_type, "0"), &csrf)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("rules[0].actions.set_priority: invalid type"), "{}", r.body);
+    let unknown = r#"[{"name": "x", "actions": {"exclude_locations": ["NOPE"]}}, {"name": "x", "stop_processing": true}]"#;
+    let r = m.post("/routing/rules", &with_csrf(save(unknown, "0"), &csrf)).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("rules[0].actions.exclude_locations[0]: is not a known location"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("rules[1].name: duplicates the name of rule [0]"), "{}", r.body);
+    assert!(r.body.contains("NOPE"), "text kept");
+    assert_eq!(app.store.routing_rules().await.unwrap().version, 0);
+
+    let rule = r#"[{"name": "never-st1", "conditions": {"countries": ["DE"]}, "actions": {"exclude_locations": ["ST1"]}}]"#;
+    let r = m.post("/routing/rules", &with_csrf(save(rule, "0"), &csrf)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get(r.location()).await;
+    assert!(page.body.contains("Routing rules saved as version 1 (1 rule)."), "{}", page.body);
+    assert!(page.body.contains("Version <strong>1</strong>, saved by user:manager"));
+    assert!(page.body.contains("<li>Country: DE</li>"));
+    assert!(page.body.contains("<li>Never from ST1</li>"));
+    assert_eq!(common::hidden(&page.body, "expected_version").as_deref(), Some("1"));
+
+    // Someone else saved in between: 409, the text kept, the new version to compare with.
+    let r = m.post("/routing/rules", &with_csrf(save("[]", "0"), &csrf)).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("Not saved: version 1 was saved by user:manager"),
+        "{}",
+        r.body
+    );
+    assert_eq!(common::hidden(&r.body, "expected_version").as_deref(), Some("1"));
+    assert_eq!(app.store.routing_rules().await.unwrap().version, 1);
+    let page = m.get("/routing").await;
+    assert!(page.body.contains("id=\"history-table\""));
+    assert!(page.body.contains("never-st1"));
+
+    // The simulator explains every location with the rules in force.
+    let sim = m.get("/routing?order=SO-000001").await;
+    assert_eq!(sim.status, 200);
+    assert!(sim.body.contains("id=\"plan-outcome\">Allocated<"), "{}", sim.body);
+    assert!(sim.body.contains("<dd id=\"plan-rules\">never-st1</dd>"));
+    let st1 = sim.body.split("data-location=\"ST1\"").nth(1).unwrap();
+    assert!(st1.contains("Excluded by rule"), "{st1}");
+    let wh1 = sim.body.split("data-location=\"WH1\"").nth(1).unwrap();
+    assert!(wh1.contains("Chosen"), "{wh1}");
+    let missing = m.get("/routing?order=SO-999999").await;
+    assert!(missing.body.contains("Order SO-999999 not found."), "{}", missing.body);
+
+    // Replay with proposed rules: every order would move to ST1, where stock is short.
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let r = m
+        .post(
+            "/routing/replay",
+            &[
+                ("csrf", csrf.as_str()),
+                ("from", today.as_str()),
+                ("to", today.as_str()),
+                (
+                    "rules",
+                    r#"[{"name": "all-st1", "actions": {"restrict_to_locations": ["ST1"]}}]"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<strong>5</strong> orders replayed with the proposed rules"), "{}", r.body);
+    assert!(r.body.contains("id=\"replay-changes\""));
+    assert!(r.body.contains("<td>WH1</td><td>ST1</td><td class=\"wrap\">all-st1</td>"), "{}", r.body);
+    for label in ["Shipments", "Split orders", "Distance", "Backordered units"] {
+        assert!(r.body.contains(&format!("<th scope=\"row\">{label}</th>")), "{label}");
+    }
+    // With the rules in force nothing changes.
+    let r = m.post("/routing/replay", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("with the rules in force; <strong id=\"replay-changed\">0</strong>"), "{}", r.body);
+    // Bad input is named.
+    let r = m
+        .post(
+            "/routing/replay",
+            &[
+                ("csrf", csrf.as_str()),
+                ("from", "yesterday"),
+                ("rules", r#"[{"name": "x", "actions": {"exclude_locations": ["NOPE"]}}]"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("from: enter a date"), "{}", r.body);
+    let r = m
+        .post(
+            "/routing/replay",
+            &[
+                ("csrf", csrf.as_str()),
+                ("rules", r#"[{"name": "x", "actions": {"exclude_locations": ["NOPE"]}}]"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("rules[0].actions.exclude_locations[0]: is not a known location"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn location_routing_and_channel_split_policy_are_edited_with_field_errors() {
+    let app = start("settings").await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/locations/WH1").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"routing-form\""));
+    let csrf = page.csrf();
+    let r = m
+        .post(
+            "/locations/WH1/routing",
+            &[
+                ("csrf", csrf.as_str()),
+                ("handling_cost", "cheap"),
+                ("daily_capacity", "0"),
+                ("safety_stock", "-1"),
+                ("cannot_ship", "fragile"),
+                ("utc_offset", "+25:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    for (id, text) in [
+        ("handling-cost-err", ""),
+        ("daily-capacity-err", "must be at least 1"),
+        ("safety-stock-err", "must not be negative"),
+        ("utc-offset-err", "must be an offset such as +01:00"),
+    ] {
+        let at = r.body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id}: {}", r.body));
+        assert!(r.body[at..at + 200].contains(text), "{id}");
+    }
+    assert!(r.body.contains("value=\"cheap\""), "input kept");
+    assert!(r.body.contains("value=\"fragile\" checked"));
+    let r = m
+        .post(
+            "/locations/WH1/routing",
+            &[("csrf", csrf.as_str()), ("daily_capacity", "many")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("must be a whole number, or empty for no limit"));
+    let r = m
+        .post(
+            "/locations/WH1/routing",
+            &[
+                ("csrf", csrf.as_str()),
+                ("handling_cost", "1.5"),
+                ("daily_capacity", "200"),
+                ("safety_stock", "2"),
+                ("cannot_ship", "fragile"),
+                ("cannot_ship", "hazmat"),
+                ("utc_offset", "+01:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/locations");
+    let list = m.get("/locations").await;
+    assert!(list.body.contains("WH1: routing settings saved."));
+    assert!(
+        list.body.contains("handling 1.50 · 200 a day · safety 2 · not fragile, hazmat · UTC+01:00"),
+        "{}",
+        list.body
+    );
+    let wh1 = app.store.get_location("WH1").await.unwrap().unwrap();
+    assert_eq!(wh1.routing.handling_cost, "1.50");
+    assert_eq!(wh1.routing.daily_capacity, Some(200));
+    assert_eq!(wh1.name, "Main warehouse", "the rest is unchanged");
+    assert_eq!(wh1.priority, 1);
+
+    // Channel split policy.
+    let page = m.get("/channels/web").await;
+    assert!(page.body.contains("id=\"split-form\""));
+    let r = m
+        .post(
+            "/channels/web/split-policy",
+            &[("csrf", csrf.as_str()), ("split_policy", "allow_if_order_value_above")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let at = r.body.find("id=\"split-threshold-err\"").expect("threshold error");
+    assert!(r.body[at..].starts_with("id=\"split-threshold-err\">is required"), "{}", &r.body[at..at + 120]);
+    let r = m
+        .post(
+            "/channels/web/split-policy",
+            &[("csrf", csrf.as_str()), ("split_policy", "sometimes")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("must be one of allow, never, allow_if_order_value_above"));
+    let r = m
+        .post(
+            "/channels/web/split-policy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("split_policy", "allow_if_order_value_above"),
+                ("split_order_value_above", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let web = app.store.get_channel("web").await.unwrap().unwrap();
+    assert_eq!(web.split_order_value_above.as_deref(), Some("100.00"));
+    let list = m.get("/channels").await;
+    assert!(list.body.contains("web: split policy saved."));
+    assert!(list.body.contains("above 100.00 EUR"));
+    // Another policy clears the threshold.
+    let r = m
+        .post(
+            "/channels/web/split-policy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("split_policy", "never"),
+                ("split_order_value_above", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let web = app.store.get_channel("web").await.unwrap().unwrap();
+    assert_eq!(web.split_policy, ordo_domain::catalog::SplitPolicy::Never);
+    assert_eq!(web.split_order_value_above, None);
+
+    // Only catalog managers see or use the forms.
+    for role in ["readonly", "warehouse", "support"] {
+        let mut b = Agent::new(&app.base);
+        b.login(role, PASSWORD).await;
+        let page = b.get("/locations/WH1").await;
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("id=\"routing-form\""), "{role}");
+        let r = b
+            .post(
+                "/locations/WH1/routing",
+                &[("csrf", page.csrf().as_str()), ("handling_cost", "9")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+        let r = b
+            .post(
+                "/channels/web/split-policy",
+                &[("csrf", page.csrf().as_str()), ("split_policy", "allow")],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+    }
+    assert_eq!(m.get("/locations/NOPE").await.status, 404);
 }

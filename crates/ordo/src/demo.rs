@@ -296,6 +296,37 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Austin", "73301", "US"),
 ];
 
+/// Shops keep display stock and cannot ship dangerous or cold goods; the 3PL has a daily
+/// intake limit and costs more per parcel than the own warehouses.
+fn location_routing(kind: &str) -> ordo_domain::catalog::LocationRoutingInput {
+    let (handling, capacity, safety, cannot_ship): (&str, Option<i64>, i64, &[&str]) = match kind
+    {
+        "store" => ("3.00", Some(40), 2, &["hazmat", "perishable"]),
+        "3pl" => ("2.00", Some(400), 0, &[]),
+        "marketplace" => ("0.00", None, 0, &["hazmat"]),
+        _ => ("1.00", None, 0, &[]),
+    };
+    ordo_domain::catalog::LocationRoutingInput {
+        handling_cost: Some(handling.into()),
+        daily_capacity: capacity,
+        safety_stock: Some(safety),
+        cannot_ship: cannot_ship.iter().map(|c| c.to_string()).collect(),
+        utc_offset: Some("+01:00".into()),
+    }
+}
+
+/// A small rule set a merchant might start from.
+fn demo_rules() -> serde_json::Value {
+    serde_json::json!([
+        {"name": "UK ships from Hamburg", "conditions": {"countries": ["GB"]},
+         "actions": {"prefer_locations": ["WH-HAM"], "add_tags": ["uk"]}},
+        {"name": "Express never from the shop", "conditions": {"service_levels": ["express"]},
+         "actions": {"exclude_locations": ["STORE-CGN"], "set_priority": 10}},
+        {"name": "Review very large orders", "conditions": {"order_value": {"min": 150000}},
+         "actions": {"hold": "order over 1,500.00: check before shipping"}}
+    ])
+}
+
 fn ctx() -> WriteContext {
     WriteContext {
         actor: "demo".into(),
@@ -336,6 +367,7 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
                 vec![]
             },
             active: Some(true),
+            routing: Some(location_routing(p.kind)),
         };
         store.put_location(input.validate()?, &ctx()).await?;
     }
@@ -349,9 +381,23 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
             buffer: Some(if *kind == "amazon" { 2 } else { 0 }),
             max_listed: if *kind == "ebay" { Some(50) } else { None },
             active: Some(true),
+            // Marketplace orders ship in one parcel unless they are worth a second one.
+            split_policy: Some(
+                if *kind == "amazon" || *kind == "ebay" {
+                    "allow_if_order_value_above"
+                } else {
+                    "allow"
+                }
+                .into(),
+            ),
+            split_order_value_above: (*kind == "amazon" || *kind == "ebay")
+                .then(|| "150.00".to_string()),
         };
         store.put_channel(input.validate()?, &ctx()).await?;
     }
+    store
+        .put_routing_rules(demo_rules(), None, &ctx())
+        .await?;
     let mut skus = Vec::new();
     for (ci, cat) in CATEGORIES.iter().enumerate() {
         for (ii, item) in cat.items.iter().enumerate() {

@@ -1,5 +1,6 @@
 pub mod catalog;
 pub mod events;
+pub mod fulfillment;
 pub mod inventory;
 pub mod orders;
 pub mod routing;

@@ -150,14 +150,22 @@ pub async fn simulate(
     JsonBody(input): JsonBody<SimulateInput>,
 ) -> ApiResult<Json<RoutingPlan>> {
     caller.require(Permission::Read)?;
-    let locations = s.store.list_locations().await?;
+    Ok(Json(run_simulate(s.store.as_ref(), input).await?))
+}
+
+/// The dry run behind `POST /api/v1/routing/simulate`, for every front end.
+pub async fn run_simulate(
+    store: &dyn ordo_store::Store,
+    input: SimulateInput,
+) -> ApiResult<RoutingPlan> {
+    let locations = store.list_locations().await?;
     let codes: Vec<&str> = locations.iter().map(|l| l.code.as_str()).collect();
     let rules = match input.rules {
         Some(rules) => {
             validate_rules(&rules, &codes).map_err(rule_errors)?;
             rules
         }
-        None => RulesView::try_from(s.store.routing_rules().await?)?.rules,
+        None => RulesView::try_from(store.routing_rules().await?)?.rules,
     };
     let (channel_code, skus): (String, Vec<String>) = match (&input.order, &input.order_id) {
         (Some(_), Some(_)) | (None, None) => {
@@ -168,8 +176,7 @@ pub async fn simulate(
             o.lines.iter().filter_map(|l| l.sku.clone()).collect(),
         ),
         (None, Some(id)) => {
-            let order = s
-                .store
+            let order = store
                 .get_order(id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
@@ -179,7 +186,7 @@ pub async fn simulate(
             )
         }
     };
-    let channel = s.store.get_channel(&channel_code).await?.ok_or_else(|| {
+    let channel = store.get_channel(&channel_code).await?.ok_or_else(|| {
         ApiError::field(
             if input.order.is_some() {
                 "order.channel"
@@ -192,11 +199,10 @@ pub async fn simulate(
     let mut products = HashMap::new();
     let mut stock: HashMap<(String, String), i64> = HashMap::new();
     for sku in &skus {
-        if let Some(p) = s.store.get_product(sku).await? {
+        if let Some(p) = store.get_product(sku).await? {
             products.insert(sku.clone(), p);
         }
-        let balances = s
-            .store
+        let balances = store
             .list_balances(
                 &BalanceFilter {
                     sku: Some(sku.clone()),
@@ -216,15 +222,14 @@ pub async fn simulate(
     let request = match (input.order, input.order_id) {
         (Some(o), _) => {
             let order = o.validate(OffsetDateTime::now_utc())?;
-            request_for_new_order(&order, &channel, SplitPolicy::Allow, product)
+            request_for_new_order(&order, &channel, SplitPolicy::of_channel(&channel), product)
         }
         (None, Some(id)) => {
-            let order = s
-                .store
+            let order = store
                 .get_order(&id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
-            request_for_order(&order, &channel, SplitPolicy::Allow, product)
+            request_for_order(&order, &channel, SplitPolicy::of_channel(&channel), product)
         }
         (None, None) => return Err(ApiError::field("order", "give either order or order_id")),
     };
@@ -232,11 +237,139 @@ pub async fn simulate(
         .iter()
         .map(LocationProfile::from_location)
         .collect();
-    Ok(Json(route(
+    Ok(route(
         &request,
         &profiles,
         &stock,
         &rules,
         &CostModel::default(),
-    )))
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReplayInput {
+    /// Orders placed at or after this time (RFC 3339).
+    pub from: Option<String>,
+    /// Orders placed before this time (RFC 3339).
+    pub to: Option<String>,
+    /// A proposed rule set; without it, the saved rules.
+    pub rules: Option<Vec<Rule>>,
+    /// Most orders to replay, newest first: 1–10,000, default 1,000.
+    pub limit: Option<i64>,
+}
+
+/// Replays the routing of past orders with the saved rules or a proposed set, against
+/// current stock (each order's own reservations given back), and compares shipments,
+/// splits, distance and backorders with what the orders do now. Nothing is written.
+#[utoipa::path(post, path = "/api/v1/routing/replay", tag = "routing", request_body = ReplayInput,
+    responses((status = 200, body = ordo_routing::replay::ReplayReport), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn replay(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<ReplayInput>,
+) -> ApiResult<Json<ordo_routing::replay::ReplayReport>> {
+    caller.require(Permission::Read)?;
+    Ok(Json(run_replay(s.store.as_ref(), input).await?))
+}
+
+/// The replay behind `POST /api/v1/routing/replay`, for every front end.
+pub async fn run_replay(
+    store: &dyn ordo_store::Store,
+    input: ReplayInput,
+) -> ApiResult<ordo_routing::replay::ReplayReport> {
+    let time = |field: &str, v: &Option<String>| -> ApiResult<Option<OffsetDateTime>> {
+        v.as_deref()
+            .map(|v| {
+                OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| ApiError::field(field, "must be an RFC 3339 timestamp"))
+            })
+            .transpose()
+    };
+    let (from, to) = (time("from", &input.from)?, time("to", &input.to)?);
+    let limit = input.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 10000"));
+    }
+    let locations = store.list_locations().await?;
+    let codes: Vec<&str> = locations.iter().map(|l| l.code.as_str()).collect();
+    let rules = match input.rules {
+        Some(rules) => {
+            validate_rules(&rules, &codes).map_err(rule_errors)?;
+            rules
+        }
+        None => RulesView::try_from(store.routing_rules().await?)?.rules,
+    };
+    let channels: HashMap<String, ordo_domain::catalog::Channel> = store
+        .list_channels()
+        .await?
+        .into_iter()
+        .map(|c| (c.code.clone(), c))
+        .collect();
+    let filter = ordo_store::OrderFilter {
+        placed_after: from,
+        placed_before: to,
+        ..Default::default()
+    };
+    let mut page = PageRequest {
+        limit: Some(limit.min(500)),
+        cursor: None,
+    };
+    let mut summaries = Vec::new();
+    loop {
+        let got = store.list_orders(&filter, &page).await?;
+        summaries.extend(got.items);
+        match got.next_cursor {
+            Some(c) if (summaries.len() as i64) < limit => page.cursor = Some(c),
+            _ => break,
+        }
+    }
+    summaries.truncate(limit as usize);
+    summaries.reverse();
+    let mut products = HashMap::new();
+    let mut orders = Vec::with_capacity(summaries.len());
+    for summary in &summaries {
+        let Some(order) = store.get_order(&summary.number).await? else {
+            continue;
+        };
+        let Some(channel) = channels.get(&order.channel) else {
+            continue;
+        };
+        for l in &order.lines {
+            if !products.contains_key(&l.sku)
+                && let Some(p) = store.get_product(&l.sku).await?
+            {
+                products.insert(l.sku.clone(), p);
+            }
+        }
+        let request = request_for_order(&order, channel, SplitPolicy::of_channel(channel), |sku| {
+            products.get(sku).cloned()
+        });
+        orders.push((order, request));
+    }
+    let mut stock: HashMap<(String, String), i64> = HashMap::new();
+    let mut page = PageRequest {
+        limit: Some(500),
+        cursor: None,
+    };
+    loop {
+        let got = store
+            .list_balances(&BalanceFilter::default(), &page)
+            .await?;
+        for b in got.items {
+            stock.insert((b.sku, b.location), b.available);
+        }
+        match got.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    let profiles: Vec<LocationProfile> = locations
+        .iter()
+        .map(LocationProfile::from_location)
+        .collect();
+    let router = ordo_routing::Router::new(CostModel::default());
+    Ok(ordo_routing::replay::replay(
+        &router, &orders, &profiles, &stock, &rules,
+    ))
 }

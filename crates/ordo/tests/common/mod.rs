@@ -307,3 +307,30 @@ pub async fn snapshot(s: &Server) -> Value {
     let movements = s.get("/api/v1/inventory/movements?limit=500").await.body;
     serde_json::json!({"inventory": inv, "orders": orders, "movements": movements})
 }
+
+/// Drives the requests concurrently on this task.
+pub async fn futures_join<F: std::future::Future<Output = anyhow::Result<Response>>>(
+    fs: Vec<F>,
+) -> Vec<Response> {
+    // Driven concurrently on this task.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = fs.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<Response>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => done[i] = Some(r.unwrap()),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
+}

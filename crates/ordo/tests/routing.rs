@@ -1,0 +1,386 @@
+//! Routing at capture and fulfillment orders, over real HTTP on every backend this machine runs.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn put(s: &Server, path: &str, body: Value) {
+    let r = s.send("PUT", path, &body).await;
+    assert!(
+        r.status == 200 || r.status == 201,
+        "{path}: {} {:?}",
+        r.status,
+        r.body
+    );
+}
+
+async fn capture(s: &Server, body: &Value) -> Value {
+    let r = s.post("/api/v1/orders", body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body
+}
+
+fn fo_locations(order: &Value) -> Vec<(String, String)> {
+    order["fulfillment_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] != "cancelled")
+        .map(|f| {
+            (
+                f["location"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_clean(s: &Server) {
+    let (ok, out) = s.verify();
+    assert!(ok, "{}: verify failed: {out}", s.db.label);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_rules_restrict_exclude_prefer_and_hold_at_capture() {
+    for db in databases("rules") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-A", "WH2", 20)]).await;
+        let rules = json!({"rules": [
+            {"name": "vip-from-wh2", "conditions": {"tags": ["vip"]},
+             "actions": {"restrict_to_locations": ["WH2"], "add_tags": ["routed-vip"], "set_priority": 7}},
+            {"name": "france-not-wh1", "conditions": {"countries": ["FR"]},
+             "actions": {"exclude_locations": ["WH1"]}},
+            {"name": "review-big", "conditions": {"order_value": {"min": 50000}},
+             "actions": {"hold": "manual review of large orders"}},
+            {"name": "prefer-wh2-for-b2b", "conditions": {"tags": ["b2b"]},
+             "actions": {"prefer_locations": ["WH2"]}}
+        ]});
+        let r = s.send("PUT", "/api/v1/routing/rules", &rules).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+
+        // No rule matches: WH1 wins on priority.
+        let plain = capture(&s, &order("plain", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&plain), [("WH1".into(), "open".into())]);
+        assert_eq!(plain["fulfillment_orders"][0]["id"], "SO-000001-1");
+        assert_eq!(plain["fulfillment_orders"][0]["request_status"], Value::Null);
+
+        let mut vip = order("vip", &[("SKU-A", 1)]);
+        vip["tags"] = json!(["vip"]);
+        let vip = capture(&s, &vip).await;
+        assert_eq!(fo_locations(&vip), [("WH2".into(), "open".into())], "{}", db.label);
+        assert_eq!(vip["tags"], json!(["vip", "routed-vip"]));
+        assert_eq!(vip["priority"], 7);
+        let events = s
+            .get(&format!("/api/v1/orders/{}/events", vip["number"].as_str().unwrap()))
+            .await;
+        let allocated = events.body.as_array().unwrap().iter().find(|e| e["kind"] == "order.allocated").unwrap().clone();
+        assert_eq!(allocated["data"]["rules"], json!(["vip-from-wh2"]));
+
+        let mut fr = order("fr", &[("SKU-A", 1)]);
+        fr["shipping_address"]["country"] = json!("FR");
+        fr["shipping_address"]["postal_code"] = json!("75001");
+        let fr = capture(&s, &fr).await;
+        assert_eq!(fo_locations(&fr), [("WH2".into(), "open".into())]);
+
+        let mut b2b = order("b2b", &[("SKU-A", 1)]);
+        b2b["tags"] = json!(["b2b"]);
+        let b2b = capture(&s, &b2b).await;
+        assert_eq!(fo_locations(&b2b), [("WH2".into(), "open".into())]);
+
+        // 6 × 100.00 of goods: held by the rule, stock still reserved, its FO on hold.
+        let big = capture(&s, &order("big", &[("SKU-A", 6)])).await;
+        let mut big_body = order("big-2", &[("SKU-A", 6)]);
+        big_body["lines"][0]["unit_price"] = json!("100.00");
+        let big2 = capture(&s, &big_body).await;
+        assert_eq!(big["status"], "allocated", "60.00 is under the limit");
+        assert_eq!(big2["status"], "on_hold");
+        assert_eq!(big2["hold_reason"], "routing_rule");
+        assert_eq!(fo_locations(&big2), [("WH1".into(), "on_hold".into())]);
+        let number = big2["number"].as_str().unwrap();
+        let released = s
+            .post(&format!("/api/v1/orders/{number}/release"), &json!({}))
+            .await;
+        assert_eq!(released.status, 200);
+        assert_eq!(fo_locations(&released.body), [("WH1".into(), "open".into())]);
+        let cancelled = s
+            .post(&format!("/api/v1/orders/{number}/cancel"), &json!({"reason": "test"}))
+            .await;
+        let fo = &cancelled.body["fulfillment_orders"][0];
+        assert_eq!(fo["status"], "cancelled");
+        assert_eq!(fo["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 6}]), "cancelled FOs keep what they held");
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
+    for db in databases("fo_edit") {
+        let s = Server::start(&db).await;
+        seed(
+            &s,
+            &[("SKU-A", "WH1", 10), ("SKU-B", "WH1", 10), ("SKU-A", "WH2", 1)],
+        )
+        .await;
+        let o = capture(&s, &order("edit", &[("SKU-A", 3), ("SKU-B", 2)])).await;
+        let number = o["number"].as_str().unwrap().to_string();
+        let fo1 = format!("{number}-1");
+        assert_eq!(fo_locations(&o), [("WH1".into(), "open".into())]);
+
+        let listed = s.get("/api/v1/fulfillment-orders?location=WH1&status=open").await;
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.body["items"][0]["id"], fo1.as_str());
+        assert_eq!(listed.body["items"][0]["lines"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            s.get("/api/v1/fulfillment-orders?location=WH2").await.body["items"],
+            json!([])
+        );
+        assert_eq!(s.get(&format!("/api/v1/fulfillment-orders/{fo1}")).await.body["location"], "WH1");
+        assert_eq!(s.get("/api/v1/fulfillment-orders/SO-000001-9").await.status, 404);
+
+        // Split 1 unit of SKU-A off, then merge it back: the original lines return.
+        let split = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo1}/split"),
+                &json!({"lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(split.status, 200, "{}: {:?}", db.label, split.body);
+        let fos = split.body["fulfillment_orders"].as_array().unwrap().clone();
+        assert_eq!(fos.len(), 2);
+        assert_eq!(fos[0]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 2}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}]));
+        assert_eq!(fos[1]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 1}]));
+        assert_eq!(fos[1]["location"], "WH1");
+        let fo2 = fos[1]["id"].as_str().unwrap().to_string();
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 3, "a split moves no stock");
+
+        let bad = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo2}/split"),
+                &json!({"lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "a split must leave something behind");
+        let bad = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo1}/split"),
+                &json!({"lines": [{"sku": "SKU-B", "quantity": 5}]}),
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+        assert_eq!(bad.body["errors"][0]["field"], "lines[0].quantity");
+
+        let merged = s
+            .post(
+                "/api/v1/fulfillment-orders/merge",
+                &json!({"fulfillment_orders": [fo2, fo1]}),
+            )
+            .await;
+        assert_eq!(merged.status, 200, "{:?}", merged.body);
+        let live: Vec<_> = merged.body["fulfillment_orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] != "cancelled")
+            .cloned()
+            .collect();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0]["id"], fo1.as_str());
+        assert_eq!(live[0]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 3}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}]));
+        assert_clean(&s);
+
+        // WH2 holds 1 SKU-A: moving 2 is refused and changes nothing; moving 1 works.
+        let before = snapshot(&s).await;
+        let refused = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo1}/move"),
+                &json!({"location": "WH2", "lines": [{"sku": "SKU-A", "quantity": 2}]}),
+            )
+            .await;
+        assert_eq!(refused.status, 409, "{:?}", refused.body);
+        assert_eq!(snapshot(&s).await, before);
+        let moved = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo1}/move"),
+                &json!({"location": "WH2", "lines": [{"line_no": 1, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{:?}", moved.body);
+        let places = fo_locations(&moved.body);
+        assert_eq!(places, [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]);
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 2);
+        assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
+        assert_eq!(
+            moved.body["lines"][0]["allocations"],
+            json!([{"location": "WH1", "quantity": 2}, {"location": "WH2", "quantity": 1}])
+        );
+        let merge_across = s
+            .post(
+                "/api/v1/fulfillment-orders/merge",
+                &json!({"fulfillment_orders": [fo1, format!("{number}-3")]}),
+            )
+            .await;
+        assert_eq!(merge_across.status, 422, "{:?}", merge_across.body);
+
+        // Moving the rest of WH1's work to WH1 again is refused; the whole FO moves without `lines`.
+        let same = s
+            .post(&format!("/api/v1/fulfillment-orders/{fo1}/move"), &json!({"location": "WH1"}))
+            .await;
+        assert_eq!(same.status, 422);
+        let events = s.get(&format!("/api/v1/orders/{number}/events")).await;
+        let kinds: Vec<_> = events.body.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+        for k in ["fulfillment_order.split", "fulfillment_order.merged", "fulfillment_order.moved"] {
+            assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+        }
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_3pl_request_is_rerouted_and_never_returns_there() {
+    for db in databases("reject") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH2", 1)]).await;
+        put(&s, "/api/v1/locations/TPL", json!({"name": "3PL partner", "kind": "3pl", "priority": 1})).await;
+        for (sku, q) in [("SKU-A", 5), ("SKU-B", 5)] {
+            let r = s
+                .post("/api/v1/inventory/adjustments", &json!({"sku": sku, "location": "TPL", "delta": q, "reason": "received"}))
+                .await;
+            assert_eq!(r.status, 201);
+        }
+        let o = capture(&s, &order("tpl", &[("SKU-A", 1), ("SKU-B", 1)])).await;
+        let number = o["number"].as_str().unwrap().to_string();
+        let fo = format!("{number}-1");
+        assert_eq!(o["fulfillment_orders"][0]["location"], "TPL");
+        assert_eq!(o["fulfillment_orders"][0]["request_status"], "unsubmitted");
+
+        let accept_early = s.post(&format!("/api/v1/fulfillment-orders/{fo}/accept"), &json!({})).await;
+        assert_eq!(accept_early.status, 409);
+        assert_eq!(accept_early.body["current"], "unsubmitted");
+        let submitted = s.post(&format!("/api/v1/fulfillment-orders/{fo}/submit"), &json!({})).await;
+        assert_eq!(submitted.status, 200, "{:?}", submitted.body);
+        assert_eq!(submitted.body["fulfillment_orders"][0]["request_status"], "submitted");
+        let no_reason = s.post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({})).await;
+        assert_eq!(no_reason.status, 422);
+        assert_eq!(no_reason.body["errors"][0]["field"], "reason");
+
+        let rejected = s
+            .post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({"reason": "warehouse flooded"}))
+            .await;
+        assert_eq!(rejected.status, 200, "{}: {:?}", db.label, rejected.body);
+        let fos = rejected.body["fulfillment_orders"].as_array().unwrap();
+        assert_eq!(fos[0]["status"], "cancelled");
+        assert_eq!(fos[0]["request_status"], "rejected");
+        assert_eq!(fos[0]["reason"], "warehouse flooded");
+        // WH2 has the SKU-A but no SKU-B: that waits, and never goes back to the 3PL.
+        assert_eq!(fo_locations(&rejected.body), [("WH2".into(), "open".into())]);
+        assert_eq!(rejected.body["status"], "partially_allocated");
+        assert_eq!(rejected.body["lines"][1]["backordered"], 1);
+        assert_eq!(balance(&s, "SKU-A", "TPL").await["allocated"], 0);
+        assert_eq!(balance(&s, "SKU-B", "TPL").await["allocated"], 0);
+        assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
+        let again = s
+            .post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({"reason": "twice"}))
+            .await;
+        assert_eq!(again.status, 409);
+
+        // More SKU-B at the 3PL does not go to this order; at WH1 it does.
+        let r = s
+            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "TPL", "delta": 3, "reason": "received"}))
+            .await;
+        assert_eq!(r.body["reallocated_orders"], json!([]), "{:?}", r.body);
+        let r = s
+            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "WH1", "delta": 1, "reason": "received"}))
+            .await;
+        assert_eq!(r.body["reallocated_orders"], json!([number.clone()]));
+        let after = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(after["status"], "allocated");
+        let mut places = fo_locations(&after);
+        places.sort();
+        assert_eq!(places, [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]);
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_capacity_and_split_policy_hold_under_concurrent_captures() {
+    for db in databases("capacity") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 100), ("SKU-B", "WH2", 100)]).await;
+        put(&s, "/api/v1/locations/WH1", json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 3, "utc_offset": "+01:00", "handling_cost": "1.50"}})).await;
+        let wh1 = s.get("/api/v1/locations/WH1").await.body;
+        assert_eq!(wh1["routing"]["daily_capacity"], 3);
+        assert_eq!(wh1["routing"]["handling_cost"], "1.50");
+        let bad = s
+            .send("PUT", "/api/v1/locations/WH1", &json!({"name": "WH1", "kind": "warehouse",
+                "routing": {"daily_capacity": 0, "utc_offset": "CET", "cannot_ship": ["lava"]}}))
+            .await;
+        assert_eq!(bad.status, 422);
+        let fields: Vec<_> = bad.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+        assert_eq!(fields, ["routing.daily_capacity", "routing.cannot_ship[0]", "routing.utc_offset"]);
+
+        let bodies: Vec<String> = (0..12)
+            .map(|i| order(&format!("cap-{i}"), &[("SKU-A", 1)]).to_string())
+            .collect();
+        let results = futures_join(
+            bodies
+                .iter()
+                .map(|b| s.request("POST", "/api/v1/orders", Some(ADMIN_KEY), Some(b), &[]))
+                .collect(),
+        )
+        .await;
+        assert!(results.iter().all(|r| r.status == 201));
+        let at_wh1 = s.get("/api/v1/fulfillment-orders?location=WH1&limit=100").await.body;
+        assert_eq!(at_wh1["items"].as_array().unwrap().len(), 3, "{}: capacity 3 per day", db.label);
+        let backordered = results.iter().filter(|r| r.body["status"] == "backordered").count();
+        assert_eq!(backordered, 9);
+
+        // A channel that never splits: SKU-A and SKU-B live in different places, so it waits.
+        put(&s, "/api/v1/locations/WH1", json!({"name": "WH1", "kind": "warehouse", "priority": 10})).await;
+        put(&s, "/api/v1/channels/web", json!({"name": "Web", "kind": "web", "currency": "EUR", "split_policy": "never"})).await;
+        let whole = capture(&s, &order("whole", &[("SKU-A", 1), ("SKU-B", 1)])).await;
+        assert_eq!(whole["status"], "backordered", "{:?}", whole);
+        assert_eq!(whole["fulfillment_orders"], json!([]));
+        put(&s, "/api/v1/channels/web", json!({"name": "Web", "kind": "web", "currency": "EUR",
+            "split_policy": "allow_if_order_value_above", "split_order_value_above": "15.00"})).await;
+        let split = capture(&s, &order("split", &[("SKU-A", 1), ("SKU-B", 1)])).await;
+        assert_eq!(split["status"], "allocated", "20.00 of goods may split");
+        assert_eq!(fo_locations(&split).len(), 2);
+        let small = capture(&s, &order("small", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&small).len(), 1);
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_compares_proposed_rules_with_what_happened() {
+    for db in databases("replay") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 50), ("SKU-A", "WH2", 50), ("SKU-B", "WH2", 50)]).await;
+        for i in 0..5 {
+            capture(&s, &order(&format!("r-{i}"), &[("SKU-A", 1)])).await;
+        }
+        capture(&s, &order("r-both", &[("SKU-A", 1), ("SKU-B", 1)])).await;
+        let same = s.post("/api/v1/routing/replay", &json!({})).await;
+        assert_eq!(same.status, 200, "{:?}", same.body);
+        assert_eq!(same.body["orders"], 6);
+        assert_eq!(same.body["changed_orders"], 0, "{:?}", same.body);
+        assert_eq!(same.body["actual"]["shipments"], 6);
+        assert_eq!(same.body["actual"], same.body["replayed"]);
+
+        let proposed = json!({"rules": [{"name": "all-from-wh2", "actions": {"restrict_to_locations": ["WH2"]}}]});
+        let r = s.post("/api/v1/routing/replay", &proposed).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["changed_orders"], 5);
+        assert_eq!(r.body["changes"][0]["actual"], json!(["WH1"]));
+        assert_eq!(r.body["changes"][0]["replayed"], json!(["WH2"]));
+        assert_eq!(r.body["changes"][0]["rules"], json!(["all-from-wh2"]));
+        let bad = s
+            .post("/api/v1/routing/replay", &json!({"rules": [{"name": "x", "actions": {"exclude_locations": ["NOPE"]}}], "from": "yesterday"}))
+            .await;
+        assert_eq!(bad.status, 422);
+        // Nothing was written by either replay.
+        assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
+    }
+}
