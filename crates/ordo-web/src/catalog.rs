@@ -389,7 +389,10 @@ fn whole(
     match v.parse::<i64>() {
         Ok(n) => Some(n),
         Err(_) => {
-            errors.push(FieldError::new(name, format!("must be a whole number{what}")));
+            errors.push(FieldError::new(
+                name,
+                format!("must be a whole number{what}"),
+            ));
             None
         }
     }
@@ -421,7 +424,11 @@ fn location_form(l: &Location) -> SettingsForm {
             ("safety_stock", r.safety_stock.to_string()),
             ("utc_offset", r.utc_offset.clone()),
         ],
-        checked: r.cannot_ship.iter().map(|c| c.as_str().to_string()).collect(),
+        checked: r
+            .cannot_ship
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
         errors: vec![],
         message: None,
     }
@@ -529,10 +536,15 @@ pub(crate) async fn save_location_routing(
         Err(e) => return Err(e.into()),
     };
     let kept = SettingsForm {
-        values: ["handling_cost", "daily_capacity", "safety_stock", "utc_offset"]
-            .into_iter()
-            .map(|n| (n, f.raw(n)))
-            .collect(),
+        values: [
+            "handling_cost",
+            "daily_capacity",
+            "safety_stock",
+            "utc_offset",
+        ]
+        .into_iter()
+        .map(|n| (n, f.raw(n)))
+        .collect(),
         checked: f.all("cannot_ship"),
         errors: vec![],
         message: None,
@@ -602,8 +614,14 @@ fn channel_page(auth: &Auth, c: Channel, form: SettingsForm) -> ChannelPage {
         split: split_summary(&c),
         can_edit: auth.allows(Permission::ManageCatalog),
         policies: [
-            ("allow", "Allowed: ship from several locations when cheaper or needed"),
-            ("never", "Never: one shipment, or wait for one location to hold it all"),
+            (
+                "allow",
+                "Allowed: ship from several locations when cheaper or needed",
+            ),
+            (
+                "never",
+                "Never: one shipment, or wait for one location to hold it all",
+            ),
             (
                 "allow_if_order_value_above",
                 "Only for orders worth more than a threshold",

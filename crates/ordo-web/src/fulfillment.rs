@@ -475,11 +475,12 @@ fn summary(action: &str, id: &str, before: &Order, after: &Order, taken: i64) ->
         "split" => format!(
             "{id} was split: {} now in {}.",
             units(taken),
-            new.first().map_or("a new fulfillment order", |f| f.id.as_str())
+            new.first()
+                .map_or("a new fulfillment order", |f| f.id.as_str())
         ),
         "move" => match new.first() {
             Some(n) => format!(
-                "{} of {id} moved to {} as {}; the reservation moved with them.",
+                "{} of {id} moved to {} as {}; the reservation moved too.",
                 units(taken),
                 n.location,
                 n.id
@@ -521,7 +522,12 @@ async fn answer(
     Ok(r)
 }
 
-fn refused(problem: Problem, form: &'static str, target: &str, index: &[i32]) -> (StatusCode, FoFeedback) {
+fn refused(
+    problem: Problem,
+    form: &'static str,
+    target: &str,
+    index: &[i32],
+) -> (StatusCode, FoFeedback) {
     let (status, errors, message) = match problem {
         Problem::Invalid(errors) => {
             let errors = form_errors(errors, index);
@@ -604,7 +610,10 @@ pub(crate) async fn act(
             index = idx;
             taken = lines.iter().filter_map(|l| l.quantity).sum();
             let whole = lines.len() == fo.lines.len()
-                && lines.iter().zip(&fo.lines).all(|(w, l)| w.quantity == Some(l.quantity));
+                && lines
+                    .iter()
+                    .zip(&fo.lines)
+                    .all(|(w, l)| w.quantity == Some(l.quantity));
             FulfillmentChange::Move {
                 id: id.clone(),
                 location,
@@ -618,7 +627,10 @@ pub(crate) async fn act(
                 _ => RequestAction::Reject,
             };
             let reason = form.get("reason");
-            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            if reason
+                .as_ref()
+                .is_some_and(|r| r.chars().count() > MAX_REASON)
+            {
                 errors.push(FieldError::new(
                     "reason",
                     format!("must be at most {MAX_REASON} characters"),
@@ -627,7 +639,9 @@ pub(crate) async fn act(
             FulfillmentChange::Request {
                 id: id.clone(),
                 action,
-                reason: (action == RequestAction::Reject).then_some(reason).flatten(),
+                reason: (action == RequestAction::Reject)
+                    .then_some(reason)
+                    .flatten(),
             }
         }
     };
@@ -642,7 +656,14 @@ pub(crate) async fn act(
             done(&s, &auth, &headers, &number, text).await
         }
         Ok(Outcome::Replayed { .. }) => {
-            done(&s, &auth, &headers, &number, "This change was already applied.".into()).await
+            done(
+                &s,
+                &auth,
+                &headers,
+                &number,
+                "This change was already applied.".into(),
+            )
+            .await
         }
         Err(StoreError::Problem(problem)) => {
             let (status, mut fb) = refused(problem, form_kind, &id, &index);
@@ -711,11 +732,7 @@ pub(crate) async fn merge(
             sorted.sort_by_key(|i| {
                 ordo_domain::fulfillment::parse_fulfillment_order_id(i).map_or(0, |x| x.1)
             });
-            let text = format!(
-                "Merged {} into {}.",
-                sorted[1..].join(", "),
-                sorted[0]
-            );
+            let text = format!("Merged {} into {}.", sorted[1..].join(", "), sorted[0]);
             done(&s, &auth, &headers, &number, text).await
         }
         Err(StoreError::Problem(problem)) => {

@@ -76,10 +76,16 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/products", get(catalog::products))
         .route("/locations", get(catalog::locations))
         .route("/locations/{code}", get(catalog::location))
-        .route("/locations/{code}/routing", post(catalog::save_location_routing))
+        .route(
+            "/locations/{code}/routing",
+            post(catalog::save_location_routing),
+        )
         .route("/channels", get(catalog::channels))
         .route("/channels/{code}", get(catalog::channel))
-        .route("/channels/{code}/split-policy", post(catalog::save_split_policy))
+        .route(
+            "/channels/{code}/split-policy",
+            post(catalog::save_split_policy),
+        )
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))
         .route("/routing/replay", post(routing::replay))

@@ -604,7 +604,9 @@ fn event_details(e: &Event) -> String {
                         .map(|r| {
                             format!(
                                 "{} at {} ({})",
-                                r.get("fulfillment_order").and_then(|v| v.as_str()).unwrap_or(""),
+                                r.get("fulfillment_order")
+                                    .and_then(|v| v.as_str())
+                                    .unwrap_or(""),
                                 r.get("location").and_then(|v| v.as_str()).unwrap_or(""),
                                 json_lines(r.get("lines"))
                             )
@@ -733,12 +735,20 @@ pub(crate) async fn render_order(
                 tax: group(&l.tax),
                 allocated: l.allocated,
                 backordered: l.backordered,
-                allocations: l
-                    .allocations
-                    .iter()
-                    .map(|a| format!("{}: {}", a.location, a.quantity))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                allocations: {
+                    // One entry per location, however many fulfillment orders ship from it.
+                    let mut per: Vec<(&str, i64)> = Vec::new();
+                    for a in &l.allocations {
+                        match per.iter_mut().find(|(c, _)| *c == a.location) {
+                            Some((_, q)) => *q += a.quantity,
+                            None => per.push((&a.location, a.quantity)),
+                        }
+                    }
+                    per.iter()
+                        .map(|(c, q)| format!("{c}: {q}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
             })
             .collect(),
         events: events

@@ -13,7 +13,7 @@ use ordo_domain::{FieldError, Problem};
 use ordo_http::error::ApiError;
 use ordo_http::routes::routing::{ReplayInput, SimulateInput, run_replay, run_simulate};
 use ordo_routing::replay::ReplayReport;
-use ordo_routing::{Actions, Conditions, Rule, RoutingPlan, ValueRange, validate_rules};
+use ordo_routing::{Actions, Conditions, RoutingPlan, Rule, ValueRange, validate_rules};
 use ordo_store::{Permission, RuleSet, StoreError};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
@@ -177,7 +177,11 @@ fn conditions(c: &Conditions) -> Vec<String> {
     add("Postal code starts with", &c.postal_code_prefixes);
     add("Contains SKU", &c.skus);
     add("Category", &c.categories);
-    let classes: Vec<String> = c.handling_classes.iter().map(|h| h.as_str().into()).collect();
+    let classes: Vec<String> = c
+        .handling_classes
+        .iter()
+        .map(|h| h.as_str().into())
+        .collect();
     add("Handling class", &classes);
     add("Tagged (all of)", &c.tags);
     let payments: Vec<String> = c.payment_statuses.iter().map(as_text).collect();
@@ -283,7 +287,9 @@ fn plan_view(order: &str, p: &RoutingPlan) -> PlanView {
             .iter()
             .map(|s| ShipmentRow {
                 location: s.location.clone(),
-                distance: s.distance_km.map_or_else(|| "unknown".into(), |d| format!("{} km", km(d))),
+                distance: s
+                    .distance_km
+                    .map_or_else(|| "unknown".into(), |d| format!("{} km", km(d))),
                 cost: cost(s.cost_minor),
                 lines: s
                     .lines
@@ -371,7 +377,12 @@ fn replay_view(r: &ReplayReport, proposed: bool) -> ReplayView {
                 r.replayed.split_orders as f64,
                 whole,
             ),
-            delta_row("Distance", r.actual.distance_km, r.replayed.distance_km, km_fmt),
+            delta_row(
+                "Distance",
+                r.actual.distance_km,
+                r.replayed.distance_km,
+                km_fmt,
+            ),
             delta_row(
                 "Backordered units",
                 r.actual.backordered_units as f64,
@@ -428,7 +439,9 @@ async fn api_problem(e: ApiError) -> WebResult<(StatusCode, Vec<String>)> {
         })
         .unwrap_or_default();
     let lines = if errors.is_empty() {
-        vec![sentence(v["detail"].as_str().unwrap_or("the request was refused"))]
+        vec![sentence(
+            v["detail"].as_str().unwrap_or("the request was refused"),
+        )]
     } else {
         errors
     };
@@ -561,7 +574,10 @@ pub(crate) async fn show(
 pub(crate) async fn save_rules(State(s): State<WebState>, p: Posted) -> WebResult {
     p.auth.require(Permission::ManageCatalog)?;
     let text = p.form.raw("rules");
-    let expected = p.form.get("expected_version").and_then(|v| v.parse::<i64>().ok());
+    let expected = p
+        .form
+        .get("expected_version")
+        .and_then(|v| v.parse::<i64>().ok());
     let refuse = |status, message: String, errors: Vec<String>, expected_version: i64| {
         let editor = Editor {
             text: text.clone(),

@@ -57,6 +57,73 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
 }
 
+/// A screenshot with `css` scrolled to the top of the window.
+async fn shot_at(c: &Client, css: &str, name: &str) {
+    c.execute(
+        "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'});",
+        vec![json!(css)],
+    )
+    .await
+    .unwrap();
+    shot(c, name).await;
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Marks the page, so a later check can tell htmx swapped part of it without a reload.
+async fn mark_page(c: &Client) {
+    c.execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+}
+
+async fn assert_same_page(c: &Client, what: &str) {
+    let same = c
+        .execute("return window.__sameDocument === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "{what}: the page reloaded");
+}
+
+/// Waits until the text of `css` contains `text`.
+async fn wait_text(c: &Client, css: &str, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = c
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        let now = now.as_str().unwrap_or("").to_string();
+        if now.contains(text) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {css} to contain {text:?}; it reads {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One h1, a title, and a `<label for>` for every visible form control.
 const A11Y_CHECK: &str = r#"
 const issues = [];
@@ -235,6 +302,12 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     assert!(!exists(c, "form[action$='/hold']").await);
     visit(c, base, "/inventory", None).await;
     assert!(!exists(c, ".js-open").await);
+    visit(c, base, "/routing", None).await;
+    assert!(
+        !exists(c, "#rules-json").await,
+        "readers get no rules editor"
+    );
+    assert!(!exists(c, "#fulfillment .fo-form").await);
 
     // warehouse: starts at the stock grid; may change stock, not orders.
     assert_eq!(login(c, base, "warehouse").await, "/inventory");
@@ -245,6 +318,13 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     assert!(!exists(c, "button[value=cancel]").await);
     visit(c, base, "/orders/SO-000001", None).await;
     assert!(!exists(c, ".order-actions").await);
+    assert!(exists(c, "#fo-SO-000001-1").await);
+    assert!(
+        !exists(c, "#fulfillment form").await,
+        "warehouse cannot rework orders"
+    );
+    visit(c, base, "/fulfillment", None).await;
+    assert!(exists(c, "#fulfillment-orders a[href='/orders/SO-000001']").await);
 
     // support: may manage orders, not stock.
     assert_eq!(login(c, base, "support").await, "/");
@@ -432,6 +512,9 @@ async fn run(c: &Client, app: &common::App, base: &str) {
         .unwrap();
     assert_eq!(on_hand_cell, json!(now.to_string()));
 
+    fulfillment_steps(c, app, base).await;
+    routing_steps(c, base).await;
+
     // The remaining screens: structure checks and screenshots.
     visit(c, base, "/inventory/movements", Some("movements")).await;
     visit(c, base, "/products", Some("products")).await;
@@ -454,4 +537,253 @@ async fn run(c: &Client, app: &common::App, base: &str) {
         "page scrolls sideways by {overflow}"
     );
     visit(c, base, "/orders", Some("orders-360px")).await;
+    for (path, name) in [
+        ("/orders/SO-000004", "order-fulfillment-360px"),
+        ("/routing?order=SO-000001", "routing-360px"),
+        ("/fulfillment", "fulfillment-360px"),
+    ] {
+        visit(c, base, path, None).await;
+        let overflow = c
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(0) <= 1,
+            "{path} scrolls sideways by {overflow}"
+        );
+        if path.starts_with("/orders/") {
+            shot_at(c, "#fulfillment", name).await;
+        } else {
+            shot(c, name).await;
+        }
+    }
+}
+
+/// Split a fulfillment order and move part of it on the order page, with htmx swapping the
+/// section in place; a move to a location without the stock is refused in the form.
+async fn fulfillment_steps(c: &Client, app: &common::App, base: &str) {
+    visit(c, base, "/orders/SO-000004", None).await;
+    assert_eq!(
+        text_of(c, "#fo-SO-000004-1 .fo-where").await,
+        "Ships from Main warehouse (WH1) · 3 units"
+    );
+    mark_page(c).await;
+    click(c, "#fo-SO-000004-1 .fo-split summary").await;
+    fill(c, "#split-SO-000004-1-1", "1").await;
+    check_page(c, "split form").await;
+    shot_at(c, "#fulfillment", "order-fulfillment-split-form").await;
+    click(c, "#fo-SO-000004-1 .fo-split button[type=submit]").await;
+    wait_for(c, "#fo-SO-000004-2").await;
+    wait_text(
+        c,
+        "#fo-message",
+        "SO-000004-1 was split: 1 unit now in SO-000004-2.",
+    )
+    .await;
+    assert_same_page(c, "split").await;
+    assert!(
+        !exists(c, "#fo-SO-000004-1 details[open]").await,
+        "forms close after success"
+    );
+    // The timeline was swapped in too.
+    assert!(
+        text_of(c, "#timeline")
+            .await
+            .contains("Fulfillment order split")
+    );
+    check_page(c, "after split").await;
+
+    // Move one of the remaining two units to the city store.
+    click(c, "#fo-SO-000004-1 .fo-move summary").await;
+    c.find(Locator::Id("move-SO-000004-1-location"))
+        .await
+        .unwrap()
+        .select_by_value("ST1")
+        .await
+        .unwrap();
+    fill(c, "#move-SO-000004-1-1", "1").await;
+    click(c, "#fo-SO-000004-1 .fo-move button[type=submit]").await;
+    wait_for(c, "#fo-SO-000004-3[data-location=ST1]").await;
+    let message = wait_text(c, "#fo-message", "moved to ST1").await;
+    assert!(
+        message.contains("1 unit of SO-000004-1 moved to ST1 as SO-000004-3"),
+        "{message}"
+    );
+    assert_same_page(c, "move").await;
+    // The lines table (swapped out of band) shows where the units come from now.
+    let from = text_of(c, "#lines tbody tr td:last-child").await;
+    assert!(from.contains("ST1: 1") && from.contains("WH1: 2"), "{from}");
+    check_page(c, "after move").await;
+    shot_at(c, "#fulfillment", "order-fulfillment").await;
+    let fos: Vec<_> = app
+        .store
+        .get_order("SO-000004")
+        .await
+        .unwrap()
+        .unwrap()
+        .fulfillment_orders
+        .iter()
+        .map(|f| (f.location.clone(), f.status.as_str(), f.units()))
+        .collect();
+    assert_eq!(
+        fos,
+        [
+            ("WH1".to_string(), "open", 1),
+            ("WH1".to_string(), "open", 1),
+            ("ST1".to_string(), "open", 1)
+        ]
+    );
+    // Two at WH1 now: they can be merged back.
+    assert!(exists(c, ".fo-merge input[value='SO-000004-2']").await);
+
+    // The teapot is not stocked at the city store: the move is refused, in the form.
+    visit(c, base, "/orders/SO-000002", None).await;
+    mark_page(c).await;
+    click(c, "#fo-SO-000002-1 .fo-move summary").await;
+    c.find(Locator::Id("move-SO-000002-1-location"))
+        .await
+        .unwrap()
+        .select_by_value("ST1")
+        .await
+        .unwrap();
+    click(c, "#fo-SO-000002-1 .fo-move button[type=submit]").await;
+    let refusal = wait_text(
+        c,
+        "#fo-SO-000002-1 .fo-move .flash.bad",
+        "Not enough stock at ST1",
+    )
+    .await;
+    assert!(
+        refusal.contains("TEA-1: 1 needed, 0 available"),
+        "{refusal}"
+    );
+    assert_same_page(c, "refused move").await;
+    assert!(exists(c, "#fo-SO-000002-1 .fo-move[open]").await);
+    check_page(c, "refused move").await;
+    shot_at(c, "#fulfillment", "order-fulfillment-refused").await;
+
+    // The list across orders, filtered to the city store.
+    visit(c, base, "/fulfillment", Some("fulfillment")).await;
+    c.find(Locator::Id("f-location"))
+        .await
+        .unwrap()
+        .select_by_value("ST1")
+        .await
+        .unwrap();
+    click(c, "form.filters button[type=submit]").await;
+    wait_navigated(c, "/fulfillment").await;
+    assert!(path_of(c).await.contains("location=ST1"));
+    let rows = text_of(c, "#fulfillment-orders tbody").await;
+    assert!(rows.contains("SO-000004-3"), "{rows}");
+    assert!(!rows.contains("SO-000004-1"), "{rows}");
+}
+
+/// Save a rule, see it in force and in the simulator's explanation, replay a proposal,
+/// and edit a location's routing settings.
+async fn routing_steps(c: &Client, base: &str) {
+    visit(c, base, "/routing", None).await;
+    assert!(
+        text_of(c, "#rules-version")
+            .await
+            .contains("No rules saved yet")
+    );
+    fill(
+        c,
+        "#rules-json",
+        r#"[{"name": "keep-wh1-for-bulk", "conditions": {"countries": ["DE"]}, "actions": {"exclude_locations": ["WH1"]}}]"#,
+    )
+    .await;
+    click(c, "#editor button[type=submit]").await;
+    wait_text(c, ".flash.ok", "Routing rules saved as version 1 (1 rule).").await;
+    assert!(text_of(c, "#rules-version").await.contains("Version 1"));
+    assert!(text_of(c, "#rules-table").await.contains("Never from WH1"));
+    check_page(c, "rules saved").await;
+    shot(c, "routing").await;
+
+    // A save from a stale version is refused (409) with the text kept.
+    c.execute(
+        "document.querySelector('input[name=expected_version]').value = '0';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(c, "#editor button[type=submit]").await;
+    let m = wait_text(c, "#editor-message", "Not saved: version 1 was saved").await;
+    assert!(m.contains("by user:admin"), "{m}");
+    check_page(c, "stale save").await;
+
+    // The simulator: with WH1 excluded, SO-000001 would ship from the city store.
+    mark_page(c).await;
+    fill(c, "#sim-order", "SO-000001").await;
+    click(c, "#simulation button[type=submit]").await;
+    wait_for(c, "#plan-explanation").await;
+    assert_same_page(c, "simulate").await;
+    assert_eq!(text_of(c, "#plan-rules").await, "keep-wh1-for-bulk");
+    let wh1 = text_of(c, "#plan-explanation tr[data-location=WH1]").await;
+    assert!(
+        wh1.contains("Not chosen") && wh1.contains("Excluded by rule"),
+        "{wh1}"
+    );
+    let st1 = text_of(c, "#plan-explanation tr[data-location=ST1]").await;
+    assert!(st1.contains("Chosen"), "{st1}");
+    assert!(text_of(c, "#plan-shipments").await.contains("ST1"));
+    assert!(
+        path_of(c).await.contains("order=SO-000001"),
+        "the simulation has a link"
+    );
+    check_page(c, "simulation").await;
+    shot_at(c, "#simulation", "routing-simulation").await;
+
+    // Replay: what a proposal that excludes the city store would have done.
+    fill(
+        c,
+        "#replay-rules",
+        r#"[{"name": "no-store", "actions": {"exclude_locations": ["ST1"]}}]"#,
+    )
+    .await;
+    click(c, "#replay button[type=submit]").await;
+    wait_for(c, "#replay-result").await;
+    let totals = text_of(c, "#replay-totals").await;
+    assert!(
+        totals.contains("Shipments") && totals.contains("Backordered units"),
+        "{totals}"
+    );
+    check_page(c, "replay").await;
+    shot_at(c, "#replay", "routing-replay").await;
+
+    // A location's routing settings, refused field by field, then saved.
+    visit(c, base, "/locations/ST1", None).await;
+    fill(c, "#handling-cost", "2.5").await;
+    fill(c, "#utc-offset", "+1").await;
+    click(c, "#routing-form button[type=submit]").await;
+    let err = wait_for(c, "#utc-offset-err").await.text().await.unwrap();
+    assert!(err.contains("must be an offset such as +01:00"), "{err}");
+    assert_eq!(
+        c.find(Locator::Id("handling-cost"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2.5")
+    );
+    check_page(c, "refused location settings").await;
+    shot(c, "location-routing-refused").await;
+    fill(c, "#utc-offset", "+01:00").await;
+    fill(c, "#daily-capacity", "40").await;
+    click(c, "#cannot-ship-hazmat").await;
+    click(c, "#routing-form button[type=submit]").await;
+    wait_navigated(c, "/locations/ST1/routing").await;
+    wait_text(c, ".flash.ok", "ST1: routing settings saved.").await;
+    let row = text_of(c, "tbody tr:nth-child(2)").await;
+    assert!(
+        row.contains("handling 2.50 · 40 a day · not hazmat · UTC+01:00"),
+        "{row}"
+    );
+    shot(c, "locations-routing").await;
+    visit(c, base, "/channels/web", Some("channel-split-policy")).await;
 }
