@@ -299,8 +299,7 @@ const CITIES: &[(&str, &str, &str)] = &[
 /// Shops keep display stock and cannot ship dangerous or cold goods; the 3PL has a daily
 /// intake limit and costs more per parcel than the own warehouses.
 fn location_routing(kind: &str) -> ordo_domain::catalog::LocationRoutingInput {
-    let (handling, capacity, safety, cannot_ship): (&str, Option<i64>, i64, &[&str]) = match kind
-    {
+    let (handling, capacity, safety, cannot_ship): (&str, Option<i64>, i64, &[&str]) = match kind {
         "store" => ("3.00", Some(40), 2, &["hazmat", "perishable"]),
         "3pl" => ("2.00", Some(400), 0, &[]),
         "marketplace" => ("0.00", None, 0, &["hazmat"]),
@@ -395,9 +394,7 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
         };
         store.put_channel(input.validate()?, &ctx()).await?;
     }
-    store
-        .put_routing_rules(demo_rules(), None, &ctx())
-        .await?;
+    store.put_routing_rules(demo_rules(), None, &ctx()).await?;
     let mut skus = Vec::new();
     for (ci, cat) in CATEGORIES.iter().enumerate() {
         for (ii, item) in cat.items.iter().enumerate() {

@@ -63,18 +63,36 @@ async fn saved_rules_restrict_exclude_prefer_and_hold_at_capture() {
         let plain = capture(&s, &order("plain", &[("SKU-A", 1)])).await;
         assert_eq!(fo_locations(&plain), [("WH1".into(), "open".into())]);
         assert_eq!(plain["fulfillment_orders"][0]["id"], "SO-000001-1");
-        assert_eq!(plain["fulfillment_orders"][0]["request_status"], Value::Null);
+        assert_eq!(
+            plain["fulfillment_orders"][0]["request_status"],
+            Value::Null
+        );
 
         let mut vip = order("vip", &[("SKU-A", 1)]);
         vip["tags"] = json!(["vip"]);
         let vip = capture(&s, &vip).await;
-        assert_eq!(fo_locations(&vip), [("WH2".into(), "open".into())], "{}", db.label);
+        assert_eq!(
+            fo_locations(&vip),
+            [("WH2".into(), "open".into())],
+            "{}",
+            db.label
+        );
         assert_eq!(vip["tags"], json!(["vip", "routed-vip"]));
         assert_eq!(vip["priority"], 7);
         let events = s
-            .get(&format!("/api/v1/orders/{}/events", vip["number"].as_str().unwrap()))
+            .get(&format!(
+                "/api/v1/orders/{}/events",
+                vip["number"].as_str().unwrap()
+            ))
             .await;
-        let allocated = events.body.as_array().unwrap().iter().find(|e| e["kind"] == "order.allocated").unwrap().clone();
+        let allocated = events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "order.allocated")
+            .unwrap()
+            .clone();
         assert_eq!(allocated["data"]["rules"], json!(["vip-from-wh2"]));
 
         let mut fr = order("fr", &[("SKU-A", 1)]);
@@ -102,13 +120,23 @@ async fn saved_rules_restrict_exclude_prefer_and_hold_at_capture() {
             .post(&format!("/api/v1/orders/{number}/release"), &json!({}))
             .await;
         assert_eq!(released.status, 200);
-        assert_eq!(fo_locations(&released.body), [("WH1".into(), "open".into())]);
+        assert_eq!(
+            fo_locations(&released.body),
+            [("WH1".into(), "open".into())]
+        );
         let cancelled = s
-            .post(&format!("/api/v1/orders/{number}/cancel"), &json!({"reason": "test"}))
+            .post(
+                &format!("/api/v1/orders/{number}/cancel"),
+                &json!({"reason": "test"}),
+            )
             .await;
         let fo = &cancelled.body["fulfillment_orders"][0];
         assert_eq!(fo["status"], "cancelled");
-        assert_eq!(fo["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 6}]), "cancelled FOs keep what they held");
+        assert_eq!(
+            fo["lines"],
+            json!([{"line_no": 1, "sku": "SKU-A", "quantity": 6}]),
+            "cancelled FOs keep what they held"
+        );
         assert_clean(&s);
     }
 }
@@ -119,7 +147,11 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
         let s = Server::start(&db).await;
         seed(
             &s,
-            &[("SKU-A", "WH1", 10), ("SKU-B", "WH1", 10), ("SKU-A", "WH2", 1)],
+            &[
+                ("SKU-A", "WH1", 10),
+                ("SKU-B", "WH1", 10),
+                ("SKU-A", "WH2", 1),
+            ],
         )
         .await;
         let o = capture(&s, &order("edit", &[("SKU-A", 3), ("SKU-B", 2)])).await;
@@ -127,16 +159,29 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
         let fo1 = format!("{number}-1");
         assert_eq!(fo_locations(&o), [("WH1".into(), "open".into())]);
 
-        let listed = s.get("/api/v1/fulfillment-orders?location=WH1&status=open").await;
+        let listed = s
+            .get("/api/v1/fulfillment-orders?location=WH1&status=open")
+            .await;
         assert_eq!(listed.status, 200);
         assert_eq!(listed.body["items"][0]["id"], fo1.as_str());
-        assert_eq!(listed.body["items"][0]["lines"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            listed.body["items"][0]["lines"].as_array().unwrap().len(),
+            2
+        );
         assert_eq!(
             s.get("/api/v1/fulfillment-orders?location=WH2").await.body["items"],
             json!([])
         );
-        assert_eq!(s.get(&format!("/api/v1/fulfillment-orders/{fo1}")).await.body["location"], "WH1");
-        assert_eq!(s.get("/api/v1/fulfillment-orders/SO-000001-9").await.status, 404);
+        assert_eq!(
+            s.get(&format!("/api/v1/fulfillment-orders/{fo1}"))
+                .await
+                .body["location"],
+            "WH1"
+        );
+        assert_eq!(
+            s.get("/api/v1/fulfillment-orders/SO-000001-9").await.status,
+            404
+        );
 
         // Split 1 unit of SKU-A off, then merge it back: the original lines return.
         let split = s
@@ -148,11 +193,21 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
         assert_eq!(split.status, 200, "{}: {:?}", db.label, split.body);
         let fos = split.body["fulfillment_orders"].as_array().unwrap().clone();
         assert_eq!(fos.len(), 2);
-        assert_eq!(fos[0]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 2}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}]));
-        assert_eq!(fos[1]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 1}]));
+        assert_eq!(
+            fos[0]["lines"],
+            json!([{"line_no": 1, "sku": "SKU-A", "quantity": 2}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}])
+        );
+        assert_eq!(
+            fos[1]["lines"],
+            json!([{"line_no": 1, "sku": "SKU-A", "quantity": 1}])
+        );
         assert_eq!(fos[1]["location"], "WH1");
         let fo2 = fos[1]["id"].as_str().unwrap().to_string();
-        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 3, "a split moves no stock");
+        assert_eq!(
+            balance(&s, "SKU-A", "WH1").await["allocated"],
+            3,
+            "a split moves no stock"
+        );
 
         let bad = s
             .post(
@@ -186,7 +241,10 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
             .collect();
         assert_eq!(live.len(), 1);
         assert_eq!(live[0]["id"], fo1.as_str());
-        assert_eq!(live[0]["lines"], json!([{"line_no": 1, "sku": "SKU-A", "quantity": 3}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}]));
+        assert_eq!(
+            live[0]["lines"],
+            json!([{"line_no": 1, "sku": "SKU-A", "quantity": 3}, {"line_no": 2, "sku": "SKU-B", "quantity": 2}])
+        );
         assert_clean(&s);
 
         // WH2 holds 1 SKU-A: moving 2 is refused and changes nothing; moving 1 works.
@@ -207,7 +265,10 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
             .await;
         assert_eq!(moved.status, 200, "{:?}", moved.body);
         let places = fo_locations(&moved.body);
-        assert_eq!(places, [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]);
+        assert_eq!(
+            places,
+            [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]
+        );
         assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 2);
         assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
         assert_eq!(
@@ -224,12 +285,25 @@ async fn fulfillment_orders_split_merge_and_move_with_their_reservations() {
 
         // Moving the rest of WH1's work to WH1 again is refused; the whole FO moves without `lines`.
         let same = s
-            .post(&format!("/api/v1/fulfillment-orders/{fo1}/move"), &json!({"location": "WH1"}))
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo1}/move"),
+                &json!({"location": "WH1"}),
+            )
             .await;
         assert_eq!(same.status, 422);
         let events = s.get(&format!("/api/v1/orders/{number}/events")).await;
-        let kinds: Vec<_> = events.body.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
-        for k in ["fulfillment_order.split", "fulfillment_order.merged", "fulfillment_order.moved"] {
+        let kinds: Vec<_> = events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect();
+        for k in [
+            "fulfillment_order.split",
+            "fulfillment_order.merged",
+            "fulfillment_order.moved",
+        ] {
             assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
         }
         assert_clean(&s);
@@ -241,10 +315,18 @@ async fn a_rejected_3pl_request_is_rerouted_and_never_returns_there() {
     for db in databases("reject") {
         let s = Server::start(&db).await;
         seed(&s, &[("SKU-A", "WH2", 1)]).await;
-        put(&s, "/api/v1/locations/TPL", json!({"name": "3PL partner", "kind": "3pl", "priority": 1})).await;
+        put(
+            &s,
+            "/api/v1/locations/TPL",
+            json!({"name": "3PL partner", "kind": "3pl", "priority": 1}),
+        )
+        .await;
         for (sku, q) in [("SKU-A", 5), ("SKU-B", 5)] {
             let r = s
-                .post("/api/v1/inventory/adjustments", &json!({"sku": sku, "location": "TPL", "delta": q, "reason": "received"}))
+                .post(
+                    "/api/v1/inventory/adjustments",
+                    &json!({"sku": sku, "location": "TPL", "delta": q, "reason": "received"}),
+                )
                 .await;
             assert_eq!(r.status, 201);
         }
@@ -254,18 +336,39 @@ async fn a_rejected_3pl_request_is_rerouted_and_never_returns_there() {
         assert_eq!(o["fulfillment_orders"][0]["location"], "TPL");
         assert_eq!(o["fulfillment_orders"][0]["request_status"], "unsubmitted");
 
-        let accept_early = s.post(&format!("/api/v1/fulfillment-orders/{fo}/accept"), &json!({})).await;
+        let accept_early = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/accept"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(accept_early.status, 409);
         assert_eq!(accept_early.body["current"], "unsubmitted");
-        let submitted = s.post(&format!("/api/v1/fulfillment-orders/{fo}/submit"), &json!({})).await;
+        let submitted = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/submit"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(submitted.status, 200, "{:?}", submitted.body);
-        assert_eq!(submitted.body["fulfillment_orders"][0]["request_status"], "submitted");
-        let no_reason = s.post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({})).await;
+        assert_eq!(
+            submitted.body["fulfillment_orders"][0]["request_status"],
+            "submitted"
+        );
+        let no_reason = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/reject"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(no_reason.status, 422);
         assert_eq!(no_reason.body["errors"][0]["field"], "reason");
 
         let rejected = s
-            .post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({"reason": "warehouse flooded"}))
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/reject"),
+                &json!({"reason": "warehouse flooded"}),
+            )
             .await;
         assert_eq!(rejected.status, 200, "{}: {:?}", db.label, rejected.body);
         let fos = rejected.body["fulfillment_orders"].as_array().unwrap();
@@ -273,31 +376,46 @@ async fn a_rejected_3pl_request_is_rerouted_and_never_returns_there() {
         assert_eq!(fos[0]["request_status"], "rejected");
         assert_eq!(fos[0]["reason"], "warehouse flooded");
         // WH2 has the SKU-A but no SKU-B: that waits, and never goes back to the 3PL.
-        assert_eq!(fo_locations(&rejected.body), [("WH2".into(), "open".into())]);
+        assert_eq!(
+            fo_locations(&rejected.body),
+            [("WH2".into(), "open".into())]
+        );
         assert_eq!(rejected.body["status"], "partially_allocated");
         assert_eq!(rejected.body["lines"][1]["backordered"], 1);
         assert_eq!(balance(&s, "SKU-A", "TPL").await["allocated"], 0);
         assert_eq!(balance(&s, "SKU-B", "TPL").await["allocated"], 0);
         assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
         let again = s
-            .post(&format!("/api/v1/fulfillment-orders/{fo}/reject"), &json!({"reason": "twice"}))
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/reject"),
+                &json!({"reason": "twice"}),
+            )
             .await;
         assert_eq!(again.status, 409);
 
         // More SKU-B at the 3PL does not go to this order; at WH1 it does.
         let r = s
-            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "TPL", "delta": 3, "reason": "received"}))
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-B", "location": "TPL", "delta": 3, "reason": "received"}),
+            )
             .await;
         assert_eq!(r.body["reallocated_orders"], json!([]), "{:?}", r.body);
         let r = s
-            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "WH1", "delta": 1, "reason": "received"}))
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-B", "location": "WH1", "delta": 1, "reason": "received"}),
+            )
             .await;
         assert_eq!(r.body["reallocated_orders"], json!([number.clone()]));
         let after = s.get(&format!("/api/v1/orders/{number}")).await.body;
         assert_eq!(after["status"], "allocated");
         let mut places = fo_locations(&after);
         places.sort();
-        assert_eq!(places, [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]);
+        assert_eq!(
+            places,
+            [("WH1".into(), "open".into()), ("WH2".into(), "open".into())]
+        );
         assert_clean(&s);
     }
 }
@@ -307,18 +425,39 @@ async fn daily_capacity_and_split_policy_hold_under_concurrent_captures() {
     for db in databases("capacity") {
         let s = Server::start(&db).await;
         seed(&s, &[("SKU-A", "WH1", 100), ("SKU-B", "WH2", 100)]).await;
-        put(&s, "/api/v1/locations/WH1", json!({"name": "WH1", "kind": "warehouse", "priority": 10,
-            "routing": {"daily_capacity": 3, "utc_offset": "+01:00", "handling_cost": "1.50"}})).await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 3, "utc_offset": "+01:00", "handling_cost": "1.50"}}),
+        )
+        .await;
         let wh1 = s.get("/api/v1/locations/WH1").await.body;
         assert_eq!(wh1["routing"]["daily_capacity"], 3);
         assert_eq!(wh1["routing"]["handling_cost"], "1.50");
         let bad = s
-            .send("PUT", "/api/v1/locations/WH1", &json!({"name": "WH1", "kind": "warehouse",
-                "routing": {"daily_capacity": 0, "utc_offset": "CET", "cannot_ship": ["lava"]}}))
+            .send(
+                "PUT",
+                "/api/v1/locations/WH1",
+                &json!({"name": "WH1", "kind": "warehouse",
+                "routing": {"daily_capacity": 0, "utc_offset": "CET", "cannot_ship": ["lava"]}}),
+            )
             .await;
         assert_eq!(bad.status, 422);
-        let fields: Vec<_> = bad.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
-        assert_eq!(fields, ["routing.daily_capacity", "routing.cannot_ship[0]", "routing.utc_offset"]);
+        let fields: Vec<_> = bad.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "routing.daily_capacity",
+                "routing.cannot_ship[0]",
+                "routing.utc_offset"
+            ]
+        );
 
         let bodies: Vec<String> = (0..12)
             .map(|i| order(&format!("cap-{i}"), &[("SKU-A", 1)]).to_string())
@@ -331,19 +470,45 @@ async fn daily_capacity_and_split_policy_hold_under_concurrent_captures() {
         )
         .await;
         assert!(results.iter().all(|r| r.status == 201));
-        let at_wh1 = s.get("/api/v1/fulfillment-orders?location=WH1&limit=100").await.body;
-        assert_eq!(at_wh1["items"].as_array().unwrap().len(), 3, "{}: capacity 3 per day", db.label);
-        let backordered = results.iter().filter(|r| r.body["status"] == "backordered").count();
+        let at_wh1 = s
+            .get("/api/v1/fulfillment-orders?location=WH1&limit=100")
+            .await
+            .body;
+        assert_eq!(
+            at_wh1["items"].as_array().unwrap().len(),
+            3,
+            "{}: capacity 3 per day",
+            db.label
+        );
+        let backordered = results
+            .iter()
+            .filter(|r| r.body["status"] == "backordered")
+            .count();
         assert_eq!(backordered, 9);
 
         // A channel that never splits: SKU-A and SKU-B live in different places, so it waits.
-        put(&s, "/api/v1/locations/WH1", json!({"name": "WH1", "kind": "warehouse", "priority": 10})).await;
-        put(&s, "/api/v1/channels/web", json!({"name": "Web", "kind": "web", "currency": "EUR", "split_policy": "never"})).await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10}),
+        )
+        .await;
+        put(
+            &s,
+            "/api/v1/channels/web",
+            json!({"name": "Web", "kind": "web", "currency": "EUR", "split_policy": "never"}),
+        )
+        .await;
         let whole = capture(&s, &order("whole", &[("SKU-A", 1), ("SKU-B", 1)])).await;
         assert_eq!(whole["status"], "backordered", "{:?}", whole);
         assert_eq!(whole["fulfillment_orders"], json!([]));
-        put(&s, "/api/v1/channels/web", json!({"name": "Web", "kind": "web", "currency": "EUR",
-            "split_policy": "allow_if_order_value_above", "split_order_value_above": "15.00"})).await;
+        put(
+            &s,
+            "/api/v1/channels/web",
+            json!({"name": "Web", "kind": "web", "currency": "EUR",
+            "split_policy": "allow_if_order_value_above", "split_order_value_above": "15.00"}),
+        )
+        .await;
         let split = capture(&s, &order("split", &[("SKU-A", 1), ("SKU-B", 1)])).await;
         assert_eq!(split["status"], "allocated", "20.00 of goods may split");
         assert_eq!(fo_locations(&split).len(), 2);
@@ -357,7 +522,15 @@ async fn daily_capacity_and_split_policy_hold_under_concurrent_captures() {
 async fn replay_compares_proposed_rules_with_what_happened() {
     for db in databases("replay") {
         let s = Server::start(&db).await;
-        seed(&s, &[("SKU-A", "WH1", 50), ("SKU-A", "WH2", 50), ("SKU-B", "WH2", 50)]).await;
+        seed(
+            &s,
+            &[
+                ("SKU-A", "WH1", 50),
+                ("SKU-A", "WH2", 50),
+                ("SKU-B", "WH2", 50),
+            ],
+        )
+        .await;
         for i in 0..5 {
             capture(&s, &order(&format!("r-{i}"), &[("SKU-A", 1)])).await;
         }
