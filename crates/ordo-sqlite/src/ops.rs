@@ -558,7 +558,6 @@ fn refresh_fill(conn: &Connection, number: i64, at: &str) -> Result<OrderStatus>
     Ok(fill)
 }
 
-
 /// Fulfillment orders left without units by a shortage are cancelled.
 fn close_emptied_fulfillment(conn: &Connection, number: i64, reason: &str, at: &str) -> Result<()> {
     conn.prepare_cached(
@@ -659,11 +658,8 @@ fn load_routing_state(
             stock.0.insert((sku.to_string(), location), balance);
         }
         if catalog.needs_products
-            && let Some(p) = reads::get_doc::<Product>(
-                &w.conn,
-                "SELECT doc FROM products WHERE sku = ?1",
-                sku,
-            )?
+            && let Some(p) =
+                reads::get_doc::<Product>(&w.conn, "SELECT doc FROM products WHERE sku = ?1", sku)?
         {
             products.insert(sku.to_string(), p);
         }

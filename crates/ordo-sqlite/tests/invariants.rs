@@ -313,7 +313,10 @@ async fn fulfillment_matches_lines(store: &SqliteStore, orders: &[String]) -> Re
                 .map(|l| l.quantity)
                 .sum();
             if held != line.allocated {
-                return Err(format!("{number} line {}: fulfillment orders hold {held}, line allocated {}", line.line_no, line.allocated));
+                return Err(format!(
+                    "{number} line {}: fulfillment orders hold {held}, line allocated {}",
+                    line.line_no, line.allocated
+                ));
             }
         }
     }
