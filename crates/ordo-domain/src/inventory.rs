@@ -63,10 +63,14 @@ pub enum Reason {
     Allocation,
     /// Units released from an order (cancellation or re-routing).
     Deallocation,
+    /// Units left the building in a shipment.
+    Shipped,
+    /// A voided shipment's units came back before hand-over.
+    ShipmentVoided,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 14] = [
         Reason::Received,
         Reason::CycleCount,
         Reason::Correction,
@@ -79,6 +83,8 @@ impl Reason {
         Reason::Other,
         Reason::Allocation,
         Reason::Deallocation,
+        Reason::Shipped,
+        Reason::ShipmentVoided,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,13 +100,18 @@ impl Reason {
             Reason::Other => "other",
             Reason::Allocation => "allocation",
             Reason::Deallocation => "deallocation",
+            Reason::Shipped => "shipped",
+            Reason::ShipmentVoided => "shipment_voided",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
     pub fn is_system(self) -> bool {
-        matches!(self, Reason::Allocation | Reason::Deallocation)
+        matches!(
+            self,
+            Reason::Allocation | Reason::Deallocation | Reason::Shipped | Reason::ShipmentVoided
+        )
     }
     /// A physical count or a shrinkage finding may prove stock vanished even though it was promised.
     pub fn may_overdraw(self) -> bool {

@@ -9,5 +9,6 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod refdata;
+pub mod shipment;
 
 pub use error::{FieldError, Problem};

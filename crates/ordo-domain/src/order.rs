@@ -31,15 +31,24 @@ pub enum OrderStatus {
     Backordered,
     OnHold,
     Cancelled,
+    /// Some units have shipped; the rest is still reserved or waiting.
+    PartiallyShipped,
+    /// Every unit has shipped.
+    Shipped,
+    /// Every unit has shipped and every shipment is delivered.
+    Delivered,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::Allocated,
         OrderStatus::PartiallyAllocated,
         OrderStatus::Backordered,
         OrderStatus::OnHold,
         OrderStatus::Cancelled,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,11 +57,31 @@ impl OrderStatus {
             OrderStatus::Backordered => "backordered",
             OrderStatus::OnHold => "on_hold",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+    /// Where an order stands when it is neither held nor cancelled: delivery progress
+    /// first, then how much of it is reserved. Kept as the order's `fill_status`, which
+    /// is what a release returns to.
+    pub fn progress(allocated: i64, shipped: i64, ordered: i64, all_delivered: bool) -> Self {
+        if ordered > 0 && shipped >= ordered {
+            if all_delivered {
+                OrderStatus::Delivered
+            } else {
+                OrderStatus::Shipped
+            }
+        } else if shipped > 0 {
+            OrderStatus::PartiallyShipped
+        } else {
+            Self::from_fill(allocated, ordered)
+        }
+    }
+
     /// From the allocated and ordered unit counts of an order.
     pub fn from_fill(allocated: i64, ordered: i64) -> Self {
         if allocated >= ordered {
@@ -118,14 +147,25 @@ pub fn transition(
     t: Transition,
 ) -> Result<OrderStatus, Problem> {
     use OrderStatus::*;
+    let shipped_any = matches!(fill, PartiallyShipped | Shipped | Delivered);
     let next = match (t, current) {
         (_, Cancelled) => None,
-        (Transition::Hold, OnHold) => None,
+        // Nothing is left to hold once everything has left.
+        (Transition::Hold, OnHold | Shipped | Delivered) => None,
         (Transition::Hold, _) => Some(OnHold),
         (Transition::Release, OnHold) => Some(fill),
         (Transition::Release, _) => None,
+        // Shipped units come back through a return, not a cancellation.
+        (Transition::Cancel, _) if shipped_any => None,
         (Transition::Cancel, _) => Some(Cancelled),
     };
+    if next.is_none() && t == Transition::Cancel && shipped_any {
+        return Err(Problem::Conflict {
+            message: "units of this order have shipped; cancel is refused, return them instead"
+                .into(),
+            current: Some(current.as_str().into()),
+        });
+    }
     next.ok_or_else(|| Problem::Conflict {
         message: format!(
             "cannot {} an order that is {}",
@@ -520,6 +560,8 @@ pub struct OrderLine {
     pub tax: String,
     pub allocated: i64,
     pub backordered: i64,
+    /// Units that have left in shipments.
+    pub shipped: i64,
     pub allocations: Vec<LineAllocation>,
 }
 

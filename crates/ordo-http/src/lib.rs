@@ -21,7 +21,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use routes::{catalog, events, fulfillment, inventory, orders, routing, system};
+use routes::{
+    catalog, events, fulfillment, inventory, orders, packing, picking, routing, shipments, system,
+};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -112,6 +114,11 @@ impl Modify for SecurityAddon {
         events::list_events,
         fulfillment::list, fulfillment::get, fulfillment::move_to, fulfillment::split, fulfillment::merge,
         fulfillment::submit, fulfillment::accept, fulfillment::reject,
+        shipments::create, shipments::list, shipments::get, shipments::void, shipments::tracking_event,
+        shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
+        picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
+        picking::create, picking::list, picking::get, picking::pick,
+        packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
     ),
     modifiers(&SecurityAddon),
@@ -122,6 +129,9 @@ impl Modify for SecurityAddon {
         (name = "events", description = "The transactional outbox"),
         (name = "routing", description = "Which locations ship an order, and why"),
         (name = "fulfillment", description = "Fulfillment orders: what each location ships"),
+        (name = "shipments", description = "Shipping, labels, tracking"),
+        (name = "picking", description = "Bins, walk order, pick lists and scans"),
+        (name = "packing", description = "Box types, the pack station, packing slips"),
         (name = "system", description = "Health"),
     )
 )]
@@ -234,6 +244,60 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/fulfillment-orders/{id}/reject",
             post(fulfillment::reject),
+        )
+        .route(
+            "/api/v1/locations/{code}/layout",
+            get(picking::get_layout).put(picking::put_layout),
+        )
+        .route(
+            "/api/v1/locations/{code}/bins/{bin}",
+            axum::routing::put(picking::put_bin),
+        )
+        .route(
+            "/api/v1/locations/{code}/sku-bins",
+            get(picking::get_sku_bins).put(picking::put_sku_bins),
+        )
+        .route(
+            "/api/v1/pick-lists",
+            get(picking::list).post(picking::create),
+        )
+        .route("/api/v1/pick-lists/{id}", get(picking::get))
+        .route("/api/v1/box-types", get(packing::list_box_types))
+        .route(
+            "/api/v1/box-types/{code}",
+            axum::routing::put(packing::put_box_type),
+        )
+        .route("/api/v1/fulfillment-orders/{id}/pack", post(packing::pack))
+        .route(
+            "/api/v1/fulfillment-orders/{id}/packing",
+            get(packing::get_packing),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/packing-slip.pdf",
+            get(packing::packing_slip),
+        )
+        .route("/api/v1/pick-lists/{id}/picks", post(picking::pick))
+        .route(
+            "/api/v1/shipments",
+            get(shipments::list).post(shipments::create),
+        )
+        .route("/api/v1/shipments/{id}", get(shipments::get))
+        .route(
+            "/api/v1/carrier-services",
+            get(shipments::list_services).put(shipments::put_services),
+        )
+        .route("/api/v1/shipments/{id}/void", post(shipments::void))
+        .route(
+            "/api/v1/shipments/{id}/tracking-events",
+            post(shipments::tracking_event),
+        )
+        .route(
+            "/api/v1/shipments/{id}/label.pdf",
+            get(shipments::label_pdf),
+        )
+        .route(
+            "/api/v1/shipments/{id}/label.zpl",
+            get(shipments::label_zpl),
         )
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))

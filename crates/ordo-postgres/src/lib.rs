@@ -18,6 +18,7 @@
 mod batch;
 mod conn;
 mod ops;
+mod picking;
 mod reads;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::fulfillment::FulfillmentOrder;
 use ordo_domain::inventory::StockWrite;
 use ordo_domain::order::{NewOrder, Order};
+use ordo_domain::shipment::{NewShipment, Shipment, TrackingEvent};
 use ordo_store::*;
 use tokio_postgres::Config;
 
@@ -37,6 +39,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_users.sql")),
     (3, include_str!("../migrations/0003_routing_rules.sql")),
     (4, include_str!("../migrations/0004_fulfillment_orders.sql")),
+    (5, include_str!("../migrations/0005_shipments.sql")),
+    (6, include_str!("../migrations/0006_picking.sql")),
+    (7, include_str!("../migrations/0007_packing.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -347,6 +352,121 @@ impl Store for PgStore {
         page: &PageRequest,
     ) -> Result<Page<FulfillmentOrder>> {
         read!(self, |c| reads::list_fulfillment_orders(c, filter, page))
+    }
+    async fn create_shipment(
+        &self,
+        shipment: NewShipment,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Shipment>>> {
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (shipment, ctx) = (shipment.clone(), ctx.clone());
+            Box::pin(async move { ops::create_shipment(c, &shipment, &ctx).await })
+        })
+        .await
+    }
+    async fn get_shipment(&self, id: &str) -> Result<Option<Shipment>> {
+        read!(self, |c| reads::get_shipment(c, id))
+    }
+    async fn list_shipments(
+        &self,
+        filter: &ShipmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Shipment>> {
+        read!(self, |c| reads::list_shipments(c, filter, page))
+    }
+    async fn void_shipment(&self, id: &str, ctx: &WriteContext) -> Result<Outcome<Shipment>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, ctx) = (id.clone(), ctx.clone());
+            Box::pin(async move { ops::void_shipment(c, &id, &ctx).await })
+        })
+        .await
+    }
+    async fn add_tracking_event(
+        &self,
+        id: &str,
+        event: TrackingEvent,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Shipment>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, event, ctx) = (id.clone(), event.clone(), ctx.clone());
+            Box::pin(async move { ops::add_tracking_event(c, &id, &event, &ctx).await })
+        })
+        .await
+    }
+    async fn get_layout(
+        &self,
+        location: &str,
+    ) -> Result<Option<ordo_warehouse::bins::LayoutConfig>> {
+        read!(self, |c| reads::layout(c, location))
+    }
+    async fn put_layout(
+        &self,
+        location: &str,
+        layout: ordo_warehouse::bins::LayoutConfig,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (location, layout, ctx) = (location.clone(), layout.clone(), ctx.clone());
+            Box::pin(async move { picking::put_layout(c, &location, &layout, &ctx).await })
+        })
+        .await
+    }
+    async fn sku_bins(&self, location: &str) -> Result<Vec<SkuBin>> {
+        read!(self, |c| reads::sku_bins(c, location))
+    }
+    async fn put_sku_bins(
+        &self,
+        location: &str,
+        bins: Vec<SkuBin>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (location, bins, ctx) = (location.clone(), bins.clone(), ctx.clone());
+            Box::pin(async move { picking::put_sku_bins(c, &location, &bins, &ctx).await })
+        })
+        .await
+    }
+    async fn create_pick_job(
+        &self,
+        location: &str,
+        input: PickJobInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<PickJob>>> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (location, input, ctx) = (location.clone(), input.clone(), ctx.clone());
+            Box::pin(async move { picking::create_pick_job(c, &location, &input, &ctx).await })
+        })
+        .await
+    }
+    async fn get_pick_job(&self, id: &str) -> Result<Option<PickJob>> {
+        read!(self, |c| reads::get_pick_job(c, id))
+    }
+    async fn list_pick_jobs(
+        &self,
+        location: Option<&str>,
+        status: Option<PickJobStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<PickJob>> {
+        read!(self, |c| reads::list_pick_jobs(c, location, status, page))
+    }
+    async fn record_pick(
+        &self,
+        id: &str,
+        input: PickInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<PickResult>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, input, ctx) = (id.clone(), input.clone(), ctx.clone());
+            Box::pin(async move { picking::record_pick(c, &id, &input, &ctx).await })
+        })
+        .await
     }
     async fn change_fulfillment(
         &self,

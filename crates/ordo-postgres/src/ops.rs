@@ -16,18 +16,22 @@ use ordo_domain::Problem;
 use ordo_domain::allocation::StockView;
 use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::error::Errors;
-use ordo_domain::fulfillment::{FulfillmentLine, RequestStatus};
+use ordo_domain::fulfillment::{FulfillmentLine, RequestStatus, parse_fulfillment_order_id};
 use ordo_domain::inventory::{Balance, Reason, StockState, StockWrite, plan_write};
 use ordo_domain::order::{
     HoldReason, Order, OrderStatus, Transition, order_number, transition as next_status,
 };
+use ordo_domain::shipment::{NewShipment, Shipment, TrackingEvent, parse_shipment_number};
 use ordo_store::*;
 use time::OffsetDateTime;
 
 use crate::conn::{Conn, Result, internal, lock_key, now};
 use crate::reads::{self, Catalog};
 
-async fn idempotent_replay<T>(c: &mut Conn, ctx: &WriteContext) -> Result<Option<Outcome<T>>> {
+pub(crate) async fn idempotent_replay<T>(
+    c: &mut Conn,
+    ctx: &WriteContext,
+) -> Result<Option<Outcome<T>>> {
     let Some(key) = &ctx.idempotency_key else {
         return Ok(None);
     };
@@ -54,7 +58,7 @@ async fn idempotent_replay<T>(c: &mut Conn, ctx: &WriteContext) -> Result<Option
     }
 }
 
-async fn remember<T: serde::Serialize>(
+pub(crate) async fn remember<T: serde::Serialize>(
     c: &mut Conn,
     ctx: &WriteContext,
     status: u16,
@@ -157,7 +161,7 @@ async fn apply_change(
 }
 
 /// Locks every balance row of `skus`, in `(sku, location)` order.
-async fn lock_balances(
+pub(crate) async fn lock_balances(
     c: &mut Conn,
     skus: &[String],
 ) -> Result<BTreeMap<(String, String), Balance>> {
@@ -302,20 +306,27 @@ pub(crate) async fn write_stock(
     Ok(Outcome::Done(result))
 }
 
-/// Recomputes an order's allocation state after its lines changed. The order row must be
-/// locked by the caller.
+/// Recomputes an order's progress (shipped and delivered units, then reserved ones) after
+/// its lines or shipments changed; a held or cancelled order keeps its status. The order
+/// row must be locked by the caller.
 async fn refresh_fill(c: &mut Conn, number: i64, at: OffsetDateTime) -> Result<OrderStatus> {
     let row = c
         .query_one(
-            "SELECT COALESCE(SUM(l.allocated), 0)::bigint, COALESCE(SUM(l.quantity), 0)::bigint, o.status \
+            "SELECT COALESCE(SUM(l.allocated), 0)::bigint, COALESCE(SUM(l.shipped), 0)::bigint, \
+             COALESCE(SUM(l.quantity), 0)::bigint, o.status, \
+             EXISTS (SELECT 1 FROM shipments s WHERE s.order_number = o.number AND s.status <> 'voided') \
+             AND NOT EXISTS (SELECT 1 FROM shipments s WHERE s.order_number = o.number \
+             AND s.status NOT IN ('delivered', 'voided')) \
              FROM orders o LEFT JOIN order_lines l ON l.order_number = o.number WHERE o.number = $1 GROUP BY o.number",
             &[&number],
         )
         .await?;
     let allocated: i64 = row.try_get(0)?;
-    let quantity: i64 = row.try_get(1)?;
-    let status: String = row.try_get(2)?;
-    let fill = OrderStatus::from_fill(allocated, quantity);
+    let shipped: i64 = row.try_get(1)?;
+    let quantity: i64 = row.try_get(2)?;
+    let status: String = row.try_get(3)?;
+    let all_delivered: bool = row.try_get(4)?;
+    let fill = OrderStatus::progress(allocated, shipped, quantity, all_delivered);
     let status = OrderStatus::parse(&status).unwrap_or(fill);
     let new_status = if matches!(status, OrderStatus::OnHold | OrderStatus::Cancelled) {
         status
@@ -509,7 +520,8 @@ async fn reallocate(
         if plan.writes.is_empty() {
             continue;
         }
-        apply_plan(c, number, &plan, &mut stock, actor, at).await?;
+        let reference = format!("order:{}", order_number(number));
+        apply_plan(c, number, &plan, &mut stock, &reference, actor, at).await?;
         *balance = stock.0[&here];
         touched.push(order_number(number));
     }
@@ -809,7 +821,7 @@ pub(crate) async fn transition(
 }
 
 /// Locked balances as routing and the fulfillment checks read them.
-struct LockedStock(BTreeMap<(String, String), Balance>);
+pub(crate) struct LockedStock(BTreeMap<(String, String), Balance>);
 
 impl StockView for LockedStock {
     fn available(&self, sku: &str, location: &str) -> i64 {
@@ -840,6 +852,9 @@ const FO_LINES_SQL: &str = "INSERT INTO allocations (order_number, fo_no, line_n
      AS u(f, line_no, l, q) \
      ON CONFLICT (order_number, fo_no, line_no) DO UPDATE SET quantity = allocations.quantity + EXCLUDED.quantity";
 const FO_ORDER_LINES_SQL: &str = "UPDATE order_lines l SET allocated = l.allocated + u.d, backordered = l.backordered - u.d \
+     FROM unnest($2::int[], $3::bigint[]) AS u(line_no, d) WHERE l.order_number = $1 AND l.line_no = u.line_no";
+/// Units that left in a shipment (or came back by a void) leave the lines' reservations.
+const FO_SHIPPED_LINES_SQL: &str = "UPDATE order_lines l SET shipped = l.shipped + u.d, allocated = l.allocated - u.d \
      FROM unnest($2::int[], $3::bigint[]) AS u(line_no, d) WHERE l.order_number = $1 AND l.line_no = u.line_no";
 
 /// Moves, splits, merges, or records a fulfiller's answer, with the reservations that
@@ -925,7 +940,8 @@ pub(crate) async fn change_fulfillment(
         },
     )?;
 
-    let freed = apply_plan(c, number, &plan, &mut stock, &ctx.actor, at).await?;
+    let reference = format!("order:{}", order_number(number));
+    let freed = apply_plan(c, number, &plan, &mut stock, &reference, &ctx.actor, at).await?;
     // Units given up here may serve orders waiting for them.
     let mut routing = Some(RoutingCatalog::new(catalog, rules));
     for key in freed {
@@ -949,13 +965,15 @@ pub(crate) async fn change_fulfillment(
 
 /// Writes a fulfillment plan for order `number` (locked by the caller, as are the balance
 /// rows in `stock`): headers, each touched fulfillment order's reservations replaced, line
-/// figures, day counts, reservations in the ledger and events. Returns the places whose
-/// reservations shrank.
-async fn apply_plan(
+/// figures (allocated and shipped), day counts, stock changes in the ledger (each with its
+/// own state and reason, all under `reference`), the order's status and events. Returns
+/// the places whose reservations were released.
+pub(crate) async fn apply_plan(
     c: &mut Conn,
     number: i64,
     plan: &FulfillmentPlan,
     stock: &mut LockedStock,
+    reference: &str,
     actor: &str,
     at: OffsetDateTime,
 ) -> Result<BTreeSet<(String, String)>> {
@@ -994,6 +1012,13 @@ async fn apply_plan(
     per_line.retain(|_, d| *d != 0);
     let changed_lines: Vec<i32> = per_line.keys().copied().collect();
     let changed_by: Vec<i64> = per_line.values().copied().collect();
+    let mut per_line_shipped: BTreeMap<i32, i64> = BTreeMap::new();
+    for (line, delta) in &plan.line_shipped {
+        *per_line_shipped.entry(*line).or_default() += delta;
+    }
+    per_line_shipped.retain(|_, d| *d != 0);
+    let shipped_lines: Vec<i32> = per_line_shipped.keys().copied().collect();
+    let shipped_by: Vec<i64> = per_line_shipped.values().copied().collect();
     let mut bumps = reads::Bumps::default();
     for (location, day) in &plan.capacity_used {
         bumps.add(location, *day);
@@ -1003,9 +1028,10 @@ async fn apply_plan(
     let clear = c.prep(FO_CLEAR_SQL).await?;
     let insert = c.prep(FO_LINES_SQL).await?;
     let lines = c.prep(FO_ORDER_LINES_SQL).await?;
+    let shipped_sql = c.prep(FO_SHIPPED_LINES_SQL).await?;
     let bump = c.prep(reads::BUMP_COUNTERS_SQL).await?;
     let client = &c.client;
-    let (r_upsert, r_clear, r_insert, r_lines, r_bump) = tokio::join!(
+    let (r_upsert, r_clear, r_insert, r_lines, r_shipped, r_bump) = tokio::join!(
         async {
             if fo_no.is_empty() {
                 return Ok(0);
@@ -1052,6 +1078,14 @@ async fn apply_plan(
                 .await
         },
         async {
+            if shipped_lines.is_empty() {
+                return Ok(0);
+            }
+            client
+                .execute(&shipped_sql, &[&number, &shipped_lines, &shipped_by])
+                .await
+        },
+        async {
             if bump_location.is_empty() {
                 return Ok(0);
             }
@@ -1064,9 +1098,9 @@ async fn apply_plan(
     r_clear?;
     r_insert?;
     r_lines?;
+    r_shipped?;
     r_bump?;
 
-    let reference = format!("order:{}", order_number(number));
     let mut freed: BTreeSet<(String, String)> = BTreeSet::new();
     for d in plan.stock.iter().filter(|d| d.delta != 0) {
         let key = (d.sku.clone(), d.location.clone());
@@ -1080,20 +1114,17 @@ async fn apply_plan(
             &d.sku,
             &d.location,
             &mut balance,
-            StockState::Allocated,
+            d.state,
             d.delta,
-            if d.delta > 0 {
-                Reason::Allocation
-            } else {
-                Reason::Deallocation
-            },
-            Some(&reference),
+            d.reason,
+            Some(reference),
             actor,
             at,
         )
         .await?;
         stock.0.insert(key.clone(), balance);
-        if d.delta < 0 {
+        // Shipped units leave `on_hand` with their reservation: nothing becomes available.
+        if d.state == StockState::Allocated && d.delta < 0 && d.reason == Reason::Deallocation {
             freed.insert(key);
         }
     }
@@ -1367,4 +1398,297 @@ pub(crate) async fn put_routing_rules(
         saved_by: Some(actor.into()),
         saved_at: Some(at),
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Shipments. Lock order as everywhere: advisory lock of the idempotency key, the balance
+// rows of the order's SKUs (in `(sku, location)` order), the order row, then the shipment
+// row. Every writer of a shipment holds its order's lock, so shipments of one order take
+// turns.
+
+const SHIPMENT_INSERT_SQL: &str = "INSERT INTO shipments (number, order_number, fo_no, location, carrier, service, \
+     tracking_number, status, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT (carrier, tracking_number) DO NOTHING RETURNING number";
+const SHIPMENT_UPDATE_SQL: &str =
+    "UPDATE shipments SET status = $2, doc = $3, updated_at = $4 WHERE number = $1";
+const TRACKING_TAKEN_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM shipments WHERE carrier = $1 AND tracking_number = $2)";
+
+fn tracking_taken(carrier: &str, tracking_number: &str) -> Problem {
+    Problem::Conflict {
+        message: format!(
+            "tracking number {tracking_number} is already used by another {carrier} shipment"
+        ),
+        current: None,
+    }
+}
+
+/// What shipping, voiding and packing read under their locks: the stock of the order's
+/// SKUs, the order itself, the locations and the order's products.
+pub(crate) struct ShipmentState {
+    pub stock: LockedStock,
+    pub order: Order,
+    pub locations: Vec<Location>,
+    pub products: HashMap<String, Product>,
+}
+
+/// Locks the balance rows of order `number`'s SKUs, then the order row, in one round trip,
+/// and loads what planning a shipment (or packing) reads. `None` when there is no such order.
+pub(crate) async fn lock_for_shipment(c: &mut Conn, number: i64) -> Result<Option<ShipmentState>> {
+    let locations_sql = c.prep(reads::LOCATION_DOCS_SQL).await?;
+    let products_sql = c.prep(FO_PRODUCTS_SQL).await?;
+    let balances_sql = c.prep(FO_BALANCES_SQL).await?;
+    let order_sql = c.prep(FO_LOCK_ORDER_SQL).await?;
+    let client = &c.client;
+    let (locations, products, balances, found) = tokio::join!(
+        async { client.query(&locations_sql, &[]).await },
+        async { client.query(&products_sql, &[&number]).await },
+        async { client.query(&balances_sql, &[&number]).await },
+        async { client.query_opt(&order_sql, &[&number]).await },
+    );
+    let (locations, products, balances, found) = (locations?, products?, balances?, found?);
+    if found.is_none() {
+        return Ok(None);
+    }
+    let locations: Vec<Location> = locations
+        .iter()
+        .map(|r| serde_json::from_str(r.try_get(0)?).map_err(internal))
+        .collect::<Result<_>>()?;
+    let mut product_docs: HashMap<String, Product> = HashMap::new();
+    for r in &products {
+        let doc: &str = r.try_get(1)?;
+        product_docs.insert(r.try_get(0)?, serde_json::from_str(doc).map_err(internal)?);
+    }
+    let mut stock = LockedStock(BTreeMap::new());
+    for r in &balances {
+        stock
+            .0
+            .insert((r.try_get(0)?, r.try_get(1)?), reads::balance_from(r, 2)?);
+    }
+    let order = reads::load_order(c, number).await?;
+    Ok(Some(ShipmentState {
+        stock,
+        order,
+        locations,
+        products: product_docs,
+    }))
+}
+
+/// Writes the fulfillment side of a shipment plan (the shipment row is already written,
+/// so the order's status computed here counts it), then serves waiting orders from any
+/// reservation it released.
+async fn apply_shipment_plan(
+    c: &mut Conn,
+    plan: &ShipmentPlan,
+    stock: &mut LockedStock,
+    actor: &str,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let reference = format!(
+        "shipment:{}",
+        ordo_domain::shipment::shipment_number(plan.shipment.number)
+    );
+    let number = plan.shipment.order_number;
+    let freed = apply_plan(c, number, &plan.fulfillment, stock, &reference, actor, at).await?;
+    let mut routing = None;
+    for key in freed {
+        let mut balance = stock.0[&key];
+        reallocate(c, &mut routing, &key.0, &key.1, &mut balance, actor, at).await?;
+        stock.0.insert(key, balance);
+    }
+    Ok(())
+}
+
+async fn update_shipment(c: &mut Conn, row: &ShipmentRow) -> Result<()> {
+    c.execute(
+        SHIPMENT_UPDATE_SQL,
+        &[
+            &row.number,
+            &row.status.as_str(),
+            &row.doc_json(),
+            &row.updated_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ships one fulfillment order in the caller's transaction.
+pub(crate) async fn create_shipment(
+    c: &mut Conn,
+    input: &NewShipment,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<Shipment>>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let not_found = || Problem::NotFound(format!("fulfillment order {}", input.fulfillment_order));
+    let Some((number, fo_no)) = parse_fulfillment_order_id(&input.fulfillment_order) else {
+        return Err(not_found().into());
+    };
+    let Some(mut state) = lock_for_shipment(c, number).await? else {
+        return Err(not_found().into());
+    };
+    // Packed work ships in the boxes the pack station chose, unless the request says
+    // otherwise. (Read under the order's lock, which packing holds too.)
+    let packed;
+    let input = if input.packages.is_empty()
+        && let Some(packing) = reads::packing(c, number, fo_no).await?
+    {
+        packed = NewShipment {
+            packages: packing.packages(),
+            ..input.clone()
+        };
+        &packed
+    } else {
+        input
+    };
+    let at = now();
+    // Refusals (unknown, on hold, not ready, 3PL not accepted) come before a number is
+    // taken, so they leave no gap in the numbering.
+    plan_shipment(
+        &state.order,
+        input,
+        0,
+        String::new(),
+        &state.locations,
+        &state.products,
+        at,
+    )?;
+    let shipment_no: i64 = c
+        .query_one("SELECT nextval('shipment_number_seq')", &[])
+        .await?
+        .try_get(0)?;
+    let tracking_number = if input.carrier == "own_fleet" {
+        let country = state
+            .order
+            .fulfillment_orders
+            .iter()
+            .find(|f| f.id == input.fulfillment_order)
+            .and_then(|f| state.locations.iter().find(|l| l.code == f.location))
+            .and_then(|l| l.address.country.clone());
+        own_fleet_tracking_number(shipment_no, country.as_deref())?
+    } else {
+        input.tracking_number.clone().ok_or_else(|| {
+            Problem::invalid(
+                "tracking_number",
+                format!("is required for carrier {}", input.carrier),
+            )
+        })?
+    };
+    let taken: bool = c
+        .query_one(TRACKING_TAKEN_SQL, &[&input.carrier, &tracking_number])
+        .await?
+        .try_get(0)?;
+    if taken {
+        return Err(tracking_taken(&input.carrier, &tracking_number).into());
+    }
+    let plan = plan_shipment(
+        &state.order,
+        input,
+        shipment_no,
+        tracking_number,
+        &state.locations,
+        &state.products,
+        at,
+    )?;
+    let row = &plan.shipment;
+    // A concurrent shipment may have taken the tracking number since the check: the
+    // insert waits for it and then finds the conflict.
+    let inserted = c
+        .query_opt(
+            SHIPMENT_INSERT_SQL,
+            &[
+                &row.number,
+                &row.order_number,
+                &row.fo_no,
+                &row.location,
+                &row.carrier,
+                &row.service,
+                &row.tracking_number,
+                &row.status.as_str(),
+                &row.doc_json(),
+                &row.created_at,
+                &row.updated_at,
+            ],
+        )
+        .await?;
+    if inserted.is_none() {
+        return Err(tracking_taken(&row.carrier, &row.tracking_number).into());
+    }
+    apply_shipment_plan(c, &plan, &mut state.stock, &ctx.actor, at).await?;
+    let view = plan.shipment.view();
+    remember(c, ctx, 201, &view).await?;
+    Ok(Outcome::Done(Created {
+        value: view,
+        created: true,
+    }))
+}
+
+/// The order a shipment belongs to (which never changes), read before anything is locked.
+async fn shipment_order(c: &mut Conn, id: &str) -> Result<(i64, i64)> {
+    let not_found = || Problem::NotFound(format!("shipment {id}"));
+    let number = parse_shipment_number(id).ok_or_else(not_found)?;
+    let row = c
+        .query_opt(
+            "SELECT order_number FROM shipments WHERE number = $1",
+            &[&number],
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((number, row.try_get(0)?))
+}
+
+/// Voids a label not yet handed over, in the caller's transaction.
+pub(crate) async fn void_shipment(
+    c: &mut Conn,
+    id: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Shipment>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let (shipment_no, order) = shipment_order(c, id).await?;
+    let Some(mut state) = lock_for_shipment(c, order).await? else {
+        return Err(internal(format!(
+            "order {} of shipment {id} vanished",
+            order_number(order)
+        )));
+    };
+    let row = reads::lock_shipment(c, shipment_no)
+        .await?
+        .ok_or_else(|| Problem::NotFound(format!("shipment {id}")))?;
+    let at = now();
+    let plan = plan_void(&state.order, &row, at)?;
+    update_shipment(c, &plan.shipment).await?;
+    apply_shipment_plan(c, &plan, &mut state.stock, &ctx.actor, at).await?;
+    let view = plan.shipment.view();
+    remember(c, ctx, 200, &view).await?;
+    Ok(Outcome::Done(view))
+}
+
+/// Records a carrier's tracking event, in the caller's transaction.
+pub(crate) async fn add_tracking_event(
+    c: &mut Conn,
+    id: &str,
+    event: &TrackingEvent,
+    ctx: &WriteContext,
+) -> Result<Outcome<Shipment>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let (shipment_no, order) = shipment_order(c, id).await?;
+    // No stock moves: the order row (its status may change) and then the shipment.
+    c.query_one(FO_LOCK_ORDER_SQL, &[&order]).await?;
+    let row = reads::lock_shipment(c, shipment_no)
+        .await?
+        .ok_or_else(|| Problem::NotFound(format!("shipment {id}")))?;
+    let at = now();
+    let (updated, event_row) = plan_tracking(&row, event.clone(), at)?;
+    update_shipment(c, &updated).await?;
+    refresh_fill(c, order, at).await?;
+    c.event(event_row.kind, Some(order), &ctx.actor, at, &event_row.data);
+    let view = updated.view();
+    remember(c, ctx, 200, &view).await?;
+    Ok(Outcome::Done(view))
 }

@@ -25,7 +25,7 @@ macro_rules! order_columns {
 
 macro_rules! line_columns {
     () => {
-        "order_number, line_no, sku, quantity, unit_price, discount, tax, allocated, backordered"
+        "order_number, line_no, sku, quantity, unit_price, discount, tax, allocated, backordered, shipped"
     };
 }
 
@@ -443,7 +443,7 @@ pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
         .prep(
             "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status, \
              (SELECT COALESCE(SUM(a.quantity), 0)::bigint FROM allocations a \
-              WHERE a.order_number = l.order_number AND a.line_no = l.line_no) \
+              WHERE a.order_number = l.order_number AND a.line_no = l.line_no), l.shipped \
              FROM order_lines l JOIN orders o ON o.number = l.order_number ORDER BY l.order_number, l.line_no",
         )
         .await?;
@@ -498,6 +498,7 @@ pub(crate) async fn verify(c: &mut Conn) -> Result<VerifyReport> {
             backordered: r.try_get(5)?,
             cancelled: status == "cancelled",
             reserved: r.try_get(7)?,
+            shipped: r.try_get(8)?,
         });
     }
     for r in &stray_rows? {
@@ -586,6 +587,7 @@ fn line_row(r: &Row) -> Result<(i64, LineRow)> {
             tax: r.try_get(6)?,
             allocated: r.try_get(7)?,
             backordered: r.try_get(8)?,
+            shipped: r.try_get(9)?,
         },
     ))
 }
@@ -1187,4 +1189,234 @@ pub(crate) async fn routing_rules_history(c: &mut Conn, limit: i64) -> Result<Ve
         });
     }
     Ok(out)
+}
+
+macro_rules! shipment_columns {
+    () => {
+        "number, order_number, fo_no, location, carrier, service, tracking_number, status, doc, created_at, updated_at"
+    };
+}
+
+pub(crate) fn shipment_from(r: &Row) -> Result<ShipmentRow> {
+    let status: String = r.try_get(7)?;
+    let doc: String = r.try_get(8)?;
+    Ok(ShipmentRow {
+        number: r.try_get(0)?,
+        order_number: r.try_get(1)?,
+        fo_no: r.try_get(2)?,
+        location: r.try_get(3)?,
+        carrier: r.try_get(4)?,
+        service: r.try_get(5)?,
+        tracking_number: r.try_get(6)?,
+        status: ordo_domain::shipment::ShipmentStatus::parse(&status)
+            .ok_or_else(|| internal(format!("bad shipment status {status:?}")))?,
+        doc: decode(&doc)?,
+        created_at: r.try_get(9)?,
+        updated_at: r.try_get(10)?,
+    })
+}
+
+/// One shipment as stored.
+pub(crate) async fn find_shipment(c: &mut Conn, number: i64) -> Result<Option<ShipmentRow>> {
+    let row = c
+        .query_opt(
+            concat!(
+                "SELECT ",
+                shipment_columns!(),
+                " FROM shipments WHERE number = $1"
+            ),
+            &[&number],
+        )
+        .await?;
+    row.as_ref().map(shipment_from).transpose()
+}
+
+/// One shipment, locked; the caller holds the lock of its order.
+pub(crate) async fn lock_shipment(c: &mut Conn, number: i64) -> Result<Option<ShipmentRow>> {
+    let row = c
+        .query_opt(
+            concat!(
+                "SELECT ",
+                shipment_columns!(),
+                " FROM shipments WHERE number = $1 FOR UPDATE"
+            ),
+            &[&number],
+        )
+        .await?;
+    row.as_ref().map(shipment_from).transpose()
+}
+
+pub(crate) async fn get_shipment(
+    c: &mut Conn,
+    id: &str,
+) -> Result<Option<ordo_domain::shipment::Shipment>> {
+    let Some(number) = ordo_domain::shipment::parse_shipment_number(id) else {
+        return Ok(None);
+    };
+    Ok(find_shipment(c, number).await?.map(|r| r.view()))
+}
+
+/// Newest first; the cursor is the last number of the previous page.
+pub(crate) async fn list_shipments(
+    c: &mut Conn,
+    filter: &ShipmentFilter,
+    page: &PageRequest,
+) -> Result<Page<ordo_domain::shipment::Shipment>> {
+    let before: i64 = match cursor_key(page)? {
+        Some(key) => key.parse().map_err(|_| bad_cursor())?,
+        None => i64::MAX,
+    };
+    let order: Option<i64> = match &filter.order {
+        None => None,
+        Some(o) => match parse_order_number(o) {
+            Some(n) => Some(n),
+            // No order has that number.
+            None => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+        },
+    };
+    let status = filter.status.map(|s| s.as_str());
+    let limit = page.limit();
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                shipment_columns!(),
+                " FROM shipments WHERE number < $1 AND ($2::bigint IS NULL OR order_number = $2) \
+                 AND ($3::text IS NULL OR location = $3) AND ($4::text IS NULL OR status = $4) \
+                 ORDER BY number DESC LIMIT $5"
+            ),
+            &[&before, &order, &filter.location, &status, &(limit + 1)],
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = 0i64;
+    for r in rows.iter().take(limit as usize) {
+        let row = shipment_from(r)?;
+        last = row.number;
+        items.push(row.view());
+    }
+    let next_cursor = (rows.len() as i64 > limit).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
+}
+
+/// A location's bin layout, `None` before one is saved.
+pub(crate) async fn layout(
+    c: &mut Conn,
+    location: &str,
+) -> Result<Option<ordo_warehouse::bins::LayoutConfig>> {
+    get_doc(
+        c,
+        "SELECT doc FROM location_layouts WHERE location = $1",
+        location,
+    )
+    .await
+}
+
+/// The pick bins of a location, by SKU.
+pub(crate) async fn sku_bins(c: &mut Conn, location: &str) -> Result<Vec<SkuBin>> {
+    let rows = c
+        .query(
+            "SELECT sku, bin FROM sku_bins WHERE location = $1 ORDER BY sku",
+            &[&location],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SkuBin {
+                sku: r.try_get(0)?,
+                bin: r.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn find_pick_job(c: &mut Conn, number: i64) -> Result<Option<PickJob>> {
+    match c
+        .query_opt("SELECT doc FROM pick_jobs WHERE number = $1", &[&number])
+        .await?
+    {
+        Some(r) => Ok(Some(decode(r.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn get_pick_job(c: &mut Conn, id: &str) -> Result<Option<PickJob>> {
+    match parse_pick_job_number(id) {
+        Some(number) => find_pick_job(c, number).await,
+        None => Ok(None),
+    }
+}
+
+/// Newest first; the cursor is the last number of the previous page.
+pub(crate) async fn list_pick_jobs(
+    c: &mut Conn,
+    location: Option<&str>,
+    status: Option<PickJobStatus>,
+    page: &PageRequest,
+) -> Result<Page<PickJob>> {
+    let before: i64 = match cursor_key(page)? {
+        Some(key) => key.parse().map_err(|_| bad_cursor())?,
+        None => i64::MAX,
+    };
+    let status = status.map(PickJobStatus::as_str);
+    let limit = page.limit();
+    let rows = c
+        .query(
+            "SELECT number, doc FROM pick_jobs WHERE number < $1 \
+             AND ($2::text IS NULL OR location = $2) AND ($3::text IS NULL OR status = $3) \
+             ORDER BY number DESC LIMIT $4",
+            &[&before, &location, &status, &(limit + 1)],
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = 0i64;
+    for r in rows.iter().take(limit as usize) {
+        last = r.try_get(0)?;
+        items.push(decode(r.try_get(1)?)?);
+    }
+    let next_cursor = (rows.len() as i64 > limit).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
+}
+
+/// The saved box types by code, or the built-in set while none is saved.
+pub(crate) async fn box_types(c: &mut Conn) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
+    let saved: Vec<ordo_warehouse::cartonize::BoxType> =
+        all_docs(c, "SELECT doc FROM box_types ORDER BY code").await?;
+    Ok(if saved.is_empty() {
+        default_box_types()
+    } else {
+        saved
+    })
+}
+
+/// What the pack station recorded for fulfillment order `(number, fo_no)`.
+pub(crate) async fn packing(c: &mut Conn, number: i64, fo_no: i32) -> Result<Option<Packing>> {
+    match c
+        .query_opt(
+            "SELECT doc FROM packings WHERE order_number = $1 AND fo_no = $2",
+            &[&number, &fo_no],
+        )
+        .await?
+    {
+        Some(r) => Ok(Some(decode(r.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// The configured carrier services (none until saved).
+pub(crate) async fn carrier_services(
+    c: &mut Conn,
+) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
+    Ok(get_doc(
+        c,
+        "SELECT doc FROM settings WHERE key = $1",
+        "carrier_services",
+    )
+    .await?
+    .unwrap_or_default())
 }

@@ -2025,3 +2025,1171 @@ async fn reallocation_never_waits_for_rows_it_locks_late() {
     );
     assert_clean(&store).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Shipments.
+
+use ordo_domain::inventory::Balance;
+use ordo_domain::shipment::{NewShipment, Shipment, ShipmentStatus, TrackingEvent};
+
+fn own_fleet(fulfillment_order: &str) -> NewShipment {
+    NewShipment {
+        fulfillment_order: fulfillment_order.into(),
+        carrier: "own_fleet".into(),
+        service: "standard".into(),
+        tracking_number: None,
+        packages: Vec::new(),
+        auto: false,
+        rate_choice: None,
+    }
+}
+
+fn manual(fulfillment_order: &str, tracking_number: &str) -> NewShipment {
+    NewShipment {
+        carrier: "manual".into(),
+        tracking_number: Some(tracking_number.into()),
+        ..own_fleet(fulfillment_order)
+    }
+}
+
+async fn ship(store: &PgStore, input: NewShipment) -> Result<Shipment> {
+    match store.create_shipment(input, &ctx()).await? {
+        Outcome::Done(c) => {
+            assert!(c.created);
+            Ok(c.value)
+        }
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn void(store: &PgStore, id: &str) -> Result<Shipment> {
+    match store.void_shipment(id, &ctx()).await? {
+        Outcome::Done(s) => Ok(s),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn track(store: &PgStore, id: &str, status: ShipmentStatus) -> Result<Shipment> {
+    let event = TrackingEvent {
+        status,
+        at: time::OffsetDateTime::now_utc(),
+        detail: Some(format!("carrier says {}", status.as_str())),
+    };
+    match store.add_tracking_event(id, event, &ctx()).await? {
+        Outcome::Done(s) => Ok(s),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn balance(store: &PgStore, sku: &str, location: &str) -> Balance {
+    store
+        .list_balances(
+            &BalanceFilter {
+                sku: Some(sku.into()),
+                location: Some(location.into()),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .first()
+        .map(|b| b.balance)
+        .expect("a balance row")
+}
+
+/// The newest movements of (sku, location), newest first.
+async fn movements(store: &PgStore, sku: &str, location: &str, n: i64) -> Vec<Movement> {
+    store
+        .list_movements(
+            &BalanceFilter {
+                sku: Some(sku.into()),
+                location: Some(location.into()),
+            },
+            &PageRequest {
+                limit: Some(n),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+}
+
+async fn order_now(store: &PgStore, number: &str) -> Order {
+    store.get_order(number).await.unwrap().unwrap()
+}
+
+async fn shipments(store: &PgStore, filter: ShipmentFilter) -> Vec<String> {
+    store
+        .list_shipments(&filter, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipping_takes_the_units_out_of_stock_and_ships_the_order() {
+    let Some((store, _)) = store("ship_one").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 5), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-B", "WH1", 5), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("s-1", &[("SKU-A", 2), ("SKU-B", 1)]))
+        .await
+        .value;
+    assert_eq!(o.fulfillment_orders.len(), 1);
+    let fo_id = fo(&o, 1).id.clone();
+
+    let s = ship(&store, own_fleet(&fo_id)).await.unwrap();
+    assert_eq!(s.id, "SH-000001");
+    assert_eq!(s.order, o.number);
+    assert_eq!(s.fulfillment_order, fo_id);
+    assert_eq!(s.location, "WH1");
+    assert_eq!(s.status, ShipmentStatus::LabelCreated);
+    assert_eq!(s.lines, vec![line(1, "SKU-A", 2), line(2, "SKU-B", 1)]);
+    assert_eq!(s.packages.len(), 1);
+    assert!(
+        s.tracking_number.starts_with("OR") && s.tracking_number.ends_with("DE"),
+        "{}",
+        s.tracking_number
+    );
+    assert!(s.tracking.is_empty());
+    // What the write answered is what a read returns.
+    assert_eq!(store.get_shipment(&s.id).await.unwrap().as_ref(), Some(&s));
+    assert!(store.get_shipment("SH-000099").await.unwrap().is_none());
+    assert!(store.get_shipment("nonsense").await.unwrap().is_none());
+
+    // Both on_hand and allocated went down by the shipped units.
+    let a = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!((a.on_hand, a.allocated), (3, 0));
+    let b = balance(&store, "SKU-B", "WH1").await;
+    assert_eq!((b.on_hand, b.allocated), (4, 0));
+    let moved = movements(&store, "SKU-A", "WH1", 2).await;
+    assert_eq!(moved.len(), 2);
+    for m in &moved {
+        assert_eq!(m.reason, "shipped");
+        assert_eq!(m.reference.as_deref(), Some("shipment:SH-000001"));
+        assert_eq!(m.delta, -2);
+    }
+    let mut states: Vec<_> = moved.iter().map(|m| m.state.as_str()).collect();
+    states.sort_unstable();
+    assert_eq!(states, ["allocated", "on_hand"]);
+
+    let shipped = order_now(&store, &o.number).await;
+    assert_eq!(shipped.status, OrderStatus::Shipped);
+    assert_eq!(shipped.fill_status, OrderStatus::Shipped);
+    let f = fo(&shipped, 1);
+    assert_eq!(f.status, FulfillmentStatus::Shipped);
+    assert_eq!(f.lines, vec![line(1, "SKU-A", 2), line(2, "SKU-B", 1)]);
+    for (l, q) in shipped.lines.iter().zip([2, 1]) {
+        assert_eq!((l.shipped, l.allocated, l.backordered), (q, 0, 0));
+        assert!(l.allocations.is_empty());
+    }
+    let filtered = store
+        .list_orders(
+            &OrderFilter {
+                status: Some(OrderStatus::Shipped),
+                ..OrderFilter::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.items.len(), 1);
+    assert_clean(&store).await;
+
+    // Shipped once is shipped: no second shipment, no hold, no cancel.
+    let e = ship(&store, own_fleet(&fo_id)).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = store
+        .transition_order(&o.number, change(Transition::Hold), &ctx())
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = store
+        .transition_order(&o.number, change(Transition::Cancel), &ctx())
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = ship(&store, own_fleet("SO-999999-1")).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+    let e = ship(&store, own_fleet(&format!("{}-7", o.number)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+
+    // The carrier picks it up and delivers it.
+    let moving = track(&store, &s.id, ShipmentStatus::InTransit)
+        .await
+        .unwrap();
+    assert_eq!(moving.status, ShipmentStatus::InTransit);
+    assert_eq!(moving.tracking.len(), 1);
+    let e = void(&store, &s.id).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_eq!(
+        order_now(&store, &o.number).await.status,
+        OrderStatus::Shipped
+    );
+    let delivered = track(&store, &s.id, ShipmentStatus::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(delivered.status, ShipmentStatus::Delivered);
+    assert_eq!(delivered.tracking.len(), 2);
+    assert_eq!(
+        store.get_shipment(&s.id).await.unwrap().as_ref(),
+        Some(&delivered)
+    );
+    let done = order_now(&store, &o.number).await;
+    assert_eq!(done.status, OrderStatus::Delivered);
+    assert_eq!(done.fill_status, OrderStatus::Delivered);
+    let e = track(&store, &s.id, ShipmentStatus::InTransit)
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = track(&store, "SH-000042", ShipmentStatus::InTransit)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+
+    let kinds: Vec<String> = store
+        .order_events(&o.number)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "shipment.created",
+        "shipment.tracking",
+        "shipment.delivered",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_shipments_void_and_delivery_of_every_shipment() {
+    let Some((store, _)) = store("ship_two").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 2), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-B", "WH2", 3), &ctx())
+        .await
+        .unwrap();
+    let o = created(&store, order("p-1", &[("SKU-A", 2), ("SKU-B", 3)]))
+        .await
+        .value;
+    let (one, two) = (fo(&o, 1).clone(), fo(&o, 2).clone());
+    assert_eq!(
+        (one.location.as_str(), two.location.as_str()),
+        ("WH1", "WH2")
+    );
+
+    let first = ship(&store, own_fleet(&one.id)).await.unwrap();
+    let partly = order_now(&store, &o.number).await;
+    assert_eq!(partly.status, OrderStatus::PartiallyShipped);
+    assert_eq!(fo(&partly, 2).status, FulfillmentStatus::Open);
+    let e = store
+        .transition_order(&o.number, change(Transition::Cancel), &ctx())
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_clean(&store).await;
+
+    // A voided label puts the stock back and reopens the fulfillment order.
+    let voided = void(&store, &first.id).await.unwrap();
+    assert_eq!(voided.status, ShipmentStatus::Voided);
+    assert_eq!(
+        store.get_shipment(&first.id).await.unwrap().as_ref(),
+        Some(&voided)
+    );
+    let a = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!((a.on_hand, a.allocated), (2, 2));
+    let back = movements(&store, "SKU-A", "WH1", 2).await;
+    for m in &back {
+        assert_eq!(m.reason, "shipment_voided");
+        assert_eq!(
+            m.reference.as_deref(),
+            Some(format!("shipment:{}", first.id).as_str())
+        );
+        assert_eq!(m.delta, 2);
+    }
+    let reopened = order_now(&store, &o.number).await;
+    assert_eq!(reopened.status, OrderStatus::Allocated);
+    assert_eq!(reopened.fill_status, OrderStatus::Allocated);
+    assert_eq!(fo(&reopened, 1).status, FulfillmentStatus::Open);
+    assert_eq!(fo(&reopened, 1).lines, vec![line(1, "SKU-A", 2)]);
+    assert_eq!(
+        (reopened.lines[0].allocated, reopened.lines[0].shipped),
+        (2, 0)
+    );
+    assert_reads_back(&store, &reopened).await;
+    assert_clean(&store).await;
+    let e = void(&store, &first.id).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = void(&store, "SH-000077").await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+
+    // Both fulfillment orders ship; the order is delivered when every live shipment is.
+    let again = ship(&store, own_fleet(&one.id)).await.unwrap();
+    assert_ne!(again.id, first.id);
+    assert_ne!(again.tracking_number, first.tracking_number);
+    let other = ship(&store, manual(&two.id, "TRACK-0001")).await.unwrap();
+    assert_eq!(other.carrier, "manual");
+    assert_eq!(other.tracking_number, "TRACK-0001");
+    assert_eq!(
+        order_now(&store, &o.number).await.status,
+        OrderStatus::Shipped
+    );
+    track(&store, &again.id, ShipmentStatus::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        order_now(&store, &o.number).await.status,
+        OrderStatus::Shipped
+    );
+    track(&store, &other.id, ShipmentStatus::OutForDelivery)
+        .await
+        .unwrap();
+    track(&store, &other.id, ShipmentStatus::Delivered)
+        .await
+        .unwrap();
+    let delivered = order_now(&store, &o.number).await;
+    assert_eq!(delivered.status, OrderStatus::Delivered);
+    let b = balance(&store, "SKU-B", "WH2").await;
+    assert_eq!((b.on_hand, b.allocated), (0, 0));
+    assert_clean(&store).await;
+
+    // The list: newest first, filtered, in pages.
+    let all = shipments(&store, ShipmentFilter::default()).await;
+    assert_eq!(all, [other.id.clone(), again.id.clone(), first.id.clone()]);
+    let by_order = shipments(
+        &store,
+        ShipmentFilter {
+            order: Some(o.number.clone()),
+            ..ShipmentFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(by_order, all);
+    assert!(
+        shipments(
+            &store,
+            ShipmentFilter {
+                order: Some("SO-999999".into()),
+                ..ShipmentFilter::default()
+            },
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        shipments(
+            &store,
+            ShipmentFilter {
+                status: Some(ShipmentStatus::Voided),
+                ..ShipmentFilter::default()
+            },
+        )
+        .await,
+        vec![first.id.clone()]
+    );
+    assert_eq!(
+        shipments(
+            &store,
+            ShipmentFilter {
+                location: Some("WH2".into()),
+                ..ShipmentFilter::default()
+            },
+        )
+        .await,
+        vec![other.id.clone()]
+    );
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_shipments(
+                &ShipmentFilter::default(),
+                &PageRequest {
+                    limit: Some(2),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|s| s.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    let bad = store
+        .list_shipments(
+            &ShipmentFilter::default(),
+            &PageRequest {
+                limit: None,
+                cursor: Some("zz".into()),
+            },
+        )
+        .await;
+    assert_eq!(invalid_fields(bad.unwrap_err())[0].0, "cursor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipping_refusals_3pl_acceptance_and_idempotent_retries() {
+    let Some((store, _)) = store("ship_rules").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 10), &ctx())
+        .await
+        .unwrap();
+
+    // An order on hold does not ship.
+    let held = created(
+        &store,
+        order_with(
+            "r-1",
+            &[("SKU-A", 1)],
+            json!({"payment": {"status": "pending"}}),
+        ),
+    )
+    .await
+    .value;
+    assert_eq!(held.status, OrderStatus::OnHold);
+    let e = ship(&store, own_fleet(&fo(&held, 1).id)).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_eq!(balance(&store, "SKU-A", "WH1").await.on_hand, 10);
+    assert!(
+        shipments(&store, ShipmentFilter::default())
+            .await
+            .is_empty()
+    );
+
+    // Idempotent retries answer the first shipment and ship nothing more.
+    let o = created(&store, order("r-2", &[("SKU-A", 2)])).await.value;
+    let fo_id = fo(&o, 1).id.clone();
+    let first = match store
+        .create_shipment(manual(&fo_id, "T-1"), &keyed("ship-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Done(c) => c.value,
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    };
+    match store
+        .create_shipment(manual(&fo_id, "T-1"), &keyed("ship-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 201);
+            let replayed: Shipment = serde_json::from_str(&body).unwrap();
+            assert_eq!(replayed, first);
+        }
+        Outcome::Done(_) => panic!("shipped twice"),
+    }
+    assert_eq!(
+        shipments(&store, ShipmentFilter::default()).await,
+        vec![first.id.clone()]
+    );
+    assert_eq!(balance(&store, "SKU-A", "WH1").await.on_hand, 8);
+    // The same key on void and tracking replays too.
+    let voided = match store
+        .void_shipment(&first.id, &keyed("void-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Done(s) => s,
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    };
+    assert!(matches!(
+        store
+            .void_shipment(&first.id, &keyed("void-1"))
+            .await
+            .unwrap(),
+        Outcome::Replayed { status: 200, .. }
+    ));
+    assert_eq!(voided.status, ShipmentStatus::Voided);
+    assert_eq!(balance(&store, "SKU-A", "WH1").await.on_hand, 10);
+
+    // A carrier's tracking number names one shipment of that carrier only; a voided label
+    // keeps its number.
+    let other = created(&store, order("r-3", &[("SKU-A", 1)])).await.value;
+    let e = ship(&store, manual(&fo(&other, 1).id, "T-1"))
+        .await
+        .unwrap_err();
+    match &e {
+        StoreError::Problem(Problem::Conflict { message, .. }) => {
+            assert!(message.contains("T-1"), "{message}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let fine = ship(&store, manual(&fo(&other, 1).id, "T-2"))
+        .await
+        .unwrap();
+    assert_eq!(fine.tracking_number, "T-2");
+    assert_clean(&store).await;
+
+    // A 3PL's fulfillment order ships only once its request is accepted.
+    product(&store, "SKU-T", true).await;
+    location(
+        &store,
+        json!({
+            "code": "TPL", "name": "Outsourced", "kind": "3pl", "priority": 3,
+            "address": {"name": "3PL", "line1": "Dock 1", "city": "Vienna", "country": "AT"},
+        }),
+    )
+    .await;
+    store
+        .write_stock(adjust("SKU-T", "TPL", 5), &ctx())
+        .await
+        .unwrap();
+    let out = created(&store, order("r-4", &[("SKU-T", 3)])).await.value;
+    let sent = fo(&out, 1).clone();
+    assert_eq!(sent.location, "TPL");
+    let e = ship(&store, own_fleet(&sent.id)).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Submit,
+            reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    let e = ship(&store, own_fleet(&sent.id)).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    fulfill(
+        &store,
+        FulfillmentChange::Request {
+            id: sent.id.clone(),
+            action: RequestAction::Accept,
+            reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    let s = ship(&store, own_fleet(&sent.id)).await.unwrap();
+    assert!(s.tracking_number.ends_with("AT"), "{}", s.tracking_number);
+    let t = balance(&store, "SKU-T", "TPL").await;
+    assert_eq!((t.on_hand, t.allocated), (2, 0));
+    let shipped = order_now(&store, &out.number).await;
+    assert_eq!(shipped.status, OrderStatus::Shipped);
+    assert_eq!(
+        fo(&shipped, 1).request_status,
+        Some(RequestStatus::Accepted)
+    );
+    assert_clean(&store).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Picking.
+
+use ordo_warehouse::bins::{BinRecord, LayoutConfig, Point};
+
+fn pick_input(body: serde_json::Value) -> PickJobInput {
+    serde_json::from_value(body).unwrap()
+}
+
+fn scan(sku: &str, bin: Option<&str>, quantity: i64) -> PickInput {
+    PickInput {
+        sku: Some(sku.into()),
+        bin: bin.map(Into::into),
+        quantity: Some(quantity),
+        ..PickInput::default()
+    }
+}
+
+async fn new_job(store: &PgStore, location: &str, input: PickJobInput) -> Result<PickJob> {
+    match store.create_pick_job(location, input, &ctx()).await? {
+        Outcome::Done(c) => {
+            assert!(c.created);
+            Ok(c.value)
+        }
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn pick(store: &PgStore, id: &str, input: PickInput) -> Result<PickResult> {
+    match store.record_pick(id, input, &ctx()).await? {
+        Outcome::Done(r) => Ok(r),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+fn bin_at(code: &str, x_m: f64, y_m: f64) -> BinRecord {
+    BinRecord {
+        code: code.into(),
+        sequence: None,
+        position: Some(Point { x_m, y_m }),
+    }
+}
+
+async fn events_of(store: &PgStore, kind: &str) -> Vec<Event> {
+    store
+        .list_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_pick_in_walk_order_with_a_short_pick_rerouted() {
+    let Some((store, _)) = store("pick_batch").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B", "SKU-C"]).await;
+    let with_barcode = serde_json::from_value::<ordo_domain::catalog::ProductInput>(json!({
+        "sku": "SKU-A", "name": "Product SKU-A", "price": "10.00", "unit_cost": "4.00",
+        "barcode": "4006381333931",
+    }))
+    .unwrap()
+    .validate()
+    .unwrap();
+    store.put_product(with_barcode, &ctx()).await.unwrap();
+    for (sku, location, units) in [
+        ("SKU-A", "WH1", 10),
+        ("SKU-B", "WH1", 10),
+        ("SKU-B", "WH2", 5),
+    ] {
+        store
+            .write_stock(adjust(sku, location, units), &ctx())
+            .await
+            .unwrap();
+    }
+
+    // Pick bins: refused as a whole when a SKU is unknown; an empty bin removes one.
+    let bins = |pairs: &[(&str, &str)]| -> Vec<SkuBin> {
+        pairs
+            .iter()
+            .map(|(sku, bin)| SkuBin {
+                sku: (*sku).into(),
+                bin: (*bin).into(),
+            })
+            .collect()
+    };
+    let e = store
+        .put_sku_bins(
+            "WH1",
+            bins(&[("SKU-A", "A-01-03-1"), ("NOPE", "A-01-01-1")]),
+            &ctx(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_fields(e),
+        vec![("bins[1].sku".to_string(), "unknown SKU 'NOPE'".to_string())]
+    );
+    assert!(store.sku_bins("WH1").await.unwrap().is_empty());
+    let e = store
+        .put_sku_bins("WH9", bins(&[("SKU-A", "A-01-03-1")]), &ctx())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+    store
+        .put_sku_bins(
+            "WH1",
+            bins(&[
+                ("SKU-B", "A-02-01-1"),
+                ("SKU-A", "A-01-03-1"),
+                ("SKU-C", " A-03-01-1 "),
+            ]),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    store
+        .put_sku_bins("WH1", bins(&[("SKU-C", "  ")]), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sku_bins("WH1").await.unwrap(),
+        bins(&[("SKU-A", "A-01-03-1"), ("SKU-B", "A-02-01-1")])
+    );
+    assert_eq!(events_of(&store, "location.bins_assigned").await.len(), 2);
+
+    // The layout: the bin master with where the picker stands.
+    assert_eq!(store.get_layout("WH1").await.unwrap(), None);
+    let layout = LayoutConfig {
+        bins: vec![bin_at("A-01-03-1", 1.0, 3.0), bin_at("A-02-01-1", 4.0, 1.0)],
+        start: Some(Point { x_m: 0.0, y_m: 0.0 }),
+        ..LayoutConfig::default()
+    };
+    store
+        .put_layout("WH1", layout.clone(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(store.get_layout("WH1").await.unwrap(), Some(layout.clone()));
+    let e = store.put_layout("WH9", layout, &ctx()).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+    let changed = events_of(&store, "location.layout_changed").await;
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].data, json!({"location": "WH1", "bins": 2}));
+
+    let mut orders = Vec::new();
+    for (id, lines) in [
+        ("p-1", vec![("SKU-A", 1), ("SKU-B", 1)]),
+        ("p-2", vec![("SKU-B", 2)]),
+        ("p-3", vec![("SKU-A", 1)]),
+    ] {
+        let o = created(&store, order(id, &lines)).await.value;
+        assert_eq!(fo(&o, 1).location, "WH1");
+        orders.push(o);
+    }
+
+    // Refusals: an unknown location, and nothing open there.
+    let e = new_job(&store, "WH9", PickJobInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "location");
+    let e = new_job(&store, "WH2", PickJobInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_fields(e),
+        vec![(
+            "filters".to_string(),
+            "no open fulfillment order at WH2 matches".to_string()
+        )]
+    );
+
+    let job = new_job(
+        &store,
+        "WH1",
+        pick_input(json!({"strategy": {"kind": "batch"}, "limits": {"max_orders": 10}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job.id, "PL-000001", "refusals took no number");
+    assert_eq!(job.location, "WH1");
+    assert_eq!(job.status, PickJobStatus::Open);
+    assert_eq!(job.lists.len(), 1);
+    let list = &job.lists[0];
+    let walk: Vec<_> = list
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.bin.as_deref(), l.quantity))
+        .collect();
+    assert_eq!(
+        walk,
+        [
+            ("SKU-A", Some("A-01-03-1"), 2),
+            ("SKU-B", Some("A-02-01-1"), 3)
+        ],
+        "aisle 01 before aisle 02"
+    );
+    assert_eq!(list.totes.len(), 3);
+    assert_eq!(list.path.stops, 2);
+    assert!(list.path.metres.is_some(), "{:?}", list.path);
+    let mut released: Vec<_> = released(&job);
+    released.sort();
+    let mut expected: Vec<_> = orders.iter().map(|o| fo(o, 1).id.clone()).collect();
+    expected.sort();
+    assert_eq!(released, expected);
+    for o in &orders {
+        assert_eq!(
+            fo(&order_now(&store, &o.number).await, 1).status,
+            FulfillmentStatus::InProgress
+        );
+    }
+    let picking = events_of(&store, "fulfillment_order.picking").await;
+    assert_eq!(picking.len(), 3);
+    for e in &picking {
+        assert!(e.order_id.is_some(), "{e:?}");
+        assert_eq!(e.data["pick_list"], "PL-000001");
+    }
+    assert_eq!(
+        store.get_pick_job(&job.id).await.unwrap().as_ref(),
+        Some(&job)
+    );
+    assert!(store.get_pick_job("PL-000099").await.unwrap().is_none());
+    assert!(store.get_pick_job("nonsense").await.unwrap().is_none());
+    let e = new_job(&store, "WH1", PickJobInput::default())
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "filters", "nothing left to release");
+
+    // A wrong item, a wrong bin or an over-pick is refused and changes nothing.
+    let events_before = store.list_events(0, 10_000).await.unwrap().len();
+    let e = pick(&store, &job.id, scan("SKU-C", None, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "sku");
+    let e = pick(&store, &job.id, scan("SKU-A", Some("A-02-01-1"), 1))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "bin");
+    let e = pick(&store, &job.id, scan("SKU-A", None, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "quantity");
+    let e = pick(
+        &store,
+        &job.id,
+        PickInput {
+            barcode: Some("036000291452".into()),
+            ..PickInput::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "barcode");
+    assert!(matches!(
+        pick(&store, "PL-000099", scan("SKU-A", None, 1)).await,
+        Err(StoreError::Problem(Problem::NotFound(_)))
+    ));
+    assert_eq!(
+        store.get_pick_job(&job.id).await.unwrap().as_ref(),
+        Some(&job)
+    );
+    assert_eq!(
+        store.list_events(0, 10_000).await.unwrap().len(),
+        events_before
+    );
+    let a = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!((a.on_hand, a.allocated), (10, 2));
+
+    // A barcode scan, retried with its idempotency key: applied once.
+    let by_barcode = PickInput {
+        barcode: Some("4006381333931".into()),
+        bin: Some("A-01-03-1".into()),
+        quantity: Some(2),
+        ..PickInput::default()
+    };
+    let scanned = match store
+        .record_pick(&job.id, by_barcode.clone(), &keyed("scan-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Done(r) => r,
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    };
+    assert_eq!(scanned.update.sku, "SKU-A");
+    assert!(scanned.update.line_done);
+    assert!(!scanned.update.complete);
+    assert!(scanned.update.losses.is_empty());
+    assert_eq!(scanned.job.history.len(), 1);
+    match store
+        .record_pick(&job.id, by_barcode, &keyed("scan-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 200);
+            let replayed: PickResult = serde_json::from_str(&body).unwrap();
+            assert_eq!(replayed, scanned);
+        }
+        Outcome::Done(_) => panic!("picked twice"),
+    }
+    assert_eq!(
+        store.get_pick_job(&job.id).await.unwrap().as_ref(),
+        Some(&scanned.job)
+    );
+    // p-3 only wanted SKU-A: it is picked now.
+    assert_eq!(
+        scanned.update.orders_picked,
+        vec![fo(&orders[2], 1).id.clone()]
+    );
+    assert_eq!(
+        fo(&order_now(&store, &orders[2].number).await, 1).status,
+        FulfillmentStatus::Picked
+    );
+
+    // The B bin holds 1 of the 3: the newest order (p-2) loses its 2, which are written
+    // off here and routed to WH2, never back to WH1.
+    let short = pick(
+        &store,
+        &job.id,
+        PickInput {
+            sku: Some("SKU-B".into()),
+            found: Some(1),
+            ..PickInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(short.update.losses.len(), 1, "{:?}", short.update.losses);
+    assert_eq!(short.update.losses[0].units, 2);
+    assert_eq!(
+        short.update.losses[0].fulfillment_order_id,
+        fo(&orders[1], 1).id
+    );
+    assert_eq!(short.update.put.len(), 1);
+    assert_eq!(short.update.put[0].quantity, 1);
+    assert_eq!(
+        short.update.put[0].fulfillment_order_id,
+        fo(&orders[0], 1).id
+    );
+    let b1 = balance(&store, "SKU-B", "WH1").await;
+    assert_eq!((b1.on_hand, b1.allocated), (8, 1));
+    let written_off = movements(&store, "SKU-B", "WH1", 1).await;
+    assert_eq!(written_off[0].reason, "shrinkage");
+    assert_eq!(written_off[0].state, "on_hand");
+    assert_eq!(written_off[0].delta, -2);
+    assert_eq!(written_off[0].reference.as_deref(), Some("pick:PL-000001"));
+    let p2 = order_now(&store, &orders[1].number).await;
+    assert_eq!(fo(&p2, 1).status, FulfillmentStatus::Cancelled);
+    let live: Vec<_> = p2
+        .fulfillment_orders
+        .iter()
+        .filter(|f| f.status.is_active())
+        .collect();
+    assert_eq!(live.len(), 1, "{:?}", p2.fulfillment_orders);
+    assert_eq!(live[0].location, "WH2");
+    assert_eq!(live[0].lines, vec![line(1, "SKU-B", 2)]);
+    assert_eq!(p2.status, OrderStatus::Allocated);
+    assert_eq!(balance(&store, "SKU-B", "WH2").await.allocated, 2);
+    assert_eq!(
+        events_of(&store, "fulfillment_order.short_picked")
+            .await
+            .len(),
+        1
+    );
+    assert_clean(&store).await;
+
+    // The unit the bin did hold went into the oldest order's tote: the job is done.
+    assert!(short.update.complete);
+    assert_eq!(short.job.status, PickJobStatus::Done);
+    assert_eq!(
+        short.update.orders_picked,
+        vec![fo(&orders[0], 1).id.clone()]
+    );
+    for o in [&orders[0], &orders[2]] {
+        assert_eq!(
+            fo(&order_now(&store, &o.number).await, 1).status,
+            FulfillmentStatus::Picked
+        );
+    }
+    let picked = events_of(&store, "fulfillment_order.picked").await;
+    assert_eq!(picked.len(), 2);
+    assert!(picked.iter().all(|e| e.data["pick_list"] == "PL-000001"));
+    assert_eq!(
+        store.get_pick_job(&job.id).await.unwrap().as_ref(),
+        Some(&short.job)
+    );
+    let e = pick(&store, &job.id, scan("SKU-B", None, 1))
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+
+    // Lists, newest first, by location and status.
+    let done = store
+        .list_pick_jobs(
+            Some("WH1"),
+            Some(PickJobStatus::Done),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.items, vec![short.job.clone()]);
+    assert!(done.next_cursor.is_none());
+    for (location, status) in [
+        (Some("WH1"), Some(PickJobStatus::Open)),
+        (Some("WH2"), None),
+    ] {
+        let none = store
+            .list_pick_jobs(location, status, &PageRequest::default())
+            .await
+            .unwrap();
+        assert!(none.items.is_empty());
+    }
+
+    // Picked work ships.
+    let s = ship(&store, own_fleet(&fo(&orders[0], 1).id))
+        .await
+        .unwrap();
+    assert_eq!(s.lines, vec![line(1, "SKU-A", 1), line(2, "SKU-B", 1)]);
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_job_pages_go_newest_first() {
+    let Some((store, _)) = store("pick_pages").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 10), &ctx())
+        .await
+        .unwrap();
+    for i in 0..5 {
+        created(&store, order(&format!("pp-{i}"), &[("SKU-A", 1)])).await;
+        new_job(
+            &store,
+            "WH1",
+            pick_input(json!({"strategy": {"kind": "single"}})),
+        )
+        .await
+        .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_pick_jobs(
+                None,
+                None,
+                &PageRequest {
+                    limit: Some(2),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|j| j.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "PL-000005",
+            "PL-000004",
+            "PL-000003",
+            "PL-000002",
+            "PL-000001"
+        ]
+    );
+    let bad = store
+        .list_pick_jobs(
+            None,
+            None,
+            &PageRequest {
+                limit: None,
+                cursor: Some("nonsense".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(bad)[0].0, "cursor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pick_jobs_never_release_a_fulfillment_order_twice() {
+    let Some((first, url)) = store("pick_race").await else {
+        return;
+    };
+    seed(&first, &["SKU-A"]).await;
+    first
+        .write_stock(adjust("SKU-A", "WH1", 100), &ctx())
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for i in 0..12 {
+        let o = created(&first, order(&format!("race-{i}"), &[("SKU-A", 1)]))
+            .await
+            .value;
+        all.push(fo(&o, 1).id.clone());
+    }
+    // Two processes, eight pick jobs of at most two orders each asked for at once.
+    let second = PgStore::connect(&url).await.unwrap();
+    let stores = [std::sync::Arc::new(first), std::sync::Arc::new(second)];
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                store
+                    .create_pick_job(
+                        "WH1",
+                        pick_input(json!({"limits": {"max_orders": 2}})),
+                        &ctx(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(Outcome::Done(c)) => jobs.push(c.value),
+            Ok(Outcome::Replayed { .. }) => panic!("unexpected replay"),
+            Err(e) => {
+                assert_eq!(invalid_fields(e)[0].0, "filters");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((jobs.len(), refused), (6, 2), "each job took what was left");
+    let mut released_ids: Vec<String> = jobs.iter().flat_map(released).collect();
+    released_ids.sort();
+    let before = released_ids.len();
+    released_ids.dedup();
+    assert_eq!(
+        before,
+        released_ids.len(),
+        "a fulfillment order in two jobs"
+    );
+    all.sort();
+    assert_eq!(released_ids, all);
+    let mut numbers: Vec<_> = jobs.iter().map(|j| j.id.clone()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 6);
+    let mut picking: Vec<String> = events_of(&stores[0], "fulfillment_order.picking")
+        .await
+        .into_iter()
+        .map(|e| e.data["fulfillment_order"].as_str().unwrap().to_string())
+        .collect();
+    picking.sort();
+    assert_eq!(picking, all, "one picking event per fulfillment order");
+    let in_progress = stores[0]
+        .list_fulfillment_orders(
+            &FulfillmentFilter {
+                location: Some("WH1".into()),
+                status: Some(FulfillmentStatus::InProgress),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_progress.items.len(), 12);
+    assert_clean(&stores[0]).await;
+}

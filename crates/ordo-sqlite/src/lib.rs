@@ -30,6 +30,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_users.sql")),
     (3, include_str!("../migrations/0003_routing_rules.sql")),
     (4, include_str!("../migrations/0004_fulfillment_orders.sql")),
+    (5, include_str!("../migrations/0005_shipments.sql")),
+    (6, include_str!("../migrations/0006_picking.sql")),
+    (7, include_str!("../migrations/0007_packing.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -362,6 +365,184 @@ impl Store for SqliteStore {
     ) -> Result<Page<ordo_domain::fulfillment::FulfillmentOrder>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |c| reads::list_fulfillment_orders(c, &filter, &page))
+            .await
+    }
+    async fn create_shipment(
+        &self,
+        shipment: ordo_domain::shipment::NewShipment,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<ordo_domain::shipment::Shipment>>> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::create_shipment(w, &shipment, &ctx))
+            .await
+    }
+    async fn get_shipment(&self, id: &str) -> Result<Option<ordo_domain::shipment::Shipment>> {
+        let Some(number) = ordo_domain::shipment::parse_shipment_number(id) else {
+            return Ok(None);
+        };
+        self.read_point(move |c| Ok(reads::find_shipment(c, number)?.map(|r| r.view())))
+            .await
+    }
+    async fn list_shipments(
+        &self,
+        filter: &ShipmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ordo_domain::shipment::Shipment>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_shipments(c, &filter, &page))
+            .await
+    }
+    async fn void_shipment(
+        &self,
+        id: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<ordo_domain::shipment::Shipment>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::void_shipment(w, &id, &ctx))
+            .await
+    }
+    async fn add_tracking_event(
+        &self,
+        id: &str,
+        event: ordo_domain::shipment::TrackingEvent,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<ordo_domain::shipment::Shipment>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::add_tracking_event(w, &id, &event, &ctx))
+            .await
+    }
+    async fn get_layout(
+        &self,
+        location: &str,
+    ) -> Result<Option<ordo_warehouse::bins::LayoutConfig>> {
+        let location = location.to_string();
+        self.read_point(move |c| reads::layout(c, &location)).await
+    }
+    async fn put_layout(
+        &self,
+        location: &str,
+        layout: ordo_warehouse::bins::LayoutConfig,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::put_layout(w, &location, &layout, &ctx))
+            .await
+    }
+    async fn sku_bins(&self, location: &str) -> Result<Vec<SkuBin>> {
+        let location = location.to_string();
+        self.read(move |c| reads::sku_bins(c, &location)).await
+    }
+    async fn put_sku_bins(
+        &self,
+        location: &str,
+        bins: Vec<SkuBin>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::put_sku_bins(w, &location, &bins, &ctx))
+            .await
+    }
+    async fn create_pick_job(
+        &self,
+        location: &str,
+        input: PickJobInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<PickJob>>> {
+        let (location, ctx) = (location.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::create_pick_job(w, &location, &input, &ctx))
+            .await
+    }
+    async fn get_pick_job(&self, id: &str) -> Result<Option<PickJob>> {
+        let Some(number) = parse_pick_job_number(id) else {
+            return Ok(None);
+        };
+        self.read_point(move |c| reads::find_pick_job(c, number))
+            .await
+    }
+    async fn list_pick_jobs(
+        &self,
+        location: Option<&str>,
+        status: Option<PickJobStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<PickJob>> {
+        let (location, page) = (location.map(str::to_string), page.clone());
+        self.read(move |c| reads::list_pick_jobs(c, location.as_deref(), status, &page))
+            .await
+    }
+    async fn record_pick(
+        &self,
+        id: &str,
+        input: PickInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<PickResult>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::record_pick(w, &id, &input, &ctx))
+            .await
+    }
+    async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
+        self.read(|c| {
+            Ok(reads::get_doc(
+                c,
+                "SELECT doc FROM settings WHERE key = ?1",
+                "carrier_services",
+            )?
+            .unwrap_or_default())
+        })
+        .await
+    }
+    async fn put_carrier_services(
+        &self,
+        services: Vec<ordo_warehouse::shipping::CarrierService>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| {
+                ops::put_setting(
+                    w,
+                    "carrier_services",
+                    &serde_json::to_value(&services).map_err(internal)?,
+                    &ctx,
+                )
+            })
+            .await
+    }
+    async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
+        self.read(reads::box_types).await
+    }
+    async fn put_box_type(
+        &self,
+        box_type: ordo_warehouse::cartonize::BoxType,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::put_box_type(w, &box_type, &ctx))
+            .await
+    }
+    async fn pack_fulfillment_order(
+        &self,
+        id: &str,
+        input: PackInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Packing>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::pack(w, &id, &input, &ctx))
+            .await
+    }
+    async fn get_packing(&self, id: &str) -> Result<Option<Packing>> {
+        let Some((number, fo_no)) = ordo_domain::fulfillment::parse_fulfillment_order_id(id) else {
+            return Ok(None);
+        };
+        self.read_point(move |c| reads::packing(c, number, fo_no))
             .await
     }
     async fn change_fulfillment(

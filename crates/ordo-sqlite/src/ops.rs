@@ -1,6 +1,6 @@
 //! Write commands, run on the writer thread inside a savepoint of the current batch.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ordo_domain::Problem;
 use ordo_domain::allocation::StockView;
@@ -534,15 +534,17 @@ pub(crate) fn write_stock(
 
 /// Recomputes an order's allocation state after its lines changed.
 fn refresh_fill(conn: &Connection, number: i64, at: &str) -> Result<OrderStatus> {
-    let (allocated, quantity, status): (i64, i64, String) = conn
+    let (allocated, shipped, quantity, status, delivered): (i64, i64, i64, String, bool) = conn
         .prepare_cached(
-            "SELECT COALESCE(SUM(l.allocated), 0), COALESCE(SUM(l.quantity), 0), o.status \
+            "SELECT COALESCE(SUM(l.allocated), 0), COALESCE(SUM(l.shipped), 0), COALESCE(SUM(l.quantity), 0), o.status, \
+             EXISTS (SELECT 1 FROM shipments s WHERE s.order_number = o.number AND s.status = 'delivered') \
+             AND NOT EXISTS (SELECT 1 FROM shipments s WHERE s.order_number = o.number AND s.status NOT IN ('delivered', 'voided')) \
              FROM orders o LEFT JOIN order_lines l ON l.order_number = o.number WHERE o.number = ?1",
         )
         .map_err(internal)?
-        .query_row([number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .map_err(internal)?;
-    let fill = OrderStatus::from_fill(allocated, quantity);
+    let fill = OrderStatus::progress(allocated, shipped, quantity, delivered);
     let status = OrderStatus::parse(&status).unwrap_or(fill);
     let new_status = if matches!(status, OrderStatus::OnHold | OrderStatus::Cancelled) {
         status
@@ -622,7 +624,8 @@ pub(crate) fn reallocate(
         if plan.writes.is_empty() {
             continue;
         }
-        apply_plan(&w.conn, number, &plan, &mut stock, actor, at)?;
+        let reference = format!("order:{}", order_number(number));
+        apply_plan(&w.conn, number, &plan, &mut stock, &reference, actor, at)?;
         touched.push(order_number(number));
     }
     Ok(touched)
@@ -1183,7 +1186,10 @@ pub(crate) fn change_fulfillment(
         },
     )?;
     let at_text = format_time(at);
-    let freed = apply_plan(&w.conn, number, &plan, &mut stock, &ctx.actor, &at_text)?;
+    let reference = format!("order:{}", order_number(number));
+    let freed = apply_plan(
+        &w.conn, number, &plan, &mut stock, &reference, &ctx.actor, &at_text,
+    )?;
     for (sku, location) in freed {
         reallocate(w, &sku, &location, &ctx.actor, &at_text)?;
     }
@@ -1199,10 +1205,10 @@ fn apply_plan(
     number: i64,
     plan: &FulfillmentPlan,
     stock: &mut Balances,
+    reference: &str,
     actor: &str,
     at_text: &str,
 ) -> Result<BTreeSet<(String, String)>> {
-    let reference = format!("order:{}", order_number(number));
     for f in &plan.writes {
         let closed = f
             .closed_lines
@@ -1255,18 +1261,14 @@ fn apply_plan(
             &d.sku,
             &d.location,
             balance,
-            StockState::Allocated,
+            d.state,
             d.delta,
-            if d.delta > 0 {
-                Reason::Allocation
-            } else {
-                Reason::Deallocation
-            },
-            Some(&reference),
+            d.reason,
+            Some(reference),
             actor,
             at_text,
         )?;
-        if d.delta < 0 {
+        if d.state == StockState::Allocated && d.reason == Reason::Deallocation {
             freed.insert((d.sku.clone(), d.location.clone()));
         }
     }
@@ -1278,7 +1280,15 @@ fn apply_plan(
         .execute(params![delta, number, line_no])
         .map_err(internal)?;
     }
-    if !plan.line_allocated.is_empty() {
+    for (line_no, delta) in &plan.line_shipped {
+        conn.prepare_cached(
+            "UPDATE order_lines SET shipped = shipped + ?1, allocated = allocated - ?1 WHERE order_number = ?2 AND line_no = ?3",
+        )
+        .map_err(internal)?
+        .execute(params![delta, number, line_no])
+        .map_err(internal)?;
+    }
+    if !plan.line_allocated.is_empty() || !plan.line_shipped.is_empty() {
         refresh_fill(conn, number, at_text)?;
     }
     for e in &plan.events {
@@ -1288,4 +1298,626 @@ fn apply_plan(
         count_routed(conn, location, *day)?;
     }
     Ok(freed)
+}
+
+/// Writes a shipment plan: the fulfillment side (stock, lines, the fulfillment order,
+/// events) and the shipment row, then the order's status.
+fn apply_shipment(
+    w: &mut Writer,
+    plan: &ShipmentPlan,
+    stock: &mut Balances,
+    actor: &str,
+    at: &str,
+) -> Result<()> {
+    let row = &plan.shipment;
+    let reference = format!(
+        "shipment:{}",
+        ordo_domain::shipment::shipment_number(row.number)
+    );
+    apply_plan(
+        &w.conn,
+        row.order_number,
+        &plan.fulfillment,
+        stock,
+        &reference,
+        actor,
+        at,
+    )?;
+    write_shipment(&w.conn, row)?;
+    refresh_fill(&w.conn, row.order_number, at)?;
+    Ok(())
+}
+
+fn write_shipment(conn: &Connection, row: &ShipmentRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO shipments (number, order_number, fo_no, location, carrier, service, tracking_number, status, doc, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (number) DO UPDATE SET \
+         status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at",
+    )
+    .map_err(internal)?
+    .execute(params![
+        row.number,
+        row.order_number,
+        row.fo_no,
+        row.location,
+        row.carrier,
+        row.service,
+        row.tracking_number,
+        row.status.as_str(),
+        row.doc_json(),
+        format_time(row.created_at),
+        format_time(row.updated_at)
+    ])
+    .map_err(internal)?;
+    Ok(())
+}
+
+pub(crate) fn create_shipment(
+    w: &mut Writer,
+    input: &ordo_domain::shipment::NewShipment,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<ordo_domain::shipment::Shipment>>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let (number, fo_no) = ordo_domain::fulfillment::parse_fulfillment_order_id(
+        &input.fulfillment_order,
+    )
+    .ok_or_else(|| Problem::invalid("fulfillment_order", "is not a fulfillment order id"))?;
+    let Some(order) = reads::find_order(&w.conn, number)? else {
+        return Err(
+            Problem::NotFound(format!("fulfillment order {}", input.fulfillment_order)).into(),
+        );
+    };
+    let catalog = w.catalog()?;
+    let (mut stock, _) = load_routing_state(w, &catalog, &order)?;
+    let mut products = HashMap::new();
+    for l in &order.lines {
+        if let Some(p) =
+            reads::get_doc::<Product>(&w.conn, "SELECT doc FROM products WHERE sku = ?1", &l.sku)?
+        {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    let shipment_no: i64 = w
+        .conn
+        .query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM shipments",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let fo_location = order
+        .fulfillment_orders
+        .iter()
+        .find(|f| f.id == input.fulfillment_order)
+        .map(|f| f.location.clone());
+    let tracking = match &input.tracking_number {
+        Some(t) => t.clone(),
+        None => {
+            let country = fo_location
+                .as_ref()
+                .and_then(|code| catalog.locations.iter().find(|l| &l.code == code))
+                .and_then(|l| l.address.country.clone());
+            own_fleet_tracking_number(shipment_no, country.as_deref())?
+        }
+    };
+    let taken: bool = w
+        .conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM shipments WHERE carrier = ?1 AND tracking_number = ?2)",
+        )
+        .map_err(internal)?
+        .query_row(params![input.carrier, tracking], |r| r.get(0))
+        .map_err(internal)?;
+    if taken {
+        return Err(Problem::Conflict {
+            message: format!(
+                "tracking number {tracking} is already used by another {} shipment",
+                input.carrier
+            ),
+            current: None,
+        }
+        .into());
+    }
+    // Packed work ships in the boxes the pack station chose, unless the request says otherwise.
+    let mut input = input.clone();
+    if input.packages.is_empty()
+        && let Some(packing) = reads::packing(&w.conn, number, fo_no)?
+    {
+        input.packages = packing.packages();
+    }
+    let input = &input;
+    let at = now();
+    let plan = plan_shipment(
+        &order,
+        input,
+        shipment_no,
+        tracking,
+        &catalog.locations,
+        &products,
+        at,
+    )?;
+    apply_shipment(w, &plan, &mut stock, &ctx.actor, &format_time(at))?;
+    let view = plan.shipment.view();
+    remember(&w.conn, ctx, 201, &view)?;
+    Ok(Outcome::Done(Created {
+        value: view,
+        created: true,
+    }))
+}
+
+fn shipment_by_id(w: &Writer, id: &str) -> Result<ShipmentRow> {
+    let number = ordo_domain::shipment::parse_shipment_number(id)
+        .ok_or_else(|| Problem::NotFound(format!("shipment {id}")))?;
+    reads::find_shipment(&w.conn, number)?
+        .ok_or_else(|| Problem::NotFound(format!("shipment {id}")).into())
+}
+
+pub(crate) fn void_shipment(
+    w: &mut Writer,
+    id: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<ordo_domain::shipment::Shipment>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let row = shipment_by_id(w, id)?;
+    let order = reads::load_order(&w.conn, row.order_number)?;
+    let catalog = w.catalog()?;
+    let (mut stock, _) = load_routing_state(w, &catalog, &order)?;
+    let at = now();
+    let plan = plan_void(&order, &row, at)?;
+    apply_shipment(w, &plan, &mut stock, &ctx.actor, &format_time(at))?;
+    let view = plan.shipment.view();
+    remember(&w.conn, ctx, 200, &view)?;
+    Ok(Outcome::Done(view))
+}
+
+pub(crate) fn add_tracking_event(
+    w: &mut Writer,
+    id: &str,
+    event: &ordo_domain::shipment::TrackingEvent,
+    ctx: &WriteContext,
+) -> Result<Outcome<ordo_domain::shipment::Shipment>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let row = shipment_by_id(w, id)?;
+    let at = now();
+    let (updated, event_row) = plan_tracking(&row, event.clone(), at)?;
+    let at_text = format_time(at);
+    write_shipment(&w.conn, &updated)?;
+    append_event(
+        &w.conn,
+        event_row.kind,
+        Some(row.order_number),
+        &ctx.actor,
+        &at_text,
+        &event_row.data,
+    )?;
+    refresh_fill(&w.conn, row.order_number, &at_text)?;
+    let view = updated.view();
+    remember(&w.conn, ctx, 200, &view)?;
+    Ok(Outcome::Done(view))
+}
+
+pub(crate) fn put_layout(
+    w: &mut Writer,
+    location: &str,
+    layout: &ordo_warehouse::bins::LayoutConfig,
+    ctx: &WriteContext,
+) -> Result<()> {
+    known_location(w, location)?;
+    let at = format_time(now());
+    w.conn
+        .prepare_cached(
+            "INSERT INTO location_layouts (location, doc, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (location) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        )
+        .map_err(internal)?
+        .execute(params![
+            location,
+            serde_json::to_string(layout).map_err(internal)?,
+            at
+        ])
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "location.layout_changed",
+        None,
+        &ctx.actor,
+        &at,
+        &serde_json::json!({"location": location, "bins": layout.bins.len()}),
+    )
+}
+
+fn known_location(w: &mut Writer, location: &str) -> Result<ordo_domain::catalog::Location> {
+    w.catalog()?
+        .locations
+        .iter()
+        .find(|l| l.code == location)
+        .cloned()
+        .ok_or_else(|| Problem::NotFound(format!("location {location}")).into())
+}
+
+pub(crate) fn put_sku_bins(
+    w: &mut Writer,
+    location: &str,
+    bins: &[SkuBin],
+    ctx: &WriteContext,
+) -> Result<()> {
+    known_location(w, location)?;
+    let mut errors = Errors::default();
+    for (i, b) in bins.iter().enumerate() {
+        let known: bool = w
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE sku = ?1)")
+            .map_err(internal)?
+            .query_row([&b.sku], |r| r.get(0))
+            .map_err(internal)?;
+        if !known {
+            errors.add(format!("bins[{i}].sku"), format!("unknown SKU '{}'", b.sku));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::Invalid(errors.0).into());
+    }
+    for b in bins {
+        if b.bin.trim().is_empty() {
+            w.conn
+                .prepare_cached("DELETE FROM sku_bins WHERE location = ?1 AND sku = ?2")
+                .map_err(internal)?
+                .execute(params![location, b.sku])
+                .map_err(internal)?;
+        } else {
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO sku_bins (location, sku, bin) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (location, sku) DO UPDATE SET bin = excluded.bin",
+                )
+                .map_err(internal)?
+                .execute(params![location, b.sku, b.bin.trim()])
+                .map_err(internal)?;
+        }
+    }
+    append_event(
+        &w.conn,
+        "location.bins_assigned",
+        None,
+        &ctx.actor,
+        &format_time(now()),
+        &serde_json::json!({"location": location, "skus": bins.len()}),
+    )
+}
+
+fn write_pick_job(conn: &Connection, number: i64, job: &PickJob) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pick_jobs (number, location, status, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (number) DO UPDATE SET status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at",
+    )
+    .map_err(internal)?
+    .execute(params![
+        number,
+        job.location,
+        job.status.as_str(),
+        serde_json::to_string(job).map_err(internal)?,
+        format_time(job.created_at),
+        format_time(job.updated_at)
+    ])
+    .map_err(internal)?;
+    Ok(())
+}
+
+fn set_fulfillment_status(
+    conn: &Connection,
+    id: &str,
+    from: &str,
+    to: &str,
+    at: &str,
+) -> Result<Option<i64>> {
+    let Some((number, fo_no)) = ordo_domain::fulfillment::parse_fulfillment_order_id(id) else {
+        return Ok(None);
+    };
+    let changed = conn
+        .prepare_cached(
+            "UPDATE fulfillment_orders SET status = ?1, updated_at = ?2 WHERE order_number = ?3 AND fo_no = ?4 AND status = ?5",
+        )
+        .map_err(internal)?
+        .execute(params![to, at, number, fo_no, from])
+        .map_err(internal)?;
+    Ok((changed == 1).then_some(number))
+}
+
+pub(crate) fn create_pick_job(
+    w: &mut Writer,
+    location: &str,
+    input: &PickJobInput,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<PickJob>>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let place = known_location(w, location).map_err(|_| {
+        StoreError::from(Problem::invalid(
+            "location",
+            format!("unknown location '{location}'"),
+        ))
+    })?;
+    let numbers: Vec<i64> = {
+        let mut stmt = w
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT order_number FROM fulfillment_orders WHERE location = ?1 AND status = 'open' \
+                 ORDER BY order_number LIMIT 5000",
+            )
+            .map_err(internal)?;
+        let rows = stmt.query_map([location], |r| r.get(0)).map_err(internal)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+    };
+    let mut orders = Vec::with_capacity(numbers.len());
+    let mut products: HashMap<String, Product> = HashMap::new();
+    for n in numbers {
+        let order = reads::load_order(&w.conn, n)?;
+        for l in &order.lines {
+            if !products.contains_key(&l.sku)
+                && let Some(p) = reads::get_doc::<Product>(
+                    &w.conn,
+                    "SELECT doc FROM products WHERE sku = ?1",
+                    &l.sku,
+                )?
+            {
+                products.insert(l.sku.clone(), p);
+            }
+        }
+        orders.push(order);
+    }
+    let sku_bins: HashMap<String, String> = reads::sku_bins(&w.conn, location)?
+        .into_iter()
+        .map(|b| (b.sku, b.bin))
+        .collect();
+    let layout = layout_of(reads::layout(&w.conn, location)?)?;
+    let candidates = pick_candidates(&orders, &place, &products, &sku_bins);
+    let number: i64 = w
+        .conn
+        .query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM pick_jobs",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let at = now();
+    let Some(job) = plan_pick_job(number, location, input, candidates, &layout, at)? else {
+        return Err(Problem::invalid(
+            "filters",
+            format!("no open fulfillment order at {location} matches"),
+        )
+        .into());
+    };
+    let at_text = format_time(at);
+    write_pick_job(&w.conn, number, &job)?;
+    for id in released(&job) {
+        if let Some(order) = set_fulfillment_status(&w.conn, &id, "open", "in_progress", &at_text)?
+        {
+            append_event(
+                &w.conn,
+                "fulfillment_order.picking",
+                Some(order),
+                &ctx.actor,
+                &at_text,
+                &serde_json::json!({"fulfillment_order": id, "pick_list": job.id}),
+            )?;
+        }
+    }
+    remember(&w.conn, ctx, 201, &job)?;
+    Ok(Outcome::Done(Created {
+        value: job,
+        created: true,
+    }))
+}
+
+pub(crate) fn record_pick(
+    w: &mut Writer,
+    id: &str,
+    input: &PickInput,
+    ctx: &WriteContext,
+) -> Result<Outcome<PickResult>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let number =
+        parse_pick_job_number(id).ok_or_else(|| Problem::NotFound(format!("pick list {id}")))?;
+    let job = reads::find_pick_job(&w.conn, number)?
+        .ok_or_else(|| Problem::NotFound(format!("pick list {id}")))?;
+    let mut owner = None;
+    if let Some(code) = &input.barcode {
+        let skus: BTreeSet<&str> = job
+            .lists
+            .iter()
+            .flat_map(|l| l.lines.iter().map(|x| x.sku.as_str()))
+            .collect();
+        for sku in skus {
+            if let Some(p) =
+                reads::get_doc::<Product>(&w.conn, "SELECT doc FROM products WHERE sku = ?1", sku)?
+                && p.barcode.as_deref() == Some(code.as_str())
+            {
+                owner = Some(p);
+                break;
+            }
+        }
+    }
+    let action = resolve_pick(input.clone(), owner.as_ref())?;
+    let at = now();
+    let at_text = format_time(at);
+    let conn = &w.conn;
+    let outcome = plan_pick(
+        &job,
+        &action,
+        |fo_id| {
+            ordo_domain::fulfillment::parse_fulfillment_order_id(fo_id)
+                .and_then(|(n, _)| reads::find_order(conn, n).ok().flatten())
+                .and_then(|o| {
+                    o.fulfillment_orders
+                        .into_iter()
+                        .find(|f| f.id == fo_id)
+                        .map(|f| f.lines)
+                })
+                .unwrap_or_default()
+        },
+        at,
+    )?;
+    // Units the bin did not hold: each fulfillment order gives them up and they are routed
+    // again elsewhere; then the location writes them off.
+    let mut missing: BTreeMap<String, i64> = BTreeMap::new();
+    for (fo_id, lines) in &outcome.losses {
+        for l in lines {
+            *missing.entry(l.sku.clone()).or_default() += l.quantity;
+        }
+        let change = FulfillmentChange::Shortage {
+            id: fo_id.clone(),
+            lines: lines.clone(),
+        };
+        let inner = WriteContext {
+            actor: ctx.actor.clone(),
+            idempotency_key: None,
+        };
+        change_fulfillment(w, &change, &inner)?;
+    }
+    for (sku, units) in missing {
+        let write = StockWrite {
+            sku,
+            location: job.location.clone(),
+            command: ordo_domain::inventory::StockCommand::Adjust {
+                state: StockState::OnHand,
+                delta: -units,
+            },
+            reason: Reason::Shrinkage,
+            reference: Some(format!("pick:{}", job.id)),
+        };
+        let inner = WriteContext {
+            actor: ctx.actor.clone(),
+            idempotency_key: None,
+        };
+        write_stock(w, &write, &inner)?;
+    }
+    for fo_id in &outcome.update.orders_picked {
+        if let Some(order) =
+            set_fulfillment_status(&w.conn, fo_id, "in_progress", "picked", &at_text)?
+        {
+            append_event(
+                &w.conn,
+                "fulfillment_order.picked",
+                Some(order),
+                &ctx.actor,
+                &at_text,
+                &serde_json::json!({"fulfillment_order": fo_id, "pick_list": job.id}),
+            )?;
+        }
+    }
+    write_pick_job(&w.conn, number, &outcome.job)?;
+    let result = PickResult {
+        job: outcome.job,
+        update: outcome.update,
+    };
+    remember(&w.conn, ctx, 200, &result)?;
+    Ok(Outcome::Done(result))
+}
+
+pub(crate) fn put_box_type(
+    w: &mut Writer,
+    box_type: &ordo_warehouse::cartonize::BoxType,
+    ctx: &WriteContext,
+) -> Result<()> {
+    w.conn
+        .prepare_cached(
+            "INSERT INTO box_types (code, doc) VALUES (?1, ?2) ON CONFLICT (code) DO UPDATE SET doc = excluded.doc",
+        )
+        .map_err(internal)?
+        .execute(params![
+            box_type.code,
+            serde_json::to_string(box_type).map_err(internal)?
+        ])
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "box_type.saved",
+        None,
+        &ctx.actor,
+        &format_time(now()),
+        &serde_json::json!({"code": box_type.code}),
+    )
+}
+
+pub(crate) fn pack(
+    w: &mut Writer,
+    id: &str,
+    input: &PackInput,
+    ctx: &WriteContext,
+) -> Result<Outcome<Packing>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let (number, fo_no) = ordo_domain::fulfillment::parse_fulfillment_order_id(id)
+        .ok_or_else(|| Problem::NotFound(format!("fulfillment order {id}")))?;
+    let Some(order) = reads::find_order(&w.conn, number)? else {
+        return Err(Problem::NotFound(format!("fulfillment order {id}")).into());
+    };
+    let mut products = HashMap::new();
+    for l in &order.lines {
+        if let Some(p) =
+            reads::get_doc::<Product>(&w.conn, "SELECT doc FROM products WHERE sku = ?1", &l.sku)?
+        {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    let boxes = reads::box_types(&w.conn)?;
+    let at = now();
+    let (plan, packing) = plan_pack(&order, id, input, &products, &boxes, at)?;
+    let catalog = w.catalog()?;
+    let (mut stock, _) = load_routing_state(w, &catalog, &order)?;
+    let at_text = format_time(at);
+    let reference = format!("order:{}", order.number);
+    apply_plan(
+        &w.conn, number, &plan, &mut stock, &reference, &ctx.actor, &at_text,
+    )?;
+    w.conn
+        .prepare_cached(
+            "INSERT INTO packings (order_number, fo_no, doc, created_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (order_number, fo_no) DO UPDATE SET doc = excluded.doc, created_at = excluded.created_at",
+        )
+        .map_err(internal)?
+        .execute(params![
+            number,
+            fo_no,
+            serde_json::to_string(&packing).map_err(internal)?,
+            at_text
+        ])
+        .map_err(internal)?;
+    remember(&w.conn, ctx, 200, &packing)?;
+    Ok(Outcome::Done(packing))
+}
+
+pub(crate) fn put_setting(
+    w: &mut Writer,
+    key: &str,
+    doc: &serde_json::Value,
+    ctx: &WriteContext,
+) -> Result<()> {
+    let at = format_time(now());
+    w.conn
+        .prepare_cached(
+            "INSERT INTO settings (key, doc, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        )
+        .map_err(internal)?
+        .execute(params![key, doc.to_string(), at])
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "settings.changed",
+        None,
+        &ctx.actor,
+        &at,
+        &serde_json::json!({"key": key}),
+    )
 }

@@ -399,8 +399,8 @@ fn verify_in_snapshot(conn: &Connection) -> Result<VerifyReport> {
     let mut stmt = conn
         .prepare(
             "SELECT l.order_number, l.line_no, l.sku, l.quantity, l.allocated, l.backordered, o.status = 'cancelled', \
-             (SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.order_number = l.order_number AND a.line_no = l.line_no) \
-             FROM order_lines l JOIN orders o ON o.number = l.order_number",
+             (SELECT COALESCE(SUM(a.quantity), 0) FROM allocations a WHERE a.order_number = l.order_number AND a.line_no = l.line_no), \
+             l.shipped FROM order_lines l JOIN orders o ON o.number = l.order_number",
         )
         .map_err(internal)?;
     let rows = stmt
@@ -414,6 +414,7 @@ fn verify_in_snapshot(conn: &Connection) -> Result<VerifyReport> {
                 backordered: r.get(5)?,
                 cancelled: r.get(6)?,
                 reserved: r.get(7)?,
+                shipped: r.get(8)?,
             })
         })
         .map_err(internal)?;
@@ -523,7 +524,7 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
     let mut stmt = conn
         .prepare_cached(
             "SELECT l.line_no, l.sku, l.quantity, l.unit_price, l.discount, l.tax, l.allocated, l.backordered, \
-             a.location, a.quantity, a.fo_no FROM order_lines l \
+             a.location, a.quantity, a.fo_no, l.shipped FROM order_lines l \
              LEFT JOIN allocations a ON a.order_number = l.order_number AND a.line_no = l.line_no \
              WHERE l.order_number = ?1 ORDER BY l.line_no, a.location",
         )
@@ -543,6 +544,7 @@ pub(crate) fn find_order(conn: &Connection, number: i64) -> Result<Option<Order>
                 tax: r.get(5).map_err(internal)?,
                 allocated: r.get(6).map_err(internal)?,
                 backordered: r.get(7).map_err(internal)?,
+                shipped: r.get(11).map_err(internal)?,
             });
         }
         if let Some(location) = r.get::<_, Option<String>>(8).map_err(internal)? {
@@ -1033,4 +1035,188 @@ pub(crate) fn routing_rules_history(conn: &Connection, limit: i64) -> Result<Vec
         });
     }
     Ok(out)
+}
+
+const SHIPMENT_COLUMNS: &str = "number, order_number, fo_no, location, carrier, service, tracking_number, status, doc, created_at, updated_at";
+
+fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentRow> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let status = text(7)?;
+    Ok(ShipmentRow {
+        number: r.get(0)?,
+        order_number: r.get(1)?,
+        fo_no: r.get(2)?,
+        location: r.get(3)?,
+        carrier: r.get(4)?,
+        service: r.get(5)?,
+        tracking_number: r.get(6)?,
+        status: ordo_domain::shipment::ShipmentStatus::parse(&status)
+            .ok_or_else(|| bad(7, format!("unknown shipment status {status}")))?,
+        doc: serde_json::from_str(&text(8)?).map_err(|e| bad(8, e.to_string()))?,
+        created_at: parse_time(&text(9)?).map_err(|e| bad(9, e))?,
+        updated_at: parse_time(&text(10)?).map_err(|e| bad(10, e))?,
+    })
+}
+
+pub(crate) fn find_shipment(conn: &Connection, number: i64) -> Result<Option<ShipmentRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE number = ?1"
+    ))
+    .map_err(internal)?
+    .query_row([number], shipment_row)
+    .optional()
+    .map_err(internal)
+}
+
+pub(crate) fn list_shipments(
+    conn: &Connection,
+    filter: &ShipmentFilter,
+    page: &PageRequest,
+) -> Result<Page<ordo_domain::shipment::Shipment>> {
+    let before = match cursor_key(page)? {
+        Some(key) => key.parse::<i64>().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        })?,
+        None => i64::MAX,
+    };
+    let limit = page.limit();
+    let mut sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE number < ?1");
+    let mut args: Vec<Value> = vec![before.into()];
+    if let Some(order) = &filter.order {
+        let number = parse_order_number(order).unwrap_or(-1);
+        args.push(number.into());
+        sql.push_str(&format!(" AND order_number = ?{}", args.len()));
+    }
+    if let Some(location) = &filter.location {
+        args.push(location.clone().into());
+        sql.push_str(&format!(" AND location = ?{}", args.len()));
+    }
+    if let Some(status) = filter.status {
+        args.push(status.as_str().to_string().into());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    args.push(limit.into());
+    sql.push_str(&format!(" ORDER BY number DESC LIMIT ?{}", args.len()));
+    let rows: Vec<ShipmentRow> = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_map(params_from_iter(args), shipment_row)
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let next_cursor = next_cursor(&rows, limit, |r| r.number.to_string());
+    Ok(Page {
+        items: rows
+            .iter()
+            .take(limit as usize)
+            .map(ShipmentRow::view)
+            .collect(),
+        next_cursor,
+    })
+}
+
+pub(crate) fn layout(
+    conn: &Connection,
+    location: &str,
+) -> Result<Option<ordo_warehouse::bins::LayoutConfig>> {
+    get_doc(
+        conn,
+        "SELECT doc FROM location_layouts WHERE location = ?1",
+        location,
+    )
+}
+
+pub(crate) fn sku_bins(conn: &Connection, location: &str) -> Result<Vec<SkuBin>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT sku, bin FROM sku_bins WHERE location = ?1 ORDER BY sku")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([location], |r| {
+            Ok(SkuBin {
+                sku: r.get(0)?,
+                bin: r.get(1)?,
+            })
+        })
+        .map_err(internal)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub(crate) fn find_pick_job(conn: &Connection, number: i64) -> Result<Option<PickJob>> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc FROM pick_jobs WHERE number = ?1")
+        .map_err(internal)?
+        .query_row([number], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    doc.map(|d| decode(&d)).transpose()
+}
+
+pub(crate) fn list_pick_jobs(
+    conn: &Connection,
+    location: Option<&str>,
+    status: Option<PickJobStatus>,
+    page: &PageRequest,
+) -> Result<Page<PickJob>> {
+    let before = match cursor_key(page)? {
+        Some(key) => key.parse::<i64>().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        })?,
+        None => i64::MAX,
+    };
+    let limit = page.limit();
+    let mut sql = "SELECT number, doc FROM pick_jobs WHERE number < ?1".to_string();
+    let mut args: Vec<Value> = vec![before.into()];
+    if let Some(location) = location {
+        args.push(location.to_string().into());
+        sql.push_str(&format!(" AND location = ?{}", args.len()));
+    }
+    if let Some(status) = status {
+        args.push(status.as_str().to_string().into());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    args.push(limit.into());
+    sql.push_str(&format!(" ORDER BY number DESC LIMIT ?{}", args.len()));
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let next_cursor = next_cursor(&rows, limit, |r| r.0.to_string());
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(|(_, d)| decode(d))
+        .collect::<Result<_>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn box_types(conn: &Connection) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
+    let saved: Vec<ordo_warehouse::cartonize::BoxType> =
+        all_docs(conn, "SELECT doc FROM box_types ORDER BY code")?;
+    Ok(if saved.is_empty() {
+        ordo_store::default_box_types()
+    } else {
+        saved
+    })
+}
+
+pub(crate) fn packing(conn: &Connection, number: i64, fo_no: i32) -> Result<Option<Packing>> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc FROM packings WHERE order_number = ?1 AND fo_no = ?2")
+        .map_err(internal)?
+        .query_row(params![number, fo_no], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    doc.map(|d| decode(&d)).transpose()
 }

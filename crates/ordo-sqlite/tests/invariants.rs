@@ -7,6 +7,7 @@ use ordo_domain::catalog::{Address, ChannelInput, LocationInput, ProductInput};
 use ordo_domain::fulfillment::{LineQuantityInput, RequestAction};
 use ordo_domain::inventory::{AdjustmentInput, CountInput, MoveInput};
 use ordo_domain::order::{CustomerInput, LineInput, OrderInput, Transition};
+use ordo_domain::shipment::ShipmentInput;
 use ordo_sqlite::SqliteStore;
 use ordo_store::{
     BalanceFilter, FulfillmentChange, OrderChange, Outcome, PageRequest, Store, WriteContext,
@@ -41,6 +42,8 @@ enum Op {
     Cancel(usize),
     Hold(usize),
     Release(usize),
+    /// Void the n-th shipment (refused once it is handed over or already void).
+    Void(i64),
     /// Fulfillment-order commands on the k-th order's j-th fulfillment order.
     Fulfil {
         k: usize,
@@ -55,7 +58,9 @@ enum FoOp {
     Split,
     Merge,
     Submit,
+    Accept,
     Reject,
+    Ship,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,12 +72,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..40usize).prop_map(Op::Cancel),
         1 => (0..40usize).prop_map(Op::Hold),
         1 => (0..40usize).prop_map(Op::Release),
+        1 => (1..20i64).prop_map(Op::Void),
         3 => (0..40usize, 0..4usize, prop_oneof![
             (0..2usize, any::<bool>()).prop_map(|(loc, partial)| FoOp::Move { loc, partial }),
             Just(FoOp::Split),
             Just(FoOp::Merge),
             Just(FoOp::Submit),
+            Just(FoOp::Accept),
             Just(FoOp::Reject),
+            Just(FoOp::Ship),
         ]).prop_map(|(k, j, what)| Op::Fulfil { k, j, what }),
     ]
 }
@@ -250,6 +258,9 @@ async fn apply(store: &SqliteStore, op: &Op, orders: &mut Vec<String>, n: usize)
                 )
                 .await;
         }
+        Op::Void(n) => {
+            let _ = store.void_shipment(&format!("SH-{n:06}"), &ctx()).await;
+        }
         Op::Fulfil { k, j, what } => {
             let Some(number) = pick(orders, *k) else {
                 return;
@@ -292,6 +303,21 @@ async fn apply(store: &SqliteStore, op: &Op, orders: &mut Vec<String>, n: usize)
                     action: RequestAction::Reject,
                     reason: Some("no capacity".into()),
                 },
+                FoOp::Accept => FulfillmentChange::Request {
+                    id: fo.id.clone(),
+                    action: RequestAction::Accept,
+                    reason: None,
+                },
+                FoOp::Ship => {
+                    let shipment = ShipmentInput {
+                        fulfillment_order: Some(fo.id.clone()),
+                        ..Default::default()
+                    };
+                    let _ = store
+                        .create_shipment(shipment.validate().unwrap(), &ctx())
+                        .await;
+                    return;
+                }
             };
             // Refusals (closed, not enough stock, nothing to split) are part of what is exercised.
             let _ = store.change_fulfillment(change, &ctx()).await;
@@ -312,6 +338,20 @@ async fn fulfillment_matches_lines(store: &SqliteStore, orders: &[String]) -> Re
                 .filter(|l| l.line_no == line.line_no)
                 .map(|l| l.quantity)
                 .sum();
+            let shipped: i64 = order
+                .fulfillment_orders
+                .iter()
+                .filter(|f| f.status == ordo_domain::fulfillment::FulfillmentStatus::Shipped)
+                .flat_map(|f| f.lines.iter())
+                .filter(|l| l.line_no == line.line_no)
+                .map(|l| l.quantity)
+                .sum();
+            if shipped != line.shipped {
+                return Err(format!(
+                    "{number} line {}: shipped fulfillment orders hold {shipped}, line shipped {}",
+                    line.line_no, line.shipped
+                ));
+            }
             if held != line.allocated {
                 return Err(format!(
                     "{number} line {}: fulfillment orders hold {held}, line allocated {}",

@@ -66,6 +66,7 @@ pub struct LineRow {
     pub tax: i64,
     pub allocated: i64,
     pub backordered: i64,
+    pub shipped: i64,
 }
 
 /// One reservation: units of an order line held at the location of one of the order's
@@ -296,6 +297,7 @@ pub fn plan_prepared(
             tax: line.tax,
             allocated: routed.allocated(),
             backordered: routed.backordered,
+            shipped: 0,
         });
     }
     let units = order.units();
@@ -522,6 +524,7 @@ fn assemble_from_doc(
             tax: format_amount(l.tax, exponent),
             allocated: l.allocated,
             backordered: l.backordered,
+            shipped: l.shipped,
             allocations: {
                 // Per location: split fulfillment orders at one place show as one figure.
                 let mut here: Vec<LineAllocation> = Vec::new();

@@ -13,6 +13,7 @@ use ordo_domain::fulfillment::{
     RequestStatus, check_editable, check_merge, check_split, merge_lines,
     parse_fulfillment_order_id, request_transition, resolve_lines, subtract_lines,
 };
+use ordo_domain::inventory::{Reason, StockState};
 use ordo_domain::order::{Order, parse_order_number};
 use ordo_routing::adapt::request_for_order;
 use ordo_routing::{CostModel, RouteLine, Router, Rule, SplitPolicy};
@@ -38,6 +39,12 @@ pub enum FulfillmentChange {
     },
     /// Several fulfillment orders of one order at one location into the first of them.
     Merge { ids: Vec<String> },
+    /// Units the location could not pick (a short pick): they leave the fulfillment order
+    /// and are routed again, never back to this location.
+    Shortage {
+        id: String,
+        lines: Vec<FulfillmentLine>,
+    },
     /// A 3PL or marketplace answers (or is sent) the request; a rejection re-routes.
     Request {
         id: String,
@@ -52,6 +59,7 @@ impl FulfillmentChange {
         let id = match self {
             FulfillmentChange::Move { id, .. }
             | FulfillmentChange::Split { id, .. }
+            | FulfillmentChange::Shortage { id, .. }
             | FulfillmentChange::Request { id, .. } => id,
             FulfillmentChange::Merge { ids } => ids
                 .first()
@@ -93,12 +101,31 @@ pub struct FulfillmentWrite {
     pub created: bool,
 }
 
-/// A change of reserved units at one place, as ledger movements of `allocated`.
+/// A change of one stock state at one place, written as a ledger movement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockDelta {
     pub sku: String,
     pub location: String,
+    pub state: StockState,
     pub delta: i64,
+    pub reason: Reason,
+}
+
+impl StockDelta {
+    /// Units reserved (positive) or released (negative) for an order.
+    pub fn allocated(sku: impl Into<String>, location: impl Into<String>, delta: i64) -> Self {
+        Self {
+            sku: sku.into(),
+            location: location.into(),
+            state: StockState::Allocated,
+            delta,
+            reason: if delta > 0 {
+                Reason::Allocation
+            } else {
+                Reason::Deallocation
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +134,9 @@ pub struct FulfillmentPlan {
     pub stock: Vec<StockDelta>,
     /// Per order line, the change of its allocated units (backordered moves the other way).
     pub line_allocated: Vec<(i32, i64)>,
+    /// Per order line, units shipped (positive) or brought back by a void (negative);
+    /// allocated moves the other way.
+    pub line_shipped: Vec<(i32, i64)>,
     pub events: Vec<EventRow>,
     /// Locations with a daily capacity that received a new fulfillment order.
     pub capacity_used: Vec<(String, time::Date)>,
@@ -291,16 +321,16 @@ pub fn plan_fulfillment_change(
             plan.writes
                 .push(new_fo(new_no, target, on_hold, taken.clone()));
             for l in &taken {
-                plan.stock.push(StockDelta {
-                    sku: l.sku.clone(),
-                    location: fo.location.clone(),
-                    delta: -l.quantity,
-                });
-                plan.stock.push(StockDelta {
-                    sku: l.sku.clone(),
-                    location: target.code.clone(),
-                    delta: l.quantity,
-                });
+                plan.stock.push(StockDelta::allocated(
+                    l.sku.clone(),
+                    fo.location.clone(),
+                    -l.quantity,
+                ));
+                plan.stock.push(StockDelta::allocated(
+                    l.sku.clone(),
+                    target.code.clone(),
+                    l.quantity,
+                ));
             }
             plan.events.push(EventRow {
                 kind: "fulfillment_order.moved",
@@ -364,6 +394,37 @@ pub fn plan_fulfillment_change(
                 data: serde_json::json!({
                     "number": order.number, "into": into.id,
                     "merged": sorted[1..].iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+                }),
+            });
+        }
+        FulfillmentChange::Shortage { id, lines } => {
+            let fo = find(order, id)?;
+            let rest = subtract_lines(&fo.lines, lines);
+            if rest.is_empty() {
+                plan.writes.push(close(
+                    fo,
+                    FulfillmentStatus::Cancelled,
+                    fo.request_status,
+                    "short pick: every unit re-routed".into(),
+                ));
+            } else {
+                plan.writes.push(keep(fo, rest));
+            }
+            for l in lines {
+                plan.stock.push(StockDelta::allocated(
+                    l.sku.clone(),
+                    fo.location.clone(),
+                    -l.quantity,
+                ));
+            }
+            let mut excluded = rejected_locations(order);
+            excluded.push(&fo.location);
+            let (rerouted, backordered) = reroute(order, fo, lines, &excluded, ctx, &mut plan)?;
+            plan.events.push(EventRow {
+                kind: "fulfillment_order.short_picked",
+                data: serde_json::json!({
+                    "number": order.number, "fulfillment_order": fo.id, "location": fo.location,
+                    "lines": lines_json(lines), "rerouted": rerouted, "backordered": lines_json(&backordered),
                 }),
             });
         }
@@ -431,38 +492,13 @@ fn reject(
         reason.to_string(),
     ));
     for l in &fo.lines {
-        plan.stock.push(StockDelta {
-            sku: l.sku.clone(),
-            location: fo.location.clone(),
-            delta: -l.quantity,
-        });
+        plan.stock.push(StockDelta::allocated(
+            l.sku.clone(),
+            fo.location.clone(),
+            -l.quantity,
+        ));
     }
-    let (routed, backordered) = route_lines(order, &fo.lines, &excluded, ctx);
-    for l in &backordered {
-        plan.line_allocated.push((l.line_no, -l.quantity));
-    }
-    let on_hold = order.status == ordo_domain::order::OrderStatus::OnHold;
-    let mut rerouted = Vec::new();
-    for (next, (code, lines)) in (next_fo_no(order)..).zip(routed) {
-        let location = ctx
-            .locations
-            .iter()
-            .find(|l| l.code == code)
-            .ok_or_else(|| Problem::conflict(format!("location {code} vanished")))?;
-        for l in &lines {
-            plan.stock.push(StockDelta {
-                sku: l.sku.clone(),
-                location: code.clone(),
-                delta: l.quantity,
-            });
-        }
-        rerouted.push(serde_json::json!({
-            "fulfillment_order": ordo_domain::fulfillment::fulfillment_order_id(
-                parse_fulfillment_order_id(&fo.id).map_or(0, |x| x.0), next),
-            "location": code, "lines": lines_json(&lines),
-        }));
-        plan.writes.push(new_fo(next, location, on_hold, lines));
-    }
+    let (rerouted, backordered) = reroute(order, fo, &fo.lines, &excluded, ctx, plan)?;
     plan.events.push(EventRow {
         kind: "fulfillment_order.rejected",
         data: serde_json::json!({
@@ -577,11 +613,11 @@ pub fn plan_backorder_routing(order: &Order, ctx: &FulfillmentContext<'_>) -> Fu
             continue;
         };
         for l in &lines {
-            plan.stock.push(StockDelta {
-                sku: l.sku.clone(),
-                location: code.clone(),
-                delta: l.quantity,
-            });
+            plan.stock.push(StockDelta::allocated(
+                l.sku.clone(),
+                code.clone(),
+                l.quantity,
+            ));
             plan.line_allocated.push((l.line_no, l.quantity));
             *granted.entry(l.line_no).or_default() += l.quantity;
             grants.push((l.sku.clone(), code.clone(), l.quantity));
@@ -617,4 +653,44 @@ pub fn plan_backorder_routing(order: &Order, ctx: &FulfillmentContext<'_>) -> Fu
     }
     count_capacity(&mut plan, ctx);
     plan
+}
+
+/// Routes units taken from `fo` again, as new fulfillment orders elsewhere; what no
+/// location can take goes back to waiting. Returns the new placements and the backorder,
+/// for the event.
+fn reroute(
+    order: &Order,
+    fo: &FulfillmentOrder,
+    lines: &[FulfillmentLine],
+    excluded: &[&str],
+    ctx: &FulfillmentContext<'_>,
+    plan: &mut FulfillmentPlan,
+) -> Result<(Vec<serde_json::Value>, Vec<FulfillmentLine>), Problem> {
+    let (routed, backordered) = route_lines(order, lines, excluded, ctx);
+    for l in &backordered {
+        plan.line_allocated.push((l.line_no, -l.quantity));
+    }
+    let on_hold = order.status == ordo_domain::order::OrderStatus::OnHold;
+    let mut rerouted = Vec::new();
+    for (next, (code, lines)) in (next_fo_no(order)..).zip(routed) {
+        let location = ctx
+            .locations
+            .iter()
+            .find(|l| l.code == code)
+            .ok_or_else(|| Problem::conflict(format!("location {code} vanished")))?;
+        for l in &lines {
+            plan.stock.push(StockDelta::allocated(
+                l.sku.clone(),
+                code.clone(),
+                l.quantity,
+            ));
+        }
+        rerouted.push(serde_json::json!({
+            "fulfillment_order": ordo_domain::fulfillment::fulfillment_order_id(
+                parse_fulfillment_order_id(&fo.id).map_or(0, |x| x.0), next),
+            "location": code, "lines": lines_json(&lines),
+        }));
+        plan.writes.push(new_fo(next, location, on_hold, lines));
+    }
+    Ok((rerouted, backordered))
 }

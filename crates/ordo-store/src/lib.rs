@@ -8,6 +8,7 @@ use ordo_domain::catalog::{Channel, Location, Product};
 use ordo_domain::fulfillment::FulfillmentOrder;
 use ordo_domain::inventory::{Balance, StockWrite};
 use ordo_domain::order::{HoldReason, NewOrder, Order, OrderStatus, Transition};
+use ordo_domain::shipment::{NewShipment, Shipment, TrackingEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -15,10 +16,16 @@ use uuid::Uuid;
 
 mod capture;
 mod fulfillment;
+mod packing;
+mod picking;
+mod shipping;
 mod types;
 mod verify;
 pub use capture::*;
 pub use fulfillment::*;
+pub use packing::*;
+pub use picking::*;
+pub use shipping::*;
 pub use types::*;
 pub use verify::{LineCheck, StrayAllocation, VerifyInput, verify_report};
 
@@ -136,6 +143,129 @@ pub trait Store: Send + Sync + 'static {
         filter: &FulfillmentFilter,
         page: &PageRequest,
     ) -> Result<Page<FulfillmentOrder>>;
+    /// Ships one fulfillment order: its units leave `on_hand` and `allocated` (ledger reason
+    /// `shipped`), it becomes `shipped`, and the order `partially_shipped` or `shipped`.
+    async fn create_shipment(
+        &self,
+        shipment: NewShipment,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Shipment>>>;
+    /// By id (`SH-000001`).
+    async fn get_shipment(&self, id: &str) -> Result<Option<Shipment>>;
+    /// Newest first.
+    async fn list_shipments(
+        &self,
+        filter: &ShipmentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Shipment>>;
+    /// Voids a label not yet handed over: the stock goes back, the fulfillment order reopens.
+    async fn void_shipment(&self, id: &str, ctx: &WriteContext) -> Result<Outcome<Shipment>>;
+    /// A carrier's tracking event; `delivered` on every shipment of a fully shipped order
+    /// makes the order `delivered`.
+    async fn add_tracking_event(
+        &self,
+        id: &str,
+        event: TrackingEvent,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Shipment>>;
+
+    /// A location's bin layout (format, bin master, start point); `None` before one is saved.
+    async fn get_layout(
+        &self,
+        location: &str,
+    ) -> Result<Option<ordo_warehouse::bins::LayoutConfig>>;
+    /// Replaces the layout (validated by the caller with `ordo_warehouse::bins::Layout::new`).
+    async fn put_layout(
+        &self,
+        location: &str,
+        layout: ordo_warehouse::bins::LayoutConfig,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    /// The pick bin of each SKU at a location.
+    async fn sku_bins(&self, location: &str) -> Result<Vec<SkuBin>>;
+    /// Sets pick bins (an empty `bin` removes the SKU's).
+    async fn put_sku_bins(
+        &self,
+        location: &str,
+        bins: Vec<SkuBin>,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    /// Releases open fulfillment orders at a location into a pick job (they become
+    /// `in_progress`).
+    async fn create_pick_job(
+        &self,
+        location: &str,
+        input: PickJobInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<PickJob>>>;
+    /// By id (`PL-000001`).
+    async fn get_pick_job(&self, id: &str) -> Result<Option<PickJob>>;
+    /// Newest first.
+    async fn list_pick_jobs(
+        &self,
+        location: Option<&str>,
+        status: Option<PickJobStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<PickJob>>;
+    /// A scan or a short pick. Finished fulfillment orders become `picked`; a short pick
+    /// writes the missing units off (`shrinkage`) and routes them again elsewhere.
+    async fn record_pick(
+        &self,
+        id: &str,
+        input: PickInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<PickResult>>;
+
+    /// The box types of the pack bench ([`default_box_types`] until any is saved).
+    async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
+        Err(StoreError::Internal(
+            "box types: not available on this backend yet".into(),
+        ))
+    }
+    async fn put_box_type(
+        &self,
+        _box_type: ordo_warehouse::cartonize::BoxType,
+        _ctx: &WriteContext,
+    ) -> Result<()> {
+        Err(StoreError::Internal(
+            "box types: not available on this backend yet".into(),
+        ))
+    }
+    /// The carrier services shipments choose among (empty until configured).
+    async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
+        Err(StoreError::Internal(
+            "carrier services: not available on this backend yet".into(),
+        ))
+    }
+    /// Replaces the whole list of carrier services.
+    async fn put_carrier_services(
+        &self,
+        _services: Vec<ordo_warehouse::shipping::CarrierService>,
+        _ctx: &WriteContext,
+    ) -> Result<()> {
+        Err(StoreError::Internal(
+            "carrier services: not available on this backend yet".into(),
+        ))
+    }
+    /// The pack station: the scans must be exactly the fulfillment order; boxes are chosen
+    /// by class and size; the fulfillment order becomes `packed`.
+    async fn pack_fulfillment_order(
+        &self,
+        _id: &str,
+        _input: PackInput,
+        _ctx: &WriteContext,
+    ) -> Result<Outcome<Packing>> {
+        Err(StoreError::Internal(
+            "packing: not available on this backend yet".into(),
+        ))
+    }
+    /// What was packed for a fulfillment order, if it was.
+    async fn get_packing(&self, _id: &str) -> Result<Option<Packing>> {
+        Err(StoreError::Internal(
+            "packing: not available on this backend yet".into(),
+        ))
+    }
+
     /// Move, split, merge, or a 3PL's answer; reservations follow in the same transaction.
     /// Returns the order with its fulfillment orders after the change.
     async fn change_fulfillment(
@@ -183,6 +313,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);
+}
+
+/// A SKU's pick bin at a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SkuBin {
+    pub sku: String,
+    pub bin: String,
+}
+
+/// The answer to a scan or short pick: the job after it and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PickResult {
+    pub job: PickJob,
+    pub update: ordo_warehouse::picking::PickUpdate,
 }
 
 /// What an operator asks of an order.

@@ -17,6 +17,7 @@ pub struct LineCheck {
     pub quantity: i64,
     pub allocated: i64,
     pub backordered: i64,
+    pub shipped: i64,
     pub cancelled: bool,
     pub reserved: i64,
 }
@@ -130,7 +131,7 @@ pub fn verify_report(input: VerifyInput) -> VerifyReport {
         let expected_backorder = if l.cancelled {
             0
         } else {
-            l.quantity - l.allocated
+            l.quantity - l.allocated - l.shipped
         };
         if l.allocated != l.reserved || l.backordered != expected_backorder {
             report.discrepancies.push(Discrepancy {
@@ -175,6 +176,7 @@ mod tests {
                 quantity: 3,
                 allocated: 2,
                 backordered: 1,
+                shipped: 0,
                 cancelled: false,
                 reserved: 2,
             }],

@@ -3,7 +3,8 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
-use ordo_store::{OrderFilter, OrderSummary, PageRequest, Permission, Store};
+use ordo_domain::shipment::ShipmentStatus;
+use ordo_store::{OrderFilter, OrderSummary, PageRequest, Permission, ShipmentFilter, Store};
 use time::{OffsetDateTime, Time};
 
 use crate::WebState;
@@ -71,6 +72,8 @@ struct DashboardPage {
     partially_allocated: i64,
     on_hold: i64,
     out_of_stock: i64,
+    /// Shipments a carrier reported a problem with (`500+` past one read).
+    exceptions: String,
     low_stock: Vec<LowRow>,
     chart: Chart,
     latest: Vec<OrderRow>,
@@ -122,6 +125,26 @@ async fn render(s: &WebState, auth: &Auth) -> WebResult {
         )
         .await?;
     let after = latest_seq(s.store.as_ref()).await?;
+    const EXCEPTIONS_READ: i64 = 500;
+    let exceptions = s
+        .store
+        .list_shipments(
+            &ShipmentFilter {
+                status: Some(ShipmentStatus::Exception),
+                ..Default::default()
+            },
+            &PageRequest {
+                limit: Some(EXCEPTIONS_READ),
+                cursor: None,
+            },
+        )
+        .await?;
+    let exceptions =
+        if exceptions.next_cursor.is_some() || exceptions.items.len() as i64 >= EXCEPTIONS_READ {
+            format!("{EXCEPTIONS_READ}+")
+        } else {
+            exceptions.items.len().to_string()
+        };
     let today_orders = d.today.iter().map(|t| t.orders).sum();
     let ctx = PageCtx::new(auth, "dashboard");
     let p = DashboardPage {
@@ -139,6 +162,7 @@ async fn render(s: &WebState, auth: &Auth) -> WebResult {
         partially_allocated: d.partially_allocated,
         on_hold: d.on_hold,
         out_of_stock: d.out_of_stock,
+        exceptions,
         low_stock: d
             .low_stock
             .iter()

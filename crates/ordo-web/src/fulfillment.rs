@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use ordo_domain::catalog::Location;
 use ordo_domain::fulfillment::{
     FulfillmentLine, FulfillmentOrder, FulfillmentStatus, LineQuantityInput, RequestAction,
-    request_transition,
+    RequestStatus, request_transition,
 };
-use ordo_domain::order::Order;
+use ordo_domain::order::{Order, OrderStatus};
 use ordo_domain::{FieldError, Problem};
 use ordo_store::{
     BalanceFilter, FulfillmentChange, FulfillmentFilter, Outcome, PageRequest, Permission,
@@ -37,17 +37,20 @@ const MAX_REASON: usize = 500;
 pub(crate) struct FoFeedback {
     pub ok: bool,
     pub message: String,
-    /// `split`, `move`, `submit`, `accept`, `reject` or `merge`.
+    /// `split`, `move`, `submit`, `accept`, `reject`, `merge` or `ship`; `void` and
+    /// `tracking` are the shipments section's forms.
     pub form: &'static str,
-    /// The fulfillment order the form was for (for `merge`, the location).
+    /// The fulfillment order the form was for (for `merge`, the location; for the
+    /// shipments section's forms, the shipment).
     pub target: String,
-    /// Keyed by form field: `qty_{line_no}`, `location`, `reason`, `fo`.
+    /// Keyed by form field: `qty_{line_no}`, `location`, `reason`, `fo`, `carrier`,
+    /// `service`, `tracking_number`, `pkg{n}_weight_g` …, `status`, `detail`.
     pub errors: Vec<FieldError>,
     pub values: Option<FormData>,
 }
 
 impl FoFeedback {
-    fn done(message: String) -> Self {
+    pub fn done(message: String) -> Self {
         FoFeedback {
             ok: true,
             message,
@@ -58,20 +61,43 @@ impl FoFeedback {
         }
     }
 
-    fn is(&self, form: &str, target: &str) -> bool {
+    pub fn is(&self, form: &str, target: &str) -> bool {
         !self.ok && self.form == form && self.target == target
     }
 
-    fn err(&self, field: &str) -> Option<String> {
+    pub fn err(&self, field: &str) -> Option<String> {
         self.errors
             .iter()
             .find(|e| e.field == field)
             .map(|e| e.message.clone())
     }
 
-    fn value(&self, field: &str) -> Option<String> {
+    pub fn value(&self, field: &str) -> Option<String> {
         self.values.as_ref().map(|v| v.raw(field))
     }
+
+    /// The outcome belongs to the shipments section (void, tracking), not this one.
+    pub fn for_shipments(&self) -> bool {
+        matches!(self.form, "void" | "tracking")
+    }
+}
+
+/// Rows of the ship form's package inputs: enough for most parcels without script.
+pub(crate) const PACKAGE_ROWS: usize = 3;
+
+/// One package row of the ship form, with what was typed and what was wrong.
+pub(crate) struct PackageRow {
+    pub n: usize,
+    /// Packages after the first sit in a closed "add package" disclosure until used.
+    pub open: bool,
+    pub weight: String,
+    pub length: String,
+    pub width: String,
+    pub height: String,
+    pub weight_error: Option<String>,
+    pub length_error: Option<String>,
+    pub width_error: Option<String>,
+    pub height_error: Option<String>,
 }
 
 pub(crate) struct FoLine {
@@ -112,11 +138,26 @@ pub(crate) struct FoView {
     pub location_error: Option<String>,
     pub reason_value: String,
     pub reason_error: Option<String>,
+    pub can_ship: bool,
+    pub ship_open: bool,
+    pub ship_message: Option<String>,
+    pub carriers: Vec<Opt>,
+    pub carrier_error: Option<String>,
+    pub tracking_value: String,
+    pub tracking_error: Option<String>,
+    pub service_value: String,
+    pub service_error: Option<String>,
+    pub packages: Vec<PackageRow>,
 }
 
 impl FoView {
     pub fn has_actions(&self) -> bool {
-        self.can_split || self.can_move || self.can_submit || self.can_accept || self.can_reject
+        self.can_split
+            || self.can_move
+            || self.can_submit
+            || self.can_accept
+            || self.can_reject
+            || self.can_ship
     }
 }
 
@@ -198,15 +239,23 @@ pub(crate) fn section(
     locations: &[Location],
     stock: &HashMap<(String, String), i64>,
     auth: &Auth,
-    fb: Option<FoFeedback>,
+    fb: &FoFeedback,
 ) -> FulfillmentSection {
     let manage = auth.allows(Permission::ManageOrders);
     let answer = auth.allows(Permission::AnswerFulfillment);
-    let fb = fb.unwrap_or_else(|| FoFeedback::done(String::new()));
+    let ship = Ship {
+        allowed: auth.allows(Permission::WriteStock) && order.status != OrderStatus::OnHold,
+        service: order
+            .shipping
+            .service_level
+            .clone()
+            .filter(|s| !s.trim().is_empty() && s.len() <= 64)
+            .unwrap_or_else(|| "standard".into()),
+    };
     let fos: Vec<FoView> = order
         .fulfillment_orders
         .iter()
-        .map(|f| fo_view(f, locations, stock, manage, answer, &fb))
+        .map(|f| fo_view(f, locations, stock, manage, answer, &ship, fb))
         .collect();
     let mut merges: Vec<MergeGroup> = Vec::new();
     if manage {
@@ -251,8 +300,10 @@ pub(crate) fn section(
         (f.split_message.is_some() && f.can_split)
             || (f.move_message.is_some() && f.can_move)
             || (f.request_message.is_some() && (f.can_submit || f.can_accept || f.can_reject))
+            || (f.ship_message.is_some() && f.can_ship)
     }) || merges.iter().any(|g| g.message.is_some());
-    let message = (!fb.message.is_empty() && (fb.ok || !shown_in_form)).then(|| Flash {
+    let mine = !fb.message.is_empty() && !fb.for_shipments();
+    let message = (mine && (fb.ok || !shown_in_form)).then(|| Flash {
         ok: fb.ok,
         text: fb.message.clone(),
     });
@@ -263,12 +314,42 @@ pub(crate) fn section(
     }
 }
 
+/// Whether the ship form is offered, and what its service field starts with.
+struct Ship {
+    /// The user may write stock and the order is not on hold.
+    allowed: bool,
+    service: String,
+}
+
+/// What `ordo_store` ships, as far as the page can tell: work not finished, and for an
+/// outside fulfiller an accepted request. Anything else the store still refuses in place.
+fn ready_to_ship(f: &FulfillmentOrder) -> bool {
+    matches!(
+        f.status,
+        FulfillmentStatus::Open
+            | FulfillmentStatus::InProgress
+            | FulfillmentStatus::Picked
+            | FulfillmentStatus::Packed
+    ) && !f.lines.is_empty()
+        && f.request_status
+            .is_none_or(|r| r == RequestStatus::Accepted)
+}
+
+fn carrier_label(code: &str) -> String {
+    match code {
+        "own_fleet" => "Own fleet".into(),
+        "manual" => "Other carrier".into(),
+        other => humanize(other),
+    }
+}
+
 fn fo_view(
     f: &FulfillmentOrder,
     locations: &[Location],
     stock: &HashMap<(String, String), i64>,
     manage: bool,
     answer: bool,
+    ship: &Ship,
     fb: &FoFeedback,
 ) -> FoView {
     let editable = f.status.is_editable();
@@ -308,6 +389,15 @@ fn fo_view(
     let may = |a| answer && request_transition(f.request_status, f.status, a).is_ok();
     let split_open = fb.is("split", &f.id);
     let move_open = fb.is("move", &f.id);
+    let ship_open = fb.is("ship", &f.id);
+    let ship_value = |k: &str| {
+        if ship_open {
+            fb.value(k).map(|v| v.trim().to_string())
+        } else {
+            None
+        }
+    };
+    let ship_err = |k: &str| if ship_open { fb.err(k) } else { None };
     let request_form = ["submit", "accept", "reject"]
         .into_iter()
         .find(|k| fb.is(k, &f.id));
@@ -372,10 +462,60 @@ fn fo_view(
         } else {
             None
         },
+        can_ship: ship.allowed && ready_to_ship(f),
+        ship_open,
+        ship_message: ship_open.then(|| fb.message.clone()),
+        carriers: {
+            let chosen = ship_value("carrier").unwrap_or_else(|| "own_fleet".into());
+            ordo_domain::shipment::CARRIERS
+                .iter()
+                .map(|c| Opt {
+                    value: c.to_string(),
+                    label: carrier_label(c),
+                    selected: *c == chosen,
+                })
+                .collect()
+        },
+        carrier_error: ship_err("carrier"),
+        tracking_value: ship_value("tracking_number").unwrap_or_default(),
+        tracking_error: ship_err("tracking_number"),
+        service_value: ship_value("service").unwrap_or_else(|| ship.service.clone()),
+        service_error: ship_err("service"),
+        packages: (1..=PACKAGE_ROWS)
+            .map(|n| {
+                let v = |k: &str| ship_value(&format!("pkg{n}_{k}")).unwrap_or_default();
+                let e = |k: &str| ship_err(&format!("pkg{n}_{k}"));
+                let mut row = PackageRow {
+                    n,
+                    open: false,
+                    weight: v("weight_g"),
+                    length: v("length_mm"),
+                    width: v("width_mm"),
+                    height: v("height_mm"),
+                    weight_error: e("weight_g"),
+                    length_error: e("length_mm"),
+                    width_error: e("width_mm"),
+                    height_error: e("height_mm"),
+                };
+                row.open = n == 1
+                    || [&row.weight, &row.length, &row.width, &row.height]
+                        .iter()
+                        .any(|v| !v.trim().is_empty())
+                    || [
+                        &row.weight_error,
+                        &row.length_error,
+                        &row.width_error,
+                        &row.height_error,
+                    ]
+                    .iter()
+                    .any(|e| e.is_some());
+                row
+            })
+            .collect(),
     }
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
+pub(crate) fn is_htmx(headers: &HeaderMap) -> bool {
     headers
         .get("hx-request")
         .is_some_and(|v| v.as_bytes() == b"true")
@@ -437,7 +577,11 @@ fn form_errors(errors: Vec<FieldError>, index: &[i32]) -> Vec<FieldError> {
 fn refusal_message(errors: &[FieldError], shown: &[&str]) -> String {
     let loose: Vec<String> = errors
         .iter()
-        .filter(|e| !shown.contains(&e.field.as_str()) && !e.field.starts_with("qty_"))
+        .filter(|e| {
+            !shown.contains(&e.field.as_str())
+                && !e.field.starts_with("qty_")
+                && !e.field.starts_with("pkg")
+        })
         .map(|e| {
             if e.field == "lines" {
                 sentence(&e.message)
@@ -509,7 +653,7 @@ fn summary(action: &str, id: &str, before: &Order, after: &Order, taken: i64) ->
 }
 
 /// Renders the order page with the feedback; a refusal keeps its status code.
-async fn answer(
+pub(crate) async fn answer(
     s: &WebState,
     auth: &Auth,
     number: &str,
@@ -522,7 +666,7 @@ async fn answer(
     Ok(r)
 }
 
-fn refused(
+pub(crate) fn refused(
     problem: Problem,
     form: &'static str,
     target: &str,
@@ -531,7 +675,19 @@ fn refused(
     let (status, errors, message) = match problem {
         Problem::Invalid(errors) => {
             let errors = form_errors(errors, index);
-            let message = refusal_message(&errors, &["location", "reason", "fo"]);
+            let message = refusal_message(
+                &errors,
+                &[
+                    "location",
+                    "reason",
+                    "fo",
+                    "carrier",
+                    "service",
+                    "tracking_number",
+                    "status",
+                    "detail",
+                ],
+            );
             (StatusCode::UNPROCESSABLE_ENTITY, errors, message)
         }
         Problem::Conflict { message, .. } => (
@@ -572,6 +728,7 @@ pub(crate) async fn act(
         "submit" => ("submit", Permission::AnswerFulfillment),
         "accept" => ("accept", Permission::AnswerFulfillment),
         "reject" => ("reject", Permission::AnswerFulfillment),
+        "ship" => ("ship", Permission::WriteStock),
         _ => return Err(WebError::NotFound(format!("The action '{action}'"))),
     };
     auth.require(permission)?;
@@ -588,6 +745,9 @@ pub(crate) async fn act(
             "Fulfillment order {id} of {number}"
         )));
     };
+    if form_kind == "ship" {
+        return crate::shipments::ship(&s, &auth, &headers, &number, &fo, form).await;
+    }
     let mut errors = Vec::new();
     let mut index = Vec::new();
     let mut taken = 0;
@@ -681,13 +841,34 @@ async fn done(
     number: &str,
     text: String,
 ) -> WebResult {
+    done_in(
+        s,
+        auth,
+        headers,
+        number,
+        FoFeedback::done(text),
+        "fulfillment",
+    )
+    .await
+}
+
+/// A success: with htmx the order page (its sections swapped in place), otherwise a
+/// redirect to `#anchor` with the message.
+pub(crate) async fn done_in(
+    s: &WebState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    number: &str,
+    fb: FoFeedback,
+    anchor: &str,
+) -> WebResult {
     if is_htmx(headers) {
-        answer(s, auth, number, StatusCode::OK, FoFeedback::done(text)).await
+        answer(s, auth, number, StatusCode::OK, fb).await
     } else {
         Ok(auth.redirect_with(
-            &format!("/orders/{}#fulfillment", encode(number)),
+            &format!("/orders/{}#{anchor}", encode(number)),
             true,
-            &text,
+            &fb.message,
         ))
     }
 }

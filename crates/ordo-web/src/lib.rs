@@ -10,10 +10,12 @@ mod error;
 mod form;
 mod fulfillment;
 mod inventory;
+mod labels;
 mod live;
 mod orders;
 mod routing;
 mod session;
+mod shipments;
 mod view;
 
 use std::sync::Arc;
@@ -67,7 +69,14 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
             "/orders/{number}/fulfillment/{id}/{action}",
             post(fulfillment::act),
         )
+        .route(
+            "/orders/{number}/shipments/{id}/{action}",
+            post(shipments::act),
+        )
         .route("/fulfillment", get(fulfillment::list))
+        .route("/shipments", get(shipments::list))
+        .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
+        .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))
         .route("/inventory", get(inventory::show))
         .route("/inventory/adjust", post(inventory::adjust))
         .route("/inventory/move", post(inventory::move_stock))

@@ -20,6 +20,7 @@ use crate::error::{WebError, WebResult, sentence};
 use crate::form::{FormData, query};
 use crate::fulfillment::{FoFeedback, FulfillmentSection};
 use crate::session::{Auth, Posted};
+use crate::shipments::ShipmentsSection;
 use crate::view::{PageCtx, fmt_time, group, humanize, page};
 
 const PAGE_SIZE: i64 = 50;
@@ -487,6 +488,7 @@ struct LineView {
     tax: String,
     allocated: i64,
     backordered: i64,
+    shipped: i64,
     allocations: String,
 }
 
@@ -518,6 +520,7 @@ pub(crate) struct OrderPage {
     can_cancel: bool,
     hold_reasons: Vec<Opt>,
     fo: FulfillmentSection,
+    sh: ShipmentsSection,
 }
 
 fn address_lines(a: &Address) -> Vec<String> {
@@ -589,6 +592,42 @@ fn event_details(e: &Event) -> String {
             s("fulfillment_order").unwrap_or_default(),
             s("location").unwrap_or_default()
         ),
+        "shipment.created" => {
+            let mut text = format!(
+                "{} of {} from {}: {} {}, tracking number {}",
+                s("shipment").unwrap_or_default(),
+                s("fulfillment_order").unwrap_or_default(),
+                s("location").unwrap_or_default(),
+                match s("carrier").as_deref() {
+                    Some("own_fleet") => "own fleet".to_string(),
+                    Some(c) => c.to_string(),
+                    None => String::new(),
+                },
+                s("service").unwrap_or_default(),
+                s("tracking_number").unwrap_or_default()
+            );
+            let lines = json_lines(d.get("lines"));
+            if !lines.is_empty() {
+                text.push_str(&format!("; {lines}"));
+            }
+            text
+        }
+        "shipment.voided" => format!(
+            "{} voided; {} is open again",
+            s("shipment").unwrap_or_default(),
+            s("fulfillment_order").unwrap_or_default()
+        ),
+        "shipment.tracking" | "shipment.delivered" | "shipment.exception" => {
+            let mut text = format!(
+                "{}: {}",
+                s("shipment").unwrap_or_default(),
+                humanize(&s("status").unwrap_or_default()).to_lowercase()
+            );
+            if let Some(detail) = s("detail") {
+                text.push_str(&format!(" ({detail})"));
+            }
+            text
+        }
         "fulfillment_order.rejected" => {
             let mut text = format!(
                 "{} at {}: {}",
@@ -705,12 +744,15 @@ pub(crate) async fn render_order(
     } else {
         Default::default()
     };
-    let fo = crate::fulfillment::section(&o, &locations, &stock, auth, fb);
+    let fb = fb.unwrap_or_else(|| FoFeedback::done(String::new()));
+    let fo = crate::fulfillment::section(&o, &locations, &stock, auth, &fb);
+    let sh = crate::shipments::section(s, &o.number, auth, &fb).await?;
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
     let ctx = PageCtx::new(auth, "orders");
     Ok(OrderPage {
         fo,
+        sh,
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),
@@ -735,6 +777,7 @@ pub(crate) async fn render_order(
                 tax: group(&l.tax),
                 allocated: l.allocated,
                 backordered: l.backordered,
+                shipped: l.shipped,
                 allocations: {
                     // One entry per location, however many fulfillment orders ship from it.
                     let mut per: Vec<(&str, i64)> = Vec::new();

@@ -83,9 +83,10 @@ impl Auth {
     }
 }
 
+/// Where a user lands after signing in: the warehouse starts at its pick jobs.
 pub(crate) fn home_for(role: Role) -> &'static str {
     if role == Role::Warehouse {
-        "/inventory"
+        "/picking"
     } else {
         "/"
     }

@@ -35,13 +35,16 @@ pub(crate) struct PageCtx {
 
 impl PageCtx {
     pub fn new(auth: &Auth, section: &str) -> Self {
-        let mut links = Vec::with_capacity(10);
+        let mut links = Vec::with_capacity(13);
         if auth.sees_dashboard() {
             links.push(("/", "Dashboard", "dashboard"));
         }
         links.extend([
             ("/orders", "Orders", "orders"),
             ("/fulfillment", "Fulfillment", "fulfillment"),
+            ("/picking", "Picking", "picking"),
+            ("/packing", "Packing", "packing"),
+            ("/shipments", "Shipments", "shipments"),
             ("/inventory", "Inventory", "inventory"),
             ("/inventory/movements", "Movements", "movements"),
             ("/products", "Products", "products"),
@@ -74,6 +77,18 @@ impl PageCtx {
 pub(crate) fn page(ctx: &PageCtx, t: &impl Template) -> WebResult {
     let mut r = Html(t.render()?).into_response();
     if ctx.flash.is_some() {
+        r.headers_mut()
+            .append(header::SET_COOKIE, HeaderValue::from_static(FLASH_CLEAR));
+    }
+    Ok(r)
+}
+
+/// Renders a page that shows its one-shot message in its own work area (taken out of
+/// `ctx.flash` by the caller, so the layout does not show it twice); the message is still
+/// cleared from the browser.
+pub(crate) fn page_with_inline_flash(had_flash: bool, t: &impl Template) -> WebResult {
+    let mut r = Html(t.render()?).into_response();
+    if had_flash {
         r.headers_mut()
             .append(header::SET_COOKIE, HeaderValue::from_static(FLASH_CLEAR));
     }

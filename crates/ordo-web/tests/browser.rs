@@ -320,8 +320,16 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     assert!(!exists(c, ".order-actions").await);
     assert!(exists(c, "#fo-SO-000001-1").await);
     assert!(
-        !exists(c, "#fulfillment form").await,
+        !exists(
+            c,
+            "#fulfillment .fo-split, #fulfillment .fo-move, #fulfillment .fo-merge"
+        )
+        .await,
         "warehouse cannot rework orders"
+    );
+    assert!(
+        exists(c, "#fo-SO-000001-1 .fo-ship").await,
+        "warehouse ships"
     );
     visit(c, base, "/fulfillment", None).await;
     assert!(exists(c, "#fulfillment-orders a[href='/orders/SO-000001']").await);
@@ -513,6 +521,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     assert_eq!(on_hand_cell, json!(now.to_string()));
 
     fulfillment_steps(c, app, base).await;
+    shipping_steps(c, app, base).await;
     routing_steps(c, base).await;
 
     // The remaining screens: structure checks and screenshots.
@@ -541,6 +550,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
         ("/orders/SO-000004", "order-fulfillment-360px"),
         ("/routing?order=SO-000001", "routing-360px"),
         ("/fulfillment", "fulfillment-360px"),
+        ("/shipments", "shipments-360px"),
     ] {
         visit(c, base, path, None).await;
         let overflow = c
@@ -679,6 +689,139 @@ async fn fulfillment_steps(c: &Client, app: &common::App, base: &str) {
     let rows = text_of(c, "#fulfillment-orders tbody").await;
     assert!(rows.contains("SO-000004-3"), "{rows}");
     assert!(!rows.contains("SO-000004-1"), "{rows}");
+}
+
+/// Ship a fulfillment order from the order page (a refusal first, in the form), follow the
+/// shipment in the new section, fetch its label, and find it in the shipments list.
+async fn shipping_steps(c: &Client, app: &common::App, base: &str) {
+    visit(c, base, "/orders/SO-000001", None).await;
+    assert!(
+        text_of(c, "#shipments")
+            .await
+            .contains("Nothing has shipped yet.")
+    );
+    mark_page(c).await;
+    click(c, "#fo-SO-000001-1 .fo-ship summary").await;
+    check_page(c, "ship form").await;
+    c.find(Locator::Id("ship-SO-000001-1-carrier"))
+        .await
+        .unwrap()
+        .select_by_value("manual")
+        .await
+        .unwrap();
+    click(c, "#fo-SO-000001-1 .fo-ship button[type=submit]").await;
+    let err = wait_for(c, "#ship-SO-000001-1-tracking-err")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(err.contains("is required for carrier manual"), "{err}");
+    assert_same_page(c, "refused shipment").await;
+    assert!(exists(c, "#fo-SO-000001-1 .fo-ship[open]").await);
+    check_page(c, "refused shipment").await;
+    shot_at(c, "#fo-SO-000001-1", "order-ship-refused").await;
+
+    // Own fleet, express, one measured parcel.
+    c.find(Locator::Id("ship-SO-000001-1-carrier"))
+        .await
+        .unwrap()
+        .select_by_value("own_fleet")
+        .await
+        .unwrap();
+    fill(c, "#ship-SO-000001-1-service", "express").await;
+    fill(c, "#ship-SO-000001-1-p1-weight", "1200").await;
+    fill(c, "#ship-SO-000001-1-p1-length", "300").await;
+    fill(c, "#ship-SO-000001-1-p1-width", "200").await;
+    fill(c, "#ship-SO-000001-1-p1-height", "150").await;
+    click(c, "#fo-SO-000001-1 .fo-ship button[type=submit]").await;
+    wait_for(c, "#sh-SH-000001").await;
+    let message = wait_text(c, "#fo-message", "SO-000001-1 shipped as SH-000001").await;
+    assert!(message.contains("(Own fleet, express)"), "{message}");
+    assert_same_page(c, "ship").await;
+    assert_eq!(text_of(c, "#order-status").await, "Shipped");
+    assert_eq!(text_of(c, "#lines td.shipped").await, "2");
+    assert!(!exists(c, "#fo-SO-000001-1 .fo-ship").await, "shipped once");
+    assert!(
+        !exists(c, "form[action$='/cancel']").await,
+        "shipped units are not cancelled (the actions were swapped too)"
+    );
+    let sh = app.store.get_shipment("SH-000001").await.unwrap().unwrap();
+    assert_eq!(
+        text_of(c, "#sh-SH-000001 .tracking-number").await,
+        sh.tracking_number
+    );
+    assert!(
+        text_of(c, "#sh-SH-000001 .packages")
+            .await
+            .contains("1,200 g · 300 × 200 × 150 mm")
+    );
+    assert!(text_of(c, "#timeline").await.contains("Shipment created"));
+    check_page(c, "shipped").await;
+    shot_at(c, "#fulfillment", "order-shipped").await;
+
+    // The label link downloads the PDF under the session.
+    let href = c
+        .find(Locator::Css("#sh-SH-000001 a.label-pdf"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(href, "/shipments/SH-000001/label.pdf");
+    let got = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status,
+               r.headers.get('content-type'),
+               new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))
+               .catch(e => done(String(e)));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, json!([200, "application/pdf", "%PDF-"]));
+    assert!(exists(c, "#sh-SH-000001 a.label-zpl[download]").await);
+
+    // A tracking event, recorded in place.
+    click(c, "#sh-SH-000001 .sh-track summary").await;
+    check_page(c, "tracking form").await;
+    fill(c, "#track-SH-000001-detail", "Hub Berlin").await;
+    click(c, "#sh-SH-000001 .sh-track button[type=submit]").await;
+    wait_text(c, "#sh-message", "SH-000001: In transit recorded.").await;
+    assert_same_page(c, "tracking").await;
+    assert_eq!(text_of(c, "#sh-SH-000001 h3 .badge").await, "In transit");
+    assert!(
+        text_of(c, "#sh-SH-000001 .tracking")
+            .await
+            .contains("Hub Berlin")
+    );
+    assert!(!exists(c, "#sh-SH-000001 .sh-void").await, "handed over");
+    check_page(c, "in transit").await;
+    shot_at(c, "#shipments", "order-shipments").await;
+
+    // The list across orders, filtered by status.
+    visit(c, base, "/shipments", Some("shipments")).await;
+    let row = text_of(c, "#shipments-list tbody tr").await;
+    assert!(
+        row.contains("SH-000001") && row.contains(&sh.tracking_number),
+        "{row}"
+    );
+    assert!(exists(c, "#shipments-list a[href='/orders/SO-000001']").await);
+    c.find(Locator::Id("f-status"))
+        .await
+        .unwrap()
+        .select_by_value("label_created")
+        .await
+        .unwrap();
+    click(c, "form.filters button[type=submit]").await;
+    wait_navigated(c, "/shipments").await;
+    assert!(path_of(c).await.contains("status=label_created"));
+    assert!(
+        text_of(c, "#shipments-list tbody")
+            .await
+            .contains("No shipments match.")
+    );
 }
 
 /// Save a rule, see it in force and in the simulator's explanation, replay a proposal,

@@ -5,12 +5,15 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 14] = [
+const PAGES: [&str; 17] = [
     "/",
     "/orders",
     "/orders/SO-000001",
     "/orders/export.csv",
     "/fulfillment",
+    "/shipments",
+    "/shipments/SH-000001/label.pdf",
+    "/shipments/SH-000001/label.zpl",
     "/routing",
     "/locations/WH1",
     "/channels/web",
@@ -540,6 +543,10 @@ async fn every_page_renders_for_every_role() {
             "/fulfillment",
             "/fulfillment?location=WH1&status=open",
             "/fulfillment?status=nonsense",
+            "/shipments",
+            "/shipments?location=WH1&status=label_created&order=SO-000001",
+            "/shipments?status=nonsense&order=nope",
+            "/orders?status=partially_shipped",
             "/routing",
             "/routing?order=SO-000001",
             "/routing?order=SO-999999",
@@ -910,6 +917,10 @@ async fn third_party_requests_are_submitted_accepted_and_rejected() {
     let csrf = page.csrf();
     assert!(page.body.contains("Submit to TPL"));
     assert!(!page.body.contains("/accept\""), "not submitted yet");
+    assert!(
+        !page.body.contains("/SO-000003-1/ship\""),
+        "an outside fulfiller ships only an accepted request"
+    );
     let base = "/orders/SO-000003/fulfillment/SO-000003-1";
     let r = m.post(&format!("{base}/submit"), &[("csrf", &csrf)]).await;
     assert_eq!(r.status, 303);
@@ -921,6 +932,10 @@ async fn third_party_requests_are_submitted_accepted_and_rejected() {
     );
     assert!(page.body.contains("Request submitted"));
     assert!(page.body.contains("/accept\"") && page.body.contains("/reject\""));
+    assert!(
+        !page.body.contains("/SO-000003-1/ship\""),
+        "not accepted yet"
+    );
     // Submitting twice is refused with the current state.
     let r = m.post(&format!("{base}/submit"), &[("csrf", &csrf)]).await;
     assert_eq!(r.status, 409);
@@ -1030,7 +1045,32 @@ async fn third_party_requests_are_submitted_accepted_and_rejected() {
         "{}",
         r.body
     );
+    // Accepted: the 3PL's shipment is recorded with its carrier's own tracking number.
+    let r = m
+        .post(
+            &format!("/orders/{number}/fulfillment/{id}/ship"),
+            &[
+                ("csrf", &csrf),
+                ("carrier", "manual"),
+                ("tracking_number", "1Z999AA10123456784"),
+                ("service", "standard"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "{id} shipped as SH-000001 (Manual, standard); tracking number 1Z999AA10123456784."
+        )),
+        "{}",
+        r.body
+    );
     m.extra_headers.pop();
+    let sh = app.store.get_shipment("SH-000001").await.unwrap().unwrap();
+    assert_eq!(
+        (sh.location.as_str(), sh.carrier.as_str()),
+        ("TPL", "manual")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1503,4 +1543,735 @@ async fn location_routing_and_channel_split_policy_are_edited_with_field_errors(
         assert_eq!(r.status, 403, "{role}");
     }
     assert_eq!(m.get("/locations/NOPE").await.status, 404);
+}
+
+async fn balance(app: &common::App, sku: &str, location: &str) -> ordo_domain::inventory::Balance {
+    app.store
+        .list_balances(
+            &ordo_store::BalanceFilter {
+                sku: Some(sku.into()),
+                location: Some(location.into()),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .balance
+}
+
+async fn order_status(app: &common::App, number: &str) -> OrderStatus {
+    app.store.get_order(number).await.unwrap().unwrap().status
+}
+
+/// A form post as htmx sends it (the answer is the page, swapped in place).
+async fn hx_post(a: &mut Agent, path: &str, form: &[(&str, &str)]) -> common::Reply {
+    a.extra_headers.push(("hx-request".into(), "true".into()));
+    let r = a.post(path, form).await;
+    a.extra_headers.pop();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfillment_orders_ship_void_and_track_on_the_order_page() {
+    let app = start("ship").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders/SO-000004").await;
+    assert_eq!(page.status, 200);
+    let ship = "/orders/SO-000004/fulfillment/SO-000004-1/ship";
+    assert!(
+        page.body.contains(&format!("action=\"{ship}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("/fulfillment/SO-000004-1/split"),
+        "the warehouse ships, it does not rework orders"
+    );
+    assert!(page.body.contains("id=\"shipments\""));
+    assert!(page.body.contains("Nothing has shipped yet."));
+    let csrf = page.csrf();
+
+    // Refused input: each error next to its field, the values kept, nothing shipped.
+    let r = hx_post(
+        &mut w,
+        ship,
+        &[
+            ("csrf", &csrf),
+            ("carrier", "manual"),
+            ("service", "express"),
+            ("pkg1_weight_g", "1.5"),
+            ("pkg2_length_mm", "-3"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("<details class=\"fo-form fo-ship\" open>"));
+    assert!(
+        r.body
+            .contains("id=\"ship-SO-000004-1-tracking-err\">is required for carrier manual"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"ship-SO-000004-1-p1-weight-err\">must be a whole number of grams")
+    );
+    assert!(
+        r.body.contains(
+            "id=\"ship-SO-000004-1-p2-weight-err\">enter the package&#x27;s weight in grams"
+        ) || r.body.contains(
+            "id=\"ship-SO-000004-1-p2-weight-err\">enter the package&#39;s weight in grams"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"ship-SO-000004-1-p2-length-err\">must be positive")
+    );
+    assert!(
+        r.body.contains("<details class=\"pkg-more\" open>"),
+        "row 2 shown"
+    );
+    assert!(
+        r.body.contains("<option value=\"manual\" selected>"),
+        "choice kept"
+    );
+    assert!(r.body.contains("value=\"express\""), "service kept");
+    assert!(
+        r.body
+            .contains("Not saved: please correct the fields marked below.")
+    );
+    assert_eq!(fos(&app, "SO-000004").await[0].status.as_str(), "open");
+    assert!(app.store.get_shipment("SH-000001").await.unwrap().is_none());
+
+    // A refusal from the store: the order was held after the page was loaded.
+    let ctx = ordo_store::WriteContext {
+        actor: "test".into(),
+        idempotency_key: None,
+    };
+    app.store
+        .transition_order(
+            "SO-000001",
+            ordo_store::OrderChange {
+                transition: ordo_domain::order::Transition::Hold,
+                hold_reason: None,
+                note: None,
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let r = hx_post(
+        &mut w,
+        "/orders/SO-000001/fulfillment/SO-000001-1/ship",
+        &[("csrf", &csrf), ("carrier", "own_fleet")],
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "id=\"fo-message\">Not possible: Order SO-000001 is on hold; release it first."
+        ),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("/SO-000001-1/ship\""),
+        "no ship form while on hold"
+    );
+    assert_eq!(order_status(&app, "SO-000001").await, OrderStatus::OnHold);
+
+    // Shipped in two packages: stock leaves on hand and allocated, the order is shipped.
+    let before = balance(&app, "MUG-1", "WH1").await;
+    let r = hx_post(
+        &mut w,
+        ship,
+        &[
+            ("csrf", &csrf),
+            ("carrier", "own_fleet"),
+            ("tracking_number", ""),
+            ("service", "express"),
+            ("pkg1_weight_g", "1400"),
+            ("pkg1_length_mm", "300"),
+            ("pkg1_width_mm", "200"),
+            ("pkg1_height_mm", "100"),
+            ("pkg2_weight_g", "600"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sh = app.store.get_shipment("SH-000001").await.unwrap().unwrap();
+    assert!(
+        r.body.contains(&format!(
+            "SO-000004-1 shipped as SH-000001 (Own fleet, express); tracking number {}.",
+            sh.tracking_number
+        )),
+        "{}",
+        r.body
+    );
+    assert!(
+        sh.tracking_number.starts_with("OR"),
+        "{}",
+        sh.tracking_number
+    );
+    assert_eq!(sh.packages.len(), 2);
+    assert_eq!(
+        (sh.packages[0].weight_g, sh.packages[0].height_mm),
+        (1400, Some(100))
+    );
+    assert!(r.body.contains("id=\"sh-SH-000001\""));
+    assert!(
+        r.body.contains("1,400 g · 300 × 200 × 100 mm"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("href=\"/shipments/SH-000001/label.pdf\""));
+    assert!(
+        r.body
+            .contains("href=\"/shipments/SH-000001/label.zpl?package=2\"")
+    );
+    assert!(r.body.contains(&sh.tracking_number));
+    assert!(
+        r.body
+            .contains("badge s-shipped\" id=\"order-status\">Shipped")
+    );
+    assert!(
+        r.body.contains("<td class=\"num shipped\">3</td>"),
+        "lines show shipped units"
+    );
+    assert!(
+        !r.body.contains(&format!("action=\"{ship}\"")),
+        "shipped once"
+    );
+    assert!(r.body.contains("Shipment created"), "timeline swapped too");
+    assert_eq!(order_status(&app, "SO-000004").await, OrderStatus::Shipped);
+    let o = app.store.get_order("SO-000004").await.unwrap().unwrap();
+    assert_eq!(o.lines[0].shipped, 3);
+    assert_eq!(o.fulfillment_orders[0].status.as_str(), "shipped");
+    let after = balance(&app, "MUG-1", "WH1").await;
+    assert_eq!(after.on_hand, before.on_hand - 3);
+    assert_eq!(after.allocated, before.allocated - 3);
+    // Shipping the same fulfillment order again (a stale page) is refused.
+    let r = hx_post(&mut w, ship, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body
+            .contains("Not possible: Fulfillment order SO-000004-1 is shipped; it cannot ship."),
+        "{}",
+        r.body
+    );
+
+    // Part of an order: split off the teapot, ship it with a plain form post.
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let mcsrf = m.get("/orders/SO-000002").await.csrf();
+    let r = m
+        .post(
+            "/orders/SO-000002/fulfillment/SO-000002-1/split",
+            &[("csrf", &mcsrf), ("qty_2", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let tea_before = balance(&app, "TEA-1", "WH1").await;
+    let r = w
+        .post(
+            "/orders/SO-000002/fulfillment/SO-000002-2/ship",
+            &[
+                ("csrf", &csrf),
+                ("carrier", "own_fleet"),
+                ("service", "standard"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/orders/SO-000002#shipments");
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("SO-000002-2 shipped as SH-000002 (Own fleet, standard)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("badge s-partially_shipped\" id=\"order-status\">Partially shipped")
+    );
+    let sh2 = app.store.get_shipment("SH-000002").await.unwrap().unwrap();
+    assert_eq!(sh2.packages.len(), 1, "one parcel weighed from the catalog");
+    assert_eq!(sh2.packages[0].weight_g, 500);
+    assert_eq!(
+        order_status(&app, "SO-000002").await,
+        OrderStatus::PartiallyShipped
+    );
+    let list = w.get("/orders?status=partially_shipped").await;
+    assert!(
+        list.body.contains("href=\"/orders/SO-000002\""),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body
+            .contains("<option value=\"partially_shipped\" selected>")
+    );
+
+    // Void before hand-over: the stock and the reservation come back, the FO opens again.
+    let void2 = "/orders/SO-000002/shipments/SH-000002/void";
+    assert!(page.body.contains(&format!("action=\"{void2}\"")));
+    let r = hx_post(&mut w, void2, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "id=\"sh-message\">SH-000002 was voided: its units are back in stock at WH1 and SO-000002-2 is open again."
+        ),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("badge s-voided\">Voided"));
+    assert!(
+        !r.body.contains("href=\"/shipments/SH-000002/label.pdf\""),
+        "no labels for a voided shipment"
+    );
+    assert!(
+        r.body.contains("/fulfillment/SO-000002-2/ship\""),
+        "it can ship again"
+    );
+    assert_eq!(
+        order_status(&app, "SO-000002").await,
+        OrderStatus::Allocated
+    );
+    assert_eq!(balance(&app, "TEA-1", "WH1").await, tea_before);
+    let r = hx_post(&mut w, void2, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body.contains(
+            "Not possible: The shipment is voided; only a label not yet handed over can be voided."
+        ),
+        "{}",
+        r.body
+    );
+
+    // Tracking: a bad status is refused in its form; in transit, then delivered.
+    let track = "/orders/SO-000004/shipments/SH-000001/tracking";
+    let r = hx_post(
+        &mut w,
+        track,
+        &[("csrf", &csrf), ("status", "lost"), ("detail", "somewhere")],
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("<details class=\"fo-form sh-track\" open>"));
+    assert!(
+        r.body
+            .contains("id=\"track-SH-000001-status-err\">must be one of in_transit"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"somewhere\""), "detail kept");
+    let r = hx_post(
+        &mut w,
+        track,
+        &[
+            ("csrf", &csrf),
+            ("status", "in_transit"),
+            ("detail", "Hub Berlin"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("SH-000001: In transit recorded."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Hub Berlin"));
+    assert!(
+        !r.body.contains("/shipments/SH-000001/void\""),
+        "handed over: no void"
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"out_for_delivery\" selected>"),
+        "the next step is preselected"
+    );
+    let r = hx_post(
+        &mut w,
+        "/orders/SO-000004/shipments/SH-000001/void",
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("The shipment is in_transit"), "{}", r.body);
+    let r = w
+        .post(
+            track,
+            &[
+                ("csrf", &csrf),
+                ("status", "delivered"),
+                ("detail", "Left with a neighbour"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("SH-000001: Delivered recorded. SO-000004 is delivered."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("badge s-delivered\" id=\"order-status\">Delivered")
+    );
+    assert!(
+        !page.body.contains(&format!("action=\"{track}\"")),
+        "closed"
+    );
+    assert_eq!(
+        order_status(&app, "SO-000004").await,
+        OrderStatus::Delivered
+    );
+    let r = hx_post(&mut w, track, &[("csrf", &csrf), ("status", "exception")]).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body.contains("no further tracking events are accepted"),
+        "{}",
+        r.body
+    );
+
+    // Labels under the session: the same documents as the API's.
+    let pdf = w.get("/shipments/SH-000001/label.pdf").await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+    assert!(
+        pdf.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("label-SH-000001-1.pdf")
+    );
+    let mut api = Agent::new(&app.base);
+    api.extra_headers
+        .push(("authorization".into(), format!("Bearer {}", app.api_key)));
+    let from_api = api
+        .get("/api/v1/shipments/SH-000001/label.zpl?package=2")
+        .await;
+    let zpl = w.get("/shipments/SH-000001/label.zpl?package=2").await;
+    assert_eq!(zpl.status, 200);
+    assert!(zpl.body.starts_with("^XA"), "{}", zpl.body);
+    assert_eq!(zpl.body, from_api.body, "the API's label");
+    assert!(
+        zpl.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(
+        w.get("/shipments/SH-000001/label.pdf?package=3")
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        w.get("/shipments/SH-000001/label.pdf?package=two")
+            .await
+            .status,
+        422
+    );
+    assert_eq!(w.get("/shipments/SH-999999/label.pdf").await.status, 404);
+
+    // A shipment of another order is not this page's to change.
+    let r = w
+        .post(
+            "/orders/SO-000001/shipments/SH-000002/void",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Roles: reading roles see the shipments and labels, without forms, and may not post.
+    app.store
+        .transition_order(
+            "SO-000001",
+            ordo_store::OrderChange {
+                transition: ordo_domain::order::Transition::Release,
+                hold_reason: None,
+                note: None,
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    for role in ["readonly", "support"] {
+        let mut b = Agent::new(&app.base);
+        b.login(role, PASSWORD).await;
+        let page = b.get("/orders/SO-000002").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("id=\"sh-SH-000002\""), "{role}");
+        assert!(!page.body.contains("/ship\""), "{role}");
+        assert!(!page.body.contains("/tracking\""), "{role}");
+        let bcsrf = page.csrf();
+        assert_eq!(
+            b.post(
+                "/orders/SO-000001/fulfillment/SO-000001-1/ship",
+                &[("csrf", &bcsrf)]
+            )
+            .await
+            .status,
+            403,
+            "{role}"
+        );
+        assert_eq!(
+            b.post(
+                "/orders/SO-000004/shipments/SH-000001/tracking",
+                &[("csrf", &bcsrf), ("status", "exception")]
+            )
+            .await
+            .status,
+            403,
+            "{role}"
+        );
+        assert_eq!(
+            b.get("/shipments/SH-000001/label.pdf").await.status,
+            200,
+            "{role}"
+        );
+    }
+    // Without the session's token nothing ships.
+    for path in [
+        "/orders/SO-000001/fulfillment/SO-000001-1/ship",
+        "/orders/SO-000002/fulfillment/SO-000002-2/ship",
+    ] {
+        let r = w.post(path, &[("csrf", "forged")]).await;
+        assert_eq!(r.status, 403);
+        assert!(r.body.contains("<h1>Form expired</h1>"));
+    }
+    let r = w
+        .post(
+            "/orders/SO-000004/shipments/SH-000001/tracking",
+            &[("status", "exception")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(app.store.get_shipment("SH-000003").await.unwrap().is_none());
+    assert_eq!(
+        app.store
+            .get_shipment("SH-000001")
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "delivered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipments_list_filters_and_pages() {
+    let app = start("ship-list").await;
+    let ctx = ordo_store::WriteContext {
+        actor: "test".into(),
+        idempotency_key: None,
+    };
+    let more = ordo_domain::inventory::AdjustmentInput {
+        sku: Some("MUG-1".into()),
+        location: Some("WH1".into()),
+        state: None,
+        delta: Some(100),
+        reason: Some("received".into()),
+        reference: None,
+    };
+    app.store
+        .write_stock(more.validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..48 {
+        let input: ordo_domain::order::OrderInput =
+            serde_json::from_value(common::order_json(&format!("S{i}"), &[("MUG-1", 1)])).unwrap();
+        app.store
+            .capture_order(input.validate(now).unwrap(), &ctx)
+            .await
+            .unwrap();
+    }
+    // SO-000001 … SO-000053 except the backordered lamp order: 52 shipments.
+    for n in 1..=53 {
+        if n == 3 {
+            continue;
+        }
+        let input = ordo_domain::shipment::ShipmentInput {
+            fulfillment_order: Some(format!("SO-{n:06}-1")),
+            ..Default::default()
+        };
+        app.store
+            .create_shipment(input.validate().unwrap(), &ctx)
+            .await
+            .unwrap();
+    }
+    app.store.void_shipment("SH-000004", &ctx).await.unwrap();
+
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let nav = w.get("/inventory").await;
+    assert!(nav.body.contains("href=\"/shipments\""), "nav link");
+    let first = w.get("/shipments").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rows = |body: &str| -> Vec<String> {
+        body.split("<th scope=\"row\"><a href=\"/orders/")
+            .skip(1)
+            .map(|s| {
+                s.split('>')
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let page1 = rows(&first.body);
+    assert_eq!(page1.len(), 50);
+    assert_eq!(page1[0], "SH-000052", "newest first");
+    let sh = app.store.get_shipment("SH-000052").await.unwrap().unwrap();
+    assert!(
+        first.body.contains(&sh.tracking_number),
+        "tracking numbers shown"
+    );
+    assert!(
+        first
+            .body
+            .contains("href=\"/shipments/SH-000052/label.pdf\"")
+    );
+    assert!(
+        first
+            .body
+            .contains(&format!("href=\"/orders/{}\"", sh.order))
+    );
+    // The next link carries the store's cursor and the filters; the page it leads to is the
+    // store's next page. (Compared with the store rather than with fixed ids: ordo-sqlite's
+    // `list_shipments` currently returns no cursor when more than a page matches.)
+    let next_link = |body: &str| -> Option<String> {
+        let i = body.find("\" rel=\"next\"")?;
+        let start = body[..i].rfind("href=\"")? + 6;
+        Some(body[start..i].replace("&amp;", "&"))
+    };
+    let from_store = app
+        .store
+        .list_shipments(
+            &Default::default(),
+            &ordo_store::PageRequest {
+                limit: Some(50),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    match from_store.next_cursor {
+        Some(cursor) => {
+            let next = next_link(&first.body).expect("a next page");
+            assert_eq!(
+                next,
+                format!(
+                    "/shipments?{}",
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("cursor", &cursor)
+                        .finish()
+                )
+            );
+            let second = w.get(&next).await;
+            assert_eq!(second.status, 200);
+            let page2 = rows(&second.body);
+            let expected: Vec<String> = app
+                .store
+                .list_shipments(
+                    &Default::default(),
+                    &ordo_store::PageRequest {
+                        limit: Some(50),
+                        cursor: Some(cursor),
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.id.clone())
+                .collect();
+            assert_eq!(page2, expected);
+            assert!(page2.iter().all(|id| !page1.contains(id)), "no overlap");
+            assert!(second.body.contains("First page"));
+        }
+        None => assert_eq!(next_link(&first.body), None),
+    }
+    let bad_cursor = w
+        .get("/shipments?status=label_created&cursor=nonsense")
+        .await;
+    assert_eq!(bad_cursor.status, 200);
+    assert!(
+        bad_cursor.body.contains("cursor: is not a cursor"),
+        "{}",
+        bad_cursor.body
+    );
+
+    // Filters: status, location, order; bad values are explained.
+    let voided = w.get("/shipments?status=voided").await;
+    assert_eq!(rows(&voided.body), ["SH-000004"]);
+    assert!(voided.body.contains("<option value=\"voided\" selected>"));
+    assert!(
+        !voided
+            .body
+            .contains("href=\"/shipments/SH-000004/label.pdf\""),
+        "no label for a voided shipment"
+    );
+    let st1 = w.get("/shipments?location=ST1").await;
+    assert!(st1.body.contains("No shipments match."), "{}", st1.body);
+    let wh1 = w.get("/shipments?location=WH1&status=label_created").await;
+    assert_eq!(rows(&wh1.body).len(), 50);
+    assert!(wh1.body.contains("<option value=\"WH1\" selected>"));
+    if let Some(next) = next_link(&wh1.body) {
+        assert!(
+            next.starts_with("/shipments?location=WH1&status=label_created&cursor="),
+            "the next page keeps the filters: {next}"
+        );
+    }
+    let one = w.get("/shipments?order=SO-000005").await;
+    assert_eq!(rows(&one.body), ["SH-000004"]);
+    assert!(one.body.contains("value=\"SO-000005\""));
+    let bad = w.get("/shipments?status=lost&order=five").await;
+    assert_eq!(bad.status, 200);
+    assert!(
+        bad.body
+            .contains("Status: choose one of the listed statuses.")
+    );
+    assert!(
+        bad.body
+            .contains("Order: enter an order number such as SO-000123.")
+    );
+    assert!(bad.body.contains("No shipments match."));
+
+    // A carrier's exception needs attention on the dashboard.
+    let exception: ordo_domain::shipment::TrackingEventInput = serde_json::from_value(
+        serde_json::json!({"status": "exception", "detail": "address unknown"}),
+    )
+    .unwrap();
+    app.store
+        .add_tracking_event("SH-000010", exception.validate(now).unwrap(), &ctx)
+        .await
+        .unwrap();
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let home = m.get("/").await;
+    assert!(
+        home.body.contains(
+            "href=\"/shipments?status=exception\" id=\"shipment-exceptions\"><span class=\"n\">1</span>"
+        ),
+        "{}",
+        home.body
+    );
+    let listed = m.get("/shipments?status=exception").await;
+    assert_eq!(rows(&listed.body), ["SH-000010"]);
+    assert!(listed.body.contains("badge s-exception\">Exception"));
 }

@@ -3,7 +3,10 @@ pub mod events;
 pub mod fulfillment;
 pub mod inventory;
 pub mod orders;
+pub mod packing;
+pub mod picking;
 pub mod routing;
+pub mod shipments;
 pub mod system;
 
 use axum::Json;

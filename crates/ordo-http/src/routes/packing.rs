@@ -1,0 +1,188 @@
+//! The pack station: box types, packing a fulfillment order, and its packing slips.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ordo_store::{PackInput, Packing, Permission};
+use ordo_warehouse::cartonize::BoxType;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::outcome;
+use super::shipments::{document_error, label_address};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ProblemDetails};
+use crate::extract::{Caller, JsonBody};
+
+/// The pack bench's box types (a built-in set until any is saved).
+#[utoipa::path(get, path = "/api/v1/box-types", tag = "packing",
+    responses((status = 200, body = Vec<BoxType>)), security(("api_key" = [])))]
+pub async fn list_box_types(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<BoxType>>> {
+    caller.require(Permission::Read)?;
+    Ok(Json(s.store.box_types().await?))
+}
+
+/// Create or change a box type (inner size, max weight, tare, cost, features such as
+/// `insulated`). Once any is saved, only saved box types are offered.
+#[utoipa::path(put, path = "/api/v1/box-types/{code}", tag = "packing", request_body = BoxType,
+    responses((status = 200, body = BoxType), (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn put_box_type(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    JsonBody(mut box_type): JsonBody<BoxType>,
+) -> ApiResult<Json<BoxType>> {
+    caller.require(Permission::ManageCatalog)?;
+    box_type.code = code;
+    let mut errors = Vec::new();
+    let d = &box_type.inner;
+    for (name, v) in [
+        ("inner.length_mm", d.length_mm),
+        ("inner.width_mm", d.width_mm),
+        ("inner.height_mm", d.height_mm),
+        ("max_weight_g", box_type.max_weight_g),
+    ] {
+        if v <= 0 {
+            errors.push(ordo_domain::FieldError::new(name, "must be positive"));
+        }
+    }
+    for (name, v) in [
+        ("tare_g", box_type.tare_g),
+        ("cost_minor", box_type.cost_minor),
+    ] {
+        if v < 0 {
+            errors.push(ordo_domain::FieldError::new(name, "must not be negative"));
+        }
+    }
+    if box_type.code.trim().is_empty() || box_type.code.len() > 32 {
+        errors.push(ordo_domain::FieldError::new(
+            "code",
+            "must be 1 to 32 characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    s.store
+        .put_box_type(box_type.clone(), &caller.context())
+        .await?;
+    Ok(Json(box_type))
+}
+
+/// Pack a fulfillment order: the scans (SKU or barcode) must be exactly its items — a wrong
+/// or extra item is refused and nothing changes. Boxes are chosen by size and product class
+/// (fragile padded and never with hazmat, perishable in an insulated box, hazmat alone) with
+/// the packer's instructions; `boxes` overrides the choice. The fulfillment order becomes
+/// `packed`, and a shipment without packages uses these.
+#[utoipa::path(post, path = "/api/v1/fulfillment-orders/{id}/pack", tag = "packing", request_body = PackInput,
+    responses((status = 200, body = Packing), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails),
+        (status = 422, description = "Wrong, missing or extra items, or no box fits", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn pack(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<PackInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let result = s
+        .store
+        .pack_fulfillment_order(&id, input, &caller.context())
+        .await?;
+    Ok(outcome(result, |p| {
+        (StatusCode::OK, Json(p)).into_response()
+    }))
+}
+
+/// What the pack station recorded for a fulfillment order.
+#[utoipa::path(get, path = "/api/v1/fulfillment-orders/{id}/packing", tag = "packing",
+    responses((status = 200, body = Packing), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn get_packing(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Packing>> {
+    caller.require(Permission::Read)?;
+    s.store
+        .get_packing(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SlipParams {
+    /// Which package (1-based, default 1).
+    pub package: Option<u32>,
+}
+
+/// The packing slip of one package as PDF.
+#[utoipa::path(get, path = "/api/v1/fulfillment-orders/{id}/packing-slip.pdf", tag = "packing", params(SlipParams),
+    responses((status = 200, content_type = "application/pdf", description = "A4 packing slip"),
+        (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn packing_slip(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<SlipParams>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    let packing = s
+        .store
+        .get_packing(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))?;
+    let fo = s
+        .store
+        .get_fulfillment_order(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
+    let order = s
+        .store
+        .get_order(&fo.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
+    let n = p.package.unwrap_or(1);
+    let count = packing.plan.packages.len() as u32;
+    let package = packing
+        .plan
+        .packages
+        .get(n.saturating_sub(1) as usize)
+        .filter(|_| n >= 1)
+        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+    let mut lines = Vec::new();
+    for item in &package.items {
+        let name = s
+            .store
+            .get_product(&item.sku)
+            .await?
+            .map_or_else(|| item.sku.clone(), |p| p.name);
+        lines.push(ordo_labels::PackingSlipLine {
+            sku: item.sku.clone(),
+            name,
+            quantity: u32::try_from(item.quantity).unwrap_or(u32::MAX),
+        });
+    }
+    let slip = ordo_labels::PackingSlip {
+        page_size: Default::default(),
+        order_number: order.number.clone(),
+        reference: Some(id.clone()),
+        order_date: order
+            .placed_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .ok(),
+        ship_from: None,
+        ship_to: label_address(&order.shipping_address, &order.customer.email),
+        package_number: n,
+        package_count: count,
+        lines,
+        note: order.notes.clone(),
+    };
+    let pdf = slip.to_pdf().map_err(document_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}

@@ -1,0 +1,303 @@
+//! Bins and picking: a location's bin layout, the pick bin of each SKU, pick lists built
+//! from open fulfillment orders, and pick confirmation by scan.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ordo_store::{
+    Page, PageRequest, Permission, PickInput, PickJob, PickJobInput, PickJobStatus, PickResult,
+    SkuBin,
+};
+use ordo_warehouse::bins::{BinRecord, Layout, LayoutConfig, Point};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::outcome;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ProblemDetails};
+use crate::extract::{Caller, JsonBody};
+
+async fn location_exists(s: &AppState, code: &str) -> ApiResult<()> {
+    s.store
+        .get_location(code)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found(format!("location {code}")))
+}
+
+fn check_layout(layout: &LayoutConfig) -> ApiResult<()> {
+    Layout::new(layout.clone())
+        .map(|_| ())
+        .map_err(|e| ApiError::field("layout", e.to_string()))
+}
+
+/// The location's bin layout: code format, bin master (explicit walk sequence, floor
+/// coordinates) and the start point of every walk. Without one, bin codes are read by the
+/// default format (zone-aisle-bay-level) and walked in S-shape.
+#[utoipa::path(get, path = "/api/v1/locations/{code}/layout", tag = "picking",
+    responses((status = 200, body = LayoutConfig), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn get_layout(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<LayoutConfig>> {
+    caller.require(Permission::Read)?;
+    location_exists(&s, &code).await?;
+    Ok(Json(s.store.get_layout(&code).await?.unwrap_or_default()))
+}
+
+/// Replace the location's bin layout (validated: format, bins once each, codes that follow
+/// the format unless they have an explicit sequence, finite coordinates).
+#[utoipa::path(put, path = "/api/v1/locations/{code}/layout", tag = "picking", request_body = LayoutConfig,
+    responses((status = 200, body = LayoutConfig), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_layout(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    JsonBody(layout): JsonBody<LayoutConfig>,
+) -> ApiResult<Json<LayoutConfig>> {
+    caller.require(Permission::WriteStock)?;
+    location_exists(&s, &code).await?;
+    check_layout(&layout)?;
+    s.store
+        .put_layout(&code, layout.clone(), &caller.context())
+        .await?;
+    Ok(Json(layout))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct BinInput {
+    /// Explicit walk sequence; wins over the order derived from the code.
+    pub sequence: Option<u64>,
+    /// Floor coordinates in metres, for walk lengths in metres.
+    pub x_m: Option<f64>,
+    pub y_m: Option<f64>,
+}
+
+/// Add or change one bin of the bin master.
+#[utoipa::path(put, path = "/api/v1/locations/{code}/bins/{bin}", tag = "picking", request_body = BinInput,
+    responses((status = 200, body = LayoutConfig), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_bin(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((code, bin)): Path<(String, String)>,
+    JsonBody(input): JsonBody<BinInput>,
+) -> ApiResult<Json<LayoutConfig>> {
+    caller.require(Permission::WriteStock)?;
+    location_exists(&s, &code).await?;
+    let position = match (input.x_m, input.y_m) {
+        (Some(x_m), Some(y_m)) => Some(Point { x_m, y_m }),
+        (None, None) => None,
+        _ => return Err(ApiError::field("x_m", "give both x_m and y_m, or neither")),
+    };
+    let mut layout = s.store.get_layout(&code).await?.unwrap_or_default();
+    let record = BinRecord {
+        code: bin.clone(),
+        sequence: input.sequence,
+        position,
+    };
+    match layout.bins.iter_mut().find(|b| b.code == bin) {
+        Some(b) => *b = record,
+        None => layout.bins.push(record),
+    }
+    check_layout(&layout)?;
+    s.store
+        .put_layout(&code, layout.clone(), &caller.context())
+        .await?;
+    Ok(Json(layout))
+}
+
+/// The pick bin of every SKU at the location.
+#[utoipa::path(get, path = "/api/v1/locations/{code}/sku-bins", tag = "picking",
+    responses((status = 200, body = Vec<SkuBin>), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn get_sku_bins(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Vec<SkuBin>>> {
+    caller.require(Permission::Read)?;
+    location_exists(&s, &code).await?;
+    Ok(Json(s.store.sku_bins(&code).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SkuBinsInput {
+    /// `[{sku, bin}]`; an empty `bin` removes the SKU's pick bin.
+    #[serde(default)]
+    pub bins: Vec<SkuBin>,
+    /// The same as CSV text, `sku,bin` per line (a header line `sku,bin` is skipped).
+    pub csv: Option<String>,
+}
+
+fn parse_csv(text: &str) -> ApiResult<Vec<SkuBin>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (i == 0 && line.eq_ignore_ascii_case("sku,bin")) {
+            continue;
+        }
+        let Some((sku, bin)) = line.split_once(',') else {
+            return Err(ApiError::invalid(vec![ordo_domain::FieldError::new(
+                format!("csv[{i}]"),
+                "expected `sku,bin`",
+            )]));
+        };
+        out.push(SkuBin {
+            sku: sku.trim().trim_matches('"').to_string(),
+            bin: bin.trim().trim_matches('"').to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Assign pick bins in bulk (JSON list or CSV text). Every bin must follow the location's
+/// format or be in its bin master.
+#[utoipa::path(put, path = "/api/v1/locations/{code}/sku-bins", tag = "picking", request_body = SkuBinsInput,
+    responses((status = 200, body = Vec<SkuBin>), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_sku_bins(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    JsonBody(input): JsonBody<SkuBinsInput>,
+) -> ApiResult<Json<Vec<SkuBin>>> {
+    caller.require(Permission::WriteStock)?;
+    location_exists(&s, &code).await?;
+    let mut bins = input.bins;
+    if let Some(csv) = &input.csv {
+        bins.extend(parse_csv(csv)?);
+    }
+    if bins.is_empty() {
+        return Err(ApiError::field("bins", "give at least one {sku, bin}"));
+    }
+    let layout = Layout::new(s.store.get_layout(&code).await?.unwrap_or_default())
+        .map_err(|e| ApiError::field("layout", e.to_string()))?;
+    let mut errors = Vec::new();
+    for (i, b) in bins.iter().enumerate() {
+        if !b.bin.trim().is_empty()
+            && layout.bin(b.bin.trim()).is_none()
+            && layout.format().parse(b.bin.trim()).is_err()
+        {
+            errors.push(ordo_domain::FieldError::new(
+                format!("bins[{i}].bin"),
+                format!("{} is not a bin of this location", b.bin),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    s.store.put_sku_bins(&code, bins, &caller.context()).await?;
+    Ok(Json(s.store.sku_bins(&code).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PickListParams {
+    pub location: Option<String>,
+    /// open or done.
+    pub status: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Release open fulfillment orders at a location into pick lists: chosen by the filters,
+/// highest priority then oldest first, within the limits; `single` (one list per order),
+/// `batch` (one cart, a tote per order) or `wave` (the batch split by zone). Lines come in
+/// walk order with the path length. The released fulfillment orders become `in_progress`.
+#[utoipa::path(post, path = "/api/v1/pick-lists", tag = "picking", request_body = PickJobInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first answer")),
+    responses((status = 201, body = PickJob), (status = 422, description = "Unknown location or nothing matches", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<PickJobInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let location = input
+        .location
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| ApiError::field("location", "is required"))?;
+    let result = s
+        .store
+        .create_pick_job(&location, input, &caller.context())
+        .await?;
+    Ok(outcome(result, super::created))
+}
+
+/// Pick lists, newest first.
+#[utoipa::path(get, path = "/api/v1/pick-lists", tag = "picking", params(PickListParams),
+    responses((status = 200, body = inline(Page<PickJob>)), (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<PickListParams>,
+) -> ApiResult<Json<Page<PickJob>>> {
+    caller.require(Permission::Read)?;
+    let status = p
+        .status
+        .map(|v| {
+            PickJobStatus::parse(&v)
+                .ok_or_else(|| ApiError::field("status", "must be open or done"))
+        })
+        .transpose()?;
+    let page = PageRequest {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(
+        s.store
+            .list_pick_jobs(p.location.as_deref(), status, &page)
+            .await?,
+    ))
+}
+
+/// One pick job with its lists (for a scanner app) and progress.
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}", tag = "picking",
+    responses((status = 200, body = PickJob), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PickJob>> {
+    caller.require(Permission::Read)?;
+    s.store
+        .get_pick_job(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))
+}
+
+/// What the picker should do next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextPick {
+    pub next: Option<ordo_warehouse::picking::Expected>,
+}
+
+/// Confirm a pick by SKU or barcode (`{sku|barcode, quantity, bin}`): a wrong item, wrong bin
+/// or over-pick is refused with what was expected, and nothing changes. A **short pick**
+/// (`found`: what the bin really held) writes the missing units off (`shrinkage`) and routes
+/// the affected fulfillment orders' units again, newest and lowest priority first. Finished
+/// fulfillment orders become `picked`.
+#[utoipa::path(post, path = "/api/v1/pick-lists/{id}/picks", tag = "picking", request_body = PickInput,
+    responses((status = 200, body = PickResult), (status = 404, body = ProblemDetails),
+        (status = 409, description = "The list is done", body = ProblemDetails),
+        (status = 422, description = "Wrong item, wrong bin or over-pick, with what was expected", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn pick(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<PickInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let result = s.store.record_pick(&id, input, &caller.context()).await?;
+    Ok(outcome(result, |r| {
+        (StatusCode::OK, Json(r)).into_response()
+    }))
+}

@@ -1,0 +1,396 @@
+//! Shipments: shipping a fulfillment order, its labels, voiding and tracking.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ordo_domain::catalog::Address;
+use ordo_domain::shipment::{Shipment, ShipmentInput, ShipmentStatus, TrackingEventInput};
+use ordo_store::{Page, PageRequest, Permission, ShipmentFilter};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+
+use super::outcome;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ProblemDetails};
+use crate::extract::{Caller, JsonBody};
+
+/// Ship a fulfillment order: every unit leaves `on_hand` and `allocated` in the same
+/// transaction (ledger reason `shipped`, reference the shipment), the fulfillment order
+/// becomes `shipped` and the order `partially_shipped` or `shipped`. Own-fleet shipments get
+/// a check-digited tracking number; `manual` carriers pass theirs (this is also how a 3PL
+/// confirms what it shipped, once its request was accepted).
+#[utoipa::path(post, path = "/api/v1/shipments", tag = "shipments", request_body = ShipmentInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first answer")),
+    responses((status = 201, body = Shipment), (status = 404, body = ProblemDetails),
+        (status = 409, description = "Not shippable now (on hold, not accepted, already shipped), named in `current`", body = ProblemDetails),
+        (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<ShipmentInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let mut input = input.validate()?;
+    if input.auto {
+        choose_service(&s, &mut input).await?;
+    }
+    let result = s.store.create_shipment(input, &caller.context()).await?;
+    Ok(outcome(result, super::created))
+}
+
+/// With no carrier and service given and services configured, the cheapest one that fits
+/// the parcels, the classes inside and the order's service level, recorded with its
+/// alternatives. Without configured services, Ordo's own fleet ships at `standard`.
+async fn choose_service(
+    s: &AppState,
+    input: &mut ordo_domain::shipment::NewShipment,
+) -> ApiResult<()> {
+    let services = s.store.carrier_services().await?;
+    if services.is_empty() {
+        return Ok(());
+    }
+    let fo = s
+        .store
+        .get_fulfillment_order(&input.fulfillment_order)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("fulfillment order {}", input.fulfillment_order))
+        })?;
+    let order = s
+        .store
+        .get_order(&fo.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
+    let location = s
+        .store
+        .get_location(&fo.location)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("location {}", fo.location)))?;
+    let packing = s.store.get_packing(&fo.id).await?;
+    let mut products = std::collections::HashMap::new();
+    for l in &fo.lines {
+        if let Some(p) = s.store.get_product(&l.sku).await? {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    let parcels = ordo_store::parcels_for(&input.packages, packing.as_ref(), &fo.lines, &products);
+    let (carrier, service, recorded) = ordo_store::choose_rate(
+        &order,
+        &location,
+        &parcels,
+        packing.as_ref(),
+        &services,
+        OffsetDateTime::now_utc(),
+    )?;
+    if carrier != ordo_domain::shipment::OWN_FLEET && input.tracking_number.is_none() {
+        return Err(ApiError::field(
+            "tracking_number",
+            format!(
+                "{carrier} {service} is the best service; give its tracking number (no {carrier} connection is set up)"
+            ),
+        ));
+    }
+    input.carrier = carrier;
+    input.service = service;
+    input.rate_choice = Some(recorded);
+    Ok(())
+}
+
+/// The carrier services shipments choose among.
+#[utoipa::path(get, path = "/api/v1/carrier-services", tag = "shipments",
+    responses((status = 200, body = Vec<ordo_warehouse::shipping::CarrierService>)), security(("api_key" = [])))]
+pub async fn list_services(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ordo_warehouse::shipping::CarrierService>>> {
+    caller.require(Permission::Read)?;
+    Ok(Json(s.store.carrier_services().await?))
+}
+
+/// Replace the carrier services: levels, transit days, weekend delivery, size and weight
+/// limits, prices by weight band and destination zone (ISO country), cut-off per location.
+#[utoipa::path(put, path = "/api/v1/carrier-services", tag = "shipments", request_body = Vec<ordo_warehouse::shipping::CarrierService>,
+    responses((status = 200, body = Vec<ordo_warehouse::shipping::CarrierService>), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_services(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(services): JsonBody<Vec<ordo_warehouse::shipping::CarrierService>>,
+) -> ApiResult<Json<Vec<ordo_warehouse::shipping::CarrierService>>> {
+    caller.require(Permission::ManageCatalog)?;
+    let mut errors = Vec::new();
+    for (i, svc) in services.iter().enumerate() {
+        if !ordo_domain::shipment::is_carrier_code(&svc.carrier) {
+            errors.push(ordo_domain::FieldError::new(
+                format!("[{i}].carrier"),
+                "must be a lowercase carrier code",
+            ));
+        }
+        if svc.code.trim().is_empty() {
+            errors.push(ordo_domain::FieldError::new(
+                format!("[{i}].code"),
+                "is required",
+            ));
+        }
+        if svc.max_weight_g <= 0 {
+            errors.push(ordo_domain::FieldError::new(
+                format!("[{i}].max_weight_g"),
+                "must be positive",
+            ));
+        }
+        if svc.rates.is_empty() {
+            errors.push(ordo_domain::FieldError::new(
+                format!("[{i}].rates"),
+                "give at least one rate band",
+            ));
+        }
+        if services[..i]
+            .iter()
+            .any(|o| o.carrier == svc.carrier && o.code == svc.code)
+        {
+            errors.push(ordo_domain::FieldError::new(
+                format!("[{i}].code"),
+                "is listed twice for this carrier",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    s.store
+        .put_carrier_services(services.clone(), &caller.context())
+        .await?;
+    Ok(Json(services))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ShipmentParams {
+    /// An order number (`SO-000123`).
+    pub order: Option<String>,
+    pub location: Option<String>,
+    /// label_created, in_transit, out_for_delivery, delivered, exception, returned_to_sender or voided.
+    pub status: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// List shipments, newest first.
+#[utoipa::path(get, path = "/api/v1/shipments", tag = "shipments", params(ShipmentParams),
+    responses((status = 200, body = inline(Page<Shipment>)), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ShipmentParams>,
+) -> ApiResult<Json<Page<Shipment>>> {
+    caller.require(Permission::Read)?;
+    let status = p
+        .status
+        .map(|v| {
+            ShipmentStatus::parse(&v).ok_or_else(|| {
+                ApiError::field(
+                    "status",
+                    "must be one of label_created, in_transit, out_for_delivery, delivered, exception, returned_to_sender, voided",
+                )
+            })
+        })
+        .transpose()?;
+    let filter = ShipmentFilter {
+        order: p.order.filter(|o| !o.is_empty()),
+        location: p.location.filter(|l| !l.is_empty()),
+        status,
+    };
+    let page = PageRequest {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(s.store.list_shipments(&filter, &page).await?))
+}
+
+/// One shipment by id (`SH-000001`).
+#[utoipa::path(get, path = "/api/v1/shipments/{id}", tag = "shipments",
+    responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn get(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Shipment>> {
+    caller.require(Permission::Read)?;
+    s.store
+        .get_shipment(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("shipment {id}")))
+}
+
+/// Void a label not yet handed to the carrier: the units go back on the shelf and into
+/// the fulfillment order's reservation, which is open again.
+#[utoipa::path(post, path = "/api/v1/shipments/{id}/void", tag = "shipments",
+    responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn void(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let result = s.store.void_shipment(&id, &caller.context()).await?;
+    Ok(outcome(result, |v| {
+        (StatusCode::OK, Json(v)).into_response()
+    }))
+}
+
+/// A tracking event, as a carrier webhook or poller reports it. `delivered` on every
+/// shipment of a fully shipped order makes the order `delivered`; `exception` is kept for
+/// after-sale follow-up.
+#[utoipa::path(post, path = "/api/v1/shipments/{id}/tracking-events", tag = "shipments", request_body = TrackingEventInput,
+    responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails),
+        (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn tracking_event(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<TrackingEventInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let event = input.validate(OffsetDateTime::now_utc())?;
+    let result = s
+        .store
+        .add_tracking_event(&id, event, &caller.context())
+        .await?;
+    Ok(outcome(result, |v| {
+        (StatusCode::OK, Json(v)).into_response()
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LabelParams {
+    /// Which package (1-based, default 1).
+    pub package: Option<u32>,
+}
+
+pub(crate) fn label_address(a: &Address, fallback_name: &str) -> ordo_labels::Address {
+    ordo_labels::Address {
+        name: a.name.clone().unwrap_or_else(|| fallback_name.to_string()),
+        company: a.company.clone(),
+        line1: a.line1.clone().unwrap_or_default(),
+        line2: a.line2.clone(),
+        city: a.city.clone().unwrap_or_default(),
+        region: a.region.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone().unwrap_or_default().to_ascii_uppercase(),
+        phone: a.phone.clone(),
+    }
+}
+
+async fn label(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+    package: u32,
+) -> ApiResult<ordo_labels::ShippingLabel> {
+    caller.require(Permission::Read)?;
+    let shipment = s
+        .store
+        .get_shipment(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("shipment {id}")))?;
+    let order = s
+        .store
+        .get_order(&shipment.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", shipment.order)))?;
+    let location = s
+        .store
+        .get_location(&shipment.location)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("location {}", shipment.location)))?;
+    let count = shipment.packages.len() as u32;
+    let parcel = shipment
+        .packages
+        .iter()
+        .find(|p| p.number == package)
+        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+    let mut sender = label_address(&location.address, &location.name);
+    if sender.line1.is_empty() {
+        sender.line1 = location.name.clone();
+    }
+    if sender.city.is_empty() {
+        sender.city = location.code.clone();
+    }
+    let recipient = label_address(&order.shipping_address, &order.customer.email);
+    if sender.country.is_empty() {
+        // A location without an address ships domestically as far as the label can tell.
+        sender.country = recipient.country.clone();
+    }
+    Ok(ordo_labels::ShippingLabel {
+        sender,
+        recipient,
+        carrier: match shipment.carrier.as_str() {
+            "own_fleet" => "Ordo Fleet".into(),
+            other => other.to_string(),
+        },
+        service: shipment.service.clone(),
+        tracking_number: shipment.tracking_number.clone(),
+        weight_grams: u32::try_from(parcel.weight_g).unwrap_or(u32::MAX),
+        weight_unit: Default::default(),
+        package_number: package,
+        package_count: count,
+        reference: Some(shipment.fulfillment_order.clone()),
+        order_number: Some(shipment.order.clone()),
+        ship_date: shipment
+            .created_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .ok(),
+        sscc: None,
+    })
+}
+
+pub(crate) fn document_error(e: ordo_labels::DocumentError) -> ApiError {
+    match e {
+        ordo_labels::DocumentError::Invalid(fields) => ApiError::invalid(
+            fields
+                .into_iter()
+                .map(|f| ordo_domain::FieldError::new(f.field, f.message))
+                .collect(),
+        ),
+    }
+}
+
+/// The 4×6 in shipping label as PDF.
+#[utoipa::path(get, path = "/api/v1/shipments/{id}/label.pdf", tag = "shipments", params(LabelParams),
+    responses((status = 200, content_type = "application/pdf", description = "One 288×432 pt page"),
+        (status = 404, body = ProblemDetails), (status = 422, description = "The addresses lack what a courier needs", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn label_pdf(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<LabelParams>,
+) -> ApiResult<Response> {
+    let label = label(&s, &caller, &id, p.package.unwrap_or(1)).await?;
+    let pdf = label.to_pdf().map_err(document_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
+
+/// The 4×6 in shipping label as ZPL II for 203-dpi thermal printers.
+#[utoipa::path(get, path = "/api/v1/shipments/{id}/label.zpl", tag = "shipments", params(LabelParams),
+    responses((status = 200, content_type = "text/plain", description = "From ^XA to ^XZ"),
+        (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn label_zpl(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<LabelParams>,
+) -> ApiResult<Response> {
+    let label = label(&s, &caller, &id, p.package.unwrap_or(1)).await?;
+    let zpl = label.to_zpl().map_err(document_error)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())
+}

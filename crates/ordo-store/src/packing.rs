@@ -1,0 +1,282 @@
+//! Backend-neutral planning of the pack station: the scanned items must be exactly what the
+//! fulfillment order holds; `ordo-warehouse` chooses the boxes by product class and size;
+//! the fulfillment order becomes `packed` and its packages feed the shipment.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ordo_domain::Problem;
+use ordo_domain::catalog::{Dimensions, Product};
+use ordo_domain::error::Errors;
+use ordo_domain::fulfillment::{FulfillmentOrder, FulfillmentStatus, parse_fulfillment_order_id};
+use ordo_domain::order::{Order, OrderStatus};
+use ordo_domain::shipment::Package;
+use ordo_warehouse::cartonize::{BoxType, PackItem, PackingPlan, cartonize};
+use ordo_warehouse::packing::PackingPolicies;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::capture::EventRow;
+use crate::fulfillment::{FulfillmentPlan, FulfillmentWrite};
+
+/// One scan at the pack station: a SKU or a product barcode, and how many.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PackScanInput {
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    /// Default 1.
+    pub quantity: Option<i64>,
+}
+
+/// Body of `POST /api/v1/fulfillment-orders/{id}/pack`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PackInput {
+    /// Every item scanned into the parcel(s); together exactly the fulfillment order.
+    #[serde(default)]
+    pub scans: Vec<PackScanInput>,
+    /// Use these box types instead of the suggestion (one package per listed box, in order).
+    pub boxes: Option<Vec<String>>,
+    /// The weight on the scale, total over the packages, in grams.
+    pub weight_g: Option<i64>,
+}
+
+/// What the pack station recorded for a fulfillment order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Packing {
+    pub fulfillment_order: String,
+    /// The boxes, what goes in each, and the packer's instructions by product class.
+    pub plan: PackingPlan,
+    /// The weight on the scale, when given.
+    pub weighed_g: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub packed_at: OffsetDateTime,
+}
+
+impl Packing {
+    /// The shipment's packages: each box's gross weight (the scale's total shared out by
+    /// planned weight when one was recorded) and outer size.
+    pub fn packages(&self) -> Vec<Package> {
+        let planned: i64 = self.plan.packages.iter().map(|p| p.gross_weight_g).sum();
+        self.plan
+            .packages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Package {
+                number: i as u32 + 1,
+                weight_g: match self.weighed_g {
+                    Some(total) if planned > 0 => {
+                        (total as i128 * p.gross_weight_g as i128 / planned as i128) as i64
+                    }
+                    _ => p.gross_weight_g,
+                }
+                .max(1),
+                length_mm: Some(p.outer.length_mm),
+                width_mm: Some(p.outer.width_mm),
+                height_mm: Some(p.outer.height_mm),
+            })
+            .collect()
+    }
+}
+
+/// Boxes a pack bench has until the merchant configures its own.
+pub fn default_box_types() -> Vec<BoxType> {
+    let b = |code: &str, l, w, h, max, tare, cost, features: &[&str]| BoxType {
+        code: code.into(),
+        inner: Dimensions {
+            length_mm: l,
+            width_mm: w,
+            height_mm: h,
+        },
+        outer: None,
+        max_weight_g: max,
+        tare_g: tare,
+        cost_minor: cost,
+        features: features.iter().map(|f| f.to_string()).collect(),
+    };
+    vec![
+        b("S", 250, 180, 100, 3_000, 120, 35, &[]),
+        b("M", 350, 250, 150, 8_000, 220, 60, &[]),
+        b("L", 500, 400, 300, 20_000, 450, 120, &[]),
+        b("XL", 800, 600, 500, 30_000, 900, 250, &[]),
+        b("COOL-M", 350, 250, 200, 8_000, 600, 450, &["insulated"]),
+    ]
+}
+
+/// A product without recorded dimensions is packed as this size.
+const UNKNOWN_SIZE: Dimensions = Dimensions {
+    length_mm: 100,
+    width_mm: 80,
+    height_mm: 50,
+};
+
+/// Resolves scans to SKUs, or names each scan nobody recognises.
+pub fn resolve_scans(
+    scans: &[PackScanInput],
+    products: &HashMap<String, Product>,
+) -> Result<Vec<(String, i64)>, Problem> {
+    let mut errors = Errors::default();
+    let mut out = Vec::new();
+    if scans.is_empty() {
+        errors.add("scans", "scan every item of the fulfillment order");
+    }
+    for (i, s) in scans.iter().enumerate() {
+        let quantity = s.quantity.unwrap_or(1);
+        if quantity < 1 {
+            errors.add(format!("scans[{i}].quantity"), "must be at least 1");
+            continue;
+        }
+        let sku = match (&s.sku, &s.barcode) {
+            (Some(sku), _) if !sku.trim().is_empty() => Some(sku.trim().to_string()),
+            (_, Some(code)) => products
+                .values()
+                .find(|p| p.barcode.as_deref() == Some(code.trim()))
+                .map(|p| p.sku.clone()),
+            _ => {
+                errors.add(format!("scans[{i}]"), "give sku or barcode");
+                continue;
+            }
+        };
+        match sku {
+            Some(sku) => out.push((sku, quantity)),
+            None => errors.add(
+                format!("scans[{i}].barcode"),
+                "no item of this fulfillment order has this barcode",
+            ),
+        }
+    }
+    errors.finish(|| out)
+}
+
+/// Checks the scanned items against the fulfillment order, chooses (or checks) the boxes
+/// and moves the fulfillment order to `packed`.
+pub fn plan_pack(
+    order: &Order,
+    fo_id: &str,
+    input: &PackInput,
+    products: &HashMap<String, Product>,
+    boxes: &[BoxType],
+    now: OffsetDateTime,
+) -> Result<(FulfillmentPlan, Packing), Problem> {
+    let fo: &FulfillmentOrder = order
+        .fulfillment_orders
+        .iter()
+        .find(|f| f.id == fo_id)
+        .ok_or_else(|| Problem::NotFound(format!("fulfillment order {fo_id}")))?;
+    if order.status == OrderStatus::OnHold {
+        return Err(Problem::Conflict {
+            message: format!("order {} is on hold; release it first", order.number),
+            current: Some(order.status.as_str().into()),
+        });
+    }
+    if !matches!(
+        fo.status,
+        FulfillmentStatus::Open | FulfillmentStatus::InProgress | FulfillmentStatus::Picked
+    ) || fo.lines.is_empty()
+    {
+        return Err(Problem::Conflict {
+            message: format!(
+                "fulfillment order {fo_id} is {}; it cannot be packed",
+                fo.status.as_str()
+            ),
+            current: Some(fo.status.as_str().into()),
+        });
+    }
+    let scanned = resolve_scans(&input.scans, products)?;
+    let mut want: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in &fo.lines {
+        *want.entry(l.sku.as_str()).or_default() += l.quantity;
+    }
+    let mut got: BTreeMap<&str, i64> = BTreeMap::new();
+    for (sku, q) in &scanned {
+        *got.entry(sku.as_str()).or_default() += q;
+    }
+    let mut errors = Errors::default();
+    for (sku, q) in &got {
+        match want.get(sku) {
+            None => errors.add(
+                "scans",
+                format!("{sku} is not in this fulfillment order; take it out"),
+            ),
+            Some(w) if q > w => errors.add(
+                "scans",
+                format!("{q} × {sku} scanned, the fulfillment order has {w}"),
+            ),
+            _ => {}
+        }
+    }
+    for (sku, w) in &want {
+        let q = got.get(sku).copied().unwrap_or(0);
+        if q < *w {
+            errors.add("scans", format!("{sku}: {q} of {w} scanned"));
+        }
+    }
+    if let Some(w) = input.weight_g
+        && w <= 0
+    {
+        errors.add("weight_g", "must be positive");
+    }
+    if !errors.is_empty() {
+        return Err(Problem::Invalid(errors.0));
+    }
+    let items: Vec<PackItem> = want
+        .iter()
+        .map(|(sku, q)| {
+            let p = products.get(*sku);
+            PackItem {
+                sku: sku.to_string(),
+                dimensions: p.and_then(|p| p.dimensions.clone()).unwrap_or(UNKNOWN_SIZE),
+                weight_g: p.map_or(0, |p| p.weight_g).max(1),
+                handling_classes: p.map(|p| p.handling_classes.clone()).unwrap_or_default(),
+                quantity: *q,
+            }
+        })
+        .collect();
+    let policies = PackingPolicies::default();
+    let usable: Vec<BoxType> = match &input.boxes {
+        Some(codes) => {
+            let mut chosen = Vec::new();
+            for (i, code) in codes.iter().enumerate() {
+                match boxes.iter().find(|b| &b.code == code) {
+                    Some(b) => chosen.push(b.clone()),
+                    None => errors.add(format!("boxes[{i}]"), format!("unknown box type {code}")),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(Problem::Invalid(errors.0));
+            }
+            chosen.dedup_by(|a, b| a.code == b.code);
+            chosen
+        }
+        None => boxes.to_vec(),
+    };
+    let plan = cartonize(&items, &usable, &policies)?;
+    let mut fulfillment = FulfillmentPlan::default();
+    fulfillment.writes.push(FulfillmentWrite {
+        fo_no: parse_fulfillment_order_id(fo_id).map_or(0, |(_, n)| n),
+        location: fo.location.clone(),
+        status: FulfillmentStatus::Packed,
+        request_status: fo.request_status,
+        reason: None,
+        closed_lines: None,
+        lines: fo.lines.clone(),
+        created: false,
+    });
+    fulfillment.events.push(EventRow {
+        kind: "fulfillment_order.packed",
+        data: serde_json::json!({
+            "number": order.number, "fulfillment_order": fo_id,
+            "boxes": plan.packages.iter().map(|p| p.box_code.clone()).collect::<Vec<_>>(),
+            "weight_g": input.weight_g,
+        }),
+    });
+    Ok((
+        fulfillment,
+        Packing {
+            fulfillment_order: fo_id.to_string(),
+            plan,
+            weighed_g: input.weight_g,
+            packed_at: now,
+        },
+    ))
+}

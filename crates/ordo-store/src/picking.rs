@@ -1,0 +1,335 @@
+//! Backend-neutral planning of picking: which open fulfillment orders a pick job
+//! releases (through `ordo-warehouse`), and what a scan or a short pick changes.
+
+use std::collections::HashMap;
+
+use ordo_domain::Problem;
+use ordo_domain::catalog::{Location, LocationKind, Product};
+use ordo_domain::fulfillment::{FulfillmentLine, FulfillmentStatus};
+use ordo_domain::order::{Order, OrderStatus};
+use ordo_warehouse::bins::{Layout, LayoutConfig};
+use ordo_warehouse::picking::{
+    CandidateLine, CandidateOrder, PickFilters, PickLimits, PickList, PickProgress, PickRefusal,
+    PickRequest, PickStrategy, PickUpdate, Scan, SkippedOrder, build_pick_lists,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// What a pick job asks for: which open fulfillment orders at one location to release.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PickJobInput {
+    pub location: Option<String>,
+    #[serde(default)]
+    pub filters: PickFilters,
+    #[serde(default)]
+    pub limits: PickLimits,
+    /// `{"kind": "single"}`, `{"kind": "batch"}` (default) or `{"kind": "wave", "by": "zone"}`.
+    #[serde(default)]
+    pub strategy: PickStrategy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PickJobStatus {
+    Open,
+    Done,
+}
+
+impl PickJobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PickJobStatus::Open => "open",
+            PickJobStatus::Done => "done",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(PickJobStatus::Open),
+            "done" => Some(PickJobStatus::Done),
+            _ => None,
+        }
+    }
+}
+
+/// One release of work at a location: its pick lists (one for single/batch per order or
+/// cart, one per zone for a wave) and the progress of every line and tote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PickJob {
+    /// `PL-000001`.
+    pub id: String,
+    pub location: String,
+    pub status: PickJobStatus,
+    pub strategy: PickStrategy,
+    pub lists: Vec<PickList>,
+    pub progress: PickProgress,
+    /// Open fulfillment orders left out, with the first reason.
+    pub skipped: Vec<SkippedOrder>,
+    /// Every accepted scan and short pick, in order.
+    pub history: Vec<PickUpdate>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+pub fn pick_job_number(n: i64) -> String {
+    format!("PL-{n:06}")
+}
+
+pub fn parse_pick_job_number(s: &str) -> Option<i64> {
+    s.trim()
+        .strip_prefix("PL-")?
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
+/// A scan at the shelf, or a report that the bin holds fewer units than the list says.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PickInput {
+    pub sku: Option<String>,
+    /// A product barcode instead of the SKU.
+    pub barcode: Option<String>,
+    pub bin: Option<String>,
+    /// Units taken (scan), default 1.
+    pub quantity: Option<i64>,
+    /// Set for a short pick: how many units the bin really held for this line (0 = empty).
+    pub found: Option<i64>,
+}
+
+/// A validated pick action, with the SKU resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickAction {
+    Scan(Scan),
+    Short {
+        sku: String,
+        bin: Option<String>,
+        found: i64,
+    },
+}
+
+/// The SKU of a scan: given, or the product whose barcode was scanned.
+pub fn resolve_pick(
+    input: PickInput,
+    barcode_owner: Option<&Product>,
+) -> Result<PickAction, Problem> {
+    let sku = match (input.sku, &input.barcode) {
+        (Some(sku), _) if !sku.trim().is_empty() => sku,
+        (_, Some(code)) => match barcode_owner {
+            Some(p) => p.sku.clone(),
+            None => {
+                return Err(Problem::invalid(
+                    "barcode",
+                    format!("no product has barcode {code}"),
+                ));
+            }
+        },
+        _ => return Err(Problem::invalid("sku", "give sku or barcode")),
+    };
+    match input.found {
+        Some(found) if found < 0 => Err(Problem::invalid("found", "must not be negative")),
+        Some(found) => Ok(PickAction::Short {
+            sku,
+            bin: input.bin,
+            found,
+        }),
+        None => {
+            let quantity = input.quantity.unwrap_or(1);
+            if quantity < 1 {
+                return Err(Problem::invalid("quantity", "must be at least 1"));
+            }
+            Ok(PickAction::Scan(Scan {
+                sku,
+                bin: input.bin,
+                quantity,
+            }))
+        }
+    }
+}
+
+/// The open fulfillment orders at `location` as picking candidates. Orders on hold, and
+/// work at 3PL or marketplace locations (they pick themselves), are not candidates.
+pub fn pick_candidates(
+    orders: &[Order],
+    location: &Location,
+    products: &HashMap<String, Product>,
+    sku_bins: &HashMap<String, String>,
+) -> Vec<CandidateOrder> {
+    if matches!(
+        location.kind,
+        LocationKind::ThirdParty | LocationKind::Marketplace
+    ) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for order in orders {
+        if order.status == OrderStatus::OnHold || order.status == OrderStatus::Cancelled {
+            continue;
+        }
+        for fo in &order.fulfillment_orders {
+            if fo.location != location.code
+                || fo.status != FulfillmentStatus::Open
+                || fo.lines.is_empty()
+            {
+                continue;
+            }
+            out.push(CandidateOrder {
+                id: fo.id.clone(),
+                order_number: order.number.clone(),
+                priority: order.priority,
+                placed_at: order.placed_at,
+                channel: order.channel.clone(),
+                service_level: order.shipping.service_level.clone(),
+                tags: order.tags.clone(),
+                cutoff_at: None,
+                lines: fo
+                    .lines
+                    .iter()
+                    .map(|l| CandidateLine {
+                        sku: l.sku.clone(),
+                        quantity: l.quantity,
+                        unit_weight_g: products.get(&l.sku).map_or(0, |p| p.weight_g),
+                        bin: sku_bins.get(&l.sku).cloned(),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+/// The layout of a location: its stored configuration, or bins read from their codes.
+pub fn layout_of(config: Option<LayoutConfig>) -> Result<Layout, Problem> {
+    Layout::new(config.unwrap_or_default())
+        .map_err(|e| Problem::conflict(format!("the location's bin layout is invalid: {e}")))
+}
+
+/// Builds a pick job from the candidates; `Ok(None)` when nothing can be released.
+pub fn plan_pick_job(
+    number: i64,
+    location: &str,
+    input: &PickJobInput,
+    candidates: Vec<CandidateOrder>,
+    layout: &Layout,
+    now: OffsetDateTime,
+) -> Result<Option<PickJob>, Problem> {
+    let request = PickRequest {
+        orders: candidates,
+        filters: input.filters.clone(),
+        limits: input.limits.clone(),
+        strategy: input.strategy,
+    };
+    let plan = build_pick_lists(&request, layout)?;
+    if plan.lists.is_empty() {
+        return Ok(None);
+    }
+    let progress = PickProgress::new(&plan.lists);
+    Ok(Some(PickJob {
+        id: pick_job_number(number),
+        location: location.to_string(),
+        status: PickJobStatus::Open,
+        strategy: input.strategy,
+        lists: plan.lists,
+        progress,
+        skipped: plan.skipped,
+        history: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    }))
+}
+
+/// The fulfillment orders a job released (they become `in_progress`).
+pub fn released(job: &PickJob) -> Vec<String> {
+    job.progress
+        .orders
+        .iter()
+        .map(|o| o.fulfillment_order_id.clone())
+        .collect()
+}
+
+/// What a scan or short pick did to the job. The caller moves `picked` fulfillment orders
+/// to `picked`, and for a short pick writes the shrinkage and re-routes each loss.
+pub struct PickOutcome {
+    pub job: PickJob,
+    pub update: PickUpdate,
+    /// Per fulfillment order, the units it will not get from this location.
+    pub losses: Vec<(String, Vec<FulfillmentLine>)>,
+}
+
+fn refusal(r: PickRefusal) -> Problem {
+    match r {
+        PickRefusal::InvalidQuantity { .. } => Problem::invalid("quantity", r.to_string()),
+        PickRefusal::WrongItem { .. } => Problem::invalid("sku", r.to_string()),
+        PickRefusal::WrongBin { .. } => Problem::invalid("bin", r.to_string()),
+        PickRefusal::OverPick { .. } => Problem::invalid("quantity", r.to_string()),
+        PickRefusal::Complete => Problem::Conflict {
+            message: r.to_string(),
+            current: Some("done".into()),
+        },
+    }
+}
+
+/// Applies one scan or short pick. `lines_of` gives a fulfillment order's lines (for the
+/// order line numbers of its losses).
+pub fn plan_pick(
+    job: &PickJob,
+    action: &PickAction,
+    lines_of: impl Fn(&str) -> Vec<FulfillmentLine>,
+    now: OffsetDateTime,
+) -> Result<PickOutcome, Problem> {
+    if job.status == PickJobStatus::Done {
+        return Err(Problem::Conflict {
+            message: format!("pick list {} is done", job.id),
+            current: Some("done".into()),
+        });
+    }
+    let mut next = job.clone();
+    let update = match action {
+        PickAction::Scan(scan) => next.progress.scan(scan).map_err(refusal)?,
+        PickAction::Short { sku, bin, found } => next
+            .progress
+            .short_pick(sku, bin.as_deref(), *found)
+            .map_err(refusal)?,
+    };
+    let mut losses: Vec<(String, Vec<FulfillmentLine>)> = Vec::new();
+    for loss in &update.losses {
+        let held = lines_of(&loss.fulfillment_order_id);
+        let mut left = loss.units;
+        // A SKU may sit on several lines of one order: take from the last line first.
+        for line in held.iter().rev().filter(|l| l.sku == loss.sku) {
+            if left == 0 {
+                break;
+            }
+            let q = left.min(line.quantity);
+            left -= q;
+            let entry = match losses
+                .iter()
+                .position(|(id, _)| *id == loss.fulfillment_order_id)
+            {
+                Some(i) => &mut losses[i].1,
+                None => {
+                    losses.push((loss.fulfillment_order_id.clone(), Vec::new()));
+                    &mut losses.last_mut().expect("just pushed").1
+                }
+            };
+            entry.push(FulfillmentLine {
+                line_no: line.line_no,
+                sku: line.sku.clone(),
+                quantity: q,
+            });
+        }
+    }
+    if update.complete {
+        next.status = PickJobStatus::Done;
+    }
+    next.history.push(update.clone());
+    next.updated_at = now;
+    Ok(PickOutcome {
+        job: next,
+        update,
+        losses,
+    })
+}

@@ -1,0 +1,321 @@
+//! Shipping fulfillment orders, labels, voids and tracking, over real HTTP on every backend.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn assert_clean(s: &Server) {
+    let (ok, out) = s.verify();
+    assert!(ok, "{}: verify failed: {out}", s.db.label);
+}
+
+async fn ship(s: &Server, body: Value) -> Response {
+    s.post("/api/v1/shipments", &body).await
+}
+
+async fn raw(s: &Server, path: &str) -> (u16, Vec<u8>) {
+    let r = s
+        .request("GET", path, Some(ADMIN_KEY), None, &[])
+        .await
+        .unwrap();
+    let bytes = match r.body {
+        Value::String(text) => text.into_bytes(),
+        other => other.to_string().into_bytes(),
+    };
+    (r.status, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipping_takes_stock_out_and_tracking_delivers() {
+    for db in databases("ship") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5), ("SKU-B", "WH2", 5)]).await;
+        let o = s
+            .post(
+                "/api/v1/orders",
+                &order("ship-1", &[("SKU-A", 2), ("SKU-B", 1)]),
+            )
+            .await
+            .body;
+        let number = o["number"].as_str().unwrap().to_string();
+        let fos: Vec<String> = o["fulfillment_orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(fos.len(), 2, "{}: {o:?}", db.label);
+
+        let bad = ship(
+            &s,
+            json!({"fulfillment_order": "nope", "carrier": "Pigeon Post!"}),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        let fields: Vec<_> = bad.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(fields, ["fulfillment_order", "carrier", "tracking_number"]);
+
+        let r = s
+            .request(
+                "POST",
+                "/api/v1/shipments",
+                Some(ADMIN_KEY),
+                Some(
+                    &json!({"fulfillment_order": fos[0], "packages": [{"weight_g": 900}]})
+                        .to_string(),
+                ),
+                &[("idempotency-key", "ship-once")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        let sh = r.body.clone();
+        assert_eq!(sh["id"], "SH-000001");
+        assert_eq!(sh["status"], "label_created");
+        assert_eq!(sh["location"], "WH1");
+        let tracking = sh["tracking_number"].as_str().unwrap().to_string();
+        assert!(
+            tracking.starts_with("OR00000001") && tracking.len() == 13,
+            "{tracking}"
+        );
+        let again = s
+            .request(
+                "POST",
+                "/api/v1/shipments",
+                Some(ADMIN_KEY),
+                Some(
+                    &json!({"fulfillment_order": fos[0], "packages": [{"weight_g": 900}]})
+                        .to_string(),
+                ),
+                &[("idempotency-key", "ship-once")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.body, sh, "a retry answers the first shipment");
+        let twice = ship(&s, json!({"fulfillment_order": fos[0]})).await;
+        assert_eq!(twice.status, 409);
+        assert_eq!(twice.body["current"], "shipped");
+
+        let wh1 = balance(&s, "SKU-A", "WH1").await;
+        assert_eq!(
+            (wh1["on_hand"].as_i64(), wh1["allocated"].as_i64()),
+            (Some(3), Some(0))
+        );
+        let moves = s
+            .get("/api/v1/inventory/movements?sku=SKU-A&location=WH1")
+            .await
+            .body;
+        let shipped: Vec<_> = moves["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["reason"] == "shipped")
+            .collect();
+        assert_eq!(shipped.len(), 2, "on_hand and allocated");
+        assert!(
+            shipped
+                .iter()
+                .all(|m| m["reference"] == "shipment:SH-000001")
+        );
+
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(o["status"], "partially_shipped");
+        assert_eq!(o["lines"][0]["shipped"], 2);
+        assert_eq!(o["lines"][0]["allocated"], 0);
+        assert_eq!(o["fulfillment_orders"][0]["status"], "shipped");
+        assert_eq!(o["fulfillment_orders"][0]["lines"][0]["quantity"], 2);
+        let cancel = s
+            .post(&format!("/api/v1/orders/{number}/cancel"), &json!({}))
+            .await;
+        assert_eq!(cancel.status, 409);
+        assert_clean(&s);
+
+        // Labels: a 4×6 in PDF page and ZPL with the tracking number.
+        let (status, pdf) = raw(&s, "/api/v1/shipments/SH-000001/label.pdf").await;
+        assert_eq!(status, 200);
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.starts_with("%PDF-"), "{}", &text[..20.min(text.len())]);
+        assert!(text.contains("/MediaBox [0 0 288 432]"), "page size");
+        let (status, zpl) = raw(&s, "/api/v1/shipments/SH-000001/label.zpl").await;
+        assert_eq!(status, 200);
+        let zpl = String::from_utf8(zpl).unwrap();
+        assert!(zpl.trim_start().starts_with("^XA") && zpl.trim_end().ends_with("^XZ"));
+        assert!(zpl.contains("^BC"));
+        assert_eq!(
+            s.get("/api/v1/shipments/SH-000001/label.pdf?package=2")
+                .await
+                .status,
+            422
+        );
+
+        // Void before hand-over: stock back, the FO open again, the order allocated.
+        let second = ship(&s, json!({"fulfillment_order": fos[1]})).await;
+        assert_eq!(second.status, 201, "{:?}", second.body);
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}")).await.body["status"],
+            "shipped"
+        );
+        let voided = s.post("/api/v1/shipments/SH-000002/void", &json!({})).await;
+        assert_eq!(voided.status, 200, "{:?}", voided.body);
+        assert_eq!(voided.body["status"], "voided");
+        let wh2 = balance(&s, "SKU-B", "WH2").await;
+        assert_eq!(
+            (wh2["on_hand"].as_i64(), wh2["allocated"].as_i64()),
+            (Some(5), Some(1))
+        );
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(o["status"], "partially_shipped");
+        assert_eq!(o["fulfillment_orders"][1]["status"], "open");
+        assert_clean(&s);
+
+        // Ship again, hand over, deliver everything.
+        let third = ship(&s, json!({"fulfillment_order": fos[1], "carrier": "manual", "service": "express", "tracking_number": "1Z999AA10123456784"})).await;
+        assert_eq!(third.status, 201, "{:?}", third.body);
+        let dup = ship(&s, json!({"fulfillment_order": fos[0], "carrier": "manual", "tracking_number": "1Z999AA10123456784"})).await;
+        assert_eq!(dup.status, 409);
+        for (id, status) in [
+            ("SH-000001", "in_transit"),
+            ("SH-000001", "delivered"),
+            ("SH-000003", "out_for_delivery"),
+        ] {
+            let r = s
+                .post(
+                    &format!("/api/v1/shipments/{id}/tracking-events"),
+                    &json!({"status": status, "detail": "scan"}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        assert_eq!(
+            s.post("/api/v1/shipments/SH-000001/void", &json!({}))
+                .await
+                .status,
+            409
+        );
+        assert_eq!(
+            s.post(
+                "/api/v1/shipments/SH-000001/tracking-events",
+                &json!({"status": "voided"})
+            )
+            .await
+            .status,
+            422
+        );
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}")).await.body["status"],
+            "shipped"
+        );
+        let r = s
+            .post(
+                "/api/v1/shipments/SH-000003/tracking-events",
+                &json!({"status": "delivered", "at": "2026-11-27T10:00:00Z"}),
+            )
+            .await;
+        assert_eq!(r.body["tracking"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}")).await.body["status"],
+            "delivered"
+        );
+        let listed = s
+            .get(&format!("/api/v1/shipments?order={number}"))
+            .await
+            .body;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+        assert_eq!(listed["items"][0]["id"], "SH-000003");
+        let kinds: Vec<String> = s
+            .get(&format!("/api/v1/orders/{number}/events"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect();
+        for k in ["shipment.created", "shipment.voided", "shipment.delivered"] {
+            assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+        }
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_orders_and_unaccepted_3pl_requests_do_not_ship() {
+    for db in databases("ship_refused") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5)]).await;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/locations/TPL",
+                &json!({"name": "3PL", "kind": "3pl", "priority": 1}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        s.post(
+            "/api/v1/inventory/adjustments",
+            &json!({"sku": "SKU-B", "location": "TPL", "delta": 5, "reason": "received"}),
+        )
+        .await;
+
+        let held = s
+            .post("/api/v1/orders", &order("held", &[("SKU-A", 1)]))
+            .await
+            .body;
+        let number = held["number"].as_str().unwrap();
+        s.post(
+            &format!("/api/v1/orders/{number}/hold"),
+            &json!({"reason": "fraud_review"}),
+        )
+        .await;
+        let before = snapshot(&s).await;
+        let r = ship(&s, json!({"fulfillment_order": format!("{number}-1")})).await;
+        assert_eq!(r.status, 409, "{}: {:?}", db.label, r.body);
+        assert_eq!(r.body["current"], "on_hold");
+        assert_eq!(
+            snapshot(&s).await,
+            before,
+            "a refused shipment changes nothing"
+        );
+
+        let tpl = s
+            .post("/api/v1/orders", &order("tpl", &[("SKU-B", 1)]))
+            .await
+            .body;
+        let fo = tpl["fulfillment_orders"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(tpl["fulfillment_orders"][0]["location"], "TPL");
+        let r = ship(
+            &s,
+            json!({"fulfillment_order": fo, "carrier": "manual", "tracking_number": "TPL-1"}),
+        )
+        .await;
+        assert_eq!(r.status, 409);
+        assert_eq!(r.body["current"], "unsubmitted");
+        s.post(
+            &format!("/api/v1/fulfillment-orders/{fo}/submit"),
+            &json!({}),
+        )
+        .await;
+        s.post(
+            &format!("/api/v1/fulfillment-orders/{fo}/accept"),
+            &json!({}),
+        )
+        .await;
+        let r = ship(
+            &s,
+            json!({"fulfillment_order": fo, "carrier": "manual", "tracking_number": "TPL-1"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(balance(&s, "SKU-B", "TPL").await["on_hand"], 4);
+        assert_clean(&s);
+    }
+}
