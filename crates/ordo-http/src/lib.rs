@@ -116,6 +116,7 @@ impl Modify for SecurityAddon {
         fulfillment::submit, fulfillment::accept, fulfillment::reject,
         shipments::create, shipments::list, shipments::get, shipments::void, shipments::tracking_event,
         shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
+        shipments::close_manifest, shipments::list_manifests, shipments::manifest_pdf, shipments::manifest_csv,
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
         picking::create, picking::list, picking::get, picking::pick,
         packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
@@ -282,6 +283,18 @@ pub fn router(state: AppState) -> Router {
             get(shipments::list).post(shipments::create),
         )
         .route("/api/v1/shipments/{id}", get(shipments::get))
+        .route(
+            "/api/v1/manifests",
+            get(shipments::list_manifests).post(shipments::close_manifest),
+        )
+        .route(
+            "/api/v1/manifests/{id}/manifest.pdf",
+            get(shipments::manifest_pdf),
+        )
+        .route(
+            "/api/v1/manifests/{id}/manifest.csv",
+            get(shipments::manifest_csv),
+        )
         .route(
             "/api/v1/carrier-services",
             get(shipments::list_services).put(shipments::put_services),

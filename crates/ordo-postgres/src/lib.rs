@@ -18,6 +18,7 @@
 mod batch;
 mod conn;
 mod ops;
+mod packing;
 mod picking;
 mod reads;
 
@@ -467,6 +468,56 @@ impl Store for PgStore {
             Box::pin(async move { picking::record_pick(c, &id, &input, &ctx).await })
         })
         .await
+    }
+    async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
+        read!(self, |c| reads::box_types(c))
+    }
+    async fn put_box_type(
+        &self,
+        box_type: ordo_warehouse::cartonize::BoxType,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (box_type, ctx) = (box_type.clone(), ctx.clone());
+            Box::pin(async move { packing::put_box_type(c, &box_type, &ctx).await })
+        })
+        .await
+    }
+    async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
+        read!(self, |c| reads::carrier_services(c))
+    }
+    async fn put_carrier_services(
+        &self,
+        services: Vec<ordo_warehouse::shipping::CarrierService>,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let doc = serde_json::to_value(&services).map_err(StoreError::internal)?;
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (doc, ctx) = (doc.clone(), ctx.clone());
+            Box::pin(async move { packing::put_setting(c, "carrier_services", &doc, &ctx).await })
+        })
+        .await
+    }
+    async fn pack_fulfillment_order(
+        &self,
+        id: &str,
+        input: PackInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Packing>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, input, ctx) = (id.clone(), input.clone(), ctx.clone());
+            Box::pin(async move { packing::pack(c, &id, &input, &ctx).await })
+        })
+        .await
+    }
+    async fn get_packing(&self, id: &str) -> Result<Option<Packing>> {
+        let Some((number, fo_no)) = ordo_domain::fulfillment::parse_fulfillment_order_id(id) else {
+            return Ok(None);
+        };
+        read!(self, |c| reads::packing(c, number, fo_no))
     }
     async fn change_fulfillment(
         &self,

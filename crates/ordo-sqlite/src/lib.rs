@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_shipments.sql")),
     (6, include_str!("../migrations/0006_picking.sql")),
     (7, include_str!("../migrations/0007_packing.sql")),
+    (8, include_str!("../migrations/0008_manifests.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -484,6 +485,39 @@ impl Store for SqliteStore {
         let (id, ctx) = (id.to_string(), ctx.clone());
         self.writer
             .run(move |w| ops::record_pick(w, &id, &input, &ctx))
+            .await
+    }
+    async fn close_manifest(
+        &self,
+        location: &str,
+        carrier: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Manifest>>> {
+        let (location, carrier, ctx) = (location.to_string(), carrier.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::close_manifest(w, &location, &carrier, &ctx))
+            .await
+    }
+    async fn get_manifest(&self, id: &str) -> Result<Option<Manifest>> {
+        let Some(number) = parse_manifest_number(id) else {
+            return Ok(None);
+        };
+        self.read_point(move |c| {
+            reads::get_doc(
+                c,
+                "SELECT doc FROM manifests WHERE number = ?1",
+                &number.to_string(),
+            )
+        })
+        .await
+    }
+    async fn list_manifests(
+        &self,
+        location: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Manifest>> {
+        let (location, page) = (location.map(str::to_string), page.clone());
+        self.read(move |c| reads::list_manifests(c, location.as_deref(), &page))
             .await
     }
     async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {

@@ -1921,3 +1921,85 @@ pub(crate) fn put_setting(
         &serde_json::json!({"key": key}),
     )
 }
+
+pub(crate) fn close_manifest(
+    w: &mut Writer,
+    location: &str,
+    carrier: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<Manifest>>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    known_location(w, location).map_err(|_| {
+        StoreError::from(Problem::invalid(
+            "location",
+            format!("unknown location '{location}'"),
+        ))
+    })?;
+    let numbers: Vec<i64> = {
+        let mut stmt = w
+            .conn
+            .prepare_cached(
+                "SELECT number FROM shipments WHERE location = ?1 AND carrier = ?2 AND manifest IS NULL \
+                 AND status = 'label_created' ORDER BY number",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map(params![location, carrier], |r| r.get(0))
+            .map_err(internal)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(internal)?
+    };
+    let mut rows = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        rows.push(
+            reads::find_shipment(&w.conn, n)?
+                .ok_or_else(|| internal(format!("shipment {n} vanished")))?,
+        );
+    }
+    let number: i64 = w
+        .conn
+        .query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM manifests",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let at = now();
+    let at_text = format_time(at);
+    let (manifest, updated, events) = plan_manifest(number, location, carrier, &rows, at)?;
+    for (row, event) in updated.iter().zip(&events) {
+        write_shipment(&w.conn, row)?;
+        w.conn
+            .prepare_cached("UPDATE shipments SET manifest = ?1 WHERE number = ?2")
+            .map_err(internal)?
+            .execute(params![number, row.number])
+            .map_err(internal)?;
+        append_event(
+            &w.conn,
+            event.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            &at_text,
+            &event.data,
+        )?;
+    }
+    w.conn
+        .prepare_cached(
+            "INSERT INTO manifests (number, location, carrier, doc, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(internal)?
+        .execute(params![
+            number,
+            location,
+            carrier,
+            serde_json::to_string(&manifest).map_err(internal)?,
+            at_text
+        ])
+        .map_err(internal)?;
+    remember(&w.conn, ctx, 201, &manifest)?;
+    Ok(Outcome::Done(Created {
+        value: manifest,
+        created: true,
+    }))
+}

@@ -1220,3 +1220,38 @@ pub(crate) fn packing(conn: &Connection, number: i64, fo_no: i32) -> Result<Opti
         .map_err(internal)?;
     doc.map(|d| decode(&d)).transpose()
 }
+
+pub(crate) fn list_manifests(
+    conn: &Connection,
+    location: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Manifest>> {
+    let before = match cursor_key(page)? {
+        Some(key) => key.parse::<i64>().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        })?,
+        None => i64::MAX,
+    };
+    let limit = page.limit();
+    let mut sql = "SELECT number, doc FROM manifests WHERE number < ?1".to_string();
+    let mut args: Vec<Value> = vec![before.into()];
+    if let Some(location) = location {
+        args.push(location.to_string().into());
+        sql.push_str(&format!(" AND location = ?{}", args.len()));
+    }
+    args.push(limit.into());
+    sql.push_str(&format!(" ORDER BY number DESC LIMIT ?{}", args.len()));
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let next_cursor = next_cursor(&rows, limit, |r| r.0.to_string());
+    let items = rows.iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
+    Ok(Page { items, next_cursor })
+}

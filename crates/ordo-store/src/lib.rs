@@ -217,54 +217,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Outcome<PickResult>>;
 
     /// The box types of the pack bench ([`default_box_types`] until any is saved).
-    async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>> {
-        Err(StoreError::Internal(
-            "box types: not available on this backend yet".into(),
-        ))
-    }
+    async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>>;
     async fn put_box_type(
         &self,
-        _box_type: ordo_warehouse::cartonize::BoxType,
+        box_type: ordo_warehouse::cartonize::BoxType,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    /// Closes today's manifest for one carrier at one location: every labelled shipment not
+    /// yet on a manifest is handed over (`in_transit`).
+    async fn close_manifest(
+        &self,
+        _location: &str,
+        _carrier: &str,
         _ctx: &WriteContext,
-    ) -> Result<()> {
+    ) -> Result<Outcome<Created<Manifest>>> {
         Err(StoreError::Internal(
-            "box types: not available on this backend yet".into(),
+            "manifests: not available on this backend yet".into(),
+        ))
+    }
+    /// By id (`MF-000001`).
+    async fn get_manifest(&self, _id: &str) -> Result<Option<Manifest>> {
+        Err(StoreError::Internal(
+            "manifests: not available on this backend yet".into(),
+        ))
+    }
+    /// Newest first.
+    async fn list_manifests(
+        &self,
+        _location: Option<&str>,
+        _page: &PageRequest,
+    ) -> Result<Page<Manifest>> {
+        Err(StoreError::Internal(
+            "manifests: not available on this backend yet".into(),
         ))
     }
     /// The carrier services shipments choose among (empty until configured).
-    async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
-        Err(StoreError::Internal(
-            "carrier services: not available on this backend yet".into(),
-        ))
-    }
+    async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>>;
     /// Replaces the whole list of carrier services.
     async fn put_carrier_services(
         &self,
-        _services: Vec<ordo_warehouse::shipping::CarrierService>,
-        _ctx: &WriteContext,
-    ) -> Result<()> {
-        Err(StoreError::Internal(
-            "carrier services: not available on this backend yet".into(),
-        ))
-    }
+        services: Vec<ordo_warehouse::shipping::CarrierService>,
+        ctx: &WriteContext,
+    ) -> Result<()>;
     /// The pack station: the scans must be exactly the fulfillment order; boxes are chosen
     /// by class and size; the fulfillment order becomes `packed`.
     async fn pack_fulfillment_order(
         &self,
-        _id: &str,
-        _input: PackInput,
-        _ctx: &WriteContext,
-    ) -> Result<Outcome<Packing>> {
-        Err(StoreError::Internal(
-            "packing: not available on this backend yet".into(),
-        ))
-    }
+        id: &str,
+        input: PackInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Packing>>;
     /// What was packed for a fulfillment order, if it was.
-    async fn get_packing(&self, _id: &str) -> Result<Option<Packing>> {
-        Err(StoreError::Internal(
-            "packing: not available on this backend yet".into(),
-        ))
-    }
+    async fn get_packing(&self, id: &str) -> Result<Option<Packing>>;
 
     /// Move, split, merge, or a 3PL's answer; reservations follow in the same transaction.
     /// Returns the order with its fulfillment orders after the change.

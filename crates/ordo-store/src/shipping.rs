@@ -446,3 +446,76 @@ pub fn choose_rate(
         }),
     }
 }
+
+/// An end-of-day hand-over: every shipment of one carrier at one location labelled since
+/// the last manifest. Closing it hands them to the carrier (`in_transit`; no more voids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Manifest {
+    /// `MF-000001`.
+    pub id: String,
+    pub location: String,
+    pub carrier: String,
+    /// Shipment ids (`SH-000001`), oldest first.
+    pub shipments: Vec<String>,
+    pub packages: u32,
+    pub weight_g: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+pub fn manifest_number(n: i64) -> String {
+    format!("MF-{n:06}")
+}
+
+pub fn parse_manifest_number(s: &str) -> Option<i64> {
+    s.trim()
+        .strip_prefix("MF-")?
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
+/// Closes a manifest over `rows` (the carrier's unmanifested, labelled shipments at the
+/// location): each is handed over, with a tracking event saying so.
+pub fn plan_manifest(
+    number: i64,
+    location: &str,
+    carrier: &str,
+    rows: &[ShipmentRow],
+    now: OffsetDateTime,
+) -> Result<(Manifest, Vec<ShipmentRow>, Vec<EventRow>), Problem> {
+    if rows.is_empty() {
+        return Err(Problem::invalid(
+            "carrier",
+            format!("no {carrier} shipment at {location} is waiting for a manifest"),
+        ));
+    }
+    let id = manifest_number(number);
+    let mut updated = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let event = TrackingEvent {
+            status: ShipmentStatus::InTransit,
+            at: now,
+            detail: Some(format!("handed over to {carrier} on manifest {id}")),
+        };
+        let (next, e) = plan_tracking(row, event, now)?;
+        updated.push(next);
+        events.push(e);
+    }
+    let manifest = Manifest {
+        id,
+        location: location.to_string(),
+        carrier: carrier.to_string(),
+        shipments: rows.iter().map(|r| shipment_number(r.number)).collect(),
+        packages: rows.iter().map(|r| r.doc.packages.len() as u32).sum(),
+        weight_g: rows
+            .iter()
+            .flat_map(|r| r.doc.packages.iter())
+            .map(|p| p.weight_g)
+            .sum(),
+        created_at: now,
+    };
+    Ok((manifest, updated, events))
+}

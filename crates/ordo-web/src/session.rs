@@ -54,7 +54,7 @@ impl Auth {
         }
     }
 
-    /// Revenue is not for the warehouse; its work starts at the stock grid.
+    /// Revenue is not for the warehouse; its work starts at the pick jobs.
     pub fn sees_dashboard(&self) -> bool {
         self.session.user.role != Role::Warehouse
     }

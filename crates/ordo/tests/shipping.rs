@@ -319,3 +319,80 @@ async fn held_orders_and_unaccepted_3pl_requests_do_not_ship() {
         assert_clean(&s);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_day_manifest_hands_over_labelled_shipments() {
+    for db in databases("manifest") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let mut shipments = Vec::new();
+        for i in 0..3 {
+            let o = s
+                .post("/api/v1/orders", &order(&format!("m-{i}"), &[("SKU-A", 1)]))
+                .await
+                .body;
+            let fo = o["fulfillment_orders"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let r = ship(
+                &s,
+                json!({"fulfillment_order": fo, "packages": [{"weight_g": 700}]}),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+            shipments.push(r.body["id"].as_str().unwrap().to_string());
+        }
+        // One is voided before the driver comes: it stays off the manifest.
+        assert_eq!(
+            s.post(
+                &format!("/api/v1/shipments/{}/void", shipments[2]),
+                &json!({})
+            )
+            .await
+            .status,
+            200
+        );
+        let m = s
+            .post("/api/v1/manifests", &json!({"location": "WH1"}))
+            .await;
+        assert_eq!(m.status, 201, "{:?}", m.body);
+        assert_eq!(m.body["id"], "MF-000001");
+        assert_eq!(m.body["shipments"], json!([shipments[0], shipments[1]]));
+        assert_eq!(m.body["weight_g"], 1400);
+        let handed = s
+            .get(&format!("/api/v1/shipments/{}", shipments[0]))
+            .await
+            .body;
+        assert_eq!(handed["status"], "in_transit");
+        assert_eq!(
+            s.post(
+                &format!("/api/v1/shipments/{}/void", shipments[0]),
+                &json!({})
+            )
+            .await
+            .status,
+            409,
+            "handed over: no void"
+        );
+        let again = s
+            .post("/api/v1/manifests", &json!({"location": "WH1"}))
+            .await;
+        assert_eq!(again.status, 422, "nothing left to hand over");
+        let (status, csv) = raw(&s, "/api/v1/manifests/MF-000001/manifest.csv").await;
+        assert_eq!(status, 200);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.contains(handed["tracking_number"].as_str().unwrap()),
+            "{csv}"
+        );
+        let (status, pdf) = raw(&s, "/api/v1/manifests/MF-000001/manifest.pdf").await;
+        assert_eq!(status, 200);
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert_eq!(
+            s.get("/api/v1/manifests?location=WH1").await.body["items"][0]["id"],
+            "MF-000001"
+        );
+        assert_clean(&s);
+    }
+}

@@ -394,3 +394,147 @@ pub async fn label_zpl(
     let zpl = label.to_zpl().map_err(document_error)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())
 }
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ManifestInput {
+    pub location: Option<String>,
+    /// Default `own_fleet`.
+    pub carrier: Option<String>,
+}
+
+/// Close the end-of-day manifest for one carrier at one location: every labelled shipment
+/// not yet on a manifest is handed over (`in_transit`, no more voids).
+#[utoipa::path(post, path = "/api/v1/manifests", tag = "shipments", request_body = ManifestInput,
+    responses((status = 201, body = ordo_store::Manifest), (status = 422, description = "Unknown location or nothing to hand over", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn close_manifest(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<ManifestInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::WriteStock)?;
+    let location = input
+        .location
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| ApiError::field("location", "is required"))?;
+    let carrier = input
+        .carrier
+        .unwrap_or_else(|| ordo_domain::shipment::OWN_FLEET.into());
+    let result = s
+        .store
+        .close_manifest(&location, &carrier, &caller.context())
+        .await?;
+    Ok(outcome(result, super::created))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ManifestParams {
+    pub location: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Manifests, newest first.
+#[utoipa::path(get, path = "/api/v1/manifests", tag = "shipments", params(ManifestParams),
+    responses((status = 200, body = inline(Page<ordo_store::Manifest>))), security(("api_key" = [])))]
+pub async fn list_manifests(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ManifestParams>,
+) -> ApiResult<Json<Page<ordo_store::Manifest>>> {
+    caller.require(Permission::Read)?;
+    let page = PageRequest {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(Json(
+        s.store
+            .list_manifests(p.location.as_deref().filter(|l| !l.is_empty()), &page)
+            .await?,
+    ))
+}
+
+async fn manifest_document(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<ordo_labels::Manifest> {
+    caller.require(Permission::Read)?;
+    let m = s
+        .store
+        .get_manifest(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("manifest {id}")))?;
+    let location = s.store.get_location(&m.location).await?;
+    let mut shipments = Vec::with_capacity(m.shipments.len());
+    for sid in &m.shipments {
+        let Some(sh) = s.store.get_shipment(sid).await? else {
+            continue;
+        };
+        let order = s.store.get_order(&sh.order).await?;
+        let to = order
+            .as_ref()
+            .map(|o| label_address(&o.shipping_address, &o.customer.email));
+        shipments.push(ordo_labels::ManifestShipment {
+            reference: sh.fulfillment_order.clone(),
+            order_number: Some(sh.order.clone()),
+            service: Some(sh.service.clone()),
+            recipient_name: to.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+            postal_code: to.as_ref().and_then(|a| a.postal_code.clone()),
+            city: to.as_ref().map(|a| a.city.clone()).unwrap_or_default(),
+            country: to.as_ref().map(|a| a.country.clone()).unwrap_or_default(),
+            packages: sh
+                .packages
+                .iter()
+                .map(|p| ordo_labels::ManifestPackage {
+                    tracking_number: sh.tracking_number.clone(),
+                    weight_grams: u32::try_from(p.weight_g).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        });
+    }
+    Ok(ordo_labels::Manifest {
+        page_size: Default::default(),
+        manifest_id: Some(m.id.clone()),
+        date: m
+            .created_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default(),
+        location: location.as_ref().map_or_else(
+            || m.location.clone(),
+            |l| format!("{} ({})", l.name, l.code),
+        ),
+        location_address: None,
+        carrier: m.carrier.clone(),
+        weight_unit: Default::default(),
+        shipments,
+    })
+}
+
+/// The manifest as PDF, for the driver to sign.
+#[utoipa::path(get, path = "/api/v1/manifests/{id}/manifest.pdf", tag = "shipments",
+    responses((status = 200, content_type = "application/pdf", description = "Manifest"), (status = 404, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn manifest_pdf(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let doc = manifest_document(&s, &caller, &id).await?;
+    let pdf = doc.to_pdf().map_err(document_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
+
+/// The manifest as CSV: one row per package and a total row.
+#[utoipa::path(get, path = "/api/v1/manifests/{id}/manifest.csv", tag = "shipments",
+    responses((status = 200, content_type = "text/csv", description = "Manifest"), (status = 404, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn manifest_csv(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let doc = manifest_document(&s, &caller, &id).await?;
+    let csv = doc.to_csv().map_err(document_error)?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
