@@ -3193,3 +3193,422 @@ async fn concurrent_pick_jobs_never_release_a_fulfillment_order_twice() {
     assert_eq!(in_progress.items.len(), 12);
     assert_clean(&stores[0]).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Packing, box types and carrier services.
+
+use ordo_domain::catalog::ProductInput;
+use ordo_domain::shipment::Package;
+use ordo_warehouse::cartonize::BoxType;
+use ordo_warehouse::shipping::CarrierService;
+
+/// A product with handling classes, dimensions, weight and barcode.
+async fn classed_product(
+    store: &PgStore,
+    sku: &str,
+    classes: &[&str],
+    dims: [i64; 3],
+    weight_g: i64,
+    barcode: &str,
+) {
+    let product = serde_json::from_value::<ProductInput>(json!({
+        "sku": sku, "name": sku, "price": "10.00", "handling_classes": classes,
+        "weight_g": weight_g, "barcode": barcode,
+        "dimensions": {"length_mm": dims[0], "width_mm": dims[1], "height_mm": dims[2]},
+    }))
+    .unwrap()
+    .validate()
+    .unwrap();
+    store.put_product(product, &ctx()).await.unwrap();
+    store
+        .write_stock(adjust(sku, "WH1", 10), &ctx())
+        .await
+        .unwrap();
+}
+
+/// Two locations, a channel, a fragile, a hazmat and a perishable product (10 each at WH1).
+async fn seed_packing(store: &PgStore) {
+    seed(store, &[]).await;
+    classed_product(
+        store,
+        "FRAG-1",
+        &["fragile"],
+        [200, 150, 100],
+        800,
+        "4006381333931",
+    )
+    .await;
+    classed_product(
+        store,
+        "HAZ-1",
+        &["hazmat"],
+        [100, 100, 100],
+        400,
+        "036000291452",
+    )
+    .await;
+    classed_product(
+        store,
+        "COLD-1",
+        &["perishable"],
+        [150, 100, 100],
+        500,
+        "96385074",
+    )
+    .await;
+}
+
+fn pack_input(body: serde_json::Value) -> PackInput {
+    serde_json::from_value(body).unwrap()
+}
+
+async fn pack(store: &PgStore, id: &str, input: PackInput) -> Result<Packing> {
+    match store.pack_fulfillment_order(id, input, &ctx()).await? {
+        Outcome::Done(p) => Ok(p),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+/// Everything a pack could change: the order, the stock, the ledger, the events.
+async fn pack_snapshot(store: &PgStore, number: &str) -> serde_json::Value {
+    let order = order_now(store, number).await;
+    let balances = store
+        .list_balances(&BalanceFilter::default(), &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let movements = store
+        .list_movements(&BalanceFilter::default(), &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let events = store.list_events(0, 10_000).await.unwrap();
+    json!({"order": order, "balances": balances, "movements": movements, "events": events})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packing_checks_the_scans_and_boxes_by_product_class() {
+    let Some((store, _)) = store("pack_classes").await else {
+        return;
+    };
+    seed_packing(&store).await;
+    let o1 = created(&store, order("pk-1", &[("FRAG-1", 1), ("HAZ-1", 1)]))
+        .await
+        .value;
+    let o2 = created(&store, order("pk-2", &[("COLD-1", 2)])).await.value;
+    let fo1 = o1.fulfillment_orders[0].id.clone();
+    let fo2 = o2.fulfillment_orders[0].id.clone();
+
+    // A wrong item (and a missing one) is refused, and nothing changes.
+    let before = pack_snapshot(&store, &o1.number).await;
+    let e = pack(
+        &store,
+        &fo1,
+        pack_input(json!({"scans": [{"sku": "FRAG-1"}, {"sku": "COLD-1"}]})),
+    )
+    .await
+    .unwrap_err();
+    let messages: Vec<String> = invalid_fields(e).into_iter().map(|(_, m)| m).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("COLD-1 is not in this fulfillment order")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("HAZ-1: 0 of 1")),
+        "{messages:?}"
+    );
+    assert_eq!(pack_snapshot(&store, &o1.number).await, before);
+    assert!(store.get_packing(&fo1).await.unwrap().is_none());
+    // An unknown barcode and an unknown box type are named.
+    let e = pack(
+        &store,
+        &fo1,
+        pack_input(json!({"scans": [{"barcode": "0000000000000"}]})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "scans[0].barcode");
+    let e = pack(
+        &store,
+        &fo1,
+        pack_input(json!({"scans": [{"sku": "FRAG-1"}, {"sku": "HAZ-1"}], "boxes": ["NOPE"]})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "boxes[0]");
+    // Unknown fulfillment orders are not found.
+    for id in ["SO-999999-1", "nonsense", &format!("{}-9", o1.number)] {
+        let e = pack(
+            &store,
+            id,
+            pack_input(json!({"scans": [{"sku": "FRAG-1"}]})),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Problem(Problem::NotFound(_))),
+            "{id}: {e:?}"
+        );
+    }
+    assert_eq!(pack_snapshot(&store, &o1.number).await, before);
+
+    // Fragile and hazmat never share a box. The fragile one is scanned by barcode.
+    let packing = pack(
+        &store,
+        &fo1,
+        pack_input(
+            json!({"scans": [{"barcode": "4006381333931"}, {"sku": "HAZ-1"}], "weight_g": 1500}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(packing.fulfillment_order, fo1);
+    assert_eq!(packing.weighed_g, Some(1500));
+    assert_eq!(packing.plan.packages.len(), 2, "{:?}", packing.plan);
+    let fragile = packing
+        .plan
+        .packages
+        .iter()
+        .find(|p| p.items[0].sku == "FRAG-1")
+        .expect("a box for the fragile item");
+    assert_eq!(fragile.items.len(), 1, "{fragile:?}");
+    assert!(
+        fragile.markings.iter().any(|m| m == "FRAGILE"),
+        "{fragile:?}"
+    );
+    let hazmat = packing
+        .plan
+        .packages
+        .iter()
+        .find(|p| p.items[0].sku == "HAZ-1")
+        .expect("a box for the hazmat item");
+    assert_eq!(hazmat.items.len(), 1, "{hazmat:?}");
+    // The fulfillment order is packed, its reservation untouched; the packing reads back.
+    let after = order_now(&store, &o1.number).await;
+    assert_eq!(
+        fo(&after, 1).status,
+        ordo_domain::fulfillment::FulfillmentStatus::Packed
+    );
+    assert_eq!(fo(&after, 1).lines, o1.fulfillment_orders[0].lines);
+    assert_eq!(after.status, o1.status);
+    assert_eq!(
+        store.get_packing(&fo1).await.unwrap().as_ref(),
+        Some(&packing)
+    );
+    assert_eq!(allocated(&store, "FRAG-1", "WH1").await, 1);
+    let packed = events_of(&store, "fulfillment_order.packed").await;
+    assert_eq!(packed.len(), 1);
+    assert_eq!(packed[0].data["fulfillment_order"], fo1.as_str());
+    assert_eq!(packed[0].data["weight_g"], 1500);
+    assert_eq!(packed[0].order_id, Some(o1.id));
+    // Packed work is not packed again.
+    let e = pack(
+        &store,
+        &fo1,
+        pack_input(json!({"scans": [{"sku": "FRAG-1"}, {"sku": "HAZ-1"}]})),
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+
+    // Perishables travel insulated.
+    let cold = pack(
+        &store,
+        &fo2,
+        pack_input(json!({"scans": [{"sku": "COLD-1", "quantity": 2}]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cold.plan.packages.len(), 1, "{:?}", cold.plan);
+    assert_eq!(cold.plan.packages[0].box_code, "COOL-M");
+    assert_eq!(cold.plan.packages[0].items[0].quantity, 2);
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipment_without_packages_ships_in_the_packed_boxes() {
+    let Some((store, _)) = store("pack_ship").await else {
+        return;
+    };
+    seed_packing(&store).await;
+    let o1 = created(&store, order("ps-1", &[("FRAG-1", 1), ("HAZ-1", 1)]))
+        .await
+        .value;
+    let o2 = created(&store, order("ps-2", &[("FRAG-1", 1), ("HAZ-1", 1)]))
+        .await
+        .value;
+    let o3 = created(&store, order("ps-3", &[("COLD-1", 1)])).await.value;
+    let (fo1, fo2, fo3) = (
+        o1.fulfillment_orders[0].id.clone(),
+        o2.fulfillment_orders[0].id.clone(),
+        o3.fulfillment_orders[0].id.clone(),
+    );
+    let both = || json!({"scans": [{"sku": "FRAG-1"}, {"sku": "HAZ-1"}], "weight_g": 1500});
+
+    // Retried with the same key, the pack is answered once.
+    let first = store
+        .pack_fulfillment_order(&fo1, pack_input(both()), &keyed("pack-1"))
+        .await
+        .unwrap();
+    let Outcome::Done(packing) = first else {
+        panic!("first pack replayed")
+    };
+    match store
+        .pack_fulfillment_order(&fo1, pack_input(both()), &keyed("pack-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 200);
+            let replayed: Packing = serde_json::from_str(&body).unwrap();
+            assert_eq!(replayed, packing);
+        }
+        Outcome::Done(_) => panic!("a retried pack acted twice"),
+    }
+    assert_eq!(events_of(&store, "fulfillment_order.packed").await.len(), 1);
+
+    // No packages given: the packed boxes, sharing out the scale's weight.
+    let shipped = ship(&store, own_fleet(&fo1)).await.unwrap();
+    assert_eq!(shipped.packages, packing.packages());
+    assert_eq!(shipped.packages.len(), 2);
+    let total: i64 = shipped.packages.iter().map(|p| p.weight_g).sum();
+    assert!((1498..=1500).contains(&total), "{total}");
+    for (p, planned) in shipped.packages.iter().zip(&packing.plan.packages) {
+        assert_eq!(p.length_mm, Some(planned.outer.length_mm));
+        assert_eq!(p.width_mm, Some(planned.outer.width_mm));
+        assert_eq!(p.height_mm, Some(planned.outer.height_mm));
+    }
+    assert_eq!(
+        store.get_shipment(&shipped.id).await.unwrap().unwrap(),
+        shipped
+    );
+    assert_eq!(
+        fo(&order_now(&store, &o1.number).await, 1).status,
+        ordo_domain::fulfillment::FulfillmentStatus::Shipped
+    );
+
+    // Packages given win over the packing.
+    pack(&store, &fo2, pack_input(both())).await.unwrap();
+    let given = vec![Package {
+        number: 1,
+        weight_g: 2000,
+        length_mm: None,
+        width_mm: None,
+        height_mm: None,
+    }];
+    let shipped = ship(
+        &store,
+        NewShipment {
+            packages: given.clone(),
+            ..manual(&fo2, "MAN-1")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(shipped.packages, given);
+
+    // Unpacked work still ships as one parcel of the catalog weight.
+    let shipped = ship(&store, own_fleet(&fo3)).await.unwrap();
+    assert_eq!(shipped.packages.len(), 1);
+    assert_eq!(shipped.packages[0].weight_g, 500);
+    assert_eq!(shipped.packages[0].length_mm, None);
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carrier_services_and_box_types_round_trip() {
+    let Some((store, _)) = store("pack_settings").await else {
+        return;
+    };
+    // Carrier services: none until saved, then exactly what was saved, replaced whole.
+    assert!(store.carrier_services().await.unwrap().is_empty());
+    let service = |code: &str, level: &str, days: u32, price: i64| -> CarrierService {
+        serde_json::from_value(json!({
+            "carrier": "own_fleet", "code": code, "name": code, "level": level, "transit_days": days,
+            "weekend_delivery": true, "max_weight_g": 30000,
+            "max_dimensions": {"length_mm": 1200, "width_mm": 800, "height_mm": 800},
+            "volumetric_divisor": 5000,
+            "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": price}],
+            "cutoffs": [{"location": "WH1", "time": "16:30"}]
+        }))
+        .unwrap()
+    };
+    let services = vec![
+        service("economy", "ground", 3, 400),
+        service("express", "express", 1, 900),
+    ];
+    store
+        .put_carrier_services(services.clone(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(store.carrier_services().await.unwrap(), services);
+    let fewer = vec![service("express", "express", 1, 950)];
+    store
+        .put_carrier_services(fewer.clone(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(store.carrier_services().await.unwrap(), fewer);
+    let changed = events_of(&store, "settings.changed").await;
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0].data["key"], "carrier_services");
+    assert_eq!(changed[0].actor, "test");
+
+    // Box types: the built-in set until one is saved, then the saved ones by code.
+    assert_eq!(store.box_types().await.unwrap(), default_box_types());
+    assert!(
+        store
+            .box_types()
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.code == "COOL-M" && b.features == ["insulated"])
+    );
+    let mut tube: BoxType = serde_json::from_value(json!({
+        "code": "TUBE", "inner": {"length_mm": 600, "width_mm": 80, "height_mm": 80},
+        "outer": {"length_mm": 620, "width_mm": 90, "height_mm": 90},
+        "max_weight_g": 2000, "tare_g": 150, "cost_minor": 80
+    }))
+    .unwrap();
+    let mut flat = tube.clone();
+    flat.code = "A-FLAT".into();
+    flat.inner = ordo_domain::catalog::Dimensions {
+        length_mm: 300,
+        width_mm: 220,
+        height_mm: 120,
+    };
+    flat.outer = None;
+    flat.features = vec!["padded".into()];
+    store.put_box_type(tube.clone(), &ctx()).await.unwrap();
+    assert_eq!(store.box_types().await.unwrap(), vec![tube.clone()]);
+    store.put_box_type(flat.clone(), &ctx()).await.unwrap();
+    tube.cost_minor = 95;
+    store.put_box_type(tube.clone(), &ctx()).await.unwrap();
+    assert_eq!(store.box_types().await.unwrap(), vec![flat, tube]);
+    let saved = events_of(&store, "box_type.saved").await;
+    assert_eq!(saved.len(), 3);
+    assert_eq!(saved[2].data["code"], "TUBE");
+
+    // Packing then uses only the saved boxes.
+    seed_packing(&store).await;
+    let o = created(&store, order("bx-1", &[("HAZ-1", 1)])).await.value;
+    let packing = pack(
+        &store,
+        &o.fulfillment_orders[0].id,
+        pack_input(json!({"scans": [{"sku": "HAZ-1"}]})),
+    )
+    .await;
+    match packing {
+        Ok(p) => {
+            let codes: Vec<&str> = p
+                .plan
+                .packages
+                .iter()
+                .map(|b| b.box_code.as_str())
+                .collect();
+            assert_eq!(codes, ["A-FLAT"], "the 10 cm cube fits only the flat box");
+        }
+        Err(e) => panic!("packing with saved boxes: {e:?}"),
+    }
+}

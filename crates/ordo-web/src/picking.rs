@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{Html, IntoResponse, Response};
 use ordo_domain::catalog::{Location, LocationKind, Product};
 use ordo_domain::{FieldError, Problem};
 use ordo_store::{
@@ -1436,17 +1436,7 @@ pub(crate) async fn print(
         path: job_path(&job),
         lists,
     };
-    Ok(axum::response::Html(p.render()?).into_response_ok())
-}
-
-trait IntoOk {
-    fn into_response_ok(self) -> Response;
-}
-
-impl IntoOk for axum::response::Html<String> {
-    fn into_response_ok(self) -> Response {
-        axum::response::IntoResponse::into_response(self)
-    }
+    Ok(Html(p.render()?).into_response())
 }
 
 #[cfg(test)]

@@ -314,6 +314,143 @@ fn location_routing(kind: &str) -> ordo_domain::catalog::LocationRoutingInput {
     }
 }
 
+/// Pick bins in the own warehouses (aisles by popularity, so the best sellers sit near the
+/// start) and the carrier services shipments choose among.
+async fn warehouse_setup(store: &Arc<dyn Store>, skus: &[Sku]) -> anyhow::Result<()> {
+    for (zone, code) in [("A", "WH-BER"), ("B", "WH-MUC"), ("C", "WH-HAM")] {
+        let bins = skus
+            .iter()
+            .enumerate()
+            .map(|(i, sku)| ordo_store::SkuBin {
+                sku: sku.code.clone(),
+                bin: format!(
+                    "{zone}-{:02}-{:02}-{}",
+                    i / 12 + 1,
+                    i % 12 / 2 + 1,
+                    i % 2 + 1
+                ),
+            })
+            .collect();
+        store.put_sku_bins(code, bins, &ctx()).await?;
+    }
+    let service = |code: &str, level: &str, days: u32, base: i64| {
+        // Heavier parcels and farther zones cost more.
+        let rates: Vec<serde_json::Value> = ["DE", "AT", "CZ", "GB", "US"]
+            .iter()
+            .enumerate()
+            .flat_map(|(z, zone)| {
+                [(2000, 0), (10000, 250), (30000, 700)]
+                    .into_iter()
+                    .map(move |(w, extra)| {
+                        serde_json::json!({"zone": zone, "max_weight_g": w, "price_minor": base + extra + z as i64 * 300})
+                    })
+            })
+            .collect();
+        let cutoffs: Vec<serde_json::Value> = ["WH-BER", "WH-MUC", "WH-HAM", "STORE-CGN"]
+            .iter()
+            .map(|l| serde_json::json!({"location": l, "time": "16:00"}))
+            .collect();
+        serde_json::json!({
+            "carrier": "own_fleet", "code": code, "name": code, "level": level,
+            "transit_days": days, "weekend_delivery": false, "max_weight_g": 30000,
+            "rates": rates, "cutoffs": cutoffs
+        })
+    };
+    let services = serde_json::from_value(serde_json::json!([
+        service("ground", "ground", 4, 390),
+        service("standard", "standard", 2, 490),
+        service("express", "express", 1, 990),
+    ]))?;
+    store.put_carrier_services(services, &ctx()).await?;
+    Ok(())
+}
+
+/// An older order's warehouse history: outside fulfillers accept their requests; own
+/// locations pack (every other order through the pack station) and ship; most are delivered.
+async fn fulfil(
+    store: &Arc<dyn Store>,
+    order: &ordo_domain::order::Order,
+    roll: u32,
+    age: time::Duration,
+) -> anyhow::Result<()> {
+    use ordo_domain::fulfillment::{FulfillmentStatus, RequestAction, RequestStatus};
+    for fo in &order.fulfillment_orders {
+        if fo.status != FulfillmentStatus::Open || fo.lines.is_empty() {
+            continue;
+        }
+        let outside = fo.request_status.is_some();
+        if fo.request_status == Some(RequestStatus::Unsubmitted) {
+            for action in [RequestAction::Submit, RequestAction::Accept] {
+                let change = ordo_store::FulfillmentChange::Request {
+                    id: fo.id.clone(),
+                    action,
+                    reason: None,
+                };
+                store.change_fulfillment(change, &ctx()).await?;
+            }
+        }
+        if !outside && roll % 2 == 0 {
+            let input = ordo_store::PackInput {
+                scans: fo
+                    .lines
+                    .iter()
+                    .map(|l| ordo_store::PackScanInput {
+                        sku: Some(l.sku.clone()),
+                        barcode: None,
+                        quantity: Some(l.quantity),
+                    })
+                    .collect(),
+                boxes: None,
+                weight_g: None,
+            };
+            // A unit too big for every box is shipped as it is.
+            let _ = store.pack_fulfillment_order(&fo.id, input, &ctx()).await;
+        }
+        let shipment = ordo_domain::shipment::ShipmentInput {
+            fulfillment_order: Some(fo.id.clone()),
+            carrier: Some(if outside { "manual" } else { "own_fleet" }.into()),
+            service: Some("standard".into()),
+            tracking_number: outside.then(|| {
+                format!(
+                    "{}{}",
+                    fo.location.replace('-', ""),
+                    order.number.replace('-', "")
+                )
+            }),
+            packages: Vec::new(),
+        }
+        .validate()?;
+        let ordo_store::Outcome::Done(shipped) = store.create_shipment(shipment, &ctx()).await?
+        else {
+            continue;
+        };
+        let status = if age > time::Duration::days(5) && roll % 13 != 0 {
+            "delivered"
+        } else if roll % 29 == 0 {
+            "exception"
+        } else {
+            "in_transit"
+        };
+        let event = ordo_domain::shipment::TrackingEventInput {
+            status: Some(status.into()),
+            at: None,
+            detail: Some(
+                if status == "exception" {
+                    "address not found"
+                } else {
+                    "carrier scan"
+                }
+                .into(),
+            ),
+        }
+        .validate(time::OffsetDateTime::now_utc())?;
+        store
+            .add_tracking_event(&shipped.value.id, event, &ctx())
+            .await?;
+    }
+    Ok(())
+}
+
 /// A small rule set a merchant might start from.
 fn demo_rules() -> serde_json::Value {
     serde_json::json!([
@@ -527,7 +664,10 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
         }
     }
 
-    // Capture in chronological waves; within a wave the writer batches them.
+    warehouse_setup(store, &skus).await?;
+    // Capture in chronological waves; within a wave the writer batches them. Orders older
+    // than two days have been through the warehouse: packed, shipped, most delivered.
+    let now = time::OffsetDateTime::now_utc();
     let count = orders.len();
     for wave in orders.chunks(256) {
         let mut tasks = tokio::task::JoinSet::new();
@@ -597,13 +737,14 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
                 notes: None,
                 priority: Some(if roll % 23 == 0 { 10 } else { 0 }),
             };
+            let age = now - at;
             tasks.spawn(async move {
                 let order = input.validate(at)?;
                 let captured = store.capture_order(order, &ctx()).await?;
                 let ordo_store::Outcome::Done(captured) = captured else {
                     return anyhow::Ok(());
                 };
-                let number = captured.value.number;
+                let number = captured.value.number.clone();
                 // A few orders move on through the lifecycle.
                 if (3..7).contains(&roll) {
                     let change = OrderChange {
@@ -619,6 +760,8 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
                         note: Some("billing and shipping country differ".into()),
                     };
                     store.transition_order(&number, change, &ctx()).await?;
+                } else if age > time::Duration::days(2) && roll >= 8 {
+                    fulfil(&store, &captured.value, roll, age).await?;
                 }
                 Ok(())
             });
