@@ -120,6 +120,7 @@ impl Modify for SecurityAddon {
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
         picking::create, picking::list, picking::get, picking::pick,
         packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
+        packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
     ),
     modifiers(&SecurityAddon),
@@ -264,6 +265,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/pick-lists/{id}", get(picking::get))
         .route("/api/v1/box-types", get(packing::list_box_types))
+        .route(
+            "/api/v1/packing-policies",
+            get(packing::get_policies).put(packing::put_policies),
+        )
+        .route(
+            "/api/v1/locations/{code}/packing-policies",
+            get(packing::get_location_policies).put(packing::put_location_policies),
+        )
         .route(
             "/api/v1/box-types/{code}",
             axum::routing::put(packing::put_box_type),

@@ -83,8 +83,18 @@ pub(crate) async fn pack(
         return Err(not_found().into());
     };
     let boxes = reads::box_types(c).await?;
+    let location = fulfillment_location(&state.order, id).unwrap_or_default();
+    let policies = reads::packing_policies(c, location).await?;
     let at = now();
-    let (plan, packing) = plan_pack(&state.order, id, input, &state.products, &boxes, at)?;
+    let (plan, packing) = plan_pack(
+        &state.order,
+        id,
+        input,
+        &state.products,
+        &boxes,
+        &policies,
+        at,
+    )?;
     let reference = format!("order:{}", state.order.number);
     ops::apply_plan(
         c,

@@ -1420,3 +1420,20 @@ pub(crate) async fn carrier_services(
     .await?
     .unwrap_or_default())
 }
+
+/// The packing policies in force at a location: its own, else the shop-wide ones, else the
+/// built-in defaults.
+pub(crate) async fn packing_policies(
+    c: &mut Conn,
+    location: &str,
+) -> Result<ordo_warehouse::packing::PackingPolicies> {
+    for key in [
+        packing_policies_key(Some(location)),
+        packing_policies_key(None),
+    ] {
+        if let Some(p) = get_doc(c, "SELECT doc FROM settings WHERE key = $1", &key).await? {
+            return Ok(p);
+        }
+    }
+    Ok(Default::default())
+}

@@ -520,6 +520,32 @@ impl Store for SqliteStore {
         self.read(move |c| reads::list_manifests(c, location.as_deref(), &page))
             .await
     }
+    async fn packing_policies(
+        &self,
+        location: &str,
+    ) -> Result<ordo_warehouse::packing::PackingPolicies> {
+        let location = location.to_string();
+        self.read(move |c| reads::packing_policies(c, &location))
+            .await
+    }
+    async fn put_packing_policies(
+        &self,
+        location: Option<&str>,
+        policies: ordo_warehouse::packing::PackingPolicies,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (key, ctx) = (packing_policies_key(location), ctx.clone());
+        self.writer
+            .run(move |w| {
+                ops::put_setting(
+                    w,
+                    &key,
+                    &serde_json::to_value(&policies).map_err(internal)?,
+                    &ctx,
+                )
+            })
+            .await
+    }
     async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>> {
         self.read(|c| {
             Ok(reads::get_doc(

@@ -1871,8 +1871,12 @@ pub(crate) fn pack(
         }
     }
     let boxes = reads::box_types(&w.conn)?;
+    let policies = reads::packing_policies(
+        &w.conn,
+        fulfillment_location(&order, id).unwrap_or_default(),
+    )?;
     let at = now();
-    let (plan, packing) = plan_pack(&order, id, input, &products, &boxes, at)?;
+    let (plan, packing) = plan_pack(&order, id, input, &products, &boxes, &policies, at)?;
     let catalog = w.catalog()?;
     let (mut stock, _) = load_routing_state(w, &catalog, &order)?;
     let at_text = format_time(at);

@@ -1255,3 +1255,18 @@ pub(crate) fn list_manifests(
     let items = rows.iter().map(|(_, d)| decode(d)).collect::<Result<_>>()?;
     Ok(Page { items, next_cursor })
 }
+
+pub(crate) fn packing_policies(
+    conn: &Connection,
+    location: &str,
+) -> Result<ordo_warehouse::packing::PackingPolicies> {
+    for key in [
+        packing_policies_key(Some(location)),
+        packing_policies_key(None),
+    ] {
+        if let Some(p) = get_doc(conn, "SELECT doc FROM settings WHERE key = ?1", &key)? {
+            return Ok(p);
+        }
+    }
+    Ok(Default::default())
+}

@@ -251,6 +251,27 @@ pub trait Store: Send + Sync + 'static {
             "manifests: not available on this backend yet".into(),
         ))
     }
+    /// The packing policies in force at a location: its own, else the shop-wide ones, else
+    /// the built-in defaults (fragile, perishable, hazmat).
+    async fn packing_policies(
+        &self,
+        _location: &str,
+    ) -> Result<ordo_warehouse::packing::PackingPolicies> {
+        Err(StoreError::Internal(
+            "packing policies: not available on this backend yet".into(),
+        ))
+    }
+    /// Saves policies for one location, or shop-wide when `location` is `None`.
+    async fn put_packing_policies(
+        &self,
+        _location: Option<&str>,
+        _policies: ordo_warehouse::packing::PackingPolicies,
+        _ctx: &WriteContext,
+    ) -> Result<()> {
+        Err(StoreError::Internal(
+            "packing policies: not available on this backend yet".into(),
+        ))
+    }
     /// The carrier services shipments choose among (empty until configured).
     async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>>;
     /// Replaces the whole list of carrier services.

@@ -156,6 +156,7 @@ pub fn plan_pack(
     input: &PackInput,
     products: &HashMap<String, Product>,
     boxes: &[BoxType],
+    policies: &PackingPolicies,
     now: OffsetDateTime,
 ) -> Result<(FulfillmentPlan, Packing), Problem> {
     let fo: &FulfillmentOrder = order
@@ -232,7 +233,6 @@ pub fn plan_pack(
             }
         })
         .collect();
-    let policies = PackingPolicies::default();
     let usable: Vec<BoxType> = match &input.boxes {
         Some(codes) => {
             let mut chosen = Vec::new();
@@ -250,7 +250,7 @@ pub fn plan_pack(
         }
         None => boxes.to_vec(),
     };
-    let plan = cartonize(&items, &usable, &policies)?;
+    let plan = cartonize(&items, &usable, policies)?;
     let mut fulfillment = FulfillmentPlan::default();
     fulfillment.writes.push(FulfillmentWrite {
         fo_no: parse_fulfillment_order_id(fo_id).map_or(0, |(_, n)| n),
@@ -279,4 +279,21 @@ pub fn plan_pack(
             packed_at: now,
         },
     ))
+}
+
+/// The settings key of a location's packing policies (`None`: shop-wide).
+pub fn packing_policies_key(location: Option<&str>) -> String {
+    match location {
+        Some(l) => format!("packing_policies:{l}"),
+        None => "packing_policies".into(),
+    }
+}
+
+/// The fulfillment order's location, for its packing policies.
+pub fn fulfillment_location<'o>(order: &'o Order, fo_id: &str) -> Option<&'o str> {
+    order
+        .fulfillment_orders
+        .iter()
+        .find(|f| f.id == fo_id)
+        .map(|f| f.location.as_str())
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn assert_clean(s: &Server) {
     let (ok, out) = s.verify();
@@ -353,5 +353,60 @@ async fn packing_by_product_class_then_shipping_in_those_boxes() {
             "hazmat goes by ground, the cheapest"
         );
         assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packing_policies_are_data_per_location() {
+    for db in databases("policies") {
+        let s = Server::start(&db).await;
+        seed(&s, &[]).await;
+        let defaults = s.get("/api/v1/packing-policies").await;
+        assert_eq!(defaults.status, 200, "{}: {:?}", db.label, defaults.body);
+        let classes: Vec<_> = defaults.body["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["class"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for c in ["fragile", "perishable", "hazmat"] {
+            assert!(classes.iter().any(|x| x == c), "{c} in {classes:?}");
+        }
+        let csv = s
+            .request(
+                "GET",
+                "/api/v1/packing-policies?format=csv",
+                Some(ADMIN_KEY),
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        let Value::String(csv) = csv.body else {
+            panic!("csv")
+        };
+        let saved = s
+            .send(
+                "PUT",
+                "/api/v1/locations/WH1/packing-policies",
+                &json!({"csv": csv}),
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{:?}", saved.body);
+        assert_eq!(saved.body, defaults.body, "CSV round-trips");
+        let bad = s
+            .send(
+                "PUT",
+                "/api/v1/locations/WH1/packing-policies",
+                &json!({"csv": "class,nonsense\nlava,1\n"}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{:?}", bad.body);
+        assert_eq!(
+            s.get("/api/v1/locations/NOPE/packing-policies")
+                .await
+                .status,
+            404
+        );
     }
 }

@@ -186,3 +186,116 @@ pub async fn packing_slip(
     let pdf = slip.to_pdf().map_err(document_error)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct PoliciesInput {
+    /// The policies as JSON.
+    pub policies: Option<ordo_warehouse::packing::PackingPolicies>,
+    /// Or as CSV text (the format `GET …?format=csv` returns).
+    pub csv: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PoliciesParams {
+    /// `csv` for the CSV form.
+    pub format: Option<String>,
+}
+
+fn policies_response(
+    p: ordo_warehouse::packing::PackingPolicies,
+    format: Option<&str>,
+) -> Response {
+    if format == Some("csv") {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            p.to_csv(),
+        )
+            .into_response()
+    } else {
+        Json(p).into_response()
+    }
+}
+
+async fn save_policies(
+    s: &AppState,
+    caller: &Caller,
+    location: Option<&str>,
+    input: PoliciesInput,
+) -> ApiResult<ordo_warehouse::packing::PackingPolicies> {
+    caller.require(Permission::ManageCatalog)?;
+    let policies = match (input.policies, input.csv) {
+        (Some(p), None) => {
+            p.validate()?;
+            p
+        }
+        (None, Some(csv)) => ordo_warehouse::packing::PackingPolicies::from_csv(&csv)?,
+        _ => return Err(ApiError::field("policies", "give either policies or csv")),
+    };
+    s.store
+        .put_packing_policies(location, policies.clone(), &caller.context())
+        .await?;
+    Ok(policies)
+}
+
+/// The shop-wide packing policies by handling class (fragile, perishable, hazmat by
+/// default): materials, markings, padding, what may share a box, box features, allowed
+/// service levels, weekend transit. JSON, or CSV with `?format=csv`.
+#[utoipa::path(get, path = "/api/v1/packing-policies", tag = "packing", params(PoliciesParams),
+    responses((status = 200, body = ordo_warehouse::packing::PackingPolicies)), security(("api_key" = [])))]
+pub async fn get_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<PoliciesParams>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    // Any location without its own policies reads the shop-wide ones.
+    let policies = s.store.packing_policies("").await?;
+    Ok(policies_response(policies, p.format.as_deref()))
+}
+
+/// Replace the shop-wide packing policies (JSON or CSV).
+#[utoipa::path(put, path = "/api/v1/packing-policies", tag = "packing", request_body = PoliciesInput,
+    responses((status = 200, body = ordo_warehouse::packing::PackingPolicies), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<PoliciesInput>,
+) -> ApiResult<Json<ordo_warehouse::packing::PackingPolicies>> {
+    Ok(Json(save_policies(&s, &caller, None, input).await?))
+}
+
+/// The packing policies in force at one location (its own, else the shop-wide ones).
+#[utoipa::path(get, path = "/api/v1/locations/{code}/packing-policies", tag = "packing", params(PoliciesParams),
+    responses((status = 200, body = ordo_warehouse::packing::PackingPolicies), (status = 404, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn get_location_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(p): Query<PoliciesParams>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    if s.store.get_location(&code).await?.is_none() {
+        return Err(ApiError::not_found(format!("location {code}")));
+    }
+    let policies = s.store.packing_policies(&code).await?;
+    Ok(policies_response(policies, p.format.as_deref()))
+}
+
+/// Give one location its own packing policies (JSON or CSV).
+#[utoipa::path(put, path = "/api/v1/locations/{code}/packing-policies", tag = "packing", request_body = PoliciesInput,
+    responses((status = 200, body = ordo_warehouse::packing::PackingPolicies), (status = 404, body = ProblemDetails),
+        (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_location_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    JsonBody(input): JsonBody<PoliciesInput>,
+) -> ApiResult<Json<ordo_warehouse::packing::PackingPolicies>> {
+    if s.store.get_location(&code).await?.is_none() {
+        return Err(ApiError::not_found(format!("location {code}")));
+    }
+    Ok(Json(save_policies(&s, &caller, Some(&code), input).await?))
+}
