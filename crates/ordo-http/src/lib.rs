@@ -2,6 +2,7 @@
 //! one store method and shape the answer; the rules live in `ordo-domain`.
 
 pub mod auth;
+pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod routes;

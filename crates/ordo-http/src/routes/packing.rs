@@ -10,8 +10,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::outcome;
-use super::shipments::{document_error, label_address};
 use crate::AppState;
+use crate::documents::document_error;
 use crate::error::{ApiError, ApiResult, ProblemDetails};
 use crate::extract::{Caller, JsonBody};
 
@@ -132,57 +132,8 @@ pub async fn packing_slip(
     Query(p): Query<SlipParams>,
 ) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
-    let packing = s
-        .store
-        .get_packing(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))?;
-    let fo = s
-        .store
-        .get_fulfillment_order(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
-    let order = s
-        .store
-        .get_order(&fo.order)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
-    let n = p.package.unwrap_or(1);
-    let count = packing.plan.packages.len() as u32;
-    let package = packing
-        .plan
-        .packages
-        .get(n.saturating_sub(1) as usize)
-        .filter(|_| n >= 1)
-        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
-    let mut lines = Vec::new();
-    for item in &package.items {
-        let name = s
-            .store
-            .get_product(&item.sku)
-            .await?
-            .map_or_else(|| item.sku.clone(), |p| p.name);
-        lines.push(ordo_labels::PackingSlipLine {
-            sku: item.sku.clone(),
-            name,
-            quantity: u32::try_from(item.quantity).unwrap_or(u32::MAX),
-        });
-    }
-    let slip = ordo_labels::PackingSlip {
-        page_size: Default::default(),
-        order_number: order.number.clone(),
-        reference: Some(id.clone()),
-        order_date: order
-            .placed_at
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .ok(),
-        ship_from: None,
-        ship_to: label_address(&order.shipping_address, &order.customer.email),
-        package_number: n,
-        package_count: count,
-        lines,
-        note: order.notes.clone(),
-    };
+    let slip =
+        crate::documents::packing_slip(s.store.as_ref(), &id, p.package.unwrap_or(1)).await?;
     let pdf = slip.to_pdf().map_err(document_error)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ordo_domain::catalog::Address;
 use ordo_domain::shipment::{Shipment, ShipmentInput, ShipmentStatus, TrackingEventInput};
 use ordo_store::{Page, PageRequest, Permission, ShipmentFilter};
 use serde::Deserialize;
@@ -275,94 +274,6 @@ pub struct LabelParams {
     pub package: Option<u32>,
 }
 
-pub(crate) fn label_address(a: &Address, fallback_name: &str) -> ordo_labels::Address {
-    ordo_labels::Address {
-        name: a.name.clone().unwrap_or_else(|| fallback_name.to_string()),
-        company: a.company.clone(),
-        line1: a.line1.clone().unwrap_or_default(),
-        line2: a.line2.clone(),
-        city: a.city.clone().unwrap_or_default(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone().unwrap_or_default().to_ascii_uppercase(),
-        phone: a.phone.clone(),
-    }
-}
-
-async fn label(
-    s: &AppState,
-    caller: &Caller,
-    id: &str,
-    package: u32,
-) -> ApiResult<ordo_labels::ShippingLabel> {
-    caller.require(Permission::Read)?;
-    let shipment = s
-        .store
-        .get_shipment(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("shipment {id}")))?;
-    let order = s
-        .store
-        .get_order(&shipment.order)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {}", shipment.order)))?;
-    let location = s
-        .store
-        .get_location(&shipment.location)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("location {}", shipment.location)))?;
-    let count = shipment.packages.len() as u32;
-    let parcel = shipment
-        .packages
-        .iter()
-        .find(|p| p.number == package)
-        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
-    let mut sender = label_address(&location.address, &location.name);
-    if sender.line1.is_empty() {
-        sender.line1 = location.name.clone();
-    }
-    if sender.city.is_empty() {
-        sender.city = location.code.clone();
-    }
-    let recipient = label_address(&order.shipping_address, &order.customer.email);
-    if sender.country.is_empty() {
-        // A location without an address ships domestically as far as the label can tell.
-        sender.country = recipient.country.clone();
-    }
-    Ok(ordo_labels::ShippingLabel {
-        sender,
-        recipient,
-        carrier: match shipment.carrier.as_str() {
-            "own_fleet" => "Ordo Fleet".into(),
-            other => other.to_string(),
-        },
-        service: shipment.service.clone(),
-        tracking_number: shipment.tracking_number.clone(),
-        weight_grams: u32::try_from(parcel.weight_g).unwrap_or(u32::MAX),
-        weight_unit: Default::default(),
-        package_number: package,
-        package_count: count,
-        reference: Some(shipment.fulfillment_order.clone()),
-        order_number: Some(shipment.order.clone()),
-        ship_date: shipment
-            .created_at
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .ok(),
-        sscc: None,
-    })
-}
-
-pub(crate) fn document_error(e: ordo_labels::DocumentError) -> ApiError {
-    match e {
-        ordo_labels::DocumentError::Invalid(fields) => ApiError::invalid(
-            fields
-                .into_iter()
-                .map(|f| ordo_domain::FieldError::new(f.field, f.message))
-                .collect(),
-        ),
-    }
-}
-
 /// The 4×6 in shipping label as PDF.
 #[utoipa::path(get, path = "/api/v1/shipments/{id}/label.pdf", tag = "shipments", params(LabelParams),
     responses((status = 200, content_type = "application/pdf", description = "One 288×432 pt page"),
@@ -374,8 +285,10 @@ pub async fn label_pdf(
     Path(id): Path<String>,
     Query(p): Query<LabelParams>,
 ) -> ApiResult<Response> {
-    let label = label(&s, &caller, &id, p.package.unwrap_or(1)).await?;
-    let pdf = label.to_pdf().map_err(document_error)?;
+    caller.require(Permission::Read)?;
+    let label =
+        crate::documents::shipping_label(s.store.as_ref(), &id, p.package.unwrap_or(1)).await?;
+    let pdf = label.to_pdf().map_err(crate::documents::document_error)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
 
@@ -390,8 +303,10 @@ pub async fn label_zpl(
     Path(id): Path<String>,
     Query(p): Query<LabelParams>,
 ) -> ApiResult<Response> {
-    let label = label(&s, &caller, &id, p.package.unwrap_or(1)).await?;
-    let zpl = label.to_zpl().map_err(document_error)?;
+    caller.require(Permission::Read)?;
+    let label =
+        crate::documents::shipping_label(s.store.as_ref(), &id, p.package.unwrap_or(1)).await?;
+    let zpl = label.to_zpl().map_err(crate::documents::document_error)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], zpl).into_response())
 }
 
@@ -454,63 +369,6 @@ pub async fn list_manifests(
     ))
 }
 
-async fn manifest_document(
-    s: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> ApiResult<ordo_labels::Manifest> {
-    caller.require(Permission::Read)?;
-    let m = s
-        .store
-        .get_manifest(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("manifest {id}")))?;
-    let location = s.store.get_location(&m.location).await?;
-    let mut shipments = Vec::with_capacity(m.shipments.len());
-    for sid in &m.shipments {
-        let Some(sh) = s.store.get_shipment(sid).await? else {
-            continue;
-        };
-        let order = s.store.get_order(&sh.order).await?;
-        let to = order
-            .as_ref()
-            .map(|o| label_address(&o.shipping_address, &o.customer.email));
-        shipments.push(ordo_labels::ManifestShipment {
-            reference: sh.fulfillment_order.clone(),
-            order_number: Some(sh.order.clone()),
-            service: Some(sh.service.clone()),
-            recipient_name: to.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
-            postal_code: to.as_ref().and_then(|a| a.postal_code.clone()),
-            city: to.as_ref().map(|a| a.city.clone()).unwrap_or_default(),
-            country: to.as_ref().map(|a| a.country.clone()).unwrap_or_default(),
-            packages: sh
-                .packages
-                .iter()
-                .map(|p| ordo_labels::ManifestPackage {
-                    tracking_number: sh.tracking_number.clone(),
-                    weight_grams: u32::try_from(p.weight_g).unwrap_or(u32::MAX),
-                })
-                .collect(),
-        });
-    }
-    Ok(ordo_labels::Manifest {
-        page_size: Default::default(),
-        manifest_id: Some(m.id.clone()),
-        date: m
-            .created_at
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .unwrap_or_default(),
-        location: location.as_ref().map_or_else(
-            || m.location.clone(),
-            |l| format!("{} ({})", l.name, l.code),
-        ),
-        location_address: None,
-        carrier: m.carrier.clone(),
-        weight_unit: Default::default(),
-        shipments,
-    })
-}
-
 /// The manifest as PDF, for the driver to sign.
 #[utoipa::path(get, path = "/api/v1/manifests/{id}/manifest.pdf", tag = "shipments",
     responses((status = 200, content_type = "application/pdf", description = "Manifest"), (status = 404, body = ProblemDetails)),
@@ -520,8 +378,9 @@ pub async fn manifest_pdf(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let doc = manifest_document(&s, &caller, &id).await?;
-    let pdf = doc.to_pdf().map_err(document_error)?;
+    caller.require(Permission::Read)?;
+    let doc = crate::documents::manifest(s.store.as_ref(), &id).await?;
+    let pdf = doc.to_pdf().map_err(crate::documents::document_error)?;
     Ok(([(header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
 }
 
@@ -534,7 +393,8 @@ pub async fn manifest_csv(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let doc = manifest_document(&s, &caller, &id).await?;
-    let csv = doc.to_csv().map_err(document_error)?;
+    caller.require(Permission::Read)?;
+    let doc = crate::documents::manifest(s.store.as_ref(), &id).await?;
+    let csv = doc.to_csv().map_err(crate::documents::document_error)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }

@@ -1,0 +1,201 @@
+//! The printed documents (labels, packing slips, manifests) built from stored records, once
+//! for the API and the back office.
+
+use ordo_domain::catalog::Address;
+use ordo_store::Store;
+
+use crate::error::{ApiError, ApiResult};
+
+/// A domain address as a label prints it.
+pub fn label_address(a: &Address, fallback_name: &str) -> ordo_labels::Address {
+    ordo_labels::Address {
+        name: a.name.clone().unwrap_or_else(|| fallback_name.to_string()),
+        company: a.company.clone(),
+        line1: a.line1.clone().unwrap_or_default(),
+        line2: a.line2.clone(),
+        city: a.city.clone().unwrap_or_default(),
+        region: a.region.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone().unwrap_or_default().to_ascii_uppercase(),
+        phone: a.phone.clone(),
+    }
+}
+
+/// A document's refusal as an API error naming the fields.
+pub fn document_error(e: ordo_labels::DocumentError) -> ApiError {
+    match e {
+        ordo_labels::DocumentError::Invalid(fields) => ApiError::invalid(
+            fields
+                .into_iter()
+                .map(|f| ordo_domain::FieldError::new(f.field, f.message))
+                .collect(),
+        ),
+    }
+}
+
+/// The 4×6 in label of one package of a shipment.
+pub async fn shipping_label(
+    store: &dyn Store,
+    id: &str,
+    package: u32,
+) -> ApiResult<ordo_labels::ShippingLabel> {
+    let shipment = store
+        .get_shipment(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("shipment {id}")))?;
+    let order = store
+        .get_order(&shipment.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", shipment.order)))?;
+    let location = store
+        .get_location(&shipment.location)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("location {}", shipment.location)))?;
+    let count = shipment.packages.len() as u32;
+    let parcel = shipment
+        .packages
+        .iter()
+        .find(|p| p.number == package)
+        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+    let mut sender = label_address(&location.address, &location.name);
+    if sender.line1.is_empty() {
+        sender.line1 = location.name.clone();
+    }
+    if sender.city.is_empty() {
+        sender.city = location.code.clone();
+    }
+    let recipient = label_address(&order.shipping_address, &order.customer.email);
+    if sender.country.is_empty() {
+        // A location without an address ships domestically as far as the label can tell.
+        sender.country = recipient.country.clone();
+    }
+    Ok(ordo_labels::ShippingLabel {
+        sender,
+        recipient,
+        carrier: match shipment.carrier.as_str() {
+            "own_fleet" => "Ordo Fleet".into(),
+            other => other.to_string(),
+        },
+        service: shipment.service.clone(),
+        tracking_number: shipment.tracking_number.clone(),
+        weight_grams: u32::try_from(parcel.weight_g).unwrap_or(u32::MAX),
+        weight_unit: Default::default(),
+        package_number: package,
+        package_count: count,
+        reference: Some(shipment.fulfillment_order.clone()),
+        order_number: Some(shipment.order.clone()),
+        ship_date: shipment
+            .created_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .ok(),
+        sscc: None,
+    })
+}
+
+/// A manifest as the printed document: its shipments with recipients and parcels.
+pub async fn manifest(store: &dyn Store, id: &str) -> ApiResult<ordo_labels::Manifest> {
+    let m = store
+        .get_manifest(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("manifest {id}")))?;
+    let location = store.get_location(&m.location).await?;
+    let mut shipments = Vec::with_capacity(m.shipments.len());
+    for sid in &m.shipments {
+        let Some(sh) = store.get_shipment(sid).await? else {
+            continue;
+        };
+        let order = store.get_order(&sh.order).await?;
+        let to = order
+            .as_ref()
+            .map(|o| label_address(&o.shipping_address, &o.customer.email));
+        shipments.push(ordo_labels::ManifestShipment {
+            reference: sh.fulfillment_order.clone(),
+            order_number: Some(sh.order.clone()),
+            service: Some(sh.service.clone()),
+            recipient_name: to.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+            postal_code: to.as_ref().and_then(|a| a.postal_code.clone()),
+            city: to.as_ref().map(|a| a.city.clone()).unwrap_or_default(),
+            country: to.as_ref().map(|a| a.country.clone()).unwrap_or_default(),
+            packages: sh
+                .packages
+                .iter()
+                .map(|p| ordo_labels::ManifestPackage {
+                    tracking_number: sh.tracking_number.clone(),
+                    weight_grams: u32::try_from(p.weight_g).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        });
+    }
+    Ok(ordo_labels::Manifest {
+        page_size: Default::default(),
+        manifest_id: Some(m.id.clone()),
+        date: m
+            .created_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default(),
+        location: location.as_ref().map_or_else(
+            || m.location.clone(),
+            |l| format!("{} ({})", l.name, l.code),
+        ),
+        location_address: None,
+        carrier: m.carrier.clone(),
+        weight_unit: Default::default(),
+        shipments,
+    })
+}
+
+/// The packing slip of one package of a packed fulfillment order.
+pub async fn packing_slip(
+    store: &dyn Store,
+    id: &str,
+    package: u32,
+) -> ApiResult<ordo_labels::PackingSlip> {
+    let packing = store
+        .get_packing(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))?;
+    let fo = store
+        .get_fulfillment_order(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
+    let order = store
+        .get_order(&fo.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
+    let n = package;
+    let count = packing.plan.packages.len() as u32;
+    let package = packing
+        .plan
+        .packages
+        .get(n.saturating_sub(1) as usize)
+        .filter(|_| n >= 1)
+        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+    let mut lines = Vec::new();
+    for item in &package.items {
+        let name = store
+            .get_product(&item.sku)
+            .await?
+            .map_or_else(|| item.sku.clone(), |p| p.name);
+        lines.push(ordo_labels::PackingSlipLine {
+            sku: item.sku.clone(),
+            name,
+            quantity: u32::try_from(item.quantity).unwrap_or(u32::MAX),
+        });
+    }
+    let slip = ordo_labels::PackingSlip {
+        page_size: Default::default(),
+        order_number: order.number.clone(),
+        reference: Some(id.to_string()),
+        order_date: order
+            .placed_at
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .ok(),
+        ship_from: None,
+        ship_to: label_address(&order.shipping_address, &order.customer.email),
+        package_number: n,
+        package_count: count,
+        lines,
+        note: order.notes.clone(),
+    };
+    Ok(slip)
+}
