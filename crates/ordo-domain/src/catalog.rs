@@ -305,6 +305,10 @@ pub struct Location {
     /// How order routing treats this location.
     #[serde(default)]
     pub routing: LocationRouting,
+    /// The GS1 Company Prefix this location labels parcels under (6–12 digits): its
+    /// shipping labels then carry an SSCC-18.
+    #[serde(default)]
+    pub gs1_company_prefix: Option<String>,
 }
 
 /// A location's operational limits for order routing.
@@ -450,6 +454,7 @@ pub struct LocationInput {
     #[serde(default)]
     pub ships_to: Vec<String>,
     pub routing: Option<LocationRoutingInput>,
+    pub gs1_company_prefix: Option<String>,
 }
 
 impl LocationInput {
@@ -492,8 +497,16 @@ impl LocationInput {
             }
         }
         let routing = self.routing.unwrap_or_default().validate(&mut errors);
+        let gs1_company_prefix = self.gs1_company_prefix.filter(|p| !p.trim().is_empty());
+        if gs1_company_prefix
+            .as_ref()
+            .is_some_and(|p| !(6..=12).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            errors.add("gs1_company_prefix", "must be 6 to 12 digits");
+        }
         errors.finish(|| Location {
             routing,
+            gs1_company_prefix,
             code,
             name,
             kind: kind.unwrap_or(LocationKind::Warehouse),

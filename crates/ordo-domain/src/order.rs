@@ -223,6 +223,9 @@ pub struct ShippingInput {
     pub method: Option<String>,
     pub service_level: Option<String>,
     pub price: Option<String>,
+    /// The latest delivery day promised to the customer (`2026-12-01`); shipping chooses a
+    /// service that arrives by then.
+    pub promised_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -280,6 +283,35 @@ pub struct Shipping {
     pub service_level: Option<String>,
     /// Decimal string.
     pub price: String,
+    /// The latest delivery day promised to the customer.
+    #[serde(default, with = "promised_date")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub promised_by: Option<time::Date>,
+}
+
+/// `YYYY-MM-DD` dates in JSON.
+mod promised_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+
+    pub fn serialize<S: Serializer>(d: &Option<time::Date>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&d.format(FORMAT).map_err(serde::ser::Error::custom)?),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<time::Date>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| time::Date::parse(&t, FORMAT).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+
+    pub fn parse(text: &str) -> Option<time::Date> {
+        time::Date::parse(text.trim(), FORMAT).ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -485,6 +517,16 @@ impl OrderInput {
             false,
             &mut errors,
         );
+        let promised_by = match shipping_in.promised_by.as_deref() {
+            None => None,
+            Some(text) => {
+                let d = promised_date::parse(text);
+                if d.is_none() {
+                    errors.add("shipping.promised_by", "must be a date such as 2026-12-01");
+                }
+                d
+            }
+        };
         let payment_in = self.payment.unwrap_or_default();
         let payment_status = match payment_in.status.as_deref() {
             None => PaymentStatus::Paid,
@@ -518,6 +560,7 @@ impl OrderInput {
                     method: shipping_in.method,
                     service_level: shipping_in.service_level,
                     price: format_amount(shipping_price, currency.exponent),
+                    promised_by,
                 },
                 shipping_price,
                 payment: Payment {

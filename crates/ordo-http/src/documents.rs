@@ -88,7 +88,15 @@ pub async fn shipping_label(
             .created_at
             .format(&time::macros::format_description!("[year]-[month]-[day]"))
             .ok(),
-        sscc: None,
+        // Parcels of a location with a GS1 Company Prefix are logistic units: serial from the
+        // shipment and package numbers, so each parcel has its own.
+        sscc: match &location.gs1_company_prefix {
+            Some(prefix) => Some(
+                ordo_labels::Sscc::new(0, prefix, shipment_serial(&shipment.id, package))
+                    .map_err(|e| ApiError::field("gs1_company_prefix", e.to_string()))?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -198,4 +206,10 @@ pub async fn packing_slip(
         note: order.notes.clone(),
     };
     Ok(slip)
+}
+
+/// The SSCC serial of one package: the shipment number then the package number.
+fn shipment_serial(shipment_id: &str, package: u32) -> u64 {
+    let number = ordo_domain::shipment::parse_shipment_number(shipment_id).unwrap_or(0) as u64;
+    number * 100 + u64::from(package % 100)
 }

@@ -227,51 +227,31 @@ pub trait Store: Send + Sync + 'static {
     /// yet on a manifest is handed over (`in_transit`).
     async fn close_manifest(
         &self,
-        _location: &str,
-        _carrier: &str,
-        _ctx: &WriteContext,
-    ) -> Result<Outcome<Created<Manifest>>> {
-        Err(StoreError::Internal(
-            "manifests: not available on this backend yet".into(),
-        ))
-    }
+        location: &str,
+        carrier: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Manifest>>>;
     /// By id (`MF-000001`).
-    async fn get_manifest(&self, _id: &str) -> Result<Option<Manifest>> {
-        Err(StoreError::Internal(
-            "manifests: not available on this backend yet".into(),
-        ))
-    }
+    async fn get_manifest(&self, id: &str) -> Result<Option<Manifest>>;
     /// Newest first.
     async fn list_manifests(
         &self,
-        _location: Option<&str>,
-        _page: &PageRequest,
-    ) -> Result<Page<Manifest>> {
-        Err(StoreError::Internal(
-            "manifests: not available on this backend yet".into(),
-        ))
-    }
+        location: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Manifest>>;
     /// The packing policies in force at a location: its own, else the shop-wide ones, else
     /// the built-in defaults (fragile, perishable, hazmat).
     async fn packing_policies(
         &self,
-        _location: &str,
-    ) -> Result<ordo_warehouse::packing::PackingPolicies> {
-        Err(StoreError::Internal(
-            "packing policies: not available on this backend yet".into(),
-        ))
-    }
+        location: &str,
+    ) -> Result<ordo_warehouse::packing::PackingPolicies>;
     /// Saves policies for one location, or shop-wide when `location` is `None`.
     async fn put_packing_policies(
         &self,
-        _location: Option<&str>,
-        _policies: ordo_warehouse::packing::PackingPolicies,
-        _ctx: &WriteContext,
-    ) -> Result<()> {
-        Err(StoreError::Internal(
-            "packing policies: not available on this backend yet".into(),
-        ))
-    }
+        location: Option<&str>,
+        policies: ordo_warehouse::packing::PackingPolicies,
+        ctx: &WriteContext,
+    ) -> Result<()>;
     /// The carrier services shipments choose among (empty until configured).
     async fn carrier_services(&self) -> Result<Vec<ordo_warehouse::shipping::CarrierService>>;
     /// Replaces the whole list of carrier services.

@@ -411,7 +411,7 @@ pub fn choose_rate(
             .unwrap_or_default()
             .to_ascii_uppercase(),
         ready_at: now.to_offset(offset),
-        promised_by: None,
+        promised_by: order.shipping.promised_by,
         constraints,
         order_level: order
             .shipping

@@ -12,6 +12,7 @@ use ordo_store::{PageRequest, Permission, StoreError};
 use serde::Deserialize;
 
 use crate::WebState;
+use crate::bins::{BinsForm, BinsSection};
 use crate::error::{WebError, WebResult, describe, sentence};
 use crate::form::{FormData, query};
 use crate::orders::Opt;
@@ -410,6 +411,7 @@ struct LocationPage {
     can_edit: bool,
     form: SettingsForm,
     classes: Vec<Opt>,
+    bins: BinsSection,
 }
 
 fn location_form(l: &Location) -> SettingsForm {
@@ -434,8 +436,9 @@ fn location_form(l: &Location) -> SettingsForm {
     }
 }
 
-fn location_page(auth: &Auth, l: Location, form: SettingsForm) -> LocationPage {
+fn location_page(auth: &Auth, l: Location, form: SettingsForm, bins: BinsSection) -> LocationPage {
     LocationPage {
+        bins,
         ctx: PageCtx::new(auth, "locations"),
         kind: humanize(l.kind.as_str()),
         place: [
@@ -479,7 +482,24 @@ pub(crate) async fn location(
         return Err(WebError::NotFound(format!("Location {code}")));
     };
     let form = location_form(&l);
-    let p = location_page(&auth, l, form);
+    let bins = crate::bins::section(&s, &auth, &l.code, BinsForm::default()).await?;
+    let p = location_page(&auth, l, form, bins);
+    page(&p.ctx, &p)
+}
+
+/// The location page with the pick-bin form as given (after a refusal of a paste).
+pub(crate) async fn location_response(
+    s: &WebState,
+    auth: &Auth,
+    code: &str,
+    bins_form: BinsForm,
+) -> WebResult {
+    let Some(l) = s.store.get_location(code).await? else {
+        return Err(WebError::NotFound(format!("Location {code}")));
+    };
+    let form = location_form(&l);
+    let bins = crate::bins::section(s, auth, &l.code, bins_form).await?;
+    let p = location_page(auth, l, form, bins);
     page(&p.ctx, &p)
 }
 
@@ -514,6 +534,7 @@ pub(crate) async fn save_location_routing(
         active: Some(l.active),
         ships_to: l.ships_to.clone(),
         routing: Some(routing),
+        gs1_company_prefix: l.gs1_company_prefix.clone(),
     };
     let result = match input.validate() {
         Ok(valid) if parse.is_empty() => s
@@ -559,7 +580,8 @@ pub(crate) async fn save_location_routing(
             _ => return None,
         })
     });
-    let page_view = location_page(&p.auth, l, form);
+    let bins = crate::bins::section(&s, &p.auth, &l.code, BinsForm::default()).await?;
+    let page_view = location_page(&p.auth, l, form, bins);
     let mut r = page(&page_view.ctx, &page_view)?;
     *r.status_mut() = status;
     Ok(r)

@@ -504,6 +504,8 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
             },
             active: Some(true),
             routing: Some(location_routing(p.kind)),
+            // The own warehouses label parcels with SSCCs under the shop's GS1 prefix.
+            gs1_company_prefix: (p.kind == "warehouse").then(|| "4012345".to_string()),
         };
         store.put_location(input.validate()?, &ctx()).await?;
     }
@@ -723,6 +725,7 @@ pub async fn generate(store: &Arc<dyn Store>, seed: u64, days: i64) -> anyhow::R
                     method: Some("standard".into()),
                     service_level: Some(if roll % 5 == 0 { "express" } else { "standard" }.into()),
                     price: Some(if roll % 5 == 0 { "9.90" } else { "4.90" }.into()),
+                    promised_by: None,
                 }),
                 payment: Some(PaymentInput {
                     status: Some(if roll < 3 { "pending" } else { "paid" }.into()),

@@ -153,6 +153,20 @@ async fn shipping_takes_stock_out_and_tracking_delivers() {
                 .status,
             422
         );
+        // A location with a GS1 Company Prefix adds an SSCC-18 (GS1-128) to its labels.
+        let bad = s.send("PUT", "/api/v1/locations/WH1", &json!({"name": "WH1", "kind": "warehouse", "priority": 10, "gs1_company_prefix": "12AB"})).await;
+        assert_eq!(bad.status, 422);
+        assert_eq!(bad.body["errors"][0]["field"], "gs1_company_prefix");
+        let r = s.send("PUT", "/api/v1/locations/WH1", &json!({"name": "WH1", "kind": "warehouse", "priority": 10, "gs1_company_prefix": "4012345"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let (_, zpl) = raw(&s, "/api/v1/shipments/SH-000001/label.zpl").await;
+        let zpl = String::from_utf8(zpl).unwrap();
+        assert_eq!(
+            zpl.matches("^BC").count(),
+            2,
+            "tracking and SSCC barcodes: {zpl}"
+        );
+        assert!(zpl.contains("4012345"), "the SSCC carries the prefix");
 
         // Void before hand-over: stock back, the FO open again, the order allocated.
         let second = ship(&s, json!({"fulfillment_order": fos[1]})).await;

@@ -23,13 +23,31 @@ async fn capture_pick_pack_ship_deliver() {
             ("CHEESE", vec!["perishable"], [150, 100, 80], 400, 20),
         ];
         for (i, (sku, classes, d, w, stock)) in products.iter().enumerate() {
-            s.send("PUT", &format!("/api/v1/products/{sku}"), &json!({"name": sku, "price": "12.00",
+            s.send(
+                "PUT",
+                &format!("/api/v1/products/{sku}"),
+                &json!({"name": sku, "price": "12.00",
                 "handling_classes": classes, "weight_g": w,
-                "dimensions": {"length_mm": d[0], "width_mm": d[1], "height_mm": d[2]}})).await;
-            s.post("/api/v1/inventory/adjustments", &json!({"sku": sku, "location": "WH1", "delta": stock, "reason": "received"})).await;
-            s.post("/api/v1/inventory/adjustments", &json!({"sku": sku, "location": "WH2", "delta": 5, "reason": "received"})).await;
+                "dimensions": {"length_mm": d[0], "width_mm": d[1], "height_mm": d[2]}}),
+            )
+            .await;
+            s.post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": sku, "location": "WH1", "delta": stock, "reason": "received"}),
+            )
+            .await;
+            s.post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": sku, "location": "WH2", "delta": 5, "reason": "received"}),
+            )
+            .await;
             let bin = format!("A-{:02}-01-1", i + 1);
-            s.send("PUT", "/api/v1/locations/WH1/sku-bins", &json!({"bins": [{"sku": sku, "bin": bin}]})).await;
+            s.send(
+                "PUT",
+                "/api/v1/locations/WH1/sku-bins",
+                &json!({"bins": [{"sku": sku, "bin": bin}]}),
+            )
+            .await;
         }
         assert_clean(&s, "setup");
 
@@ -42,20 +60,31 @@ async fn capture_pick_pack_ship_deliver() {
                 2 => vec![("CHEESE", 1)],
                 _ => vec![("MUG", 1)],
             };
-            let o = s.post("/api/v1/orders", &order(&format!("day-{i}"), &lines)).await;
+            let o = s
+                .post("/api/v1/orders", &order(&format!("day-{i}"), &lines))
+                .await;
             assert_eq!(o.status, 201, "{:?}", o.body);
             assert_eq!(o.body["fulfillment_orders"][0]["location"], "WH1");
             numbers.push(o.body["number"].as_str().unwrap().to_string());
         }
         assert_clean(&s, "capture");
 
-        let job = s.post("/api/v1/pick-lists", &json!({"location": "WH1", "strategy": {"kind": "batch"}})).await;
+        let job = s
+            .post(
+                "/api/v1/pick-lists",
+                &json!({"location": "WH1", "strategy": {"kind": "batch"}}),
+            )
+            .await;
         assert_eq!(job.status, 201, "{}: {:?}", db.label, job.body);
         let id = job.body["id"].as_str().unwrap().to_string();
         assert_eq!(job.body["lists"][0]["totes"].as_array().unwrap().len(), 20);
         let lines: Vec<Value> = job.body["lists"][0]["lines"].as_array().unwrap().clone();
         let skus: Vec<&str> = lines.iter().map(|l| l["sku"].as_str().unwrap()).collect();
-        assert_eq!(skus, ["MUG", "VASE", "CHEESE"], "walk order follows the aisles");
+        assert_eq!(
+            skus,
+            ["MUG", "VASE", "CHEESE"],
+            "walk order follows the aisles"
+        );
         assert_clean(&s, "release");
 
         // MUG and CHEESE are picked in full; the VASE bin holds 3 of 5: two orders lose theirs.
@@ -73,33 +102,79 @@ async fn capture_pick_pack_ship_deliver() {
         let done = s.get(&format!("/api/v1/pick-lists/{id}")).await.body;
         assert_eq!(done["status"], "done");
         let vase = s.get("/api/v1/inventory?sku=VASE&location=WH2").await.body;
-        assert_eq!(vase["items"][0]["allocated"], 2, "the short VASE units were routed to WH2");
+        assert_eq!(
+            vase["items"][0]["allocated"], 2,
+            "the short VASE units were routed to WH2"
+        );
 
         // Pack and ship every picked fulfillment order at WH1, then hand over and deliver.
-        let picked = s.get("/api/v1/fulfillment-orders?location=WH1&status=picked&limit=100").await.body;
+        let picked = s
+            .get("/api/v1/fulfillment-orders?location=WH1&status=picked&limit=100")
+            .await
+            .body;
         let picked = picked["items"].as_array().unwrap().clone();
-        assert_eq!(picked.len(), 20, "orders that lost their VASE still ship their MUG");
+        assert_eq!(
+            picked.len(),
+            20,
+            "orders that lost their VASE still ship their MUG"
+        );
         let mut boxes = std::collections::BTreeSet::new();
         for fo in &picked {
             let fid = fo["id"].as_str().unwrap();
-            let scans: Vec<Value> = fo["lines"].as_array().unwrap().iter().map(|l| json!({"sku": l["sku"], "quantity": l["quantity"]})).collect();
-            let packed = s.post(&format!("/api/v1/fulfillment-orders/{fid}/pack"), &json!({"scans": scans})).await;
+            let scans: Vec<Value> = fo["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| json!({"sku": l["sku"], "quantity": l["quantity"]}))
+                .collect();
+            let packed = s
+                .post(
+                    &format!("/api/v1/fulfillment-orders/{fid}/pack"),
+                    &json!({"scans": scans}),
+                )
+                .await;
             assert_eq!(packed.status, 200, "{fid}: {:?}", packed.body);
             for p in packed.body["plan"]["packages"].as_array().unwrap() {
                 boxes.insert(p["box_code"].as_str().unwrap().to_string());
-                if p["items"].as_array().unwrap().iter().any(|i| i["sku"] == "VASE") {
-                    assert!(p["markings"].as_array().unwrap().iter().any(|m| m == "FRAGILE"));
+                if p["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["sku"] == "VASE")
+                {
+                    assert!(
+                        p["markings"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|m| m == "FRAGILE")
+                    );
                 }
             }
-            let shipped = s.post("/api/v1/shipments", &json!({"fulfillment_order": fid})).await;
+            let shipped = s
+                .post("/api/v1/shipments", &json!({"fulfillment_order": fid}))
+                .await;
             assert_eq!(shipped.status, 201, "{fid}: {:?}", shipped.body);
         }
-        assert!(boxes.contains("COOL-M"), "cheese ships insulated: {boxes:?}");
+        assert!(
+            boxes.contains("COOL-M"),
+            "cheese ships insulated: {boxes:?}"
+        );
         assert_clean(&s, "shipping");
-        let manifest = s.post("/api/v1/manifests", &json!({"location": "WH1"})).await;
+        let manifest = s
+            .post("/api/v1/manifests", &json!({"location": "WH1"}))
+            .await;
         assert_eq!(manifest.status, 201, "{:?}", manifest.body);
         for sid in manifest.body["shipments"].as_array().unwrap() {
-            let r = s.post(&format!("/api/v1/shipments/{}/tracking-events", sid.as_str().unwrap()), &json!({"status": "delivered"})).await;
+            let r = s
+                .post(
+                    &format!(
+                        "/api/v1/shipments/{}/tracking-events",
+                        sid.as_str().unwrap()
+                    ),
+                    &json!({"status": "delivered"}),
+                )
+                .await;
             assert_eq!(r.status, 200);
         }
         let mut delivered = 0;
@@ -108,7 +183,13 @@ async fn capture_pick_pack_ship_deliver() {
             match o["status"].as_str().unwrap() {
                 "delivered" => delivered += 1,
                 // The two that lost their VASE wait for WH2's part.
-                "partially_shipped" => assert!(o["fulfillment_orders"].as_array().unwrap().iter().any(|f| f["location"] == "WH2")),
+                "partially_shipped" => assert!(
+                    o["fulfillment_orders"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f["location"] == "WH2")
+                ),
                 other => panic!("{n} is {other}"),
             }
         }
