@@ -235,7 +235,9 @@ pub(crate) async fn create_pick_job(
         None => None,
     };
     let layout = layout_of(layout)?;
-    let candidates = pick_candidates(&orders, &place, &product_docs, &sku_bins);
+    let mut candidates = pick_candidates(&orders, &place, &product_docs, &sku_bins);
+    let services = reads::carrier_services(c).await?;
+    apply_cutoffs(&mut candidates, &place, &services, now());
     let at = now();
     // Planned before a number is taken, so a refusal leaves no gap in the numbering.
     let Some(mut job) = plan_pick_job(0, location, input, candidates, &layout, at)? else {

@@ -1677,7 +1677,14 @@ pub(crate) fn create_pick_job(
         .map(|b| (b.sku, b.bin))
         .collect();
     let layout = layout_of(reads::layout(&w.conn, location)?)?;
-    let candidates = pick_candidates(&orders, &place, &products, &sku_bins);
+    let mut candidates = pick_candidates(&orders, &place, &products, &sku_bins);
+    let services: Vec<ordo_warehouse::shipping::CarrierService> = reads::get_doc(
+        &w.conn,
+        "SELECT doc FROM settings WHERE key = ?1",
+        "carrier_services",
+    )?
+    .unwrap_or_default();
+    apply_cutoffs(&mut candidates, &place, &services, now());
     let number: i64 = w
         .conn
         .query_row(

@@ -333,3 +333,27 @@ pub fn plan_pick(
         losses,
     })
 }
+
+/// When the carrier collects each candidate's parcel today: the latest cut-off at the
+/// location among the services fast enough for the order's service level (the service
+/// choice picks among those later). Orders without such a service keep no cut-off.
+pub fn apply_cutoffs(
+    candidates: &mut [CandidateOrder],
+    location: &Location,
+    services: &[ordo_warehouse::shipping::CarrierService],
+    now: OffsetDateTime,
+) {
+    use ordo_warehouse::shipping::ServiceLevel;
+    let offset = time::UtcOffset::from_whole_seconds(location.routing.utc_offset_seconds())
+        .unwrap_or(time::UtcOffset::UTC);
+    let today = now.to_offset(offset).date();
+    for c in candidates.iter_mut() {
+        let wanted = c.service_level.as_deref().and_then(ServiceLevel::parse);
+        c.cutoff_at = services
+            .iter()
+            .filter(|s| wanted.is_none_or(|w| s.level >= w))
+            .flat_map(|s| s.cutoffs.iter().filter(|k| k.location == location.code))
+            .map(|k| today.with_time(k.time).assume_offset(offset))
+            .max();
+    }
+}

@@ -69,6 +69,26 @@ async fn capture_pick_pack_ship_deliver() {
         }
         assert_clean(&s, "capture");
 
+        // Carrier cut-offs decide which orders are urgent: none is due before the year 2000.
+        let service = json!([{"carrier": "own_fleet", "code": "standard", "name": "Standard", "level": "standard",
+            "transit_days": 2, "max_weight_g": 30000, "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": 490}],
+            "cutoffs": [{"location": "WH1", "time": "23:59"}]},
+            {"carrier": "own_fleet", "code": "express", "name": "Express", "level": "express",
+            "transit_days": 1, "weekend_delivery": true, "max_weight_g": 30000, "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": 990}],
+            "cutoffs": [{"location": "WH1", "time": "23:59"}]}]);
+        assert_eq!(
+            s.send("PUT", "/api/v1/carrier-services", &service)
+                .await
+                .status,
+            200
+        );
+        let none_due = s
+            .post(
+                "/api/v1/pick-lists",
+                &json!({"location": "WH1", "filters": {"cutoff_before": "2000-01-01T00:00:00Z"}}),
+            )
+            .await;
+        assert_eq!(none_due.status, 422, "{:?}", none_due.body);
         let job = s
             .post(
                 "/api/v1/pick-lists",
