@@ -213,3 +213,84 @@ fn shipment_serial(shipment_id: &str, package: u32) -> u64 {
     let number = ordo_domain::shipment::parse_shipment_number(shipment_id).unwrap_or(0) as u64;
     number * 100 + u64::from(package % 100)
 }
+
+/// One list of a pick job as a printable document, with bin and SKU barcodes in walk order.
+pub async fn pick_list(
+    store: &dyn Store,
+    id: &str,
+    list: u32,
+) -> ApiResult<ordo_labels::PickListDocument> {
+    let job = store
+        .get_pick_job(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+    let count = job.lists.len() as u32;
+    let l = job
+        .lists
+        .iter()
+        .find(|l| l.number == list)
+        .ok_or_else(|| ApiError::field("list", format!("must be between 1 and {count}")))?;
+    let location = store.get_location(&job.location).await?;
+    let mut lines = Vec::with_capacity(l.lines.len());
+    for (i, line) in l.lines.iter().enumerate() {
+        let name = store
+            .get_product(&line.sku)
+            .await?
+            .map_or_else(|| line.sku.clone(), |p| p.name);
+        lines.push(ordo_labels::PickListLine {
+            step: i as u32 + 1,
+            bin: line.bin.clone(),
+            sku: line.sku.clone(),
+            name,
+            quantity: u32::try_from(line.quantity).unwrap_or(u32::MAX),
+            totes: line
+                .totes
+                .iter()
+                .map(|t| (t.tote, u32::try_from(t.quantity).unwrap_or(u32::MAX)))
+                .collect(),
+            flag: line.flag.map(|f| {
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                    .unwrap_or_default()
+            }),
+        });
+    }
+    let path = match l.path.metres {
+        Some(m) => format!(
+            "{} stops · {} bin steps · {m:.0} m",
+            l.path.stops, l.path.steps
+        ),
+        None => format!("{} stops · {} bin steps", l.path.stops, l.path.steps),
+    };
+    Ok(ordo_labels::PickListDocument {
+        page_size: Default::default(),
+        title: if count > 1 {
+            format!("Pick list {} · {}/{count}", job.id, l.number)
+        } else {
+            format!("Pick list {}", job.id)
+        },
+        location: location.map_or_else(
+            || job.location.clone(),
+            |p| format!("{} ({})", p.name, p.code),
+        ),
+        zone: l.zone.clone(),
+        created: job
+            .created_at
+            .format(&time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default(),
+        totes: l
+            .totes
+            .iter()
+            .map(|t| ordo_labels::PickTote {
+                tote: t.tote,
+                reference: t.fulfillment_order_id.clone(),
+                order_number: t.order_number.clone(),
+            })
+            .collect(),
+        lines,
+        path: Some(path),
+    })
+}

@@ -119,7 +119,7 @@ impl Modify for SecurityAddon {
         shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
         shipments::close_manifest, shipments::list_manifests, shipments::manifest_pdf, shipments::manifest_csv,
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
-        picking::create, picking::list, picking::get, picking::pick,
+        picking::create, picking::list, picking::get, picking::pick, picking::print_pdf,
         packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
@@ -288,6 +288,7 @@ pub fn router(state: AppState) -> Router {
             get(packing::packing_slip),
         )
         .route("/api/v1/pick-lists/{id}/picks", post(picking::pick))
+        .route("/api/v1/pick-lists/{id}/print.pdf", get(picking::print_pdf))
         .route(
             "/api/v1/shipments",
             get(shipments::list).post(shipments::create),

@@ -1,6 +1,7 @@
-//! Ordo's shipping documents, free of I/O: identifiers, barcodes, labels, packing slips and
-//! manifests. Every function takes plain values and returns bytes or text, so documents are
-//! deterministic, testable without a printer, and can be produced anywhere in the stack.
+//! Ordo's shipping documents, free of I/O: identifiers, barcodes, labels, packing slips,
+//! manifests and pick lists. Every function takes plain values and returns bytes or text, so
+//! documents are deterministic, testable without a printer, and can be produced anywhere in
+//! the stack.
 //!
 //! - [`gs1`]: GS1 mod-10 check digits (GTIN, SSCC), SSCC-18 construction and validation.
 //! - [`s10`]: tracking numbers for Ordo's built-in carriers (`own_fleet`, `manual`) in the
@@ -9,6 +10,7 @@
 //!   mod-103 check) to bar/space module widths.
 //! - [`ShippingLabel`]: the 4×6 in label as PDF (288 × 432 pt) and ZPL II (203 dpi).
 //! - [`PackingSlip`]: A4 or Letter PDF. [`Manifest`]: end-of-day PDF and CSV.
+//! - [`PickListDocument`]: the picker's walk as A4 or Letter PDF, with bin and SKU barcodes.
 //!
 //! No PDF, font or barcode crate is used. A label needs two standard fonts (not embedded),
 //! filled rectangles and text; writing that subset takes a few hundred lines and keeps the
@@ -59,6 +61,7 @@ mod manifest;
 mod model;
 mod packing_slip;
 mod pdf;
+mod pick_list;
 pub mod s10;
 mod zpl;
 
@@ -72,4 +75,5 @@ pub use manifest::{
 };
 pub use model::{Address, PageSize, WeightUnit, format_weight};
 pub use packing_slip::{PackingSlip, PackingSlipLine};
+pub use pick_list::{PickListDocument, PickListLine, PickTote};
 pub use s10::{S10, S10Prefix, s10_check_digit};

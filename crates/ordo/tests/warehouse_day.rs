@@ -106,6 +106,24 @@ async fn capture_pick_pack_ship_deliver() {
             "walk order follows the aisles"
         );
         assert_clean(&s, "release");
+        let pdf = s
+            .request(
+                "GET",
+                &format!("/api/v1/pick-lists/{id}/print.pdf"),
+                Some(ADMIN_KEY),
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(pdf.status, 200, "{:?}", pdf.body);
+        assert_eq!(pdf.headers.get("content-type").unwrap(), "application/pdf");
+        assert_eq!(
+            s.get(&format!("/api/v1/pick-lists/{id}/print.pdf?list=9"))
+                .await
+                .status,
+            422
+        );
 
         // MUG and CHEESE are picked in full; the VASE bin holds 3 of 5: two orders lose theirs.
         let picks = format!("/api/v1/pick-lists/{id}/picks");

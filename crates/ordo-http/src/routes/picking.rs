@@ -301,3 +301,27 @@ pub async fn pick(
         (StatusCode::OK, Json(r)).into_response()
     }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PrintParams {
+    /// Which list of the job (1-based, default 1; a wave has one per zone).
+    pub list: Option<u32>,
+}
+
+/// A pick list as PDF for paper picking: bins and SKUs with Code 128 barcodes, in walk
+/// order, with the tote split of every line and the walk's length.
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}/print.pdf", tag = "picking", params(PrintParams),
+    responses((status = 200, content_type = "application/pdf", description = "A4 pick list"),
+        (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn print_pdf(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<PrintParams>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    let doc = crate::documents::pick_list(s.store.as_ref(), &id, p.list.unwrap_or(1)).await?;
+    let pdf = doc.to_pdf().map_err(crate::documents::document_error)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
