@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_shipments.sql")),
     (6, include_str!("../migrations/0006_picking.sql")),
     (7, include_str!("../migrations/0007_packing.sql")),
+    (8, include_str!("../migrations/0008_manifests.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -481,6 +482,50 @@ impl Store for PgStore {
         self.write(move |c| {
             let (box_type, ctx) = (box_type.clone(), ctx.clone());
             Box::pin(async move { packing::put_box_type(c, &box_type, &ctx).await })
+        })
+        .await
+    }
+    async fn close_manifest(
+        &self,
+        location: &str,
+        carrier: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Manifest>>> {
+        let (location, carrier, ctx) = (location.to_string(), carrier.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (location, carrier, ctx) = (location.clone(), carrier.clone(), ctx.clone());
+            Box::pin(async move { ops::close_manifest(c, &location, &carrier, &ctx).await })
+        })
+        .await
+    }
+    async fn get_manifest(&self, id: &str) -> Result<Option<Manifest>> {
+        read!(self, |c| reads::get_manifest(c, id))
+    }
+    async fn list_manifests(
+        &self,
+        location: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Manifest>> {
+        read!(self, |c| reads::list_manifests(c, location, page))
+    }
+    async fn packing_policies(
+        &self,
+        location: &str,
+    ) -> Result<ordo_warehouse::packing::PackingPolicies> {
+        read!(self, |c| reads::packing_policies(c, location))
+    }
+    async fn put_packing_policies(
+        &self,
+        location: Option<&str>,
+        policies: ordo_warehouse::packing::PackingPolicies,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let key = packing_policies_key(location);
+        let doc = serde_json::to_value(&policies).map_err(StoreError::internal)?;
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (key, doc, ctx) = (key.clone(), doc.clone(), ctx.clone());
+            Box::pin(async move { packing::put_setting(c, &key, &doc, &ctx).await })
         })
         .await
     }

@@ -1692,3 +1692,93 @@ pub(crate) async fn add_tracking_event(
     remember(c, ctx, 200, &view).await?;
     Ok(Outcome::Done(view))
 }
+
+/// Orders with a labelled shipment of carrier `$2` at `$1` not yet on a manifest, locked in
+/// number order.
+const MANIFEST_LOCK_ORDERS_SQL: &str = "SELECT o.number FROM orders o WHERE o.number IN \
+     (SELECT s.order_number FROM shipments s WHERE s.location = $1 AND s.carrier = $2 \
+     AND s.manifest IS NULL AND s.status = 'label_created') ORDER BY o.number FOR UPDATE OF o";
+/// Hands shipments `$1` (with documents `$2` and statuses `$3`) over on manifest `$5`.
+const MANIFEST_SHIPMENTS_SQL: &str = "UPDATE shipments s SET status = u.status, doc = u.doc, \
+     updated_at = $4, manifest = $5 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(number, doc, status) \
+     WHERE s.number = u.number";
+const MANIFEST_INSERT_SQL: &str = "INSERT INTO manifests (number, location, carrier, doc, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+/// Closes the manifest of `carrier` at `location`, in the caller's transaction: every
+/// labelled shipment not yet on a manifest is handed over (`in_transit`).
+///
+/// Locks as a tracking event takes them, for many shipments at once: the order rows (in
+/// number order), then the shipment rows (in number order). Voiding takes the same order
+/// lock before the shipment's, so a void and a manifest of one shipment take turns and the
+/// second sees what the first did: the manifest leaves a voided shipment off, and a void
+/// finds a handed-over shipment no longer voidable.
+pub(crate) async fn close_manifest(
+    c: &mut Conn,
+    location: &str,
+    carrier: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<Manifest>>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let known: bool = c
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM locations WHERE code = $1)",
+            &[&location],
+        )
+        .await?
+        .try_get(0)?;
+    if !known {
+        return Err(Problem::invalid("location", format!("unknown location '{location}'")).into());
+    }
+    let orders: Vec<i64> = c
+        .query(MANIFEST_LOCK_ORDERS_SQL, &[&location, &carrier])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let rows = reads::lock_unmanifested(c, location, carrier, &orders).await?;
+    let at = now();
+    if rows.is_empty() {
+        // Nothing to hand over: the planner's refusal, before a number is taken.
+        plan_manifest(0, location, carrier, &rows, at)?;
+    }
+    let number: i64 = c
+        .query_one("SELECT nextval('manifest_number_seq')", &[])
+        .await?
+        .try_get(0)?;
+    let (manifest, updated, events) = plan_manifest(number, location, carrier, &rows, at)?;
+    let numbers: Vec<i64> = updated.iter().map(|r| r.number).collect();
+    let docs: Vec<String> = updated.iter().map(ShipmentRow::doc_json).collect();
+    let statuses: Vec<&str> = updated.iter().map(|r| r.status.as_str()).collect();
+    c.execute(
+        MANIFEST_SHIPMENTS_SQL,
+        &[&numbers, &docs, &statuses, &at, &number],
+    )
+    .await?;
+    for (row, event) in updated.iter().zip(&events) {
+        c.event(
+            event.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            at,
+            &event.data,
+        );
+    }
+    let touched: BTreeSet<i64> = updated.iter().map(|r| r.order_number).collect();
+    for order in touched {
+        refresh_fill(c, order, at).await?;
+    }
+    let doc = serde_json::to_string(&manifest).map_err(internal)?;
+    c.execute(
+        MANIFEST_INSERT_SQL,
+        &[&number, &location, &carrier, &doc, &at],
+    )
+    .await?;
+    remember(c, ctx, 201, &manifest).await?;
+    Ok(Outcome::Done(Created {
+        value: manifest,
+        created: true,
+    }))
+}

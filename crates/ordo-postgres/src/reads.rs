@@ -1246,6 +1246,29 @@ pub(crate) async fn lock_shipment(c: &mut Conn, number: i64) -> Result<Option<Sh
     row.as_ref().map(shipment_from).transpose()
 }
 
+/// The labelled shipments of `carrier` at `location` not yet on a manifest that belong to
+/// `orders` (whose rows the caller has locked), locked, oldest first. Read after the order
+/// locks, so a shipment voided or handed over meanwhile drops out.
+pub(crate) async fn lock_unmanifested(
+    c: &mut Conn,
+    location: &str,
+    carrier: &str,
+    orders: &[i64],
+) -> Result<Vec<ShipmentRow>> {
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                shipment_columns!(),
+                " FROM shipments WHERE location = $1 AND carrier = $2 AND manifest IS NULL \
+                 AND status = 'label_created' AND order_number = ANY($3) ORDER BY number FOR UPDATE"
+            ),
+            &[&location, &carrier, &orders],
+        )
+        .await?;
+    rows.iter().map(shipment_from).collect()
+}
+
 pub(crate) async fn get_shipment(
     c: &mut Conn,
     id: &str,
@@ -1436,4 +1459,46 @@ pub(crate) async fn packing_policies(
         }
     }
     Ok(Default::default())
+}
+
+/// A manifest by id (`MF-000001`).
+pub(crate) async fn get_manifest(c: &mut Conn, id: &str) -> Result<Option<Manifest>> {
+    let Some(number) = parse_manifest_number(id) else {
+        return Ok(None);
+    };
+    match c
+        .query_opt("SELECT doc FROM manifests WHERE number = $1", &[&number])
+        .await?
+    {
+        Some(r) => Ok(Some(decode(r.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// Newest first; the cursor is the last number of the previous page.
+pub(crate) async fn list_manifests(
+    c: &mut Conn,
+    location: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Manifest>> {
+    let before: i64 = match cursor_key(page)? {
+        Some(key) => key.parse().map_err(|_| bad_cursor())?,
+        None => i64::MAX,
+    };
+    let limit = page.limit();
+    let rows = c
+        .query(
+            "SELECT number, doc FROM manifests WHERE number < $1 \
+             AND ($2::text IS NULL OR location = $2) ORDER BY number DESC LIMIT $3",
+            &[&before, &location, &(limit + 1)],
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = 0i64;
+    for r in rows.iter().take(limit as usize) {
+        last = r.try_get(0)?;
+        items.push(decode(r.try_get(1)?)?);
+    }
+    let next_cursor = (rows.len() as i64 > limit).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
 }

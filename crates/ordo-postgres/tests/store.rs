@@ -3612,3 +3612,362 @@ async fn carrier_services_and_box_types_round_trip() {
         Err(e) => panic!("packing with saved boxes: {e:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Manifests and packing policies.
+
+use ordo_warehouse::packing::PackingPolicies;
+
+async fn manifest(store: &PgStore, location: &str, carrier: &str) -> Result<Manifest> {
+    match store.close_manifest(location, carrier, &ctx()).await? {
+        Outcome::Done(c) => {
+            assert!(c.created);
+            Ok(c.value)
+        }
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn manifest_ids(store: &PgStore, location: Option<&str>, limit: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_manifests(
+                location,
+                &PageRequest {
+                    limit: Some(limit),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        out.extend(page.items.into_iter().map(|m| m.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_hands_over_the_labelled_shipments_of_one_carrier_and_location() {
+    let Some((store, _)) = store("manifest").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 10), &ctx())
+        .await
+        .unwrap();
+    store
+        .write_stock(adjust("SKU-B", "WH2", 10), &ctx())
+        .await
+        .unwrap();
+    let mut fos = Vec::new();
+    let mut numbers = Vec::new();
+    for (i, (sku, q)) in [
+        ("SKU-A", 1),
+        ("SKU-A", 1),
+        ("SKU-A", 1),
+        ("SKU-B", 1),
+        ("SKU-A", 2),
+        ("SKU-A", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = created(&store, order(&format!("mf-{i}"), &[(sku, q)]))
+            .await
+            .value;
+        fos.push(fo(&o, 1).id.clone());
+        numbers.push(o.number.clone());
+    }
+    // Labelled own-fleet at WH1: the first and the last; the second is voided, the third
+    // goes with another carrier, the fourth leaves WH2, the fifth is already on its way.
+    let s1 = ship(&store, own_fleet(&fos[0])).await.unwrap();
+    let s2 = ship(&store, own_fleet(&fos[1])).await.unwrap();
+    let s3 = ship(&store, manual(&fos[2], "MAN-1")).await.unwrap();
+    let s4 = ship(&store, own_fleet(&fos[3])).await.unwrap();
+    assert_eq!(s4.location, "WH2");
+    let s5 = ship(&store, own_fleet(&fos[4])).await.unwrap();
+    let s6 = ship(&store, own_fleet(&fos[5])).await.unwrap();
+    void(&store, &s2.id).await.unwrap();
+    track(&store, &s5.id, ShipmentStatus::InTransit)
+        .await
+        .unwrap();
+    let before = balance(&store, "SKU-A", "WH1").await;
+
+    let m = manifest(&store, "WH1", "own_fleet").await.unwrap();
+    assert_eq!(m.id, "MF-000001");
+    assert_eq!(
+        (m.location.as_str(), m.carrier.as_str()),
+        ("WH1", "own_fleet")
+    );
+    assert_eq!(m.shipments, vec![s1.id.clone(), s6.id.clone()]);
+    assert_eq!(m.packages, 2);
+    let weight: i64 = [&s1, &s6]
+        .iter()
+        .flat_map(|s| s.packages.iter())
+        .map(|p| p.weight_g)
+        .sum();
+    assert_eq!(m.weight_g, weight);
+    // What the write answered is what a read returns.
+    assert_eq!(store.get_manifest(&m.id).await.unwrap().as_ref(), Some(&m));
+    assert!(store.get_manifest("MF-000099").await.unwrap().is_none());
+    assert!(store.get_manifest("nonsense").await.unwrap().is_none());
+
+    // Handed over: in transit, with a tracking event naming the manifest, and no more voids.
+    for s in [&s1, &s6] {
+        let now = store.get_shipment(&s.id).await.unwrap().unwrap();
+        assert_eq!(now.status, ShipmentStatus::InTransit);
+        assert_eq!(now.tracking.len(), 1);
+        assert!(
+            now.tracking[0]
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("MF-000001")),
+            "{:?}",
+            now.tracking
+        );
+        let e = void(&store, &s.id).await.unwrap_err();
+        assert!(is_conflict(&e), "{e:?}");
+    }
+    // Everything else stays as it was.
+    let status = |id: String| {
+        let store = &store;
+        async move { store.get_shipment(&id).await.unwrap().unwrap() }
+    };
+    assert_eq!(status(s2.id.clone()).await.status, ShipmentStatus::Voided);
+    assert_eq!(
+        status(s3.id.clone()).await.status,
+        ShipmentStatus::LabelCreated
+    );
+    assert_eq!(
+        status(s4.id.clone()).await.status,
+        ShipmentStatus::LabelCreated
+    );
+    let s5_now = status(s5.id.clone()).await;
+    assert_eq!(s5_now.status, ShipmentStatus::InTransit);
+    assert_eq!(s5_now.tracking.len(), 1);
+    // No stock moved; the orders are still shipped.
+    assert_eq!(balance(&store, "SKU-A", "WH1").await, before);
+    for n in [&numbers[0], &numbers[5]] {
+        assert_eq!(order_now(&store, n).await.status, OrderStatus::Shipped);
+    }
+    let tracking = events_of(&store, "shipment.tracking").await;
+    let on_manifest: Vec<_> = tracking
+        .iter()
+        .filter(|e| {
+            e.data["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("MF-000001"))
+        })
+        .collect();
+    assert_eq!(on_manifest.len(), 2);
+    assert_eq!(on_manifest[0].data["shipment"], s1.id.as_str());
+    assert_eq!(on_manifest[0].data["status"], "in_transit");
+    let o1 = order_now(&store, &numbers[0]).await;
+    assert_eq!(on_manifest[0].order_id, Some(o1.id));
+
+    // Nothing left to hand over, or an unknown location: refused, nothing written.
+    let e = manifest(&store, "WH1", "own_fleet").await.unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "carrier");
+    let e = manifest(&store, "NOPE", "own_fleet").await.unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "location");
+    assert_eq!(manifest_ids(&store, None, 50).await, ["MF-000001"]);
+
+    // A retried close is answered once.
+    let first = store
+        .close_manifest("WH1", "manual", &keyed("mf-manual"))
+        .await
+        .unwrap();
+    let Outcome::Done(manual_manifest) = first else {
+        panic!("first close replayed")
+    };
+    assert_eq!(manual_manifest.value.shipments, vec![s3.id.clone()]);
+    match store
+        .close_manifest("WH1", "manual", &keyed("mf-manual"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 201);
+            let replayed: Manifest = serde_json::from_str(&body).unwrap();
+            assert_eq!(replayed, manual_manifest.value);
+        }
+        Outcome::Done(_) => panic!("a retried close acted twice"),
+    }
+    let wh2 = manifest(&store, "WH2", "own_fleet").await.unwrap();
+    assert_eq!(wh2.shipments, vec![s4.id.clone()]);
+
+    // A shipment labelled later goes on the next manifest.
+    let o = created(&store, order("mf-late", &[("SKU-A", 1)]))
+        .await
+        .value;
+    let late = ship(&store, own_fleet(&fo(&o, 1).id)).await.unwrap();
+    let next = manifest(&store, "WH1", "own_fleet").await.unwrap();
+    assert_eq!(next.shipments, vec![late.id]);
+
+    // Newest first, by location, page by page.
+    let all = manifest_ids(&store, None, 50).await;
+    assert_eq!(all, ["MF-000004", "MF-000003", "MF-000002", "MF-000001"]);
+    assert_eq!(manifest_ids(&store, None, 1).await, all);
+    assert_eq!(
+        manifest_ids(&store, Some("WH1"), 2).await,
+        ["MF-000004", "MF-000002", "MF-000001"]
+    );
+    assert_eq!(manifest_ids(&store, Some("WH2"), 50).await, ["MF-000003"]);
+    assert!(manifest_ids(&store, Some("WH9"), 50).await.is_empty());
+    let e = store
+        .list_manifests(
+            None,
+            &PageRequest {
+                limit: None,
+                cursor: Some("garbage".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "cursor");
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_void_racing_a_manifest_either_wins_but_never_both() {
+    let Some((store, url)) = store("manifest_race").await else {
+        return;
+    };
+    // A second store on the same database stands for another process.
+    let other = PgStore::connect(&url).await.expect("second process");
+    seed(&store, &["SKU-A"]).await;
+    store
+        .write_stock(adjust("SKU-A", "WH1", 100), &ctx())
+        .await
+        .unwrap();
+    let (mut voided, mut handed_over) = (0, 0);
+    let cx = ctx();
+    for round in 0..12 {
+        let o = created(&store, order(&format!("race-{round}"), &[("SKU-A", 1)]))
+            .await
+            .value;
+        let s = ship(&store, own_fleet(&fo(&o, 1).id)).await.unwrap();
+        let (v, m) = tokio::join!(
+            store.void_shipment(&s.id, &cx),
+            other.close_manifest("WH1", "own_fleet", &cx),
+        );
+        let now = store.get_shipment(&s.id).await.unwrap().unwrap();
+        match (v, m) {
+            (Ok(_), Err(e)) => {
+                assert_eq!(invalid_fields(e)[0].0, "carrier", "round {round}");
+                assert_eq!(now.status, ShipmentStatus::Voided, "round {round}");
+                voided += 1;
+            }
+            (Err(e), Ok(Outcome::Done(m))) => {
+                assert!(is_conflict(&e), "round {round}: {e:?}");
+                assert_eq!(m.value.shipments, vec![s.id.clone()], "round {round}");
+                assert_eq!(now.status, ShipmentStatus::InTransit, "round {round}");
+                handed_over += 1;
+            }
+            (v, m) => panic!("round {round}: exactly one must win: {v:?} / {m:?}"),
+        }
+        assert_clean(&store).await;
+    }
+    assert_eq!(voided + handed_over, 12);
+    // Voided units are back on the shelf (and reserved again for their reopened fulfillment
+    // orders); handed-over ones are gone.
+    let b = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!((b.on_hand, b.allocated), (100 - handed_over, voided));
+
+    // Two closes at once: one takes everything, the other finds nothing left.
+    let mut labelled = Vec::new();
+    for i in 0..3 {
+        let o = created(&store, order(&format!("twice-{i}"), &[("SKU-A", 1)]))
+            .await
+            .value;
+        labelled.push(ship(&store, own_fleet(&fo(&o, 1).id)).await.unwrap().id);
+    }
+    let (a, b) = tokio::join!(
+        store.close_manifest("WH1", "own_fleet", &cx),
+        other.close_manifest("WH1", "own_fleet", &cx),
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(Outcome::Done(m)), Err(e)) | (Err(e), Ok(Outcome::Done(m))) => (m.value, e),
+        (a, b) => panic!("exactly one close must win: {a:?} / {b:?}"),
+    };
+    assert_eq!(won.shipments, labelled);
+    assert_eq!(invalid_fields(lost)[0].0, "carrier");
+    assert_clean(&store).await;
+    other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packing_policies_fall_back_to_shop_wide_then_defaults() {
+    let Some((store, _)) = store("policies").await else {
+        return;
+    };
+    seed_packing(&store).await;
+    let defaults = PackingPolicies::default();
+    assert_eq!(store.packing_policies("WH1").await.unwrap(), defaults);
+    assert_eq!(store.packing_policies("").await.unwrap(), defaults);
+
+    // Shop-wide: every location without its own reads them.
+    let mut shop = defaults.clone();
+    shop.policies.retain(|p| p.class.as_str() != "hazmat");
+    store
+        .put_packing_policies(None, shop.clone(), &ctx())
+        .await
+        .unwrap();
+    for l in ["WH1", "WH2", ""] {
+        assert_eq!(store.packing_policies(l).await.unwrap(), shop, "{l}");
+    }
+
+    // WH1's own: only WH1 reads them; saving again replaces them.
+    let mut own = defaults.clone();
+    for p in &mut own.policies {
+        if p.class.as_str() == "fragile" {
+            p.markings = vec!["HANDLE WITH CARE".into()];
+        }
+    }
+    store
+        .put_packing_policies(Some("WH1"), shop.clone(), &ctx())
+        .await
+        .unwrap();
+    store
+        .put_packing_policies(Some("WH1"), own.clone(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(store.packing_policies("WH1").await.unwrap(), own);
+    assert_eq!(store.packing_policies("WH2").await.unwrap(), shop);
+    let changed: Vec<String> = events_of(&store, "settings.changed")
+        .await
+        .iter()
+        .map(|e| e.data["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "packing_policies",
+            "packing_policies:WH1",
+            "packing_policies:WH1"
+        ]
+    );
+
+    // The pack station at WH1 follows WH1's policies.
+    let o = created(&store, order("pol-1", &[("FRAG-1", 1)]))
+        .await
+        .value;
+    let packing = pack(
+        &store,
+        &o.fulfillment_orders[0].id,
+        pack_input(json!({"scans": [{"sku": "FRAG-1"}]})),
+    )
+    .await
+    .unwrap();
+    let markings = &packing.plan.packages[0].markings;
+    assert!(
+        markings.iter().any(|m| m == "HANDLE WITH CARE")
+            && !markings.iter().any(|m| m == "FRAGILE"),
+        "{markings:?}"
+    );
+}
