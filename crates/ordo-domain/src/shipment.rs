@@ -211,6 +211,12 @@ pub fn is_carrier_code(code: &str) -> bool {
 
 impl ShipmentInput {
     pub fn validate(self) -> Result<NewShipment, Problem> {
+        self.validate_with(|_| false)
+    }
+
+    /// `booked` says which carriers have an adapter that books the parcel and returns
+    /// the tracking number; for the others (but Ordo's own fleet) the number is required.
+    pub fn validate_with(self, booked: impl Fn(&str) -> bool) -> Result<NewShipment, Problem> {
         let mut errors = Errors::default();
         let fulfillment_order = self.fulfillment_order.unwrap_or_default();
         if crate::fulfillment::parse_fulfillment_order_id(&fulfillment_order).is_none() {
@@ -228,7 +234,7 @@ impl ShipmentInput {
             );
         }
         let tracking_number = self.tracking_number.filter(|t| !t.trim().is_empty());
-        if !auto && carrier != OWN_FLEET && tracking_number.is_none() {
+        if !auto && carrier != OWN_FLEET && !booked(&carrier) && tracking_number.is_none() {
             errors.add(
                 "tracking_number",
                 format!("is required for carrier {carrier} (the carrier's own number)"),

@@ -2,6 +2,7 @@
 //! one store method and shape the answer; the rules live in `ordo-domain`.
 
 pub mod auth;
+pub mod carriers;
 pub mod documents;
 pub mod error;
 pub mod extract;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The highest event sequence any consumer of `GET /api/v1/events` has been given.
     pub consumed_seq: Arc<AtomicI64>,
+    /// Adapters of outside carriers shipments are booked with.
+    pub carriers: Arc<carriers::Carriers>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             auth: Arc::new(auth::KeyCache::default()),
             metrics,
             consumed_seq: Arc::new(AtomicI64::new(0)),
+            carriers: Arc::new(carriers::Carriers::default()),
         }
     }
 

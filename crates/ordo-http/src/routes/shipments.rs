@@ -32,9 +32,14 @@ pub async fn create(
     JsonBody(input): JsonBody<ShipmentInput>,
 ) -> ApiResult<Response> {
     caller.require(Permission::WriteStock)?;
-    let mut input = input.validate()?;
+    let mut input = input.validate_with(|c| s.carriers.get(c).is_some())?;
     if input.auto {
         choose_service(&s, &mut input).await?;
+    }
+    if input.tracking_number.is_none()
+        && let Some(adapter) = s.carriers.get(&input.carrier).cloned()
+    {
+        book(&s, adapter.as_ref(), &mut input).await?;
     }
     let result = s.store.create_shipment(input, &caller.context()).await?;
     Ok(outcome(result, super::created))
@@ -84,7 +89,10 @@ async fn choose_service(
         &services,
         OffsetDateTime::now_utc(),
     )?;
-    if carrier != ordo_domain::shipment::OWN_FLEET && input.tracking_number.is_none() {
+    if carrier != ordo_domain::shipment::OWN_FLEET
+        && input.tracking_number.is_none()
+        && s.carriers.get(&carrier).is_none()
+    {
         return Err(ApiError::field(
             "tracking_number",
             format!(
@@ -95,6 +103,53 @@ async fn choose_service(
     input.carrier = carrier;
     input.service = service;
     input.rate_choice = Some(recorded);
+    Ok(())
+}
+
+/// Books the shipment with the carrier's adapter and takes its tracking number.
+async fn book(
+    s: &AppState,
+    adapter: &dyn crate::carriers::CarrierAdapter,
+    input: &mut ordo_domain::shipment::NewShipment,
+) -> ApiResult<()> {
+    let fo = s
+        .store
+        .get_fulfillment_order(&input.fulfillment_order)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("fulfillment order {}", input.fulfillment_order))
+        })?;
+    let order = s
+        .store
+        .get_order(&fo.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
+    let location = s
+        .store
+        .get_location(&fo.location)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("location {}", fo.location)))?;
+    let packing = s.store.get_packing(&fo.id).await?;
+    let mut products = std::collections::HashMap::new();
+    for l in &fo.lines {
+        if let Some(p) = s.store.get_product(&l.sku).await? {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    let parcels = ordo_store::parcels_for(&input.packages, packing.as_ref(), &fo.lines, &products);
+    let booking = adapter
+        .book(&crate::carriers::BookingRequest {
+            reference: fo.id.clone(),
+            service: input.service.clone(),
+            from: crate::documents::label_address(&location.address, &location.name),
+            to: crate::documents::label_address(&order.shipping_address, &order.customer.email),
+            parcels: parcels.clone(),
+        })
+        .await?;
+    input.tracking_number = Some(booking.tracking_number);
+    if input.packages.is_empty() {
+        input.packages = parcels;
+    }
     Ok(())
 }
 
