@@ -1,5 +1,5 @@
 // Enhancements for the back office. Every form also works without them; they add the
-// stock dialogs, "select all" and the dashboard's live rows.
+// stock dialogs, "select all", the print button and the dashboard's live rows.
 (function () {
   'use strict';
 
@@ -51,6 +51,10 @@
     });
     // Re-rendered after a refusal: show it as the modal it was.
     if (dlg.hasAttribute('open')) show(dlg);
+  });
+
+  document.querySelectorAll('.js-print').forEach(function (b) {
+    b.addEventListener('click', function () { window.print(); });
   });
 
   document.querySelectorAll('.js-select-all').forEach(function (all) {

@@ -3,6 +3,7 @@
 //!
 //! Pages live at `/` and below; the API keeps `/api/*`, `/health` and `/metrics`.
 
+mod bins;
 mod catalog;
 mod chart;
 mod dashboard;
@@ -13,6 +14,8 @@ mod inventory;
 mod labels;
 mod live;
 mod orders;
+mod packing;
+mod picking;
 mod routing;
 mod session;
 mod shipments;
@@ -74,6 +77,16 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
             post(shipments::act),
         )
         .route("/fulfillment", get(fulfillment::list))
+        .route("/picking", get(picking::list).post(picking::create))
+        .route("/picking/{id}", get(picking::show))
+        .route("/picking/{id}/scan", post(picking::scan))
+        .route("/picking/{id}/short", post(picking::short))
+        .route("/picking/{id}/print", get(picking::print))
+        .route("/packing", get(packing::find))
+        .route("/packing/{id}", get(packing::show))
+        .route("/packing/{id}/scan", post(packing::scan))
+        .route("/packing/{id}/pack", post(packing::pack))
+        .route("/packing/{id}/packing-slip.pdf", get(packing::packing_slip))
         .route("/shipments", get(shipments::list))
         .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
         .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))
@@ -89,6 +102,7 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
             "/locations/{code}/routing",
             post(catalog::save_location_routing),
         )
+        .route("/locations/{code}/sku-bins", post(bins::save))
         .route("/channels", get(catalog::channels))
         .route("/channels/{code}", get(catalog::channel))
         .route(

@@ -127,8 +127,11 @@ pub(crate) async fn find(
         }
         match s.store.get_order(&upper).await? {
             Some(order) => {
-                let mut open: Vec<&FulfillmentOrder> =
-                    order.fulfillment_orders.iter().filter(|f| packable(f)).collect();
+                let mut open: Vec<&FulfillmentOrder> = order
+                    .fulfillment_orders
+                    .iter()
+                    .filter(|f| packable(f))
+                    .collect();
                 // Picked ones first: they are on the bench now.
                 open.sort_by_key(|f| f.status != FulfillmentStatus::Picked);
                 let picked = open
@@ -147,7 +150,11 @@ pub(crate) async fn find(
                         order
                             .fulfillment_orders
                             .iter()
-                            .map(|f| format!("{} is {}", f.id, humanize(f.status.as_str()).to_lowercase()))
+                            .map(|f| format!(
+                                "{} is {}",
+                                f.id,
+                                humanize(f.status.as_str()).to_lowercase()
+                            ))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ));
@@ -257,6 +264,8 @@ struct PackPage {
     status_label: String,
     notice: Option<String>,
     can_pack: bool,
+    /// Packed and not to be packed again: every item shows as in the parcel.
+    packed: bool,
     items: Vec<ItemRow>,
     tally: Vec<String>,
     expected_units: i64,
@@ -296,7 +305,13 @@ impl PackFeedback {
             tally,
         }
     }
-    fn refused(text: String, details: Vec<String>, field: &str, values: FormData, tally: Tally) -> Self {
+    fn refused(
+        text: String,
+        details: Vec<String>,
+        field: &str,
+        values: FormData,
+        tally: Tally,
+    ) -> Self {
         PackFeedback {
             ok: false,
             text,
@@ -419,11 +434,12 @@ async fn pack_page(
     let packing = s.store.get_packing(&fo.id).await?;
     let tally = fb.as_ref().map(|f| f.tally.clone()).unwrap_or_default();
     let want = expected(&fo);
+    let packed = packing.is_some() && !packable(&fo);
     let items: Vec<ItemRow> = want
         .iter()
         .map(|(sku, q)| {
             let p = products.get(sku);
-            let scanned = tally.get(sku);
+            let scanned = if packed { *q } else { tally.get(sku) };
             ItemRow {
                 sku: sku.clone(),
                 name: p.map_or_else(String::new, |p| p.name.clone()),
@@ -446,17 +462,22 @@ async fn pack_page(
     let on_hold = order.status == OrderStatus::OnHold;
     let can_pack = packable(&fo) && !on_hold && auth.allows(Permission::WriteStock);
     let notice = if on_hold {
-        Some(format!("{} is on hold: release it before packing.", order.number))
+        Some(format!(
+            "{} is on hold: release it before packing.",
+            order.number
+        ))
     } else {
         match fo.status {
-            FulfillmentStatus::Open | FulfillmentStatus::InProgress if packable(&fo) => Some(
-                format!(
+            FulfillmentStatus::Open | FulfillmentStatus::InProgress if packable(&fo) => {
+                Some(format!(
                     "{} is not picked yet ({}): pack it only if the items are at the bench.",
                     fo.id,
                     humanize(fo.status.as_str()).to_lowercase()
-                ),
-            ),
-            FulfillmentStatus::Packed => Some(format!("{} is packed: print the slips and ship it.", fo.id)),
+                ))
+            }
+            FulfillmentStatus::Packed => {
+                Some(format!("{} is packed: print the slips and ship it.", fo.id))
+            }
             FulfillmentStatus::Shipped => Some(format!("{} has shipped.", fo.id)),
             FulfillmentStatus::Cancelled | FulfillmentStatus::OnHold => Some(format!(
                 "{} is {}: there is nothing to pack.",
@@ -504,6 +525,7 @@ async fn pack_page(
         status_label: humanize(fo.status.as_str()),
         notice,
         can_pack,
+        packed,
         scanned_units: tally.units(),
         complete: tally.units() == expected_units && items.iter().all(|i| i.done),
         tally: tally.hidden(),
@@ -555,7 +577,13 @@ pub(crate) async fn show(
     page_with_inline_flash(had_flash, &p)
 }
 
-async fn answer(s: &WebState, auth: &Auth, id: &str, status: StatusCode, fb: PackFeedback) -> WebResult {
+async fn answer(
+    s: &WebState,
+    auth: &Auth,
+    id: &str,
+    status: StatusCode,
+    fb: PackFeedback,
+) -> WebResult {
     let (p, had_flash) = pack_page(s, auth, id, Some(fb)).await?;
     let mut r = page_with_inline_flash(had_flash, &p)?;
     *r.status_mut() = status;
@@ -564,7 +592,11 @@ async fn answer(s: &WebState, auth: &Auth, id: &str, status: StatusCode, fb: Pac
 
 /// `POST /packing/{fo}/scan`: one item into the parcel. Nothing is stored: the tally
 /// travels with the page.
-pub(crate) async fn scan(State(s): State<WebState>, Path(id): Path<String>, p: Posted) -> WebResult {
+pub(crate) async fn scan(
+    State(s): State<WebState>,
+    Path(id): Path<String>,
+    p: Posted,
+) -> WebResult {
     let Posted { auth, form } = p;
     auth.require(Permission::WriteStock)?;
     let (fo, _) = load(&s, &id).await?;
@@ -639,13 +671,23 @@ pub(crate) async fn scan(State(s): State<WebState>, Path(id): Path<String>, p: P
     }
     tally.add(&sku, quantity);
     let remaining = left(&tally);
-    let text = format!("{quantity} × {sku} scanned ({} of {need}).", have + quantity);
+    let text = format!(
+        "{quantity} × {sku} scanned ({} of {need}).",
+        have + quantity
+    );
     let details = if remaining.is_empty() {
         vec!["Every item is scanned: weigh the parcel and pack.".into()]
     } else {
         vec![format!("Still to scan: {remaining}.")]
     };
-    answer(&s, &auth, &id, StatusCode::OK, PackFeedback::ok(text, details, tally)).await
+    answer(
+        &s,
+        &auth,
+        &id,
+        StatusCode::OK,
+        PackFeedback::ok(text, details, tally),
+    )
+    .await
 }
 
 /// `POST /packing/{fo}/pack`: the store checks the tally is exactly the fulfillment order
@@ -665,7 +707,10 @@ pub(crate) async fn pack(
         None => None,
         Some(Ok(w)) if w > 0 => Some(w),
         Some(_) => {
-            errors.push(FieldError::new("weight_g", "must be a whole number of grams above 0"));
+            errors.push(FieldError::new(
+                "weight_g",
+                "must be a whole number of grams above 0",
+            ));
             None
         }
     };
@@ -708,7 +753,14 @@ pub(crate) async fn pack(
                     .join(", ")
             );
             if is_htmx(&headers) {
-                answer(&s, &auth, &id, StatusCode::OK, PackFeedback::ok(text, vec![], Tally::default())).await
+                answer(
+                    &s,
+                    &auth,
+                    &id,
+                    StatusCode::OK,
+                    PackFeedback::ok(text, vec![], Tally::default()),
+                )
+                .await
             } else {
                 Ok(auth.redirect_with(&format!("/packing/{}", encode(&fo.id)), true, &text))
             }
@@ -780,7 +832,12 @@ pub(crate) async fn packing_slip(
     Query(q): Query<SlipQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
-    let n: u32 = match q.package.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let n: u32 = match q
+        .package
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => 1,
         Some(p) => p.parse().map_err(|_| {
             WebError::Problem(Problem::invalid("package", "must be a whole number"))

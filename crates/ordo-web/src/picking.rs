@@ -14,12 +14,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use ordo_domain::catalog::{Location, LocationKind, Product};
+use ordo_domain::fulfillment::FulfillmentStatus;
 use ordo_domain::{FieldError, Problem};
 use ordo_store::{
     FulfillmentFilter, Outcome, PageRequest, Permission, PickInput, PickJob, PickJobInput,
     PickJobStatus, StoreError,
 };
-use ordo_domain::fulfillment::FulfillmentStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -99,11 +99,7 @@ fn path_text(stops: u64, steps: u64, metres: Option<f64>) -> String {
 fn job_path(job: &PickJob) -> String {
     let stops = job.lists.iter().map(|l| u64::from(l.path.stops)).sum();
     let steps = job.lists.iter().map(|l| l.path.steps).sum();
-    let metres = job
-        .lists
-        .iter()
-        .map(|l| l.path.metres)
-        .sum::<Option<f64>>();
+    let metres = job.lists.iter().map(|l| l.path.metres).sum::<Option<f64>>();
     path_text(stops, steps, metres)
 }
 
@@ -246,7 +242,7 @@ async fn picking_page(
         None => {
             let mut choices: Vec<&Location> = locations.iter().filter(|l| pickable(l)).collect();
             choices.sort_by_key(|l| (l.kind != LocationKind::Warehouse, l.priority));
-            match choices.first().or(locations.first()) {
+            match choices.first().copied().or(locations.first()) {
                 Some(l) => l,
                 None => return Err(WebError::NotFound("A location".into())),
             }
@@ -403,7 +399,10 @@ pub(crate) async fn create(State(s): State<WebState>, p: Posted) -> WebResult {
     if let Some(c) = &channel
         && s.store.get_channel(c).await?.is_none()
     {
-        errors.push(FieldError::new("channel", "choose one of the listed channels"));
+        errors.push(FieldError::new(
+            "channel",
+            "choose one of the listed channels",
+        ));
     }
     let result = if !errors.is_empty() {
         Err(StoreError::Problem(Problem::Invalid(errors)))
@@ -478,7 +477,9 @@ pub(crate) async fn create(State(s): State<WebState>, p: Posted) -> WebResult {
                     }
                     (StatusCode::UNPROCESSABLE_ENTITY, loose)
                 }
-                Problem::Conflict { message, .. } => (StatusCode::CONFLICT, vec![sentence(&message)]),
+                Problem::Conflict { message, .. } => {
+                    (StatusCode::CONFLICT, vec![sentence(&message)])
+                }
                 Problem::NotFound(what) => (
                     StatusCode::NOT_FOUND,
                     vec![sentence(&format!("{what} was not found"))],
@@ -642,16 +643,17 @@ fn tote_labels(job: &PickJob) -> HashMap<String, (String, String)> {
     let mut out = HashMap::new();
     for list in &job.lists {
         for t in &list.totes {
-            out.entry(t.fulfillment_order_id.clone()).or_insert_with(|| {
-                (
-                    if single {
-                        format!("List {}", list.number)
-                    } else {
-                        format!("Tote {}", t.tote)
-                    },
-                    t.order_number.clone(),
-                )
-            });
+            out.entry(t.fulfillment_order_id.clone())
+                .or_insert_with(|| {
+                    (
+                        if single {
+                            format!("List {}", list.number)
+                        } else {
+                            format!("Tote {}", t.tote)
+                        },
+                        t.order_number.clone(),
+                    )
+                });
         }
     }
     out
@@ -670,7 +672,11 @@ async fn job_page(
         .ok_or_else(|| WebError::NotFound(format!("Pick job {id}")))?;
     let locations = s.store.list_locations().await?;
     let products = products_of(s, job_skus(&job)).await?;
-    let name = |sku: &str| products.get(sku).map_or_else(String::new, |p| p.name.clone());
+    let name = |sku: &str| {
+        products
+            .get(sku)
+            .map_or_else(String::new, |p| p.name.clone())
+    };
     let labels = tote_labels(&job);
     let tote_label = |fo: &str, tote: u32| {
         labels
@@ -805,14 +811,7 @@ async fn job_page(
             }
         })
         .collect();
-    totes.sort_by_key(|t| {
-        (
-            t.label.len(),
-            t.label.clone(),
-            t.fo.len(),
-            t.fo.clone(),
-        )
-    });
+    totes.sort_by_key(|t| (t.label.len(), t.label.clone(), t.fo.len(), t.fo.clone()));
     let (units, picked, short) = totals(&job);
     let orders_done = totes.iter().filter(|t| t.state != "picking").count();
     let to_pack = totes
@@ -997,16 +996,33 @@ fn whole(text: Option<String>, field: &str, min: i64, errors: &mut Vec<FieldErro
     }
 }
 
-/// What a scanned code names: a SKU of the job, the barcode of one, or (for anything else)
-/// itself, so the store refuses it as the wrong item and says what was expected.
+/// What a scanned code names: a SKU of the job (typed in any case), the barcode of one, or
+/// (for anything else) itself, so the store refuses it as the wrong item and says what was
+/// expected.
 fn resolve_code(code: &str, job: &PickJob, products: &HashMap<String, Product>) -> String {
-    if job.progress.lines.iter().any(|l| l.sku == code) {
-        return code.to_string();
+    let lines = &job.progress.lines;
+    if let Some(l) = lines
+        .iter()
+        .find(|l| l.sku == code)
+        .or_else(|| lines.iter().find(|l| l.sku.eq_ignore_ascii_case(code)))
+    {
+        return l.sku.clone();
     }
     products
         .values()
         .find(|p| p.barcode.as_deref() == Some(code))
         .map_or_else(|| code.to_string(), |p| p.sku.clone())
+}
+
+/// A bin of the job as written on the list, when the one typed differs only in case.
+fn resolve_bin(bin: String, job: &PickJob) -> String {
+    job.progress
+        .lines
+        .iter()
+        .filter_map(|l| l.bin.as_ref())
+        .find(|b| **b != bin && b.eq_ignore_ascii_case(&bin))
+        .cloned()
+        .unwrap_or(bin)
 }
 
 fn pick_summary(
@@ -1047,7 +1063,10 @@ fn pick_summary(
         ));
     }
     for fo in &u.orders_emptied {
-        details.push(format!("{fo} has nothing left to pack from {}.", job.location));
+        details.push(format!(
+            "{fo} has nothing left to pack from {}.",
+            job.location
+        ));
     }
     if u.complete {
         details.push("Pick job complete.".into());
@@ -1075,7 +1094,7 @@ pub(crate) async fn scan(
         errors.push(FieldError::new("code", "scan or type a SKU or barcode"));
     }
     let quantity = whole(form.get("quantity"), "quantity", 1, &mut errors).unwrap_or(1);
-    let bin = form.get("bin");
+    let bin = form.get("bin").map(|b| resolve_bin(b, &job));
     if !errors.is_empty() {
         let (status, fb) = refused(Problem::Invalid(errors), "scan", form);
         return answer(&s, &auth, &headers, &id, status, fb).await;
@@ -1148,7 +1167,14 @@ async fn order_fos(s: &WebState, number: &str) -> WebResult<Vec<(String, String,
             o.fulfillment_orders
                 .iter()
                 .filter(|f| f.status.is_active())
-                .map(|f| (f.id.clone(), f.location.clone(), f.units(), lines_text(&f.lines)))
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        f.location.clone(),
+                        f.units(),
+                        lines_text(&f.lines),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default())
@@ -1176,7 +1202,10 @@ pub(crate) async fn short(
         .and_then(|i| job.progress.lines.get(i))
         .filter(|l| l.remaining() > 0);
     if line.is_none() && job.status == PickJobStatus::Open {
-        errors.push(FieldError::new("line", "choose a line that is still to pick"));
+        errors.push(FieldError::new(
+            "line",
+            "choose a line that is still to pick",
+        ));
     }
     let found = whole(form.get("found"), "found", 0, &mut errors);
     if found.is_none() && !errors.iter().any(|e| e.field == "found") {
@@ -1200,7 +1229,10 @@ pub(crate) async fn short(
     // The orders that may lose units, as they are now, to tell where their units went.
     let mut before: HashMap<String, Vec<(String, String, i64, String)>> = HashMap::new();
     for t in &line.totes {
-        if let Some(fo) = s.store.get_fulfillment_order(&t.fulfillment_order_id).await?
+        if let Some(fo) = s
+            .store
+            .get_fulfillment_order(&t.fulfillment_order_id)
+            .await?
             && !before.contains_key(&fo.order)
         {
             before.insert(fo.order.clone(), order_fos(&s, &fo.order).await?);
@@ -1225,9 +1257,7 @@ pub(crate) async fn short(
     match result {
         Ok(Outcome::Done(r)) => {
             let at = bin.as_deref().unwrap_or("its place");
-            let text = format!(
-                "{at} is short: {found} × {sku} found, {missing} missing."
-            );
+            let text = format!("{at} is short: {found} × {sku} found, {missing} missing.");
             let labels = tote_labels(&r.job);
             let mut details = Vec::new();
             for l in &r.update.losses {
@@ -1272,9 +1302,7 @@ pub(crate) async fn short(
                     .map(|(fid, loc, _, lines)| format!("{fid} at {loc} ({lines})"))
                     .collect();
                 details.push(if rerouted.is_empty() {
-                    format!(
-                        "{order}: no other location has the units; they wait as a backorder."
-                    )
+                    format!("{order}: no other location has the units; they wait as a backorder.")
                 } else {
                     format!("{order}: routed again to {}.", rerouted.join(", "))
                 });
@@ -1411,7 +1439,11 @@ pub(crate) async fn print(
                             .totes
                             .iter()
                             .map(|t| {
-                                format!("{} × {}", label(&t.fulfillment_order_id, t.tote), t.quantity)
+                                format!(
+                                    "{} × {}",
+                                    label(&t.fulfillment_order_id, t.tote),
+                                    t.quantity
+                                )
                             })
                             .collect::<Vec<_>>()
                             .join(", "),
@@ -1446,7 +1478,10 @@ mod tests {
     #[test]
     fn paths_read_plainly() {
         assert_eq!(path_text(1, 0, None), "1 stop");
-        assert_eq!(path_text(4, 12, Some(36.54)), "4 stops · 12 bins along the walk · 36.5 m");
+        assert_eq!(
+            path_text(4, 12, Some(36.54)),
+            "4 stops · 12 bins along the walk · 36.5 m"
+        );
         assert_eq!(path_text(3, 0, Some(0.0)), "3 stops");
     }
 

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Agent, PASSWORD, order_json, start};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use ordo_domain::inventory::AdjustmentInput;
@@ -309,8 +310,10 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     );
     assert!(!exists(c, "#fulfillment .fo-form").await);
 
-    // warehouse: starts at the stock grid; may change stock, not orders.
-    assert_eq!(login(c, base, "warehouse").await, "/inventory");
+    // warehouse: starts at its pick jobs; may change stock, not orders.
+    assert_eq!(login(c, base, "warehouse").await, "/picking");
+    check_page(c, "picking").await;
+    visit(c, base, "/inventory", None).await;
     assert!(exists(c, ".js-open").await);
     let nav = text_of(c, "header nav").await;
     assert!(!nav.contains("Dashboard"), "{nav}");
@@ -523,6 +526,8 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     fulfillment_steps(c, app, base).await;
     shipping_steps(c, app, base).await;
     routing_steps(c, base).await;
+    warehouse_steps(c, app, base).await;
+    assert_eq!(login(c, base, "admin").await, "/");
 
     // The remaining screens: structure checks and screenshots.
     visit(c, base, "/inventory/movements", Some("movements")).await;
@@ -929,4 +934,239 @@ async fn routing_steps(c: &Client, base: &str) {
     );
     shot(c, "locations-routing").await;
     visit(c, base, "/channels/web", Some("channel-split-policy")).await;
+}
+
+/// How far the page scrolls sideways (0 when everything fits the window).
+async fn sideways(c: &Client) -> i64 {
+    c.execute(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_i64()
+    .unwrap_or(0)
+}
+
+/// The id of the focused element.
+async fn focused(c: &Client) -> String {
+    c.execute(
+        "return document.activeElement ? document.activeElement.id : '';",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or("")
+    .to_string()
+}
+
+/// Types into the focused element as a keyboard-wedge scanner does: the code, then Enter.
+async fn scan_keys(c: &Client, field: &str, code: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while focused(c).await != field {
+        assert!(
+            Instant::now() < deadline,
+            "{field} is not focused (focus on {:?})",
+            focused(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}{}", Key::Enter))
+        .await
+        .unwrap();
+}
+
+/// The warehouse at work: pick bins pasted on the location page, a batch released and
+/// scanned through with the keyboard alone (a wrong item refused on the way), the printed
+/// list, and the pack bench from the scan of an order number to the boxes.
+async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
+    assert_eq!(login(c, base, "warehouse").await, "/picking");
+
+    // Pick bins, pasted as CSV.
+    visit(c, base, "/locations/WH1", None).await;
+    fill(
+        c,
+        "#sku-bins-csv",
+        "sku,bin\nMUG-1,A-01-02-A\nTEA-1,A-02-01-B",
+    )
+    .await;
+    click(c, "#sku-bins-form button[type=submit]").await;
+    wait_navigated(c, "/locations/WH1").await;
+    wait_text(c, ".flash.ok", "WH1: 2 pick bins saved.").await;
+    assert!(text_of(c, "#sku-bins").await.contains("A-02-01-B"));
+    check_page(c, "location bins").await;
+    shot_at(c, "#bins", "location-bins").await;
+
+    // Release a batch of three orders.
+    visit(c, base, "/picking", None).await;
+    assert!(
+        exists(c, "#strategy-batch:checked").await,
+        "batch by default"
+    );
+    fill(c, "#max-orders", "3").await;
+    shot(c, "picking").await;
+    click(c, "#release-form button[type=submit]").await;
+    wait_navigated(c, "/picking").await;
+    assert_eq!(path_of(c).await, "/picking/PL-000001");
+    check_page(c, "pick job").await;
+    let released = wait_text(c, "#pick-message", "released 3 fulfillment orders").await;
+    assert!(released.contains("(4 units) in 1 list"), "{released}");
+    assert_eq!(text_of(c, "#next-bin").await, "A-01-02-A");
+    assert_eq!(text_of(c, "#next-sku").await, "MUG-1");
+    assert_eq!(text_of(c, "#next-qty").await, "3");
+    assert_eq!(focused(c).await, "scan-code", "the scan box has the focus");
+    mark_page(c).await;
+
+    // A wrong item: refused, with what was expected; nothing picked.
+    scan_keys(c, "scan-code", "LAMP-1").await;
+    let refusal = wait_text(c, "#pick-message", "Wrong item").await;
+    assert!(
+        refusal.contains("expected MUG-1 at A-01-02-A (3 left)"),
+        "{refusal}"
+    );
+    assert_same_page(c, "refused scan").await;
+    check_page(c, "refused scan").await;
+    shot(c, "pick-job-refused").await;
+
+    // Scan, Enter, scan again: the box takes the focus back after every answer.
+    scan_keys(c, "scan-code", "MUG-1").await;
+    wait_text(c, "#units-done", "1 of 4 picked").await;
+    assert!(
+        text_of(c, "#pick-message")
+            .await
+            .contains("Picked 1 × MUG-1 from A-01-02-A.")
+    );
+    scan_keys(c, "scan-code", "MUG-1").await;
+    wait_text(c, "#units-done", "2 of 4 picked").await;
+    assert_eq!(text_of(c, "#next-qty").await, "1");
+    assert_same_page(c, "scans").await;
+    check_page(c, "pick job in progress").await;
+    shot(c, "pick-job").await;
+
+    // The same job on a handheld: one column, no sideways scrolling, still scanning.
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "pick job scrolls sideways");
+    shot(c, "pick-job-360px").await;
+    c.execute("document.getElementById('scan-code').focus();", vec![])
+        .await
+        .unwrap();
+    scan_keys(c, "scan-code", "MUG-1").await;
+    wait_text(c, "#units-done", "3 of 4 picked").await;
+    assert_eq!(text_of(c, "#next-bin").await, "A-02-01-B");
+    scan_keys(c, "scan-code", "TEA-1").await;
+    wait_for(c, "#job-done").await;
+    assert!(
+        text_of(c, "#pick-message")
+            .await
+            .contains("Pick job complete.")
+    );
+    assert_eq!(text_of(c, "#job-status").await, "Done");
+    assert!(sideways(c).await <= 1, "done job scrolls sideways");
+    c.set_window_size(1280, 900).await.unwrap();
+    check_page(c, "pick job done").await;
+    shot(c, "pick-job-done").await;
+    let j = app.store.get_pick_job("PL-000001").await.unwrap().unwrap();
+    assert_eq!(j.status, ordo_store::PickJobStatus::Done);
+    for fo in &j.progress.orders {
+        let f = app
+            .store
+            .get_fulfillment_order(&fo.fulfillment_order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.status.as_str(), "picked", "{}", f.id);
+    }
+
+    // The list on paper.
+    visit(c, base, "/picking/PL-000001/print", Some("pick-print")).await;
+    let sheet = text_of(c, ".sheet-lines").await;
+    let (a, b) = (
+        sheet.find("A-01-02-A").unwrap(),
+        sheet.find("A-02-01-B").unwrap(),
+    );
+    assert!(a < b, "walk order: {sheet}");
+
+    // The pack bench: scan the order number, then the items, then the weight.
+    visit(c, base, "/packing", Some("packing-find")).await;
+    assert!(text_of(c, "#ready").await.contains("SO-000002-1"));
+    scan_keys(c, "find-q", "SO-000002").await;
+    wait_navigated(c, "/packing").await;
+    assert_eq!(path_of(c).await, "/packing/SO-000002-1");
+    check_page(c, "pack").await;
+    mark_page(c).await;
+    scan_keys(c, "pack-code", "LAMP-1").await;
+    wait_text(
+        c,
+        "#pack-message",
+        "Wrong item: LAMP-1 is not in SO-000002-1",
+    )
+    .await;
+    scan_keys(c, "pack-code", "MUG-1").await;
+    wait_text(c, "#scan-count", "1 of 2 scanned").await;
+    assert!(
+        text_of(c, "#pack-message")
+            .await
+            .contains("Still to scan: TEA-1 (1 more).")
+    );
+    check_page(c, "pack in progress").await;
+    shot(c, "packing").await;
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "pack screen scrolls sideways");
+    shot(c, "pack-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
+    c.execute("document.getElementById('pack-code').focus();", vec![])
+        .await
+        .unwrap();
+    scan_keys(c, "pack-code", "TEA-1").await;
+    wait_text(c, "#scan-count", "2 of 2 scanned").await;
+    // Every item is in: the weight takes the focus, and Enter packs.
+    scan_keys(c, "pack-weight", "1100").await;
+    wait_for(c, "#packed").await;
+    let m = wait_text(c, "#pack-message", "SO-000002-1 packed in 1 box").await;
+    assert!(!m.contains("boxes"), "{m}");
+    assert_same_page(c, "pack").await;
+    assert_eq!(text_of(c, "#fo-status").await, "Packed");
+    check_page(c, "packed").await;
+    shot(c, "pack-done").await;
+    let p = app.store.get_packing("SO-000002-1").await.unwrap().unwrap();
+    assert_eq!(p.weighed_g, Some(1100));
+    let href = c
+        .find(Locator::Css("#package-1 a.slip-pdf"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let got = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status,
+               r.headers.get('content-type'),
+               new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))
+               .catch(e => done(String(e)));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, json!([200, "application/pdf", "%PDF-"]));
+    // Ship from the order page.
+    click(c, "#ship-link").await;
+    wait_navigated(c, "/packing/SO-000002-1").await;
+    assert_eq!(path_of(c).await, "/orders/SO-000002");
+    assert!(exists(c, "#fo-SO-000002-1 .fo-ship").await);
+    assert_eq!(
+        c.find(Locator::Css("#fo-SO-000002-1"))
+            .await
+            .unwrap()
+            .attr("data-status")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("packed")
+    );
 }
