@@ -159,11 +159,11 @@ pub async fn packing_slip(
     package: u32,
 ) -> ApiResult<ordo_labels::PackingSlip> {
     let packing = store
-        .get_packing(&id)
+        .get_packing(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))?;
     let fo = store
-        .get_fulfillment_order(&id)
+        .get_fulfillment_order(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
     let order = store

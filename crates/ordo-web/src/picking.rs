@@ -40,7 +40,7 @@ const DONE_JOBS: i64 = 20;
 
 /// The serialised name of an `ordo-warehouse` enum (`batch`, `no_bin`, `picked`), or the
 /// `kind` of a tagged one (the strategy).
-pub(crate) fn tag(v: &impl Serialize) -> String {
+fn tag(v: &impl Serialize) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(serde_json::Value::Object(m)) => m

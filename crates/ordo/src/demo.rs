@@ -389,7 +389,7 @@ async fn fulfil(
                 store.change_fulfillment(change, &ctx()).await?;
             }
         }
-        if !outside && roll % 2 == 0 {
+        if !outside && roll.is_multiple_of(2) {
             let input = ordo_store::PackInput {
                 scans: fo
                     .lines
@@ -424,9 +424,9 @@ async fn fulfil(
         else {
             continue;
         };
-        let status = if age > time::Duration::days(5) && roll % 13 != 0 {
+        let status = if age > time::Duration::days(5) && !roll.is_multiple_of(13) {
             "delivered"
-        } else if roll % 29 == 0 {
+        } else if roll.is_multiple_of(29) {
             "exception"
         } else {
             "in_transit"
