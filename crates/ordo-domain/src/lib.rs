@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod refdata;
+pub mod returns;
 pub mod shipment;
 
 pub use error::{FieldError, Problem};
