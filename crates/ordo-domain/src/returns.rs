@@ -130,13 +130,47 @@ pub fn return_transition(
     })
 }
 
-/// Where a returned unit goes, by its condition.
-pub fn disposition(condition: Condition) -> Option<(StockState, Reason)> {
+/// Where a returned unit goes, by its condition: the states it is counted in at the
+/// receiving location (`damaged` and `quality_control` are parts of `on_hand` that cannot be
+/// sold). A missing unit changes nothing.
+pub fn disposition(condition: Condition) -> &'static [StockState] {
     match condition {
-        Condition::Resellable => Some((StockState::OnHand, Reason::ReturnRestock)),
-        Condition::Damaged => Some((StockState::Damaged, Reason::ReturnRestock)),
-        Condition::Defective => Some((StockState::QualityControl, Reason::ReturnRestock)),
-        Condition::Missing => None,
+        Condition::Resellable => &[StockState::OnHand],
+        Condition::Damaged => &[StockState::OnHand, StockState::Damaged],
+        Condition::Defective => &[StockState::OnHand, StockState::QualityControl],
+        Condition::Missing => &[],
+    }
+}
+
+/// The ledger reason of every movement a receipt writes.
+pub const RECEIPT_REASON: Reason = Reason::ReturnRestock;
+
+/// What becomes of units waiting in quality control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// Fit to sell: out of `quality_control`, so available again.
+    Restock,
+    /// Not fit to sell: out of `quality_control` and `on_hand`.
+    WriteOff,
+}
+
+impl Grade {
+    /// The (state, delta) changes of grading `quantity` units, and the ledger reason.
+    pub fn changes(self, quantity: i64) -> (Vec<(StockState, i64)>, Reason) {
+        match self {
+            Grade::Restock => (
+                vec![(StockState::QualityControl, -quantity)],
+                Reason::ReturnRestock,
+            ),
+            Grade::WriteOff => (
+                vec![
+                    (StockState::QualityControl, -quantity),
+                    (StockState::OnHand, -quantity),
+                ],
+                Reason::Damage,
+            ),
+        }
     }
 }
 
@@ -369,7 +403,7 @@ pub fn plan_receipt(
     authorised: &[ReturnLine],
     received_before: &[ReceivedLine],
     receipt: &[ReceivedLine],
-) -> Result<Vec<(ReceivedLine, Option<(StockState, Reason)>)>, Problem> {
+) -> Result<Vec<(ReceivedLine, &'static [StockState])>, Problem> {
     let mut errors = Errors::default();
     if receipt.is_empty() {
         errors.add("lines", "name at least one line");
@@ -552,11 +586,8 @@ mod tests {
             &[got(1, Condition::Resellable), got(1, Condition::Defective)],
         )
         .unwrap();
-        assert_eq!(plan[0].1, Some((StockState::OnHand, Reason::ReturnRestock)));
-        assert_eq!(
-            plan[1].1,
-            Some((StockState::QualityControl, Reason::ReturnRestock))
-        );
+        assert_eq!(plan[0].1, &[StockState::OnHand]);
+        assert_eq!(plan[1].1, &[StockState::OnHand, StockState::QualityControl]);
         assert!(
             plan_receipt(
                 &authorised,
@@ -570,7 +601,12 @@ mod tests {
             ..got(1, Condition::Resellable)
         };
         assert!(plan_receipt(&authorised, &[], &[unknown]).is_err());
-        assert_eq!(disposition(Condition::Missing), None);
+        assert!(disposition(Condition::Missing).is_empty());
+        let (changes, _) = Grade::WriteOff.changes(2);
+        assert_eq!(
+            changes,
+            vec![(StockState::QualityControl, -2), (StockState::OnHand, -2)]
+        );
     }
 
     proptest! {

@@ -24,7 +24,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use routes::{
-    catalog, events, fulfillment, inventory, orders, packing, picking, routing, shipments, system,
+    catalog, events, fulfillment, inventory, orders, packing, picking, returns, routing, shipments,
+    system,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -126,6 +127,8 @@ impl Modify for SecurityAddon {
         picking::create, picking::list, picking::get, picking::pick, picking::print_pdf,
         packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
+        returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
+        returns::close, returns::receive, returns::grade, returns::get_policy, returns::put_policy,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
     ),
     modifiers(&SecurityAddon),
@@ -139,6 +142,7 @@ impl Modify for SecurityAddon {
         (name = "shipments", description = "Shipping, labels, tracking"),
         (name = "picking", description = "Bins, walk order, pick lists and scans"),
         (name = "packing", description = "Box types, the pack station, packing slips"),
+        (name = "returns", description = "Returns: authorisation, receipt and inspection, refunds due"),
         (name = "system", description = "Health"),
     )
 )]
@@ -326,6 +330,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/shipments/{id}/label.zpl",
             get(shipments::label_zpl),
+        )
+        .route("/api/v1/returns", get(returns::list).post(returns::create))
+        .route("/api/v1/returns/{id}", get(returns::get))
+        .route("/api/v1/returns/{id}/approve", post(returns::approve))
+        .route("/api/v1/returns/{id}/reject", post(returns::reject))
+        .route("/api/v1/returns/{id}/ship", post(returns::ship))
+        .route("/api/v1/returns/{id}/close", post(returns::close))
+        .route("/api/v1/returns/{id}/receive", post(returns::receive))
+        .route("/api/v1/returns/{id}/grade", post(returns::grade))
+        .route(
+            "/api/v1/channels/{code}/return-policy",
+            get(returns::get_policy).put(returns::put_policy),
         )
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))

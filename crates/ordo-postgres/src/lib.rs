@@ -21,6 +21,7 @@ mod ops;
 mod packing;
 mod picking;
 mod reads;
+mod returns;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_picking.sql")),
     (7, include_str!("../migrations/0007_packing.sql")),
     (8, include_str!("../migrations/0008_manifests.sql")),
+    (9, include_str!("../migrations/0009_returns.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -522,6 +524,93 @@ impl Store for PgStore {
     ) -> Result<()> {
         let key = packing_policies_key(location);
         let doc = serde_json::to_value(&policies).map_err(StoreError::internal)?;
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (key, doc, ctx) = (key.clone(), doc.clone(), ctx.clone());
+            Box::pin(async move { packing::put_setting(c, &key, &doc, &ctx).await })
+        })
+        .await
+    }
+    async fn create_return(
+        &self,
+        input: ordo_domain::returns::ReturnInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Rma>>> {
+        let ctx = ctx.clone();
+        self.write(move |c| {
+            let (input, ctx) = (input.clone(), ctx.clone());
+            Box::pin(async move { returns::create_return(c, &input, &ctx).await })
+        })
+        .await
+    }
+    async fn get_return(&self, id: &str) -> Result<Option<Rma>> {
+        let Some(number) = parse_rma_number(id) else {
+            return Ok(None);
+        };
+        read!(self, |c| async {
+            Ok(reads::find_return(c, number).await?.map(|r| r.view()))
+        })
+    }
+    async fn list_returns(&self, filter: &ReturnFilter, page: &PageRequest) -> Result<Page<Rma>> {
+        read!(self, |c| reads::list_returns(c, filter, page))
+    }
+    async fn return_step(
+        &self,
+        id: &str,
+        step: ordo_domain::returns::ReturnStep,
+        reason: Option<String>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, reason, ctx) = (id.clone(), reason.clone(), ctx.clone());
+            Box::pin(async move { returns::return_step(c, &id, step, reason, &ctx).await })
+        })
+        .await
+    }
+    async fn receive_return(
+        &self,
+        id: &str,
+        location: &str,
+        lines: Vec<ordo_domain::returns::ReceivedLine>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, location, ctx) = (id.to_string(), location.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, location, lines, ctx) =
+                (id.clone(), location.clone(), lines.clone(), ctx.clone());
+            Box::pin(async move { returns::receive_return(c, &id, &location, &lines, &ctx).await })
+        })
+        .await
+    }
+    async fn grade_return(
+        &self,
+        id: &str,
+        sku: &str,
+        quantity: i64,
+        grade: ordo_domain::returns::Grade,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, sku, ctx) = (id.to_string(), sku.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (id, sku, ctx) = (id.clone(), sku.clone(), ctx.clone());
+            Box::pin(
+                async move { returns::grade_return(c, &id, &sku, quantity, grade, &ctx).await },
+            )
+        })
+        .await
+    }
+    async fn return_policy(&self, channel: &str) -> Result<ordo_domain::returns::ReturnPolicy> {
+        read!(self, |c| reads::return_policy(c, channel))
+    }
+    async fn put_return_policy(
+        &self,
+        channel: &str,
+        policy: ordo_domain::returns::ReturnPolicy,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let key = reads::return_policy_key(channel);
+        let doc = serde_json::to_value(&policy).map_err(StoreError::internal)?;
         let ctx = ctx.clone();
         self.write(move |c| {
             let (key, doc, ctx) = (key.clone(), doc.clone(), ctx.clone());

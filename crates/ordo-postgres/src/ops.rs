@@ -342,7 +342,7 @@ async fn refresh_fill(c: &mut Conn, number: i64, at: OffsetDateTime) -> Result<O
 }
 
 /// What re-allocation reads of the catalog, loaded once per transaction when first needed.
-struct RoutingCatalog {
+pub(crate) struct RoutingCatalog {
     catalog: Catalog,
     rules: Vec<ordo_routing::Rule>,
     needs_products: bool,
@@ -405,7 +405,7 @@ const REALLOCATE_COUNTER_SQL: &str = "SELECT location, day, orders FROM location
 /// Every further lock is taken without waiting (this comes late in the lock order): the
 /// order's other balance rows here that someone else holds count as empty, and a day
 /// counter someone else holds makes the location full for this re-allocation.
-async fn reallocate(
+pub(crate) async fn reallocate(
     c: &mut Conn,
     routing: &mut Option<RoutingCatalog>,
     sku: &str,
@@ -821,7 +821,7 @@ pub(crate) async fn transition(
 }
 
 /// Locked balances as routing and the fulfillment checks read them.
-pub(crate) struct LockedStock(BTreeMap<(String, String), Balance>);
+pub(crate) struct LockedStock(pub(crate) BTreeMap<(String, String), Balance>);
 
 impl StockView for LockedStock {
     fn available(&self, sku: &str, location: &str) -> i64 {
@@ -831,12 +831,12 @@ impl StockView for LockedStock {
     }
 }
 
-const FO_PRODUCTS_SQL: &str = "SELECT sku, doc FROM products \
+pub(crate) const FO_PRODUCTS_SQL: &str = "SELECT sku, doc FROM products \
      WHERE sku IN (SELECT sku FROM order_lines WHERE order_number = $1)";
 const FO_BALANCES_SQL: &str = "SELECT sku, location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
      FROM balances WHERE sku IN (SELECT sku FROM order_lines WHERE order_number = $1) \
      ORDER BY sku, location FOR UPDATE";
-const FO_LOCK_ORDER_SQL: &str = "SELECT number FROM orders WHERE number = $1 FOR UPDATE";
+pub(crate) const FO_LOCK_ORDER_SQL: &str = "SELECT number FROM orders WHERE number = $1 FOR UPDATE";
 /// Writes the headers of the fulfillment orders a change touched.
 const FO_UPSERT_SQL: &str = "INSERT INTO fulfillment_orders (order_number, fo_no, location, status, request_status, \
      reason, closed_lines, created_at, updated_at) \

@@ -1502,3 +1502,158 @@ pub(crate) async fn list_manifests(
     let next_cursor = (rows.len() as i64 > limit).then(|| encode_cursor(&last.to_string()));
     Ok(Page { items, next_cursor })
 }
+
+// ---------------------------------------------------------------------------------------
+// Returns (RMA).
+
+macro_rules! return_columns {
+    () => {
+        "number, order_number, status, currency, doc, created_at, updated_at"
+    };
+}
+
+fn return_from(r: &Row) -> Result<ReturnRow> {
+    let status: String = r.try_get(2)?;
+    let doc: String = r.try_get(4)?;
+    Ok(ReturnRow {
+        number: r.try_get(0)?,
+        order_number: r.try_get(1)?,
+        status: ordo_domain::returns::ReturnStatus::parse(&status)
+            .ok_or_else(|| internal(format!("bad return status {status:?}")))?,
+        currency: r.try_get(3)?,
+        doc: decode(&doc)?,
+        created_at: r.try_get(5)?,
+        updated_at: r.try_get(6)?,
+    })
+}
+
+/// One return as stored.
+pub(crate) async fn find_return(c: &mut Conn, number: i64) -> Result<Option<ReturnRow>> {
+    let row = c
+        .query_opt(
+            concat!(
+                "SELECT ",
+                return_columns!(),
+                " FROM returns WHERE number = $1"
+            ),
+            &[&number],
+        )
+        .await?;
+    row.as_ref().map(return_from).transpose()
+}
+
+/// One return, locked.
+pub(crate) async fn lock_return(c: &mut Conn, number: i64) -> Result<Option<ReturnRow>> {
+    let row = c
+        .query_opt(
+            concat!(
+                "SELECT ",
+                return_columns!(),
+                " FROM returns WHERE number = $1 FOR UPDATE"
+            ),
+            &[&number],
+        )
+        .await?;
+    row.as_ref().map(return_from).transpose()
+}
+
+/// An order's returns, oldest first.
+pub(crate) async fn order_returns(c: &mut Conn, order: i64) -> Result<Vec<ReturnRow>> {
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                return_columns!(),
+                " FROM returns WHERE order_number = $1 ORDER BY number"
+            ),
+            &[&order],
+        )
+        .await?;
+    rows.iter().map(return_from).collect()
+}
+
+/// Newest first; the cursor is the last number of the previous page.
+pub(crate) async fn list_returns(
+    c: &mut Conn,
+    filter: &ReturnFilter,
+    page: &PageRequest,
+) -> Result<Page<ordo_store::Rma>> {
+    let before: i64 = match cursor_key(page)? {
+        Some(key) => key.parse().map_err(|_| bad_cursor())?,
+        None => i64::MAX,
+    };
+    // An order filter that is no order number matches nothing (as on SQLite).
+    let order: Option<i64> = filter
+        .order
+        .as_deref()
+        .map(|o| parse_order_number(o).unwrap_or(-1));
+    let status = filter.status.map(|s| s.as_str());
+    let limit = page.limit();
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                return_columns!(),
+                " FROM returns WHERE number < $1 AND ($2::bigint IS NULL OR order_number = $2) \
+                 AND ($3::text IS NULL OR status = $3) ORDER BY number DESC LIMIT $4"
+            ),
+            &[&before, &order, &status, &(limit + 1)],
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = 0i64;
+    for r in rows.iter().take(limit as usize) {
+        let row = return_from(r)?;
+        last = row.number;
+        items.push(row.view());
+    }
+    let next_cursor = (rows.len() as i64 > limit).then(|| encode_cursor(&last.to_string()));
+    Ok(Page { items, next_cursor })
+}
+
+/// When the order's goods arrived: the last delivery event of its shipments, else when the
+/// last one left; `None` when nothing shipped.
+pub(crate) async fn delivered_at(c: &mut Conn, order: i64) -> Result<Option<time::OffsetDateTime>> {
+    let rows = c
+        .query(
+            concat!(
+                "SELECT ",
+                shipment_columns!(),
+                " FROM shipments WHERE order_number = $1 AND status <> 'voided'"
+            ),
+            &[&order],
+        )
+        .await?;
+    let mut latest = None;
+    for r in &rows {
+        let s = shipment_from(r)?;
+        let at = s
+            .doc
+            .tracking
+            .iter()
+            .filter(|t| t.status == ordo_domain::shipment::ShipmentStatus::Delivered)
+            .map(|t| t.at)
+            .max()
+            .unwrap_or(s.created_at);
+        latest = latest.max(Some(at));
+    }
+    Ok(latest)
+}
+
+pub(crate) fn return_policy_key(channel: &str) -> String {
+    format!("return_policy:{channel}")
+}
+
+/// A channel's return policy; the built-in default until one is saved.
+pub(crate) async fn return_policy(
+    c: &mut Conn,
+    channel: &str,
+) -> Result<ordo_domain::returns::ReturnPolicy> {
+    Ok(get_doc(
+        c,
+        "SELECT doc FROM settings WHERE key = $1",
+        &return_policy_key(channel),
+    )
+    .await?
+    .unwrap_or_default())
+}

@@ -3971,3 +3971,587 @@ async fn packing_policies_fall_back_to_shop_wide_then_defaults() {
         "{markings:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Returns (RMA).
+
+use ordo_domain::returns::{
+    Condition, Grade, ReceivedLine, ReturnInput, ReturnLineInput, ReturnPolicy, ReturnStatus,
+    ReturnStep,
+};
+
+fn return_input(order: &str, sku: &str, quantity: i64, reason: &str, method: &str) -> ReturnInput {
+    ReturnInput {
+        order: Some(order.into()),
+        lines: vec![ReturnLineInput {
+            sku: Some(sku.into()),
+            line_no: None,
+            quantity: Some(quantity),
+            reason: Some(reason.into()),
+        }],
+        resolution: Some("refund".into()),
+        method: Some(method.into()),
+        notes: None,
+    }
+}
+
+fn received(sku: &str, quantity: i64, condition: Condition) -> ReceivedLine {
+    ReceivedLine {
+        line_no: 1,
+        sku: sku.into(),
+        quantity,
+        condition,
+    }
+}
+
+async fn new_return(store: &PgStore, input: ReturnInput) -> Result<Rma> {
+    match store.create_return(input, &ctx()).await? {
+        Outcome::Done(c) => {
+            assert!(c.created);
+            Ok(c.value)
+        }
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn step(store: &PgStore, id: &str, step: ReturnStep) -> Result<Rma> {
+    match store.return_step(id, step, None, &ctx()).await? {
+        Outcome::Done(r) => Ok(r),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn receive(
+    store: &PgStore,
+    id: &str,
+    location: &str,
+    lines: Vec<ReceivedLine>,
+) -> Result<Rma> {
+    match store.receive_return(id, location, lines, &ctx()).await? {
+        Outcome::Done(r) => Ok(r),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+async fn grade(store: &PgStore, id: &str, sku: &str, quantity: i64, g: Grade) -> Result<Rma> {
+    match store.grade_return(id, sku, quantity, g, &ctx()).await? {
+        Outcome::Done(r) => Ok(r),
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    }
+}
+
+/// Captures an order for `lines`, ships every fulfillment order and has each delivered.
+async fn delivered_order(store: &PgStore, external_id: &str, lines: &[(&str, i64)]) -> Order {
+    let o = created(store, order(external_id, lines)).await.value;
+    for f in &o.fulfillment_orders {
+        let s = ship(store, own_fleet(&f.id)).await.unwrap();
+        track(store, &s.id, ShipmentStatus::Delivered)
+            .await
+            .unwrap();
+    }
+    let o = order_now(store, &o.number).await;
+    assert_eq!(o.status, OrderStatus::Delivered);
+    o
+}
+
+async fn event_kinds(store: &PgStore, number: &str) -> Vec<String> {
+    store
+        .order_events(number)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_receive_by_condition_grade_and_refund() {
+    let Some((store, _)) = store("returns").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    stock(&store, adjust("SKU-A", "WH1", 10)).await;
+    assert_eq!(
+        store.return_policy("web").await.unwrap(),
+        ReturnPolicy::default()
+    );
+    let o = delivered_order(&store, "ret-1", &[("SKU-A", 4)]).await;
+    let before = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!(
+        (before.on_hand, before.allocated, before.available()),
+        (6, 0, 6)
+    );
+
+    // Only shipped units, an existing order, a known reason.
+    let e = new_return(
+        &store,
+        return_input(&o.number, "SKU-A", 5, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "lines[0].quantity");
+    let e = new_return(
+        &store,
+        return_input("SO-999999", "SKU-A", 1, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "order");
+
+    let r = new_return(
+        &store,
+        return_input(&o.number, "SKU-A", 3, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.id, "RMA-000001", "refusals take no number");
+    assert_eq!(r.order, o.number);
+    assert_eq!(r.status, ReturnStatus::Requested);
+    assert_eq!(r.method.as_str(), "drop_off");
+    // Three of four units at 10.00, no restocking fee for damaged goods.
+    assert_eq!((r.refund.as_str(), r.currency.as_str()), ("30.00", "EUR"));
+    assert_eq!(store.get_return(&r.id).await.unwrap().as_ref(), Some(&r));
+    assert!(store.get_return("RMA-000099").await.unwrap().is_none());
+    assert!(store.get_return("nonsense").await.unwrap().is_none());
+
+    // Not approved yet: nothing can be received.
+    let e = receive(
+        &store,
+        &r.id,
+        "WH1",
+        vec![received("SKU-A", 1, Condition::Resellable)],
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = step(&store, &r.id, ReturnStep::Close).await.unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    let e = step(&store, "RMA-000042", ReturnStep::Approve)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Problem(Problem::NotFound(_))),
+        "{e:?}"
+    );
+    // Approval with an idempotency key: a retry replays the answer.
+    let approved = match store
+        .return_step(&r.id, ReturnStep::Approve, None, &keyed("approve-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Done(r) => r,
+        Outcome::Replayed { .. } => panic!("first approval replayed"),
+    };
+    assert_eq!(approved.status, ReturnStatus::Approved);
+    match store
+        .return_step(&r.id, ReturnStep::Approve, None, &keyed("approve-1"))
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { status, body } => {
+            assert_eq!(status, 200);
+            assert_eq!(serde_json::from_str::<Rma>(&body).unwrap(), approved);
+        }
+        Outcome::Done(_) => panic!("retry acted again"),
+    }
+    assert_eq!(
+        step(&store, &r.id, ReturnStep::Ship).await.unwrap().status,
+        ReturnStatus::InTransit
+    );
+
+    // More than authorised, or an unknown location: refused, nothing changed.
+    let e = receive(
+        &store,
+        &r.id,
+        "WH1",
+        vec![
+            received("SKU-A", 1, Condition::Resellable),
+            received("SKU-A", 1, Condition::Defective),
+            received("SKU-A", 2, Condition::Damaged),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "lines[2].quantity");
+    let e = receive(
+        &store,
+        &r.id,
+        "NOPE",
+        vec![received("SKU-A", 1, Condition::Resellable)],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "location");
+    assert_eq!(balance(&store, "SKU-A", "WH1").await, before);
+    let unchanged = store.get_return(&r.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.status, ReturnStatus::InTransit);
+    assert!(unchanged.received.is_empty());
+    assert_clean(&store).await;
+
+    // One resellable, one defective, one damaged unit.
+    let got = receive(
+        &store,
+        &r.id,
+        "WH1",
+        vec![
+            received("SKU-A", 1, Condition::Resellable),
+            received("SKU-A", 1, Condition::Defective),
+            received("SKU-A", 1, Condition::Damaged),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(got.status, ReturnStatus::Inspected);
+    assert_eq!(got.receiving_location.as_deref(), Some("WH1"));
+    assert_eq!(got.received.len(), 3);
+    assert_eq!(got.refund, "30.00");
+    let after = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!(after.on_hand, before.on_hand + 3);
+    assert_eq!(after.quality_control, before.quality_control + 1);
+    assert_eq!(after.damaged, before.damaged + 1);
+    assert_eq!(after.allocated, before.allocated);
+    assert_eq!(after.available(), before.available() + 1);
+    let moved = movements(&store, "SKU-A", "WH1", 5).await;
+    assert_eq!(moved.len(), 5);
+    for m in &moved {
+        assert_eq!(m.reason, "return_restock");
+        assert_eq!(m.reference.as_deref(), Some("return:RMA-000001"));
+        assert_eq!(m.delta, 1);
+    }
+    let mut states: Vec<_> = moved.iter().map(|m| m.state.as_str()).collect();
+    states.sort_unstable();
+    assert_eq!(
+        states,
+        [
+            "damaged",
+            "on_hand",
+            "on_hand",
+            "on_hand",
+            "quality_control"
+        ]
+    );
+    let events = store.order_events(&o.number).await.unwrap().unwrap();
+    let due = events
+        .iter()
+        .find(|e| e.kind == "return.refund_due")
+        .expect("refund due");
+    assert_eq!(due.data["amount"], "30.00");
+    assert_eq!(due.data["return"], "RMA-000001");
+    // Received once is received.
+    let e = receive(
+        &store,
+        &r.id,
+        "WH1",
+        vec![received("SKU-A", 1, Condition::Resellable)],
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    assert_clean(&store).await;
+
+    // Grading what waits in quality control: never more than is there.
+    let e = grade(&store, &r.id, "SKU-A", 2, Grade::Restock)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "quantity");
+    let graded = grade(&store, &r.id, "SKU-A", 1, Grade::Restock)
+        .await
+        .unwrap();
+    assert_eq!(graded.graded.len(), 1);
+    let regraded = balance(&store, "SKU-A", "WH1").await;
+    assert_eq!(regraded.quality_control, 0);
+    assert_eq!(regraded.on_hand, after.on_hand);
+    assert_eq!(regraded.available(), after.available() + 1);
+    let m = &movements(&store, "SKU-A", "WH1", 1).await[0];
+    assert_eq!(
+        (m.state.as_str(), m.delta, m.reason.as_str()),
+        ("quality_control", -1, "return_restock")
+    );
+    assert_eq!(m.reference.as_deref(), Some("return:RMA-000001"));
+    let e = grade(&store, &r.id, "SKU-A", 1, Grade::WriteOff)
+        .await
+        .unwrap_err();
+    let fields = invalid_fields(e);
+    assert_eq!(fields[0].0, "quantity");
+    assert!(fields[0].1.starts_with("0 unit(s)"), "{fields:?}");
+    assert_eq!(balance(&store, "SKU-A", "WH1").await, regraded);
+    assert_eq!(
+        step(&store, &r.id, ReturnStep::Close).await.unwrap().status,
+        ReturnStatus::Closed
+    );
+
+    // The last unit: a change of mind keeps a 10% restocking fee.
+    let last = new_return(
+        &store,
+        return_input(&o.number, "SKU-A", 1, "no_longer_needed", "pickup"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (last.id.as_str(), last.refund.as_str()),
+        ("RMA-000002", "9.00")
+    );
+    let e = new_return(
+        &store,
+        return_input(&o.number, "SKU-A", 1, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "lines[0].quantity");
+    // A rejection says why, and frees the units for another return.
+    let e = step(&store, &last.id, ReturnStep::Reject)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "reason");
+    let rejected = match store
+        .return_step(&last.id, ReturnStep::Reject, Some("worn".into()), &ctx())
+        .await
+        .unwrap()
+    {
+        Outcome::Done(r) => r,
+        Outcome::Replayed { .. } => panic!("unexpected replay"),
+    };
+    assert_eq!(rejected.status, ReturnStatus::Rejected);
+    assert_eq!(
+        (rejected.rejection.as_deref(), rejected.refund.as_str()),
+        (Some("worn"), "0.00")
+    );
+
+    // Lists, newest first, filtered by order and status.
+    let all = store
+        .list_returns(&ReturnFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["RMA-000002", "RMA-000001"]);
+    let page = store
+        .list_returns(
+            &ReturnFilter::default(),
+            &PageRequest {
+                limit: Some(1),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].id, "RMA-000002");
+    let next = store
+        .list_returns(
+            &ReturnFilter::default(),
+            &PageRequest {
+                limit: Some(1),
+                cursor: page.next_cursor,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items[0].id, "RMA-000001");
+    let closed = store
+        .list_returns(
+            &ReturnFilter {
+                order: Some(o.number.clone()),
+                status: Some(ReturnStatus::Closed),
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.items.len(), 1);
+    let other = store
+        .list_returns(
+            &ReturnFilter {
+                order: Some("SO-424242".into()),
+                status: None,
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(other.items.is_empty());
+
+    let kinds = event_kinds(&store, &o.number).await;
+    for kind in [
+        "return.requested",
+        "return.approved",
+        "return.in_transit",
+        "return.received",
+        "return.refund_due",
+        "return.graded",
+        "return.closed",
+        "return.rejected",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returned_units_serve_waiting_orders_and_policies_apply() {
+    let Some((store, _)) = store("returns_policy").await else {
+        return;
+    };
+    seed(&store, &["SKU-B"]).await;
+    let fish = serde_json::from_value::<ordo_domain::catalog::ProductInput>(json!({
+        "sku": "FISH", "name": "Smoked fish", "price": "10.00", "unit_cost": "4.00",
+        "handling_classes": ["perishable"],
+    }))
+    .unwrap()
+    .validate()
+    .unwrap();
+    store.put_product(fish, &ctx()).await.unwrap();
+    stock(&store, adjust("SKU-B", "WH1", 1)).await;
+    stock(&store, adjust("FISH", "WH1", 3)).await;
+
+    // Nothing shipped yet: nothing to return.
+    let waiting = created(&store, order("wait-0", &[("FISH", 1)])).await.value;
+    let e = new_return(
+        &store,
+        return_input(&waiting.number, "FISH", 1, "damaged", "keep_item"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(invalid_fields(e)[0].0, "order");
+
+    // A returned resellable unit goes to the order waiting for it.
+    let first = delivered_order(&store, "ret-b1", &[("SKU-B", 1)]).await;
+    let second = created(&store, order("ret-b2", &[("SKU-B", 1)]))
+        .await
+        .value;
+    assert_eq!(second.lines[0].backordered, 1);
+    let r = new_return(
+        &store,
+        return_input(&first.number, "SKU-B", 1, "wrong_item", "drop_off"),
+    )
+    .await
+    .unwrap();
+    step(&store, &r.id, ReturnStep::Approve).await.unwrap();
+    receive(
+        &store,
+        &r.id,
+        "WH1",
+        vec![received("SKU-B", 1, Condition::Resellable)],
+    )
+    .await
+    .unwrap();
+    let served = order_now(&store, &second.number).await;
+    assert_eq!(
+        (served.lines[0].allocated, served.lines[0].backordered),
+        (1, 0)
+    );
+    let b = balance(&store, "SKU-B", "WH1").await;
+    assert_eq!((b.on_hand, b.allocated, b.available()), (1, 1, 0));
+    assert_clean(&store).await;
+
+    // Perishables come back only as keep_item, under the default policy.
+    let f = delivered_order(&store, "ret-f1", &[("FISH", 1)]).await;
+    let e = new_return(
+        &store,
+        return_input(&f.number, "FISH", 1, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap_err();
+    let fields = invalid_fields(e);
+    assert_eq!(fields[0].0, "lines[0].sku");
+    assert!(
+        fields[0].1.contains("perishable") && fields[0].1.contains("keep_item"),
+        "{fields:?}"
+    );
+    let kept = new_return(
+        &store,
+        return_input(&f.number, "FISH", 1, "damaged", "keep_item"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.id, "RMA-000002");
+    let e = receive(
+        &store,
+        &kept.id,
+        "WH1",
+        vec![received("FISH", 1, Condition::Resellable)],
+    )
+    .await
+    .unwrap_err();
+    assert!(is_conflict(&e), "{e:?}");
+    step(&store, &kept.id, ReturnStep::Approve).await.unwrap();
+    assert!(
+        event_kinds(&store, &f.number)
+            .await
+            .iter()
+            .any(|k| k == "return.refund_due")
+    );
+    assert_eq!(
+        step(&store, &kept.id, ReturnStep::Close)
+            .await
+            .unwrap()
+            .status,
+        ReturnStatus::Closed
+    );
+
+    // A channel's own policy: perishables allowed back, auto-approval by amount.
+    let policy = ReturnPolicy {
+        window_days: 14,
+        non_returnable: Vec::new(),
+        auto_approve_up_to_minor: Some(5000),
+        auto_approve_reasons: Vec::new(),
+    };
+    store
+        .put_return_policy("web", policy.clone(), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(store.return_policy("web").await.unwrap(), policy);
+    assert_eq!(
+        store.return_policy("other").await.unwrap(),
+        ReturnPolicy::default()
+    );
+    let f2 = delivered_order(&store, "ret-f2", &[("FISH", 1)]).await;
+    let auto = new_return(
+        &store,
+        return_input(&f2.number, "FISH", 1, "damaged", "drop_off"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(auto.status, ReturnStatus::Approved);
+    assert_clean(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_returns_never_exceed_what_shipped() {
+    let Some((store, _)) = store("returns_race").await else {
+        return;
+    };
+    seed(&store, &["SKU-A"]).await;
+    stock(&store, adjust("SKU-A", "WH1", 20)).await;
+    for round in 0..5 {
+        let o = delivered_order(&store, &format!("race-{round}"), &[("SKU-A", 2)]).await;
+        let (ca, cb) = (ctx(), ctx());
+        let (a, b) = tokio::join!(
+            store.create_return(
+                return_input(&o.number, "SKU-A", 2, "damaged", "drop_off"),
+                &ca
+            ),
+            store.create_return(
+                return_input(&o.number, "SKU-A", 2, "defective", "pickup"),
+                &cb
+            ),
+        );
+        let (ok, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(|r| r.is_ok());
+        assert_eq!((ok.len(), refused.len()), (1, 1), "round {round}");
+        for e in refused {
+            assert_eq!(invalid_fields(e.unwrap_err())[0].0, "lines[0].quantity");
+        }
+        let listed = store
+            .list_returns(
+                &ReturnFilter {
+                    order: Some(o.number.clone()),
+                    status: None,
+                },
+                &PageRequest::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].lines[0].quantity, 2);
+    }
+    assert_clean(&store).await;
+}

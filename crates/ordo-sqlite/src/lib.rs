@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_picking.sql")),
     (7, include_str!("../migrations/0007_packing.sql")),
     (8, include_str!("../migrations/0008_manifests.sql")),
+    (9, include_str!("../migrations/0009_returns.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -541,6 +542,93 @@ impl Store for SqliteStore {
                     w,
                     &key,
                     &serde_json::to_value(&policies).map_err(internal)?,
+                    &ctx,
+                )
+            })
+            .await
+    }
+    async fn create_return(
+        &self,
+        input: ordo_domain::returns::ReturnInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Rma>>> {
+        let ctx = ctx.clone();
+        self.writer
+            .run(move |w| ops::create_return(w, input, &ctx))
+            .await
+    }
+    async fn get_return(&self, id: &str) -> Result<Option<Rma>> {
+        let Some(number) = parse_rma_number(id) else {
+            return Ok(None);
+        };
+        self.read_point(move |c| Ok(reads::find_return(c, number)?.map(|r| r.view())))
+            .await
+    }
+    async fn list_returns(&self, filter: &ReturnFilter, page: &PageRequest) -> Result<Page<Rma>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| reads::list_returns(c, &filter, &page))
+            .await
+    }
+    async fn return_step(
+        &self,
+        id: &str,
+        step: ordo_domain::returns::ReturnStep,
+        reason: Option<String>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, ctx) = (id.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::return_step(w, &id, step, reason, &ctx))
+            .await
+    }
+    async fn receive_return(
+        &self,
+        id: &str,
+        location: &str,
+        lines: Vec<ordo_domain::returns::ReceivedLine>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, location, ctx) = (id.to_string(), location.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::receive_return(w, &id, &location, &lines, &ctx))
+            .await
+    }
+    async fn grade_return(
+        &self,
+        id: &str,
+        sku: &str,
+        quantity: i64,
+        grade: ordo_domain::returns::Grade,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>> {
+        let (id, sku, ctx) = (id.to_string(), sku.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::grade_return(w, &id, &sku, quantity, grade, &ctx))
+            .await
+    }
+    async fn return_policy(&self, channel: &str) -> Result<ordo_domain::returns::ReturnPolicy> {
+        let key = format!("return_policy:{channel}");
+        self.read(move |c| {
+            Ok(
+                reads::get_doc(c, "SELECT doc FROM settings WHERE key = ?1", &key)?
+                    .unwrap_or_default(),
+            )
+        })
+        .await
+    }
+    async fn put_return_policy(
+        &self,
+        channel: &str,
+        policy: ordo_domain::returns::ReturnPolicy,
+        ctx: &WriteContext,
+    ) -> Result<()> {
+        let (key, ctx) = (format!("return_policy:{channel}"), ctx.clone());
+        self.writer
+            .run(move |w| {
+                ops::put_setting(
+                    w,
+                    &key,
+                    &serde_json::to_value(&policy).map_err(internal)?,
                     &ctx,
                 )
             })

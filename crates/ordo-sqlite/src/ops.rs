@@ -2014,3 +2014,204 @@ pub(crate) fn close_manifest(
         created: true,
     }))
 }
+
+fn write_return(conn: &Connection, row: &ReturnRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO returns (number, order_number, status, currency, doc, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (number) DO UPDATE SET \
+         status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at",
+    )
+    .map_err(internal)?
+    .execute(params![
+        row.number,
+        row.order_number,
+        row.status.as_str(),
+        row.currency,
+        row.doc_json(),
+        format_time(row.created_at),
+        format_time(row.updated_at)
+    ])
+    .map_err(internal)?;
+    Ok(())
+}
+
+pub(crate) fn create_return(
+    w: &mut Writer,
+    input: ordo_domain::returns::ReturnInput,
+    ctx: &WriteContext,
+) -> Result<Outcome<Created<Rma>>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let key = input.order.clone().unwrap_or_default();
+    let number = match ordo_domain::order::parse_order_number(&key) {
+        Some(n) => Some(n),
+        None => reads::resolve_order(&w.conn, &key)?,
+    };
+    let Some(order) = number
+        .map(|n| reads::find_order(&w.conn, n))
+        .transpose()?
+        .flatten()
+    else {
+        return Err(Problem::invalid("order", format!("unknown order '{key}'")).into());
+    };
+    let order_no = ordo_domain::order::parse_order_number(&order.number).unwrap_or(0);
+    let others = reads::order_returns(&w.conn, order_no)?;
+    let mut products = HashMap::new();
+    for l in &order.lines {
+        if let Some(p) =
+            reads::get_doc::<Product>(&w.conn, "SELECT doc FROM products WHERE sku = ?1", &l.sku)?
+        {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    let policy: ordo_domain::returns::ReturnPolicy = reads::get_doc(
+        &w.conn,
+        "SELECT doc FROM settings WHERE key = ?1",
+        &format!("return_policy:{}", order.channel),
+    )?
+    .unwrap_or_default();
+    let delivered = reads::delivered_at(&w.conn, order_no)?;
+    let rma: i64 = w
+        .conn
+        .query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM returns",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let at = now();
+    let (row, events) = plan_return(
+        &order, input, &policy, &others, &products, delivered, rma, at,
+    )?;
+    let at_text = format_time(at);
+    write_return(&w.conn, &row)?;
+    for e in &events {
+        append_event(
+            &w.conn,
+            e.kind,
+            Some(order_no),
+            &ctx.actor,
+            &at_text,
+            &e.data,
+        )?;
+    }
+    let view = row.view();
+    remember(&w.conn, ctx, 201, &view)?;
+    Ok(Outcome::Done(Created {
+        value: view,
+        created: true,
+    }))
+}
+
+fn return_by_id(w: &Writer, id: &str) -> Result<ReturnRow> {
+    let number = parse_rma_number(id).ok_or_else(|| Problem::NotFound(format!("return {id}")))?;
+    reads::find_return(&w.conn, number)?
+        .ok_or_else(|| Problem::NotFound(format!("return {id}")).into())
+}
+
+pub(crate) fn return_step(
+    w: &mut Writer,
+    id: &str,
+    step: ordo_domain::returns::ReturnStep,
+    reason: Option<String>,
+    ctx: &WriteContext,
+) -> Result<Outcome<Rma>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let row = return_by_id(w, id)?;
+    let at = now();
+    let (updated, events) = plan_return_step(&row, step, reason, at)?;
+    let at_text = format_time(at);
+    write_return(&w.conn, &updated)?;
+    for e in &events {
+        append_event(
+            &w.conn,
+            e.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            &at_text,
+            &e.data,
+        )?;
+    }
+    let view = updated.view();
+    remember(&w.conn, ctx, 200, &view)?;
+    Ok(Outcome::Done(view))
+}
+
+/// Writes a return's stock plan, then offers restocked units to waiting orders.
+fn apply_return_plan(
+    w: &mut Writer,
+    updated: &ReturnRow,
+    plan: &FulfillmentPlan,
+    actor: &str,
+    at_text: &str,
+) -> Result<()> {
+    let mut stock = Balances(HashMap::new());
+    for d in &plan.stock {
+        ensure_balance_row(&w.conn, &d.sku, &d.location)?;
+        let b = load_balance(&w.conn, &d.sku, &d.location)?;
+        stock.0.insert((d.sku.clone(), d.location.clone()), b);
+    }
+    let reference = format!("return:{}", rma_number(updated.number));
+    apply_plan(
+        &w.conn,
+        updated.order_number,
+        plan,
+        &mut stock,
+        &reference,
+        actor,
+        at_text,
+    )?;
+    write_return(&w.conn, updated)?;
+    for (sku, location) in restocks(plan) {
+        reallocate(w, &sku, &location, actor, at_text)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn receive_return(
+    w: &mut Writer,
+    id: &str,
+    location: &str,
+    lines: &[ordo_domain::returns::ReceivedLine],
+    ctx: &WriteContext,
+) -> Result<Outcome<Rma>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    known_location(w, location).map_err(|_| {
+        StoreError::from(Problem::invalid(
+            "location",
+            format!("unknown location '{location}'"),
+        ))
+    })?;
+    let row = return_by_id(w, id)?;
+    let at = now();
+    let (updated, plan) = plan_return_receipt(&row, location, lines, at)?;
+    apply_return_plan(w, &updated, &plan, &ctx.actor, &format_time(at))?;
+    let view = updated.view();
+    remember(&w.conn, ctx, 200, &view)?;
+    Ok(Outcome::Done(view))
+}
+
+pub(crate) fn grade_return(
+    w: &mut Writer,
+    id: &str,
+    sku: &str,
+    quantity: i64,
+    grade: ordo_domain::returns::Grade,
+    ctx: &WriteContext,
+) -> Result<Outcome<Rma>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let row = return_by_id(w, id)?;
+    let at = now();
+    let (updated, plan) = plan_grade(&row, sku, quantity, grade, at)?;
+    apply_return_plan(w, &updated, &plan, &ctx.actor, &format_time(at))?;
+    let view = updated.view();
+    remember(&w.conn, ctx, 200, &view)?;
+    Ok(Outcome::Done(view))
+}

@@ -1270,3 +1270,113 @@ pub(crate) fn packing_policies(
     }
     Ok(Default::default())
 }
+
+const RETURN_COLUMNS: &str = "number, order_number, status, currency, doc, created_at, updated_at";
+
+fn return_row(r: &Row<'_>) -> rusqlite::Result<ReturnRow> {
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let status: String = r.get(2)?;
+    let doc: String = r.get(4)?;
+    let created: String = r.get(5)?;
+    let updated: String = r.get(6)?;
+    Ok(ReturnRow {
+        number: r.get(0)?,
+        order_number: r.get(1)?,
+        status: ordo_domain::returns::ReturnStatus::parse(&status)
+            .ok_or_else(|| bad(2, format!("unknown return status {status}")))?,
+        currency: r.get(3)?,
+        doc: serde_json::from_str(&doc).map_err(|e| bad(4, e.to_string()))?,
+        created_at: parse_time(&created).map_err(|e| bad(5, e))?,
+        updated_at: parse_time(&updated).map_err(|e| bad(6, e))?,
+    })
+}
+
+pub(crate) fn find_return(conn: &Connection, number: i64) -> Result<Option<ReturnRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {RETURN_COLUMNS} FROM returns WHERE number = ?1"
+    ))
+    .map_err(internal)?
+    .query_row([number], return_row)
+    .optional()
+    .map_err(internal)
+}
+
+pub(crate) fn order_returns(conn: &Connection, order: i64) -> Result<Vec<ReturnRow>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {RETURN_COLUMNS} FROM returns WHERE order_number = ?1 ORDER BY number"
+        ))
+        .map_err(internal)?;
+    let rows = stmt.query_map([order], return_row).map_err(internal)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub(crate) fn list_returns(
+    conn: &Connection,
+    filter: &ReturnFilter,
+    page: &PageRequest,
+) -> Result<Page<Rma>> {
+    let before = match cursor_key(page)? {
+        Some(key) => key.parse::<i64>().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        })?,
+        None => i64::MAX,
+    };
+    let limit = page.limit();
+    let mut sql = format!("SELECT {RETURN_COLUMNS} FROM returns WHERE number < ?1");
+    let mut args: Vec<Value> = vec![before.into()];
+    if let Some(order) = &filter.order {
+        args.push(parse_order_number(order).unwrap_or(-1).into());
+        sql.push_str(&format!(" AND order_number = ?{}", args.len()));
+    }
+    if let Some(status) = filter.status {
+        args.push(status.as_str().to_string().into());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    args.push(limit.into());
+    sql.push_str(&format!(" ORDER BY number DESC LIMIT ?{}", args.len()));
+    let rows: Vec<ReturnRow> = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_map(params_from_iter(args), return_row)
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    let next_cursor = next_cursor(&rows, limit, |r| r.number.to_string());
+    Ok(Page {
+        items: rows.iter().map(ReturnRow::view).collect(),
+        next_cursor,
+    })
+}
+
+/// When the order's goods arrived: the last delivery event of its shipments, else when the
+/// last one left; `None` when nothing shipped.
+pub(crate) fn delivered_at(conn: &Connection, order: i64) -> Result<Option<time::OffsetDateTime>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE order_number = ?1 AND status <> 'voided'"
+        ))
+        .map_err(internal)?;
+    let rows: Vec<ShipmentRow> = stmt
+        .query_map([order], shipment_row)
+        .map_err(internal)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            r.doc
+                .tracking
+                .iter()
+                .filter(|t| t.status == ordo_domain::shipment::ShipmentStatus::Delivered)
+                .map(|t| t.at)
+                .max()
+                .unwrap_or(r.created_at)
+        })
+        .max())
+}

@@ -18,6 +18,7 @@ mod capture;
 mod fulfillment;
 mod packing;
 mod picking;
+mod returns;
 mod shipping;
 mod types;
 mod verify;
@@ -25,6 +26,7 @@ pub use capture::*;
 pub use fulfillment::*;
 pub use packing::*;
 pub use picking::*;
+pub use returns::*;
 pub use shipping::*;
 pub use types::*;
 pub use verify::{LineCheck, StrayAllocation, VerifyInput, verify_report};
@@ -250,6 +252,50 @@ pub trait Store: Send + Sync + 'static {
         &self,
         location: Option<&str>,
         policies: ordo_warehouse::packing::PackingPolicies,
+        ctx: &WriteContext,
+    ) -> Result<()>;
+    /// Asks for a return: only shipped units, within the channel's window, perishables only
+    /// as keep-item; approved at once when the channel's policy says so.
+    async fn create_return(
+        &self,
+        input: ordo_domain::returns::ReturnInput,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Created<Rma>>>;
+    /// By id (`RMA-000042`).
+    async fn get_return(&self, id: &str) -> Result<Option<Rma>>;
+    /// Newest first.
+    async fn list_returns(&self, filter: &ReturnFilter, page: &PageRequest) -> Result<Page<Rma>>;
+    /// Approve, reject (with a reason), issue the label, ship, close.
+    async fn return_step(
+        &self,
+        id: &str,
+        step: ordo_domain::returns::ReturnStep,
+        reason: Option<String>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>>;
+    /// Receives and inspects returned units at a location; stock follows their condition.
+    async fn receive_return(
+        &self,
+        id: &str,
+        location: &str,
+        lines: Vec<ordo_domain::returns::ReceivedLine>,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>>;
+    /// Grades units the return left in quality control: restock or write off.
+    async fn grade_return(
+        &self,
+        id: &str,
+        sku: &str,
+        quantity: i64,
+        grade: ordo_domain::returns::Grade,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Rma>>;
+    /// A channel's return policy (window, non-returnable classes, auto-approval).
+    async fn return_policy(&self, channel: &str) -> Result<ordo_domain::returns::ReturnPolicy>;
+    async fn put_return_policy(
+        &self,
+        channel: &str,
+        policy: ordo_domain::returns::ReturnPolicy,
         ctx: &WriteContext,
     ) -> Result<()>;
     /// The carrier services shipments choose among (empty until configured).

@@ -5,6 +5,7 @@ pub mod inventory;
 pub mod orders;
 pub mod packing;
 pub mod picking;
+pub mod returns;
 pub mod routing;
 pub mod shipments;
 pub mod system;

@@ -1,0 +1,278 @@
+//! Returns over real HTTP on every backend: ship → deliver → return → receive with mixed
+//! conditions → stock exactly as the dispositions say → refund exact to the cent.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn assert_clean(s: &Server) {
+    let (ok, out) = s.verify();
+    assert!(ok, "{}: verify failed: {out}", s.db.label);
+}
+
+async fn shipped_order(s: &Server, id: &str, lines: &[(&str, i64)]) -> String {
+    let o = s.post("/api/v1/orders", &order(id, lines)).await.body;
+    let number = o["number"].as_str().unwrap().to_string();
+    for fo in o["fulfillment_orders"].as_array().unwrap() {
+        let sh = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo["id"]}))
+            .await;
+        assert_eq!(sh.status, 201, "{:?}", sh.body);
+        let r = s
+            .post(
+                &format!(
+                    "/api/v1/shipments/{}/tracking-events",
+                    sh.body["id"].as_str().unwrap()
+                ),
+                &json!({"status": "delivered"}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    number
+}
+
+fn stock(b: &Value) -> (i64, i64, i64, i64) {
+    (
+        b["on_hand"].as_i64().unwrap_or(0),
+        b["damaged"].as_i64().unwrap_or(0),
+        b["quality_control"].as_i64().unwrap_or(0),
+        b["available"].as_i64().unwrap_or(0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_receive_by_condition_grade_and_refund() {
+    for db in databases("returns") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        // 3 × 10.00 + 1.60 tax per line (order() puts tax 1.60 on each line).
+        let number = shipped_order(&s, "ret-1", &[("SKU-A", 3)]).await;
+        let before = balance(&s, "SKU-A", "WH1").await;
+
+        let too_many = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund",
+                "lines": [{"sku": "SKU-A", "quantity": 4, "reason": "damaged"}]}),
+            )
+            .await;
+        assert_eq!(too_many.status, 422, "{}: {:?}", db.label, too_many.body);
+        assert_eq!(too_many.body["errors"][0]["field"], "lines[0].quantity");
+
+        let r = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund", "method": "drop_off",
+                "lines": [{"sku": "SKU-A", "quantity": 3, "reason": "damaged"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(id, "RMA-000001");
+        assert_eq!(r.body["status"], "requested");
+        // The whole line: 30.00 + 1.60 tax, no restocking fee for damaged goods.
+        assert_eq!(r.body["refund"], "31.60");
+        let again = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund",
+                "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "other"}]}),
+            )
+            .await;
+        assert_eq!(
+            again.status, 422,
+            "everything shipped is already on a return"
+        );
+
+        let early = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1",
+            "lines": [{"sku": "SKU-A", "quantity": 1, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(early.status, 409, "not approved yet: {:?}", early.body);
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/approve"), &json!({}))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/ship"), &json!({}))
+                .await
+                .status,
+            200
+        );
+
+        let over = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1",
+            "lines": [{"sku": "SKU-A", "quantity": 4, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(over.status, 422);
+        assert_eq!(
+            balance(&s, "SKU-A", "WH1").await,
+            before,
+            "a refused receipt changes nothing"
+        );
+
+        let got = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1", "lines": [
+            {"sku": "SKU-A", "quantity": 1, "condition": "resellable"},
+            {"sku": "SKU-A", "quantity": 1, "condition": "defective"},
+            {"sku": "SKU-A", "quantity": 1, "condition": "damaged"}]}),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{:?}", got.body);
+        assert_eq!(got.body["status"], "inspected");
+        let (on_hand, damaged, qc, available) = stock(&balance(&s, "SKU-A", "WH1").await);
+        let (on_hand0, damaged0, qc0, available0) = stock(&before);
+        assert_eq!(
+            (
+                on_hand - on_hand0,
+                damaged - damaged0,
+                qc - qc0,
+                available - available0
+            ),
+            (3, 1, 1, 1)
+        );
+        let moves = s
+            .get("/api/v1/inventory/movements?sku=SKU-A&location=WH1")
+            .await
+            .body;
+        let ours: Vec<_> = moves["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["reference"] == format!("return:{id}"))
+            .collect();
+        assert_eq!(ours.len(), 5, "3 on_hand, 1 damaged, 1 quality_control");
+        assert!(ours.iter().all(|m| m["reason"] == "return_restock"));
+        let twice = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1",
+            "lines": [{"sku": "SKU-A", "quantity": 1, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(twice.status, 409, "received already");
+
+        // Quality control: the defective unit is refurbished and sold again.
+        let graded = s
+            .post(
+                &format!("/api/v1/returns/{id}/grade"),
+                &json!({"sku": "SKU-A", "quantity": 1, "grade": "restock"}),
+            )
+            .await;
+        assert_eq!(graded.status, 200, "{:?}", graded.body);
+        assert_eq!(stock(&balance(&s, "SKU-A", "WH1").await).3 - available0, 2);
+        let nothing_left = s
+            .post(
+                &format!("/api/v1/returns/{id}/grade"),
+                &json!({"sku": "SKU-A", "quantity": 1, "grade": "write_off"}),
+            )
+            .await;
+        assert_eq!(nothing_left.status, 422);
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/close"), &json!({}))
+                .await
+                .status,
+            200
+        );
+        let events = s.get(&format!("/api/v1/orders/{number}/events")).await.body;
+        let due = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "return.refund_due")
+            .expect("refund due event")
+            .clone();
+        assert_eq!(due["data"]["amount"], "31.60");
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perishables_come_back_only_as_keep_item_and_policies_approve() {
+    for db in databases("returns_policy") {
+        let s = Server::start(&db).await;
+        seed(&s, &[]).await;
+        s.send(
+            "PUT",
+            "/api/v1/products/CHEESE",
+            &json!({"name": "Cheese", "price": "10.00", "handling_classes": ["perishable"]}),
+        )
+        .await;
+        s.post(
+            "/api/v1/inventory/adjustments",
+            &json!({"sku": "CHEESE", "location": "WH1", "delta": 5, "reason": "received"}),
+        )
+        .await;
+        let number = shipped_order(&s, "ret-2", &[("CHEESE", 2)]).await;
+        let sent_back = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund", "method": "pickup",
+                "lines": [{"sku": "CHEESE", "quantity": 1, "reason": "no_longer_needed"}]}),
+            )
+            .await;
+        assert_eq!(sent_back.status, 422, "{}: {:?}", db.label, sent_back.body);
+        assert!(
+            sent_back.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("perishable")
+        );
+
+        let policy = json!({"window_days": 14, "non_returnable": ["perishable"], "auto_approve_reasons": ["damaged"]});
+        assert_eq!(
+            s.send("PUT", "/api/v1/channels/web/return-policy", &policy)
+                .await
+                .status,
+            200
+        );
+        let kept = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund", "method": "keep_item",
+                "lines": [{"sku": "CHEESE", "quantity": 1, "reason": "damaged"}]}),
+            )
+            .await;
+        assert_eq!(kept.status, 201, "{:?}", kept.body);
+        assert_eq!(
+            kept.body["status"], "approved",
+            "damaged goods are approved by the policy"
+        );
+        let changed = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund", "method": "keep_item",
+                "lines": [{"sku": "CHEESE", "quantity": 1, "reason": "no_longer_needed"}]}),
+            )
+            .await;
+        assert_eq!(changed.status, 201);
+        assert_eq!(changed.body["status"], "requested");
+        // 10.00 + 0.80 tax share, minus 10 % restocking for a change of mind.
+        assert_eq!(changed.body["refund"], "9.72");
+        let rejected = s
+            .post(
+                &format!(
+                    "/api/v1/returns/{}/reject",
+                    changed.body["id"].as_str().unwrap()
+                ),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(rejected.status, 422, "a rejection says why");
+        let listed = s.get(&format!("/api/v1/returns?order={number}")).await.body;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        assert_clean(&s);
+    }
+}
