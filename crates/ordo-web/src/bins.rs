@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use ordo_domain::catalog::check_sku;
 use ordo_domain::{FieldError, Problem};
 use ordo_store::{Permission, SkuBin, StoreError};
+use ordo_warehouse::bins::{BinError, BinFormat, BinRecord, Layout, LayoutConfig, Point, Segment};
 
 use crate::WebState;
 use crate::error::{WebError, WebResult, sentence};
@@ -55,6 +56,72 @@ pub(crate) struct BinsSection {
     pub assigned: Vec<SkuBinRow>,
     pub can_edit: bool,
     pub form: BinsForm,
+    pub layout_form: LayoutForm,
+}
+
+/// The layout editor: the values to show and errors keyed by input name (`segments`,
+/// `separator`, `start`, `bins`).
+pub(crate) struct LayoutForm {
+    pub segments: String,
+    pub separator: String,
+    pub serpentine: bool,
+    pub start_x: String,
+    pub start_y: String,
+    pub bins: String,
+    pub errors: Vec<FieldError>,
+    pub message: Option<String>,
+}
+
+impl LayoutForm {
+    pub fn err(&self, name: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == name)
+            .map(|e| e.message.as_str())
+    }
+
+    /// The bin-master lines that could not be read or were refused.
+    pub fn bin_errors(&self) -> Vec<&str> {
+        self.errors
+            .iter()
+            .filter(|e| e.field == "bins")
+            .map(|e| e.message.as_str())
+            .collect()
+    }
+
+    fn of(config: &LayoutConfig) -> Self {
+        let f = &config.format;
+        let num = |v: f64| format!("{v}");
+        let mut bins = String::new();
+        if !config.bins.is_empty() {
+            bins.push_str("code,sequence,x_m,y_m\n");
+        }
+        for b in &config.bins {
+            let (x, y) = b
+                .position
+                .map_or((String::new(), String::new()), |p| (num(p.x_m), num(p.y_m)));
+            bins.push_str(&format!(
+                "{},{},{x},{y}\n",
+                crate::csv::cell(&b.code),
+                b.sequence.map(|n| n.to_string()).unwrap_or_default()
+            ));
+        }
+        LayoutForm {
+            segments: f
+                .segments
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            separator: f.separator.clone(),
+            serpentine: f.serpentine,
+            start_x: config.start.map(|p| num(p.x_m)).unwrap_or_default(),
+            start_y: config.start.map(|p| num(p.y_m)).unwrap_or_default(),
+            bins,
+            errors: vec![],
+            message: None,
+        }
+    }
 }
 
 /// The section for `code`, with the paste form as given (empty on a plain visit).
@@ -63,10 +130,12 @@ pub(crate) async fn section(
     auth: &Auth,
     code: &str,
     form: BinsForm,
+    layout_form: Option<LayoutForm>,
 ) -> WebResult<BinsSection> {
     let config = s.store.get_layout(code).await?;
     let saved = config.is_some();
     let config = config.unwrap_or_default();
+    let layout_form = layout_form.unwrap_or_else(|| LayoutForm::of(&config));
     let layout = ordo_store::layout_of(Some(config.clone()));
     let zone_of = |bin: &str| -> Option<String> { layout.as_ref().ok().and_then(|l| l.zone(bin)) };
     let placed_on_walk =
@@ -122,6 +191,7 @@ pub(crate) async fn section(
         assigned,
         can_edit: auth.allows(Permission::WriteStock),
         form,
+        layout_form,
     })
 }
 
@@ -181,7 +251,7 @@ async fn refused(
     status: StatusCode,
     form: BinsForm,
 ) -> WebResult {
-    let mut r = crate::catalog::location_response(s, auth, code, form).await?;
+    let mut r = crate::catalog::location_response(s, auth, code, form, None).await?;
     *r.status_mut() = status;
     Ok(r)
 }
@@ -296,6 +366,174 @@ pub(crate) async fn save(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn segment(name: &str) -> Option<Segment> {
+    Some(match name {
+        "zone" => Segment::Zone,
+        "aisle" => Segment::Aisle,
+        "bay" => Segment::Bay,
+        "level" => Segment::Level,
+        "position" => Segment::Position,
+        _ => return None,
+    })
+}
+
+fn coordinate(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// The bin master as pasted (`code,sequence,x_m,y_m`, header optional), an error per line.
+fn parse_bin_master(text: &str, errors: &mut Vec<FieldError>) -> Vec<BinRecord> {
+    let mut bins = Vec::new();
+    for (i, (n, cells)) in crate::csv::records(text).into_iter().enumerate() {
+        if i == 0 && cells[0].eq_ignore_ascii_case("code") {
+            continue;
+        }
+        let mut bad = |m: String| errors.push(FieldError::new("bins", format!("Line {n}: {m}")));
+        if cells.len() > 4 {
+            bad("expected at most four values, code,sequence,x_m,y_m.".into());
+            continue;
+        }
+        let cell = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
+        if cell(0).is_empty() {
+            bad("the bin code is missing.".into());
+            continue;
+        }
+        let sequence = match cell(1) {
+            "" => None,
+            v => match v.parse::<u64>() {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    bad(format!("sequence {v} is not a whole number of 0 or more."));
+                    continue;
+                }
+            },
+        };
+        let position = match (cell(2), cell(3)) {
+            ("", "") => None,
+            (x, y) => match (coordinate(x), coordinate(y)) {
+                (Some(x_m), Some(y_m)) => Some(Point { x_m, y_m }),
+                _ => {
+                    bad("x_m and y_m must both be numbers (metres), or both empty.".into());
+                    continue;
+                }
+            },
+        };
+        bins.push(BinRecord {
+            code: cell(0).to_string(),
+            sequence,
+            position,
+        });
+    }
+    bins
+}
+
+/// Which input a refusal of `Layout::new` is about.
+fn layout_field(e: &BinError) -> &'static str {
+    match e {
+        BinError::NoSegments | BinError::DuplicateSegment(_) => "segments",
+        BinError::EmptySeparator => "separator",
+        BinError::BadCoordinate(c) if c == "start" => "start",
+        _ => "bins",
+    }
+}
+
+/// `POST /locations/{code}/layout`: replaces the location's bin layout (code format, walk,
+/// start point and bin master), checked by `Layout::new` as the API checks it.
+pub(crate) async fn save_layout(
+    State(s): State<WebState>,
+    Path(code): Path<String>,
+    p: Posted,
+) -> WebResult {
+    let Posted { auth, form } = p;
+    auth.require(Permission::WriteStock)?;
+    if s.store.get_location(&code).await?.is_none() {
+        return Err(WebError::NotFound(format!("Location {code}")));
+    }
+    let mut errors = Vec::new();
+    let mut segments = Vec::new();
+    for name in form
+        .raw("segments")
+        .split([',', ' ', ';'])
+        .map(|x| x.trim().to_ascii_lowercase())
+        .filter(|x| !x.is_empty())
+    {
+        match segment(&name) {
+            Some(seg) => segments.push(seg),
+            None => {
+                errors.push(FieldError::new(
+                    "segments",
+                    format!("“{name}” is not a segment: use zone, aisle, bay, level, position"),
+                ));
+                break;
+            }
+        }
+    }
+    let start = match (form.get("start_x"), form.get("start_y")) {
+        (None, None) => None,
+        (Some(x), Some(y)) => match (coordinate(&x), coordinate(&y)) {
+            (Some(x_m), Some(y_m)) => Some(Point { x_m, y_m }),
+            _ => {
+                errors.push(FieldError::new("start", "must be two numbers (metres)"));
+                None
+            }
+        },
+        _ => {
+            errors.push(FieldError::new(
+                "start",
+                "give both coordinates, or neither",
+            ));
+            None
+        }
+    };
+    let bins_text = form.raw("bins");
+    let bins = parse_bin_master(&bins_text, &mut errors);
+    let config = LayoutConfig {
+        format: BinFormat {
+            segments,
+            separator: form.get("separator").unwrap_or_default(),
+            serpentine: form.get("serpentine").is_some(),
+        },
+        bins,
+        start,
+    };
+    if errors.is_empty()
+        && let Err(e) = Layout::new(config.clone())
+    {
+        let field = layout_field(&e);
+        let text = sentence(&e.to_string());
+        errors.push(FieldError::new(field, text));
+    }
+    if errors.is_empty() {
+        let n = config.bins.len();
+        s.store.put_layout(&code, config, &auth.context()).await?;
+        return Ok(auth.redirect_with(
+            &format!("/locations/{}#bins", encode(&code)),
+            true,
+            &format!(
+                "{code}: layout saved ({n} bin{} in the bin master).",
+                if n == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    let kept = LayoutForm {
+        segments: form.raw("segments"),
+        separator: form.raw("separator"),
+        serpentine: form.get("serpentine").is_some(),
+        start_x: form.raw("start_x"),
+        start_y: form.raw("start_y"),
+        bins: bins_text,
+        errors,
+        message: Some(
+            "Layout not saved (nothing was changed): correct the fields marked below.".into(),
+        ),
+    };
+    let mut r =
+        crate::catalog::location_response(&s, &auth, &code, BinsForm::default(), Some(kept))
+            .await?;
+    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(r)
 }
 
 /// `bins[2].sku: unknown SKU 'X'` → `Line 4: unknown SKU 'X'.` (the pasted line).

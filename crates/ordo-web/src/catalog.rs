@@ -12,7 +12,7 @@ use ordo_store::{PageRequest, Permission, StoreError};
 use serde::Deserialize;
 
 use crate::WebState;
-use crate::bins::{BinsForm, BinsSection};
+use crate::bins::{BinsForm, BinsSection, LayoutForm};
 use crate::error::{WebError, WebResult, describe, sentence};
 use crate::form::{FormData, query};
 use crate::orders::Opt;
@@ -40,6 +40,7 @@ struct ProductRow {
 struct ProductsPage {
     ctx: PageCtx,
     rows: Vec<ProductRow>,
+    can_import: bool,
     paged: bool,
     next_href: Option<String>,
 }
@@ -60,6 +61,7 @@ pub(crate) async fn products(
         .await?;
     let p = ProductsPage {
         ctx: PageCtx::new(&auth, "products"),
+        can_import: auth.allows(Permission::ManageCatalog),
         rows: list
             .items
             .iter()
@@ -482,7 +484,7 @@ pub(crate) async fn location(
         return Err(WebError::NotFound(format!("Location {code}")));
     };
     let form = location_form(&l);
-    let bins = crate::bins::section(&s, &auth, &l.code, BinsForm::default()).await?;
+    let bins = crate::bins::section(&s, &auth, &l.code, BinsForm::default(), None).await?;
     let p = location_page(&auth, l, form, bins);
     page(&p.ctx, &p)
 }
@@ -493,12 +495,13 @@ pub(crate) async fn location_response(
     auth: &Auth,
     code: &str,
     bins_form: BinsForm,
+    layout_form: Option<LayoutForm>,
 ) -> WebResult {
     let Some(l) = s.store.get_location(code).await? else {
         return Err(WebError::NotFound(format!("Location {code}")));
     };
     let form = location_form(&l);
-    let bins = crate::bins::section(s, auth, &l.code, bins_form).await?;
+    let bins = crate::bins::section(s, auth, &l.code, bins_form, layout_form).await?;
     let p = location_page(auth, l, form, bins);
     page(&p.ctx, &p)
 }
@@ -580,7 +583,7 @@ pub(crate) async fn save_location_routing(
             _ => return None,
         })
     });
-    let bins = crate::bins::section(&s, &p.auth, &l.code, BinsForm::default()).await?;
+    let bins = crate::bins::section(&s, &p.auth, &l.code, BinsForm::default(), None).await?;
     let page_view = location_page(&p.auth, l, form, bins);
     let mut r = page(&page_view.ctx, &page_view)?;
     *r.status_mut() = status;

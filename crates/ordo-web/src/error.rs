@@ -125,3 +125,38 @@ impl IntoResponse for WebError {
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    ctx: crate::view::PageCtx,
+    path: String,
+}
+
+/// Any path no page answers: a page with the navigation for a signed-in user, a plain one
+/// otherwise. Paths of the API keep the API's own answer.
+pub(crate) async fn not_found(
+    axum::extract::State(s): axum::extract::State<crate::WebState>,
+    req: axum::extract::Request,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    if path == "/api" || path.starts_with("/api/") {
+        return ordo_http::error::ApiError::not_found("route").into_response();
+    }
+    let Ok(auth) = crate::session::Auth::from_request_parts(&mut parts, &s).await else {
+        return WebError::NotFound("This page".into()).into_response();
+    };
+    let p = NotFoundPage {
+        ctx: crate::view::PageCtx::new(&auth, ""),
+        path: path.chars().take(200).collect(),
+    };
+    match crate::view::page(&p.ctx, &p) {
+        Ok(mut r) => {
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}

@@ -6,10 +6,12 @@
 mod bins;
 mod catalog;
 mod chart;
+mod csv;
 mod dashboard;
 mod error;
 mod form;
 mod fulfillment;
+mod import;
 mod inventory;
 mod labels;
 mod live;
@@ -18,6 +20,7 @@ mod packing;
 mod picking;
 mod routing;
 mod session;
+mod settings;
 mod shipments;
 mod view;
 
@@ -27,7 +30,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use ordo_store::Store;
 use tokio::sync::watch;
 
@@ -95,7 +98,15 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/inventory/move", post(inventory::move_stock))
         .route("/inventory/count", post(inventory::count))
         .route("/inventory/movements", get(inventory::movements))
+        .route(
+            "/inventory/import",
+            get(import::form_stock).post(import::post_stock),
+        )
         .route("/products", get(catalog::products))
+        .route(
+            "/products/import",
+            get(import::form_products).post(import::post_products),
+        )
         .route("/locations", get(catalog::locations))
         .route("/locations/{code}", get(catalog::location))
         .route(
@@ -103,6 +114,7 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
             post(catalog::save_location_routing),
         )
         .route("/locations/{code}/sku-bins", post(bins::save))
+        .route("/locations/{code}/layout", post(bins::save_layout))
         .route("/channels", get(catalog::channels))
         .route("/channels/{code}", get(catalog::channel))
         .route(
@@ -112,9 +124,18 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))
         .route("/routing/replay", post(routing::replay))
+        .route("/settings", get(settings::show))
+        .route("/settings/users", post(settings::create_user))
+        .route("/settings/api-keys", post(settings::create_key))
+        .route("/settings/carrier-services", post(settings::save_carriers))
+        .route("/settings/box-types", post(settings::save_box))
+        .route("/settings/packing-policies", post(settings::save_policies))
         .route("/static/htmx.min.js", get(htmx_js))
         .route("/static/app.js", get(app_js))
         .route("/static/app.css", get(app_css))
+        // Unknown back-office paths get a page; `/api/*` keeps the API's own answer. A
+        // catch-all route rather than a fallback, since the API router has the fallback.
+        .route("/{*path}", any(error::not_found))
         .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)

@@ -204,23 +204,51 @@ impl FromRequest<WebState> for Posted {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &WebState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let auth = Auth::from_request_parts(&mut parts, state).await?;
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-            .await
-            .map_err(|_| {
-                WebError::Problem(ordo_domain::Problem::invalid("form", "is too large"))
-                    .into_response()
-            })?;
-        let form = FormData::parse(&bytes);
-        let matches = form
-            .get("csrf")
-            .is_some_and(|c| same(&c, &auth.session.csrf_token));
-        if !matches {
-            return Err(WebError::Csrf.into_response());
-        }
-        Ok(Posted { auth, form })
+        posted(req, state, MAX_FORM_BYTES).await
     }
+}
+
+/// Pasted or uploaded CSV may be larger than a form.
+pub(crate) const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024;
+
+/// A form POST that may carry a file (`multipart/form-data`) up to [`MAX_UPLOAD_BYTES`];
+/// otherwise as [`Posted`].
+pub(crate) struct Upload(pub Posted);
+
+impl FromRequest<WebState> for Upload {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &WebState) -> Result<Self, Response> {
+        posted(req, state, MAX_UPLOAD_BYTES).await.map(Upload)
+    }
+}
+
+async fn posted(req: Request, state: &WebState, limit: usize) -> Result<Posted, Response> {
+    let (mut parts, body) = req.into_parts();
+    let auth = Auth::from_request_parts(&mut parts, state).await?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        WebError::Problem(ordo_domain::Problem::invalid("form", "is too large")).into_response()
+    })?;
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::form::multipart_boundary)
+        .filter(|_| limit > MAX_FORM_BYTES);
+    let form = match boundary {
+        Some(b) => FormData::parse_multipart(&bytes, &b).ok_or_else(|| {
+            WebError::Problem(ordo_domain::Problem::invalid("form", "could not be read"))
+                .into_response()
+        })?,
+        None => FormData::parse(&bytes),
+    };
+    let matches = form
+        .get("csrf")
+        .is_some_and(|c| same(&c, &auth.session.csrf_token));
+    if !matches {
+        return Err(WebError::Csrf.into_response());
+    }
+    Ok(Posted { auth, form })
 }
 
 #[derive(Template)]

@@ -10,6 +10,7 @@ use time::macros::format_description;
 
 use crate::error::WebResult;
 use crate::session::Auth;
+use ordo_store::Permission;
 
 pub(crate) const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -35,7 +36,7 @@ pub(crate) struct PageCtx {
 
 impl PageCtx {
     pub fn new(auth: &Auth, section: &str) -> Self {
-        let mut links = Vec::with_capacity(13);
+        let mut links = Vec::with_capacity(14);
         if auth.sees_dashboard() {
             links.push(("/", "Dashboard", "dashboard"));
         }
@@ -52,6 +53,9 @@ impl PageCtx {
             ("/channels", "Channels", "channels"),
             ("/routing", "Routing", "routing"),
         ]);
+        if auth.allows(Permission::ManageCatalog) || auth.allows(Permission::ManageKeys) {
+            links.push(("/settings", "Settings", "settings"));
+        }
         PageCtx {
             username: auth.session.user.username.clone(),
             role: auth.session.user.role.as_str(),

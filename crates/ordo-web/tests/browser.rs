@@ -535,6 +535,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/locations", Some("locations")).await;
     visit(c, base, "/channels?channel=web&sku=MUG-1", Some("channels")).await;
     visit(c, base, "/orders?status=backordered", None).await;
+    settings_steps(c, app, base).await;
 
     // Narrow screens: still one column that fits.
     c.set_window_size(360, 800).await.unwrap();
@@ -1169,4 +1170,107 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
             .as_deref(),
         Some("packed")
     );
+}
+
+/// Settings (an API key created and shown once), a CSV import previewed and imported, and the
+/// not-found page; then the same screens at 360px.
+async fn settings_steps(c: &Client, app: &common::App, base: &str) {
+    visit(c, base, "/settings", None).await;
+    assert!(exists(c, "#user-form").await);
+    assert!(exists(c, "#box-types tr[data-box]").await);
+    fill(c, "#key-name", "Warehouse scanner").await;
+    c.find(Locator::Id("key-role"))
+        .await
+        .unwrap()
+        .select_by_value("warehouse")
+        .await
+        .unwrap();
+    click(c, "#key-form button[type=submit]").await;
+    let token = wait_for(c, "#new-token").await.prop("value").await.unwrap();
+    assert!(token.is_some_and(|t| t.starts_with("ordo_")));
+    check_page(c, "settings with a new key").await;
+    shot(c, "settings").await;
+    // A refused box type shows its errors next to the fields.
+    fill(c, "#box-code", "TUBE").await;
+    fill(c, "#box-length_mm", "800").await;
+    fill(c, "#box-width_mm", "0").await;
+    click(c, "#box-form button[type=submit]").await;
+    let e = wait_for(c, "#box-width_mm-err").await.text().await.unwrap();
+    assert!(e.contains("must be positive"), "{e}");
+    check_page(c, "refused box type").await;
+    shot_at(c, "#boxes", "settings-box-refused").await;
+
+    // Import products: the preview shows each row's errors and writes nothing.
+    visit(c, base, "/products", None).await;
+    click(c, "#import-link").await;
+    wait_navigated(c, "/products").await;
+    check_page(c, "import form").await;
+    fill(
+        c,
+        "#import-csv",
+        "sku,name,price,weight_g,handling_classes\nVASE-1,Glass vase,24.90,900,fragile\nBAD SKU,Nothing,1.00,,\n",
+    )
+    .await;
+    click(c, "button[value=preview]").await;
+    wait_for(c, "#preview-rows").await;
+    assert!(
+        text_of(c, "#preview-summary")
+            .await
+            .contains("1 row ready to import, 1 with errors")
+    );
+    assert!(
+        text_of(c, "tr[data-line='3']")
+            .await
+            .contains("Line 3, sku:")
+    );
+    assert!(app.store.get_product("VASE-1").await.unwrap().is_none());
+    check_page(c, "import preview").await;
+    shot_at(c, "#preview", "import-preview").await;
+    click(c, "#import-button").await;
+    wait_for(c, "#import-done").await;
+    assert!(
+        text_of(c, "#import-done")
+            .await
+            .contains("Imported 1 product row: 1 created, 0 updated.")
+    );
+    assert!(app.store.get_product("VASE-1").await.unwrap().is_some());
+
+    // Stock receipts, all valid: back on the inventory with the summary.
+    visit(c, base, "/inventory/import", None).await;
+    fill(c, "#import-csv", "VASE-1,WH1,6,PO-9").await;
+    click(c, "button[value=preview]").await;
+    wait_for(c, "#import-button").await;
+    click(c, "#import-button").await;
+    wait_for(c, ".flash.ok").await;
+    assert_eq!(path_of(c).await, "/inventory");
+    assert!(
+        text_of(c, ".flash.ok")
+            .await
+            .contains("Imported 1 receipt (6 units).")
+    );
+
+    // An unknown page: a 404 page with the navigation.
+    visit(c, base, "/no-such-page", Some("not-found")).await;
+    assert!(exists(c, "header nav a[href='/orders']").await);
+    assert!(text_of(c, "h1").await.contains("Page not found"));
+
+    c.set_window_size(360, 800).await.unwrap();
+    for (path, name) in [
+        ("/settings", "settings-360px"),
+        ("/products/import", "import-360px"),
+        ("/locations/WH1", "location-layout-360px"),
+        ("/no-such-page", "not-found-360px"),
+    ] {
+        visit(c, base, path, None).await;
+        let overflow = sideways(c).await;
+        assert!(overflow <= 1, "{path} scrolls sideways by {overflow}");
+        shot(c, name).await;
+    }
+    visit(c, base, "/inventory/import", None).await;
+    fill(c, "#import-csv", "MUG-1,WH1,2,PO-1\nNOPE,WH1,1,\n").await;
+    click(c, "button[value=preview]").await;
+    wait_for(c, "#preview-rows").await;
+    assert!(sideways(c).await <= 1, "import preview scrolls sideways");
+    shot_at(c, "#preview", "import-preview-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
 }

@@ -3232,3 +3232,804 @@ async fn the_pack_bench_checks_items_and_splits_fragile_from_hazmat() {
         list.body
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Not found, settings, CSV import, layout editor
+
+/// The token of a key just created, from its read-only field.
+fn new_token(html: &str) -> Option<String> {
+    let marker = "id=\"new-token\" readonly value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pages_answer_with_a_404_page() {
+    let app = start("not-found").await;
+    let mut anon = Agent::new(&app.base);
+    let r = anon.get("/no/such/page").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("<h1>Not found</h1>"), "{}", r.body);
+    assert!(r.body.contains("href=\"/\""));
+    // The API keeps its own answer.
+    let r = anon.get("/api/v1/nope").await;
+    assert_eq!(r.status, 404);
+    assert!(!r.body.contains("<html"), "{}", r.body);
+
+    let mut a = Agent::new(&app.base);
+    a.login("support", PASSWORD).await;
+    for path in ["/nope", "/orders/SO-000001/nothing/here", "/settingz?x=1"] {
+        let r = a.get(path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.body.contains("<h1>Page not found</h1>"), "{}", r.body);
+        assert!(
+            r.body.contains("aria-label=\"Main\""),
+            "navigation is there"
+        );
+        assert!(r.body.contains("href=\"/orders\""));
+        assert_eq!(r.body.matches("<h1").count(), 1);
+        assert!(
+            r.headers
+                .get("content-security-policy")
+                .is_some_and(|v| v.to_str().unwrap().contains("script-src 'self'"))
+        );
+    }
+    let r = a.get("/%3Cscript%3Ealert(1)%3C/script%3E").await;
+    assert_eq!(r.status, 404);
+    assert!(!r.body.contains("<script>alert"), "{}", r.body);
+    // Known pages still answer; a POST nowhere is a 404 too.
+    assert_eq!(a.get("/orders").await.status, 200);
+    assert_eq!(a.post("/nope", &[("csrf", "x")]).await.status, 404);
+    // Forbidden pages explain themselves.
+    let r = a.get("/settings").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Not allowed"), "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_create_users_and_api_keys_that_work() {
+    let app = start("settings-users").await;
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let page = admin.get("/settings").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"user-form\""));
+    assert!(page.body.contains("id=\"key-form\""));
+    assert!(
+        page.body
+            .contains("href=\"/settings\" aria-current=\"page\"")
+    );
+    let csrf = page.csrf();
+
+    // Refusals keep the input and name the field; nothing is created.
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "ann lee"),
+                ("role", "support"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"user-name-err\""), "{}", r.body);
+    assert!(r.body.contains("must have at least 8 characters"));
+    assert!(r.body.contains("value=\"ann lee\""));
+    assert!(app.store.find_user("ann lee").await.unwrap().is_none());
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "bot"),
+                ("role", "integration"),
+                ("password", "long enough pass"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("a role for API keys"), "{}", r.body);
+
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "clerk"),
+                ("role", "support"),
+                ("password", "clerk password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = admin.get("/settings").await;
+    assert!(page.body.contains("User clerk created with role support"));
+    let stored = app.store.find_user("clerk").await.unwrap().unwrap();
+    assert!(stored.password_hash.starts_with("$argon2id$"));
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "clerk"),
+                ("role", "readonly"),
+                ("password", "another password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("already exists"));
+
+    // The new user signs in with that password and has the role's rights.
+    let mut clerk = Agent::new(&app.base);
+    let r = clerk.login("clerk", "clerk password 1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/");
+    assert_eq!(clerk.get("/orders").await.status, 200);
+    assert_eq!(clerk.get("/settings").await.status, 403);
+
+    // An API key: shown once, and it authenticates against the API.
+    let r = admin
+        .post(
+            "/settings/api-keys",
+            &[("csrf", &csrf), ("name", ""), ("role", "integration")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"key-name-err\""));
+    let before = app.store.count_api_keys().await.unwrap();
+    let r = admin
+        .post(
+            "/settings/api-keys",
+            &[("csrf", &csrf), ("name", "ERP sync"), ("role", "readonly")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("shown only this once"));
+    let token = new_token(&r.body).expect("the token on the page");
+    assert!(token.starts_with("ordo_"), "{token}");
+    assert_eq!(app.store.count_api_keys().await.unwrap(), before + 1);
+    let mut api = Agent::new(&app.base);
+    let r = api.get_with_bearer("/api/v1/orders", &token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The key has its role: readonly may not capture orders.
+    let r = api
+        .post_json(
+            "/api/v1/orders",
+            &common::order_json("KEY-1", &[("MUG-1", 1)]),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Not shown again.
+    let page = admin.get("/settings").await;
+    assert!(!page.body.contains(&token));
+    assert!(new_token(&page.body).is_none());
+
+    // Managers see the warehouse settings, not users and keys, and may not create either.
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"user-form\""));
+    assert!(!page.body.contains("id=\"key-form\""));
+    assert!(page.body.contains("id=\"box-form\""));
+    let csrf = page.csrf();
+    let r = m
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "sneaky"),
+                ("role", "admin"),
+                ("password", "sneaky password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(app.store.find_user("sneaky").await.unwrap().is_none());
+    let r = m
+        .post(
+            "/settings/api-keys",
+            &[("csrf", &csrf), ("name", "x"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.store.count_api_keys().await.unwrap(), before + 1);
+    // Without the form's token nothing happens either.
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("csrf", "forged"),
+                ("username", "forged"),
+                ("role", "admin"),
+                ("password", "forged password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(app.store.find_user("forged").await.unwrap().is_none());
+    for role in ["warehouse", "support", "readonly"] {
+        let mut a = Agent::new(&app.base);
+        a.login(role, PASSWORD).await;
+        assert_eq!(a.get("/settings").await.status, 403, "{role}");
+        let nav = a.get("/orders").await;
+        assert!(!nav.body.contains("href=\"/settings\""), "{role}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carrier_services_box_types_and_policies_are_validated() {
+    let app = start("settings-warehouse").await;
+    let mut a = Agent::new(&app.base);
+    a.login("manager", PASSWORD).await;
+    let page = a.get("/settings").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+
+    // Carrier services: unreadable JSON, then a rule broken, then saved.
+    let r = a
+        .post(
+            "/settings/carrier-services",
+            &[("csrf", &csrf), ("services", "[{\"carrier\": ")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("<li>Line 1, column"), "{}", r.body);
+    assert!(r.body.contains("[{&quot;carrier&quot;: ") || r.body.contains("[{&#34;carrier&#34;: "));
+    let service = |carrier: &str, weight: i64| {
+        serde_json::json!({
+            "carrier": carrier, "code": "std", "name": "Standard", "level": "standard",
+            "transit_days": 2, "max_weight_g": weight,
+            "rates": [{"zone": "DE", "max_weight_g": 5000, "price_minor": 490}],
+            "cutoffs": [{"location": "WH1", "time": "16:00"}]
+        })
+    };
+    let bad = serde_json::json!([service("dhl", 10000), service("DHL!", 0)]).to_string();
+    let r = a
+        .post(
+            "/settings/carrier-services",
+            &[("csrf", &csrf), ("services", &bad)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Service 2, carrier: Must be a lowercase carrier code.")
+    );
+    assert!(
+        r.body
+            .contains("Service 2, max_weight_g: Must be positive.")
+    );
+    assert!(app.store.carrier_services().await.unwrap().is_empty());
+    let good = serde_json::json!([service("dhl", 10000)]).to_string();
+    let r = a
+        .post(
+            "/settings/carrier-services",
+            &[("csrf", &csrf), ("services", &good)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let saved = app.store.carrier_services().await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].carrier, "dhl");
+    let page = a.get("/settings").await;
+    assert!(page.body.contains("1 carrier service saved."));
+    assert!(
+        page.body.contains("&quot;carrier&quot;: &quot;dhl&quot;")
+            || page.body.contains("&#34;carrier&#34;: &#34;dhl&#34;"),
+        "{}",
+        page.body
+    );
+
+    // Box types: errors per field, then added, then edited.
+    let before = app.store.box_types().await.unwrap();
+    let r = a
+        .post(
+            "/settings/box-types",
+            &[
+                ("csrf", &csrf),
+                ("code", "XL"),
+                ("length_mm", "600"),
+                ("width_mm", "wide"),
+                ("height_mm", "0"),
+                ("max_weight_g", "20000"),
+                ("tare_g", "-5"),
+                ("outer_length_mm", "610"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    for (id, text) in [
+        ("box-width_mm-err", "must be a whole number"),
+        ("box-height_mm-err", "must be positive"),
+        ("box-tare_g-err", "must not be negative"),
+        (
+            "box-outer_length_mm-err",
+            "give all three outside dimensions",
+        ),
+    ] {
+        assert!(
+            r.body
+                .contains(&format!("<p class=\"field-error\" id=\"{id}\">{text}")),
+            "{id}: {}",
+            r.body
+        );
+    }
+    assert!(r.body.contains("value=\"wide\""));
+    assert_eq!(app.store.box_types().await.unwrap(), before);
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("code", "XL"),
+        ("length_mm", "600"),
+        ("width_mm", "400"),
+        ("height_mm", "400"),
+        ("max_weight_g", "20000"),
+        ("tare_g", "900"),
+        ("cost_minor", "250"),
+        ("features", "insulated"),
+    ];
+    let r = a.post("/settings/box-types", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let xl = app
+        .store
+        .box_types()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.code == "XL")
+        .expect("XL saved");
+    assert_eq!(xl.inner.width_mm, 400);
+    assert_eq!(xl.features, ["insulated"]);
+    let edit = a.get("/settings?box=XL").await;
+    assert!(edit.body.contains("Change box type XL"), "{}", edit.body);
+    assert!(
+        edit.body
+            .contains("id=\"box-tare_g\" name=\"tare_g\" inputmode=\"numeric\" value=\"900\"")
+    );
+    fields[6] = ("tare_g", "950");
+    assert_eq!(a.post("/settings/box-types", &fields).await.status, 303);
+    let boxes = app.store.box_types().await.unwrap();
+    assert_eq!(boxes.iter().filter(|b| b.code == "XL").count(), 1);
+    assert_eq!(boxes.iter().find(|b| b.code == "XL").unwrap().tare_g, 950);
+
+    // Packing policies: shown as CSV, refused with the line, replaced.
+    let shown = app.store.packing_policies("").await.unwrap().to_csv();
+    let page = a.get("/settings").await;
+    assert!(page.body.contains("id=\"policies-csv\""));
+    assert!(page.body.contains(shown.lines().next().unwrap()));
+    let r = a
+        .post(
+            "/settings/packing-policies",
+            &[("csrf", &csrf), ("csv", "class,padding_mm\nfragile,5000\n")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("<li>Line 2, padding_mm: Must be 0 to 1000.</li>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.store.packing_policies("").await.unwrap().to_csv(),
+        shown
+    );
+    let r = a
+        .post(
+            "/settings/packing-policies",
+            &[("csrf", &csrf), ("csv", "class,padding_mm\nfragile,30\n")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let now = app.store.packing_policies("").await.unwrap();
+    assert_eq!(now.policies.len(), 1);
+    assert_eq!(now.policies[0].padding_mm, 30);
+
+    // Readers may not change them.
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let csrf_w = w.get("/orders").await.csrf();
+    let r = w
+        .post(
+            "/settings/packing-policies",
+            &[("csrf", &csrf_w), ("csv", "class\nhazmat\n")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        app.store.packing_policies("").await.unwrap().policies.len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
+    let app = start("csv-import").await;
+    let mut a = Agent::new(&app.base);
+    a.login("manager", PASSWORD).await;
+    let products = a.get("/products").await;
+    assert!(products.body.contains("href=\"/products/import\""));
+    let page = a.get("/products/import").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+    let csrf = page.csrf();
+    let csv = "sku,name,price,barcode,weight_g,category,handling_classes\n\
+               CUP-1,\"Cup, small\",8.50,,180,Kitchen,fragile\n\
+               MUG-1,,13.00,,,,\n\
+               BAD 1,Broken,1.00,,,,\n\
+               PAN-1,Pan,abc,,heavy,,glass\n\
+               CUP-1,Again,1.00,,,,\n";
+    let before = app
+        .store
+        .list_products(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let r = a
+        .post(
+            "/products/import",
+            &[("csrf", &csrf), ("csv", csv), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("<strong>2</strong> rows ready to import, <strong>3</strong> with errors"),
+        "{}",
+        r.body
+    );
+    for e in [
+        "<li>Line 4, sku: ",
+        "<li>Line 5, price: ",
+        "<li>Line 5, weight_g: Must be a whole number of grams.</li>",
+        "<li>Line 5, handling_classes: ",
+        "<li>Line 6, sku: CUP-1 is already on line 2.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    assert!(r.body.contains(">Create</span>"));
+    assert!(r.body.contains(">Update</span>"));
+    assert!(r.body.contains("id=\"import-button\""));
+    // Nothing was written by the preview.
+    assert_eq!(
+        app.store
+            .list_products(&Default::default())
+            .await
+            .unwrap()
+            .items,
+        before
+    );
+
+    let r = a
+        .post(
+            "/products/import",
+            &[("csrf", &csrf), ("csv", csv), ("action", "import")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "Imported 2 product rows: 1 created, 1 updated. 3 rows with errors were skipped"
+        ),
+        "{}",
+        r.body
+    );
+    let after = app
+        .store
+        .list_products(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(after.len(), before.len() + 1);
+    let cup = app.store.get_product("CUP-1").await.unwrap().unwrap();
+    assert_eq!(
+        (cup.name.as_str(), cup.price.as_str(), cup.weight_g),
+        ("Cup, small", "8.50", 180)
+    );
+    assert_eq!(cup.handling_classes.len(), 1);
+    let mug = app.store.get_product("MUG-1").await.unwrap().unwrap();
+    // The price changed; what the row left empty was kept.
+    assert_eq!(
+        (mug.name.as_str(), mug.price.as_str(), mug.weight_g),
+        ("Ceramic mug", "13.00", 500)
+    );
+    assert_eq!(mug.unit_cost, "5.00");
+    assert!(app.store.get_product("PAN-1").await.unwrap().is_none());
+
+    // Stock receipts, uploaded as a file: preview, then import.
+    let inv = a.get("/inventory").await;
+    assert!(inv.body.contains("href=\"/inventory/import\""));
+    let receipts = "sku,location,quantity,reference\r\nMUG-1,WH1,10,PO-7\r\nTEA-1,ST1,4,\r\nNOPE-1,WH1,1,\r\nMUG-1,XX9,2,\r\nTEA-1,WH1,-3,\r\n";
+    let mug_wh1 = balance(&app, "MUG-1", "WH1").await.on_hand;
+    let tea_st1 = 0;
+    assert!(
+        app.store
+            .list_balances(
+                &ordo_store::BalanceFilter {
+                    sku: Some("TEA-1".into()),
+                    location: Some("ST1".into()),
+                },
+                &Default::default(),
+            )
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let moves = app
+        .store
+        .list_movements(&Default::default(), &Default::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    let r = a
+        .post_multipart(
+            "/inventory/import",
+            &[("csrf", &csrf), ("csv", ""), ("action", "preview")],
+            &[("file", "receipts.csv", receipts)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for e in [
+        "<li>Line 4, sku: Unknown SKU NOPE-1.</li>",
+        "<li>Line 5, location: Unknown location XX9.</li>",
+        "<li>Line 6, quantity: Must be a positive whole number.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    assert!(r.body.contains(">Receive 10</span>"));
+    assert!(r.body.contains("<strong>2</strong> rows ready to import"));
+    assert!(
+        r.body.contains("MUG-1,WH1,10,PO-7"),
+        "the file is kept as text to import"
+    );
+    assert_eq!(
+        app.store
+            .list_movements(&Default::default(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        moves
+    );
+    // The import sends the text kept on the preview.
+    let text = receipts.replace("\r\n", "\n");
+    let r = a
+        .post_multipart(
+            "/inventory/import",
+            &[("csrf", &csrf), ("csv", &text), ("action", "import")],
+            &[("file", "", "")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Imported 2 receipts (14 units). 3 rows with errors were skipped"),
+        "{}",
+        r.body
+    );
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, mug_wh1 + 10);
+    assert_eq!(balance(&app, "TEA-1", "ST1").await.on_hand, tea_st1 + 4);
+    assert_eq!(
+        app.store
+            .list_movements(&Default::default(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        moves + 2
+    );
+    // All rows valid: back to the list with the summary.
+    let r = a
+        .post(
+            "/inventory/import",
+            &[
+                ("csrf", &csrf),
+                ("csv", "MUG-1,ST1,1"),
+                ("action", "import"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/inventory");
+    assert!(
+        a.get("/inventory")
+            .await
+            .body
+            .contains("Imported 1 receipt (1 units).")
+    );
+    // Empty input and an unknown header are refused as a whole.
+    let r = a
+        .post("/inventory/import", &[("csrf", &csrf), ("csv", "  \n")])
+        .await;
+    assert_eq!(r.status, 422);
+    let r = a
+        .post(
+            "/inventory/import",
+            &[("csrf", &csrf), ("csv", "sku,bin\nA,B")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("unknown column"), "{}", r.body);
+
+    // Roles: support may import neither; warehouse may receive stock but not products.
+    let mut s = Agent::new(&app.base);
+    s.login("support", PASSWORD).await;
+    assert_eq!(s.get("/products/import").await.status, 403);
+    let csrf_s = s.get("/orders").await.csrf();
+    let r = s
+        .post(
+            "/inventory/import",
+            &[
+                ("csrf", &csrf_s),
+                ("csv", "MUG-1,WH1,5"),
+                ("action", "import"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    assert_eq!(w.get("/inventory/import").await.status, 200);
+    assert_eq!(w.get("/products/import").await.status, 403);
+    assert!(!w.get("/products").await.body.contains("/products/import"));
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, mug_wh1 + 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bin_layout_is_edited_and_checked_by_the_layout_rules() {
+    let app = start("layout-editor").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/locations/WH1").await;
+    assert!(page.body.contains("id=\"layout-form\""), "{}", page.body);
+    assert!(page.body.contains("value=\"zone, aisle, bay, level\""));
+    let csrf = page.csrf();
+
+    // A bin that does not follow the format, without a sequence: refused by Layout::new.
+    let r = w
+        .post(
+            "/locations/WH1/layout",
+            &[
+                ("csrf", &csrf),
+                ("segments", "aisle, bay, level"),
+                ("separator", "."),
+                ("serpentine", "1"),
+                ("start_x", "0"),
+                ("start_y", "0"),
+                ("bins", "code,sequence,x_m,y_m\n01.02.A,,1.5,2\nA-1-2,,,\n"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"layout-message\""));
+    assert!(
+        r.body
+            .contains("<li>Bin &quot;A-1-2&quot; has 1 segments; the format expects 3.</li>")
+            || r.body
+                .contains("<li>Bin &#34;A-1-2&#34; has 1 segments; the format expects 3.</li>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"aisle, bay, level\""), "input kept");
+    assert!(app.store.get_layout("WH1").await.unwrap().is_none());
+
+    // Lines that cannot be read, a bad segment, half a start point.
+    let r = w
+        .post(
+            "/locations/WH1/layout",
+            &[
+                ("csrf", &csrf),
+                ("segments", "zone, shelf"),
+                ("separator", "-"),
+                ("start_x", "3"),
+                ("bins", "A-01-01-A,x,,\nA-01-02-A,,1,\n"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"layout-segments-err\""), "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"layout-start-err\">give both coordinates")
+    );
+    assert!(
+        r.body
+            .contains("<li>Line 1: sequence x is not a whole number")
+    );
+    assert!(
+        r.body
+            .contains("<li>Line 2: x_m and y_m must both be numbers")
+    );
+    let r = w
+        .post(
+            "/locations/WH1/layout",
+            &[
+                ("csrf", &csrf),
+                ("segments", "zone, zone"),
+                ("separator", "-"),
+                ("bins", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body
+            .contains("id=\"layout-segments-err\">The bin format names zone twice."),
+        "{}",
+        r.body
+    );
+    assert!(app.store.get_layout("WH1").await.unwrap().is_none());
+
+    // Saved: one-way aisles, a start point and a bin master.
+    let r = w
+        .post(
+            "/locations/WH1/layout",
+            &[
+                ("csrf", &csrf),
+                ("segments", "zone,aisle,bay,level"),
+                ("separator", "-"),
+                ("start_x", "1.5"),
+                ("start_y", "0"),
+                (
+                    "bins",
+                    "code,sequence,x_m,y_m\nA-01-01-A,,2,1\nA-01-02-A,,2,2\nDOCK,999,,\n",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/locations/WH1#bins");
+    let saved = app.store.get_layout("WH1").await.unwrap().unwrap();
+    assert!(!saved.format.serpentine);
+    assert_eq!(saved.bins.len(), 3);
+    assert_eq!(saved.bins[2].sequence, Some(999));
+    assert_eq!(saved.start.unwrap().x_m, 1.5);
+    let page = w.get("/locations/WH1").await;
+    assert!(
+        page.body
+            .contains("WH1: layout saved (3 bins in the bin master).")
+    );
+    assert!(
+        page.body
+            .contains("one way: every aisle walked the same way")
+    );
+    assert!(
+        page.body.contains("A-01-02-A,,2,2\nDOCK,999,,"),
+        "{}",
+        page.body
+    );
+
+    // Readers get no editor and may not post one.
+    let mut ro = Agent::new(&app.base);
+    ro.login("readonly", PASSWORD).await;
+    let page = ro.get("/locations/WH1").await;
+    assert!(!page.body.contains("id=\"layout-form\""));
+    let r = ro
+        .post(
+            "/locations/WH1/layout",
+            &[
+                ("csrf", &page.csrf()),
+                ("segments", "zone"),
+                ("separator", "-"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        app.store
+            .get_layout("WH1")
+            .await
+            .unwrap()
+            .unwrap()
+            .bins
+            .len(),
+        3
+    );
+}

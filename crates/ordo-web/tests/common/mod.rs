@@ -294,6 +294,44 @@ impl Agent {
         .await
     }
 
+    /// A `multipart/form-data` POST, as a form with a file input sends it: `files` are
+    /// (field, file name, content).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        files: &[(&str, &str, &str)],
+    ) -> Reply {
+        let boundary = "----ordoTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = String::new();
+        for (k, v) in form {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        for (k, name, content) in files {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.send(
+            "POST",
+            path,
+            Some(body),
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .await
+    }
+
+    pub async fn get_with_bearer(&mut self, path: &str, bearer: &str) -> Reply {
+        self.extra_headers
+            .push(("authorization".into(), format!("Bearer {bearer}")));
+        let r = self.get(path).await;
+        self.extra_headers.pop();
+        r
+    }
+
     pub async fn post_json(&mut self, path: &str, json: &serde_json::Value, bearer: &str) -> Reply {
         self.extra_headers
             .push(("authorization".into(), format!("Bearer {bearer}")));

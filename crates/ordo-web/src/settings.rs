@@ -1,0 +1,724 @@
+//! Settings (`/settings`): back-office users and API keys (admins), and the shop-wide
+//! warehouse settings the API also edits: carrier services (JSON), box types (one at a time)
+//! and packing policies (CSV). Each is checked as the API checks it before it is saved.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use ordo_domain::catalog::Dimensions;
+use ordo_domain::{FieldError, Problem};
+use ordo_http::auth::{generate_token, hash_password, hash_token};
+use ordo_store::{Permission, Role, StoreError};
+use ordo_warehouse::cartonize::BoxType;
+use ordo_warehouse::packing::PackingPolicies;
+use ordo_warehouse::shipping::CarrierService;
+use serde::Deserialize;
+
+use crate::WebState;
+use crate::catalog::SettingsForm;
+use crate::error::{WebError, WebResult, sentence};
+use crate::form::FormData;
+use crate::orders::Opt;
+use crate::session::{Auth, Posted};
+use crate::view::{PageCtx, page};
+
+const MIN_PASSWORD: usize = 8;
+
+struct BoxRow {
+    code: String,
+    inner: String,
+    outer: String,
+    max_weight_g: i64,
+    tare_g: i64,
+    cost_minor: i64,
+    features: String,
+}
+
+/// A text area (JSON or CSV) after a refusal: the text as typed and one line per error.
+#[derive(Default)]
+struct TextForm {
+    text: Option<String>,
+    errors: Vec<String>,
+    message: Option<String>,
+}
+
+fn empty_form() -> SettingsForm {
+    SettingsForm {
+        values: vec![],
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+/// What one request changes on the page; the rest shows the saved settings.
+struct Shown {
+    user: SettingsForm,
+    key: SettingsForm,
+    new_key: Option<(String, String, &'static str)>,
+    carriers: TextForm,
+    box_form: Option<SettingsForm>,
+    policies: TextForm,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            user: empty_form(),
+            key: empty_form(),
+            new_key: None,
+            carriers: TextForm::default(),
+            box_form: None,
+            policies: TextForm::default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    ctx: PageCtx,
+    can_keys: bool,
+    can_edit: bool,
+    key_count: i64,
+    user: SettingsForm,
+    user_roles: Vec<Opt>,
+    key: SettingsForm,
+    key_roles: Vec<Opt>,
+    /// Name, token and role of a key just created: shown this once.
+    new_key: Option<(String, String, &'static str)>,
+    carriers_json: String,
+    carriers: TextForm,
+    boxes: Vec<BoxRow>,
+    box_form: SettingsForm,
+    /// Input name, label, numeric.
+    box_fields: Vec<(&'static str, &'static str, bool)>,
+    editing_box: bool,
+    policies_csv: String,
+    policies: TextForm,
+}
+
+fn role_opts(roles: &[Role], current: &str) -> Vec<Opt> {
+    roles
+        .iter()
+        .map(|r| Opt {
+            value: r.as_str().into(),
+            label: crate::view::humanize(r.as_str()),
+            selected: r.as_str() == current,
+        })
+        .collect()
+}
+
+fn dims(d: &Dimensions) -> String {
+    format!("{} × {} × {} mm", d.length_mm, d.width_mm, d.height_mm)
+}
+
+fn box_form_of(b: &BoxType) -> SettingsForm {
+    let o = b.outer.as_ref();
+    SettingsForm {
+        values: vec![
+            ("code", b.code.clone()),
+            ("length_mm", b.inner.length_mm.to_string()),
+            ("width_mm", b.inner.width_mm.to_string()),
+            ("height_mm", b.inner.height_mm.to_string()),
+            (
+                "outer_length_mm",
+                o.map(|d| d.length_mm.to_string()).unwrap_or_default(),
+            ),
+            (
+                "outer_width_mm",
+                o.map(|d| d.width_mm.to_string()).unwrap_or_default(),
+            ),
+            (
+                "outer_height_mm",
+                o.map(|d| d.height_mm.to_string()).unwrap_or_default(),
+            ),
+            ("max_weight_g", b.max_weight_g.to_string()),
+            ("tare_g", b.tare_g.to_string()),
+            ("cost_minor", b.cost_minor.to_string()),
+            ("features", b.features.join(", ")),
+        ],
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+/// Who may open settings: whoever may change any of it.
+fn require_settings(auth: &Auth) -> WebResult<()> {
+    if auth.allows(Permission::ManageKeys) {
+        return Ok(());
+    }
+    auth.require(Permission::ManageCatalog)
+}
+
+async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) -> WebResult {
+    require_settings(auth)?;
+    let can_keys = auth.allows(Permission::ManageKeys);
+    let services = s.store.carrier_services().await?;
+    let boxes = s.store.box_types().await?;
+    let policies = s.store.packing_policies("").await?;
+    let key_count = if can_keys {
+        s.store.count_api_keys().await?
+    } else {
+        0
+    };
+    let editing_box = editing.and_then(|c| boxes.iter().find(|b| b.code == c));
+    let box_form = match shown.box_form {
+        Some(f) => f,
+        None => editing_box.map(box_form_of).unwrap_or_else(empty_form),
+    };
+    let people: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| *r != Role::Integration)
+        .collect();
+    let p = SettingsPage {
+        ctx: PageCtx::new(auth, "settings"),
+        can_keys,
+        can_edit: auth.allows(Permission::ManageCatalog),
+        key_count,
+        user_roles: role_opts(
+            &people,
+            match shown.user.val("role") {
+                "" => "readonly",
+                r => r,
+            },
+        ),
+        user: shown.user,
+        key_roles: role_opts(
+            &Role::ALL,
+            match shown.key.val("role") {
+                "" => "integration",
+                r => r,
+            },
+        ),
+        key: shown.key,
+        new_key: shown.new_key,
+        carriers_json: match &shown.carriers.text {
+            Some(t) => t.clone(),
+            None => serde_json::to_string_pretty(&services)
+                .map_err(|e| WebError::Internal(e.to_string()))?,
+        },
+        carriers: shown.carriers,
+        boxes: boxes
+            .iter()
+            .map(|b| BoxRow {
+                code: b.code.clone(),
+                inner: dims(&b.inner),
+                outer: b.outer.as_ref().map(dims).unwrap_or_else(|| "—".into()),
+                max_weight_g: b.max_weight_g,
+                tare_g: b.tare_g,
+                cost_minor: b.cost_minor,
+                features: b.features.join(", "),
+            })
+            .collect(),
+        box_fields: vec![
+            ("code", "Code", false),
+            ("length_mm", "Inside length (mm)", true),
+            ("width_mm", "Inside width (mm)", true),
+            ("height_mm", "Inside height (mm)", true),
+            ("outer_length_mm", "Outside length (mm, optional)", true),
+            ("outer_width_mm", "Outside width (mm, optional)", true),
+            ("outer_height_mm", "Outside height (mm, optional)", true),
+            ("max_weight_g", "Max weight packed (g)", true),
+            ("tare_g", "Tare (g)", true),
+            ("cost_minor", "Cost (minor units, e.g. cents)", true),
+            (
+                "features",
+                "Features (comma-separated, e.g. insulated)",
+                false,
+            ),
+        ],
+        editing_box: editing_box.is_some() || !box_form.val("code").is_empty(),
+        box_form,
+        policies_csv: match &shown.policies.text {
+            Some(t) => t.clone(),
+            None => policies.to_csv(),
+        },
+        policies: shown.policies,
+    };
+    page(&p.ctx, &p)
+}
+
+fn with_status(r: WebResult, status: StatusCode) -> WebResult {
+    let mut r = r?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ShowQuery {
+    #[serde(rename = "box")]
+    box_code: Option<String>,
+}
+
+/// `GET /settings` (`?box=CODE` opens that box type in the form).
+pub(crate) async fn show(
+    State(s): State<WebState>,
+    auth: Auth,
+    Query(q): Query<ShowQuery>,
+) -> WebResult {
+    render(&s, &auth, Shown::default(), q.box_code.as_deref()).await
+}
+
+fn kept(f: &FormData, names: &[&'static str]) -> SettingsForm {
+    SettingsForm {
+        values: names.iter().map(|n| (*n, f.raw(n))).collect(),
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+/// Letters, digits and `. _ - @`, 1 to 64 of them.
+fn check_username(u: &str) -> Result<(), &'static str> {
+    if u.is_empty() || u.chars().count() > 64 {
+        return Err("must be 1 to 64 characters");
+    }
+    if !u
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err("may hold only letters, digits and . _ - @");
+    }
+    Ok(())
+}
+
+/// `POST /settings/users`: a new back-office user with an initial password (argon2id).
+pub(crate) async fn create_user(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageKeys)?;
+    let f = &p.form;
+    let username = f.get("username").unwrap_or_default();
+    let password = f.raw("password");
+    let mut errors = Vec::new();
+    if let Err(e) = check_username(&username) {
+        errors.push(FieldError::new("username", e));
+    }
+    let role = match f.get("role").as_deref().map(Role::parse) {
+        Some(Some(Role::Integration)) => {
+            errors.push(FieldError::new(
+                "role",
+                "integration is a role for API keys, not for people",
+            ));
+            None
+        }
+        Some(Some(r)) => Some(r),
+        _ => {
+            errors.push(FieldError::new("role", "choose a role"));
+            None
+        }
+    };
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD {
+        errors.push(FieldError::new(
+            "password",
+            format!("must have at least {MIN_PASSWORD} characters"),
+        ));
+    } else if chars > 1000 {
+        errors.push(FieldError::new("password", "is too long"));
+    }
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    if let (true, Some(role)) = (errors.is_empty(), role) {
+        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?
+            .map_err(WebError::Internal)?;
+        match s.store.create_user(&username, role, &hash).await {
+            Ok(u) => {
+                return Ok(p.auth.redirect_with(
+                    "/settings#users",
+                    true,
+                    &format!(
+                        "User {} created with role {}: they can sign in with the password you chose.",
+                        u.username,
+                        role.as_str()
+                    ),
+                ));
+            }
+            Err(StoreError::Problem(Problem::Conflict { message, .. })) => {
+                status = StatusCode::CONFLICT;
+                errors.push(FieldError::new("username", message));
+            }
+            Err(StoreError::Problem(Problem::Invalid(more))) => errors.extend(more),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut user = kept(f, &["username", "role"]);
+    user.errors = errors;
+    user.message = Some("Not created: please correct the fields marked below.".into());
+    let shown = Shown {
+        user,
+        ..Shown::default()
+    };
+    with_status(render(&s, &p.auth, shown, None).await, status)
+}
+
+/// `POST /settings/api-keys`: a new API key; its token is shown on this answer only.
+pub(crate) async fn create_key(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageKeys)?;
+    let f = &p.form;
+    let name = f.get("name").unwrap_or_default();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::new(
+            "name",
+            "is required (at most 100 characters)",
+        ));
+    }
+    let role = f.get("role").as_deref().and_then(Role::parse);
+    if role.is_none() {
+        errors.push(FieldError::new("role", "choose a role"));
+    }
+    if let (true, Some(role)) = (errors.is_empty(), role) {
+        let token = generate_token();
+        let key = s
+            .store
+            .create_api_key(&name, role, &hash_token(&token))
+            .await?;
+        let shown = Shown {
+            new_key: Some((key.name, token, role.as_str())),
+            ..Shown::default()
+        };
+        return render(&s, &p.auth, shown, None).await;
+    }
+    let mut key = kept(f, &["name", "role"]);
+    key.errors = errors;
+    key.message = Some("Not created: please correct the fields marked below.".into());
+    let shown = Shown {
+        key,
+        ..Shown::default()
+    };
+    with_status(
+        render(&s, &p.auth, shown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+/// The checks of `PUT /api/v1/carrier-services`.
+fn check_services(services: &[CarrierService]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, svc) in services.iter().enumerate() {
+        if !ordo_domain::shipment::is_carrier_code(&svc.carrier) {
+            errors.push(FieldError::new(
+                format!("[{i}].carrier"),
+                "must be a lowercase carrier code",
+            ));
+        }
+        if svc.code.trim().is_empty() {
+            errors.push(FieldError::new(format!("[{i}].code"), "is required"));
+        }
+        if svc.max_weight_g <= 0 {
+            errors.push(FieldError::new(
+                format!("[{i}].max_weight_g"),
+                "must be positive",
+            ));
+        }
+        if svc.rates.is_empty() {
+            errors.push(FieldError::new(
+                format!("[{i}].rates"),
+                "give at least one rate band",
+            ));
+        }
+        if services[..i]
+            .iter()
+            .any(|o| o.carrier == svc.carrier && o.code == svc.code)
+        {
+            errors.push(FieldError::new(
+                format!("[{i}].code"),
+                "is listed twice for this carrier",
+            ));
+        }
+    }
+    errors
+}
+
+/// `[1].max_weight_g` → `Service 2, max_weight_g: must be positive.`
+fn service_error(e: &FieldError) -> String {
+    let named = e
+        .field
+        .strip_prefix('[')
+        .and_then(|r| r.split_once("]."))
+        .and_then(|(i, f)| i.parse::<usize>().ok().map(|i| (i + 1, f)));
+    match named {
+        Some((n, f)) => format!("Service {n}, {f}: {}", sentence(&e.message)),
+        None => format!("{}: {}", e.field, sentence(&e.message)),
+    }
+}
+
+/// `POST /settings/carrier-services`: replaces the list from the JSON as edited.
+pub(crate) async fn save_carriers(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let text = p.form.raw("services");
+    let errors = match serde_json::from_str::<Vec<CarrierService>>(&text) {
+        Err(e) => vec![format!(
+            "Line {}, column {}: {}",
+            e.line(),
+            e.column(),
+            sentence(e.to_string().split(" at line ").next().unwrap_or_default())
+        )],
+        Ok(services) => {
+            let errors = check_services(&services);
+            if errors.is_empty() {
+                let n = services.len();
+                s.store
+                    .put_carrier_services(services, &p.auth.context())
+                    .await?;
+                return Ok(p.auth.redirect_with(
+                    "/settings#carriers",
+                    true,
+                    &format!(
+                        "{n} carrier service{} saved.",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+            errors.iter().map(service_error).collect()
+        }
+    };
+    let shown = Shown {
+        carriers: TextForm {
+            text: Some(text),
+            errors,
+            message: Some("Not saved: correct the errors below (nothing was changed).".into()),
+        },
+        ..Shown::default()
+    };
+    with_status(
+        render(&s, &p.auth, shown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+fn number(f: &FormData, name: &'static str, errors: &mut Vec<FieldError>) -> Option<i64> {
+    match f.get(name)?.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new(name, "must be a whole number"));
+            None
+        }
+    }
+}
+
+/// `POST /settings/box-types`: adds or changes one box type (by its code).
+pub(crate) async fn save_box(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let f = &p.form;
+    let mut errors = Vec::new();
+    let code = f.get("code").unwrap_or_default();
+    if code.is_empty() || code.len() > 32 {
+        errors.push(FieldError::new("code", "must be 1 to 32 characters"));
+    }
+    let required = |name: &'static str, errors: &mut Vec<FieldError>| {
+        let v = number(f, name, errors);
+        if v.is_none() && f.get(name).is_none() {
+            errors.push(FieldError::new(name, "is required"));
+        }
+        v.unwrap_or(0)
+    };
+    let inner = Dimensions {
+        length_mm: required("length_mm", &mut errors),
+        width_mm: required("width_mm", &mut errors),
+        height_mm: required("height_mm", &mut errors),
+    };
+    let max_weight_g = required("max_weight_g", &mut errors);
+    let tare_g = number(f, "tare_g", &mut errors).unwrap_or(0);
+    let cost_minor = number(f, "cost_minor", &mut errors).unwrap_or(0);
+    let outer_names = ["outer_length_mm", "outer_width_mm", "outer_height_mm"];
+    let outer_given = outer_names.iter().filter(|n| f.get(n).is_some()).count();
+    let outer = match outer_given {
+        0 => None,
+        3 => {
+            let l = number(f, "outer_length_mm", &mut errors);
+            let w = number(f, "outer_width_mm", &mut errors);
+            let h = number(f, "outer_height_mm", &mut errors);
+            match (l, w, h) {
+                (Some(l), Some(w), Some(h)) => {
+                    for (name, v) in outer_names.iter().zip([l, w, h]) {
+                        if v <= 0 {
+                            errors.push(FieldError::new(*name, "must be positive"));
+                        } else if v < inner_of(&inner, name) {
+                            errors.push(FieldError::new(
+                                *name,
+                                "must not be smaller than the inside",
+                            ));
+                        }
+                    }
+                    Some(Dimensions {
+                        length_mm: l,
+                        width_mm: w,
+                        height_mm: h,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "outer_length_mm",
+                "give all three outside dimensions, or none",
+            ));
+            None
+        }
+    };
+    // The checks of `PUT /api/v1/box-types/{code}`.
+    for (name, v) in [
+        ("length_mm", inner.length_mm),
+        ("width_mm", inner.width_mm),
+        ("height_mm", inner.height_mm),
+        ("max_weight_g", max_weight_g),
+    ] {
+        if v <= 0 && !errors.iter().any(|e| e.field == name) {
+            errors.push(FieldError::new(name, "must be positive"));
+        }
+    }
+    for (name, v) in [("tare_g", tare_g), ("cost_minor", cost_minor)] {
+        if v < 0 {
+            errors.push(FieldError::new(name, "must not be negative"));
+        }
+    }
+    let features: Vec<String> = f
+        .raw("features")
+        .split([',', ';'])
+        .map(|x| x.trim().to_ascii_lowercase())
+        .filter(|x| !x.is_empty())
+        .collect();
+    if errors.is_empty() {
+        let b = BoxType {
+            code: code.clone(),
+            inner,
+            outer,
+            max_weight_g,
+            tare_g,
+            cost_minor,
+            features,
+        };
+        s.store.put_box_type(b, &p.auth.context()).await?;
+        return Ok(p.auth.redirect_with(
+            "/settings#boxes",
+            true,
+            &format!("Box type {code} saved."),
+        ));
+    }
+    let mut form = kept(
+        f,
+        &[
+            "code",
+            "length_mm",
+            "width_mm",
+            "height_mm",
+            "outer_length_mm",
+            "outer_width_mm",
+            "outer_height_mm",
+            "max_weight_g",
+            "tare_g",
+            "cost_minor",
+            "features",
+        ],
+    );
+    form.errors = errors;
+    form.message = Some("Not saved: please correct the fields marked below.".into());
+    let shown = Shown {
+        box_form: Some(form),
+        ..Shown::default()
+    };
+    with_status(
+        render(&s, &p.auth, shown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+fn inner_of(d: &Dimensions, outer_name: &str) -> i64 {
+    match outer_name {
+        "outer_length_mm" => d.length_mm,
+        "outer_width_mm" => d.width_mm,
+        _ => d.height_mm,
+    }
+}
+
+/// `rows[2].padding_mm` (parsing) → `Line 4, padding_mm: …` (the header is line 1);
+/// `policies[0].padding_mm` (checking) names the line of the first policy's row.
+fn policy_error(e: &FieldError, text: &str) -> String {
+    if let Some(col) = e.field.strip_prefix("header.") {
+        return format!("Header, {col}: {}", sentence(&e.message));
+    }
+    let index = |prefix: &str| {
+        e.field
+            .strip_prefix(prefix)
+            .and_then(|r| r.split_once("]."))
+            .and_then(|(i, f)| i.parse::<usize>().ok().map(|i| (i, f)))
+    };
+    let named = index("rows[").map(|(i, f)| (i + 2, f)).or_else(|| {
+        index("policies[").and_then(|(i, f)| {
+            crate::csv::records(text)
+                .get(i + 1)
+                .map(|(line, _)| (*line, f))
+        })
+    });
+    match named {
+        Some((n, f)) => format!("Line {n}, {f}: {}", sentence(&e.message)),
+        None => format!("{}: {}", e.field, sentence(&e.message)),
+    }
+}
+
+/// `POST /settings/packing-policies`: replaces the shop-wide policies from pasted CSV.
+pub(crate) async fn save_policies(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let text = p.form.raw("csv");
+    let errors = match PackingPolicies::from_csv(&text) {
+        Ok(policies) => {
+            let n = policies.policies.len();
+            s.store
+                .put_packing_policies(None, policies, &p.auth.context())
+                .await?;
+            return Ok(p.auth.redirect_with(
+                "/settings#policies",
+                true,
+                &format!(
+                    "Shop-wide packing policies saved ({n} class{}).",
+                    if n == 1 { "" } else { "es" }
+                ),
+            ));
+        }
+        Err(Problem::Invalid(errors)) => errors.iter().map(|e| policy_error(e, &text)).collect(),
+        Err(other) => vec![crate::error::describe(&other).0],
+    };
+    let shown = Shown {
+        policies: TextForm {
+            text: Some(text),
+            errors,
+            message: Some("Not saved: correct the errors below (nothing was changed).".into()),
+        },
+        ..Shown::default()
+    };
+    with_status(
+        render(&s, &p.auth, shown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_service_and_line() {
+        let e = FieldError::new("[1].max_weight_g", "must be positive");
+        assert_eq!(
+            service_error(&e),
+            "Service 2, max_weight_g: Must be positive."
+        );
+        let e = FieldError::new("rows[0].padding_mm", "must be 0 to 1000");
+        assert_eq!(
+            policy_error(&e, ""),
+            "Line 2, padding_mm: Must be 0 to 1000."
+        );
+        let e = FieldError::new("policies[1].padding_mm", "must be 0 to 1000");
+        assert_eq!(
+            policy_error(&e, "class,padding_mm\nfragile,1\n\nhazmat,5000\n"),
+            "Line 4, padding_mm: Must be 0 to 1000."
+        );
+        assert!(check_username("ann.lee@shop").is_ok());
+        assert!(check_username("ann lee").is_err());
+    }
+}
