@@ -18,6 +18,7 @@ mod live;
 mod orders;
 mod packing;
 mod picking;
+mod returns;
 mod routing;
 mod session;
 mod settings;
@@ -66,6 +67,7 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/orders/export.csv", get(orders::export_csv))
         .route("/orders/bulk", post(orders::bulk))
         .route("/orders/{number}", get(orders::detail))
+        .route("/orders/{number}/returns", post(returns::create))
         .route("/orders/{number}/{action}", post(orders::act))
         .route(
             "/orders/{number}/fulfillment/merge",
@@ -91,6 +93,9 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route("/packing/{id}/pack", post(packing::pack))
         .route("/packing/{id}/packing-slip.pdf", get(packing::packing_slip))
         .route("/shipments", get(shipments::list))
+        .route("/returns", get(returns::list))
+        .route("/returns/{id}", get(returns::show))
+        .route("/returns/{id}/{action}", post(returns::act))
         .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
         .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))
         .route("/inventory", get(inventory::show))

@@ -521,6 +521,15 @@ pub(crate) struct OrderPage {
     hold_reasons: Vec<Opt>,
     fo: FulfillmentSection,
     sh: ShipmentsSection,
+    rt: crate::returns::ReturnsSection,
+}
+
+impl OrderPage {
+    /// The page with its returns section replaced (a refused request shown in place).
+    pub(crate) fn with_returns(mut self, rt: crate::returns::ReturnsSection) -> Self {
+        self.rt = rt;
+        self
+    }
 }
 
 fn address_lines(a: &Address) -> Vec<String> {
@@ -747,12 +756,14 @@ pub(crate) async fn render_order(
     let fb = fb.unwrap_or_else(|| FoFeedback::done(String::new()));
     let fo = crate::fulfillment::section(&o, &locations, &stock, auth, &fb);
     let sh = crate::shipments::section(s, &o.number, auth, &fb).await?;
+    let rt = crate::returns::section(s, &o, auth, None).await?;
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
     let ctx = PageCtx::new(auth, "orders");
     Ok(OrderPage {
         fo,
         sh,
+        rt,
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),

@@ -36,7 +36,7 @@ pub(crate) struct PageCtx {
 
 impl PageCtx {
     pub fn new(auth: &Auth, section: &str) -> Self {
-        let mut links = Vec::with_capacity(14);
+        let mut links = Vec::with_capacity(15);
         if auth.sees_dashboard() {
             links.push(("/", "Dashboard", "dashboard"));
         }
@@ -46,6 +46,7 @@ impl PageCtx {
             ("/picking", "Picking", "picking"),
             ("/packing", "Packing", "packing"),
             ("/shipments", "Shipments", "shipments"),
+            ("/returns", "Returns", "returns"),
             ("/inventory", "Inventory", "inventory"),
             ("/inventory/movements", "Movements", "movements"),
             ("/products", "Products", "products"),

@@ -5,7 +5,7 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 23] = [
+const PAGES: [&str; 24] = [
     "/",
     "/orders",
     "/orders/SO-000001",
@@ -20,6 +20,7 @@ const PAGES: [&str; 23] = [
     "/shipments",
     "/shipments/SH-000001/label.pdf",
     "/shipments/SH-000001/label.zpl",
+    "/returns",
     "/routing",
     "/locations/WH1",
     "/channels/web",
@@ -4032,4 +4033,279 @@ async fn the_bin_layout_is_edited_and_checked_by_the_layout_rules() {
             .len(),
         3
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_returns_list_filters_by_status() {
+    let app = start("returns-list").await;
+    let ctx = seed_ctx();
+    let ship = ordo_domain::shipment::ShipmentInput {
+        fulfillment_order: Some("SO-000001-1".into()),
+        ..Default::default()
+    };
+    app.store
+        .create_shipment(ship.validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    let order = app.store.get_order("SO-000001").await.unwrap().unwrap();
+    let sku = order.lines[0].sku.clone();
+    let input = ordo_domain::returns::ReturnInput {
+        order: Some("SO-000001".into()),
+        lines: vec![ordo_domain::returns::ReturnLineInput {
+            sku: Some(sku),
+            line_no: None,
+            quantity: Some(1),
+            reason: Some("damaged".into()),
+        }],
+        resolution: Some("refund".into()),
+        method: Some("drop_off".into()),
+        notes: None,
+    };
+    app.store.create_return(input, &ctx).await.unwrap();
+
+    for role in common::ROLES {
+        let mut a = Agent::new(&app.base);
+        a.login(role.as_str(), PASSWORD).await;
+        let r = a.get("/returns").await;
+        assert_eq!(r.status, 200, "{role:?}: {}", r.body);
+        assert!(r.body.contains("href=\"/returns\""), "nav link");
+        assert!(r.body.contains("RMA-000001"), "{}", r.body);
+        assert!(r.body.contains("href=\"/orders/SO-000001\""));
+        assert!(r.body.contains("Refund"));
+    }
+    let mut a = Agent::new(&app.base);
+    a.login("admin", PASSWORD).await;
+    let rejected = a.get("/returns?status=rejected").await;
+    assert_eq!(rejected.status, 200);
+    assert!(rejected.body.contains("No returns match."));
+    assert!(!rejected.body.contains("RMA-000001"));
+    let bad = a.get("/returns?status=lost").await;
+    assert_eq!(bad.status, 200);
+    assert!(
+        bad.body
+            .contains("Status: choose one of the listed statuses.")
+    );
+    let order = a.get("/orders/SO-000001").await;
+    assert!(
+        order.body.contains("id=\"rt-RMA-000001\""),
+        "{}",
+        order.body
+    );
+    let other = a.get("/orders/SO-000002").await;
+    assert!(other.body.contains("id=\"rt-none\""));
+    assert!(!other.body.contains("RMA-000001"));
+    let paged = a.get("/returns?cursor=nonsense").await;
+    assert_eq!(paged.status, 200);
+    assert!(paged.body.contains("First page"));
+
+    // Received defective, the unit waits in quality control until graded.
+    app.store
+        .return_step(
+            "RMA-000001",
+            ordo_domain::returns::ReturnStep::Approve,
+            None,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let rma = app.store.get_return("RMA-000001").await.unwrap().unwrap();
+    let sku = rma.lines[0].sku.clone();
+    let line_no = rma.lines[0].line_no.to_string();
+    let before = balance(&app, &sku, "WH1").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let csrf = w.get("/returns/RMA-000001").await.csrf();
+    let (qty, cond) = (format!("qty_{line_no}"), format!("cond_{line_no}"));
+    let r = w
+        .post(
+            "/returns/RMA-000001/receive",
+            &[
+                ("csrf", &csrf),
+                ("location", "WH1"),
+                (&qty, "1"),
+                (&cond, "defective"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let qc = balance(&app, &sku, "WH1").await;
+    assert_eq!(qc.quality_control, before.quality_control + 1);
+    let page = w.get("/returns/RMA-000001").await;
+    assert!(page.body.contains("id=\"grade-form\""), "{}", page.body);
+    let r = w
+        .post(
+            "/returns/RMA-000001/grade",
+            &[
+                ("csrf", &csrf),
+                ("sku", &sku),
+                ("quantity", "1"),
+                ("grade", "restock"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let graded = balance(&app, &sku, "WH1").await;
+    assert_eq!(graded.quality_control, before.quality_control);
+    assert_eq!(graded.on_hand, before.on_hand + 1);
+    let page = w.get("/returns/RMA-000001").await;
+    assert!(page.body.contains("id=\"return-graded\""), "{}", page.body);
+    assert!(page.body.contains("Restocked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_is_requested_from_the_order_page() {
+    let app = start("returns-request").await;
+    let ship = ordo_domain::shipment::ShipmentInput {
+        fulfillment_order: Some("SO-000001-1".into()),
+        ..Default::default()
+    };
+    app.store
+        .create_shipment(ship.validate().unwrap(), &seed_ctx())
+        .await
+        .unwrap();
+    let order = app.store.get_order("SO-000001").await.unwrap().unwrap();
+    let line = order.lines.iter().find(|l| l.shipped > 0).unwrap();
+    let (sku, shipped) = (line.sku.clone(), line.shipped);
+
+    // Reading roles see the section without the form, and may not post.
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders/SO-000001").await;
+    assert!(page.body.contains("id=\"returns\""));
+    assert!(!page.body.contains("id=\"rt-form\""));
+    let csrf = page.csrf();
+    let denied = w
+        .post(
+            "/orders/SO-000001/returns",
+            &[("csrf", &csrf), ("sku", &sku), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+
+    let mut a = Agent::new(&app.base);
+    a.login("support", PASSWORD).await;
+    // Not shipped yet: no form.
+    let unshipped = a.get("/orders/SO-000002").await;
+    assert!(!unshipped.body.contains("id=\"rt-form\""));
+    let page = a.get("/orders/SO-000001").await;
+    assert!(page.body.contains("id=\"rt-form\""), "{}", page.body);
+    assert!(page.body.contains(&format!("<option value=\"{sku}\"")));
+    let csrf = page.csrf();
+    let too_many = (shipped + 1).to_string();
+    let refused = a
+        .post(
+            "/orders/SO-000001/returns",
+            &[
+                ("csrf", &csrf),
+                ("sku", &sku),
+                ("quantity", &too_many),
+                ("reason", "damaged"),
+                ("resolution", "refund"),
+                ("method", "drop_off"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"rt-message\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains(&format!("value=\"{too_many}\"")));
+    assert!(app.store.get_return("RMA-000001").await.unwrap().is_none());
+
+    let ok = a
+        .post(
+            "/orders/SO-000001/returns",
+            &[
+                ("csrf", &csrf),
+                ("sku", &sku),
+                ("quantity", "1"),
+                ("reason", "damaged"),
+                ("resolution", "refund"),
+                ("method", "drop_off"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.location(), "/orders/SO-000001#returns");
+    let rma = app.store.get_return("RMA-000001").await.unwrap().unwrap();
+    assert_eq!(rma.order, "SO-000001");
+    assert_eq!(rma.lines[0].quantity, 1);
+    let after = a.get("/orders/SO-000001").await;
+    assert!(
+        after.body.contains("RMA-000001 was requested"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("id=\"rt-RMA-000001\""));
+
+    // The return page: support approves; the warehouse may not.
+    let show = a.get("/returns/RMA-000001").await;
+    assert_eq!(show.status, 200, "{}", show.body);
+    assert!(show.body.contains("/returns/RMA-000001/approve"));
+    assert!(show.body.contains("/returns/RMA-000001/reject"));
+    assert!(!show.body.contains("id=\"receive-form\""));
+    let wpage = w.get("/returns/RMA-000001").await;
+    assert!(!wpage.body.contains("/returns/RMA-000001/approve"));
+    let wcsrf = wpage.csrf();
+    let denied = w
+        .post("/returns/RMA-000001/approve", &[("csrf", &wcsrf)])
+        .await;
+    assert_eq!(denied.status, 403);
+    let csrf = show.csrf();
+    let denied = a
+        .post(
+            "/returns/RMA-000001/receive",
+            &[("csrf", &csrf), ("location", "WH1")],
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    let approved = a
+        .post("/returns/RMA-000001/approve", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    assert_eq!(approved.location(), "/returns/RMA-000001");
+    let rma = app.store.get_return("RMA-000001").await.unwrap().unwrap();
+    assert_eq!(rma.status.as_str(), "approved");
+    // A step the status does not allow is refused with a message.
+    let again = a
+        .post("/returns/RMA-000001/approve", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(again.status, 303);
+    let shown = a.get("/returns/RMA-000001").await;
+    assert!(
+        shown.body.contains("cannot take that step"),
+        "{}",
+        shown.body
+    );
+
+    // The warehouse receives the unit as resellable: it is back on hand.
+    let before = balance(&app, &sku, "WH1").await;
+    let wpage = w.get("/returns/RMA-000001").await;
+    assert!(wpage.body.contains("id=\"receive-form\""), "{}", wpage.body);
+    let line_no = rma.lines[0].line_no.to_string();
+    let qty = format!("qty_{line_no}");
+    let cond = format!("cond_{line_no}");
+    let received = w
+        .post(
+            "/returns/RMA-000001/receive",
+            &[
+                ("csrf", &wcsrf),
+                ("location", "WH1"),
+                (&qty, "1"),
+                (&cond, "resellable"),
+            ],
+        )
+        .await;
+    assert_eq!(received.status, 303, "{}", received.body);
+    let after = balance(&app, &sku, "WH1").await;
+    assert_eq!(after.on_hand, before.on_hand + 1);
+    let rma = app.store.get_return("RMA-000001").await.unwrap().unwrap();
+    assert_eq!(rma.received.len(), 1);
+    let shown = w.get("/returns/RMA-000001").await;
+    assert!(shown.body.contains("1 × "), "{}", shown.body);
+    assert_eq!(w.get("/returns/RMA-999999").await.status, 404);
+    let list = w.get("/returns").await;
+    assert!(list.body.contains("href=\"/returns/RMA-000001\""));
 }
