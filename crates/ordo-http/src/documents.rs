@@ -4,7 +4,18 @@
 use ordo_domain::catalog::Address;
 use ordo_store::Store;
 
-use crate::error::{ApiError, ApiResult};
+use ordo_domain::Problem;
+use ordo_store::StoreError;
+
+use crate::error::ApiError;
+
+/// Documents are built for the API and the back office alike, so their refusals are the
+/// store's: each front end turns them into its own answer.
+type DocResult<T> = Result<T, StoreError>;
+
+fn missing(what: String) -> StoreError {
+    Problem::NotFound(what).into()
+}
 
 /// A domain address as a label prints it.
 pub fn label_address(a: &Address, fallback_name: &str) -> ordo_labels::Address {
@@ -38,25 +49,30 @@ pub async fn shipping_label(
     store: &dyn Store,
     id: &str,
     package: u32,
-) -> ApiResult<ordo_labels::ShippingLabel> {
+) -> DocResult<ordo_labels::ShippingLabel> {
     let shipment = store
         .get_shipment(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("shipment {id}")))?;
+        .ok_or_else(|| missing(format!("shipment {id}")))?;
     let order = store
         .get_order(&shipment.order)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {}", shipment.order)))?;
+        .ok_or_else(|| missing(format!("order {}", shipment.order)))?;
     let location = store
         .get_location(&shipment.location)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("location {}", shipment.location)))?;
+        .ok_or_else(|| missing(format!("location {}", shipment.location)))?;
     let count = shipment.packages.len() as u32;
     let parcel = shipment
         .packages
         .iter()
         .find(|p| p.number == package)
-        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+        .ok_or_else(|| {
+            StoreError::from(Problem::invalid(
+                "package",
+                format!("must be between 1 and {count}"),
+            ))
+        })?;
     let mut sender = label_address(&location.address, &location.name);
     if sender.line1.is_empty() {
         sender.line1 = location.name.clone();
@@ -92,8 +108,9 @@ pub async fn shipping_label(
         // shipment and package numbers, so each parcel has its own.
         sscc: match &location.gs1_company_prefix {
             Some(prefix) => Some(
-                ordo_labels::Sscc::new(0, prefix, shipment_serial(&shipment.id, package))
-                    .map_err(|e| ApiError::field("gs1_company_prefix", e.to_string()))?,
+                ordo_labels::Sscc::new(0, prefix, shipment_serial(&shipment.id, package)).map_err(
+                    |e| StoreError::from(Problem::invalid("gs1_company_prefix", e.to_string())),
+                )?,
             ),
             None => None,
         },
@@ -101,11 +118,11 @@ pub async fn shipping_label(
 }
 
 /// A manifest as the printed document: its shipments with recipients and parcels.
-pub async fn manifest(store: &dyn Store, id: &str) -> ApiResult<ordo_labels::Manifest> {
+pub async fn manifest(store: &dyn Store, id: &str) -> DocResult<ordo_labels::Manifest> {
     let m = store
         .get_manifest(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("manifest {id}")))?;
+        .ok_or_else(|| missing(format!("manifest {id}")))?;
     let location = store.get_location(&m.location).await?;
     let mut shipments = Vec::with_capacity(m.shipments.len());
     for sid in &m.shipments {
@@ -157,19 +174,19 @@ pub async fn packing_slip(
     store: &dyn Store,
     id: &str,
     package: u32,
-) -> ApiResult<ordo_labels::PackingSlip> {
+) -> DocResult<ordo_labels::PackingSlip> {
     let packing = store
         .get_packing(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("packing of {id}")))?;
+        .ok_or_else(|| missing(format!("packing of {id}")))?;
     let fo = store
         .get_fulfillment_order(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
+        .ok_or_else(|| missing(format!("fulfillment order {id}")))?;
     let order = store
         .get_order(&fo.order)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
+        .ok_or_else(|| missing(format!("order {}", fo.order)))?;
     let n = package;
     let count = packing.plan.packages.len() as u32;
     let package = packing
@@ -177,7 +194,12 @@ pub async fn packing_slip(
         .packages
         .get(n.saturating_sub(1) as usize)
         .filter(|_| n >= 1)
-        .ok_or_else(|| ApiError::field("package", format!("must be between 1 and {count}")))?;
+        .ok_or_else(|| {
+            StoreError::from(Problem::invalid(
+                "package",
+                format!("must be between 1 and {count}"),
+            ))
+        })?;
     let mut lines = Vec::new();
     for item in &package.items {
         let name = store
@@ -219,17 +241,18 @@ pub async fn pick_list(
     store: &dyn Store,
     id: &str,
     list: u32,
-) -> ApiResult<ordo_labels::PickListDocument> {
+) -> DocResult<ordo_labels::PickListDocument> {
     let job = store
         .get_pick_job(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+        .ok_or_else(|| missing(format!("pick list {id}")))?;
     let count = job.lists.len() as u32;
-    let l = job
-        .lists
-        .iter()
-        .find(|l| l.number == list)
-        .ok_or_else(|| ApiError::field("list", format!("must be between 1 and {count}")))?;
+    let l = job.lists.iter().find(|l| l.number == list).ok_or_else(|| {
+        StoreError::from(Problem::invalid(
+            "list",
+            format!("must be between 1 and {count}"),
+        ))
+    })?;
     let location = store.get_location(&job.location).await?;
     let mut lines = Vec::with_capacity(l.lines.len());
     for (i, line) in l.lines.iter().enumerate() {

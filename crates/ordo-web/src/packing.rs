@@ -843,52 +843,7 @@ pub(crate) async fn packing_slip(
             WebError::Problem(Problem::invalid("package", "must be a whole number"))
         })?,
     };
-    let packing = s
-        .store
-        .get_packing(&id)
-        .await?
-        .ok_or_else(|| WebError::NotFound(format!("The packing of {id}")))?;
-    let (_, order) = load(&s, &id).await?;
-    let count = packing.plan.packages.len() as u32;
-    let package = packing
-        .plan
-        .packages
-        .get(n.saturating_sub(1) as usize)
-        .filter(|_| n >= 1)
-        .ok_or_else(|| {
-            WebError::Problem(Problem::invalid(
-                "package",
-                format!("must be between 1 and {count}"),
-            ))
-        })?;
-    let mut lines = Vec::new();
-    for item in &package.items {
-        let name = s
-            .store
-            .get_product(&item.sku)
-            .await?
-            .map_or_else(|| item.sku.clone(), |p| p.name);
-        lines.push(ordo_labels::PackingSlipLine {
-            sku: item.sku.clone(),
-            name,
-            quantity: u32::try_from(item.quantity).unwrap_or(u32::MAX),
-        });
-    }
-    let slip = ordo_labels::PackingSlip {
-        page_size: Default::default(),
-        order_number: order.number.clone(),
-        reference: Some(packing.fulfillment_order.clone()),
-        order_date: order
-            .placed_at
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .ok(),
-        ship_from: None,
-        ship_to: crate::labels::label_address(&order.shipping_address, &order.customer.email),
-        package_number: n,
-        package_count: count,
-        lines,
-        note: order.notes.clone(),
-    };
+    let slip = ordo_http::documents::packing_slip(s.store.as_ref(), &id, n).await?;
     let pdf = slip.to_pdf().map_err(crate::labels::document_error)?;
     let safe: String = id
         .chars()

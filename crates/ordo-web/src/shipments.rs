@@ -483,7 +483,7 @@ pub(crate) async fn label_pdf(
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let package = q.package()?;
-    let label = crate::labels::shipping_label(s.store.as_ref(), &id, package).await?;
+    let label = ordo_http::documents::shipping_label(s.store.as_ref(), &id, package).await?;
     let pdf = label.to_pdf().map_err(crate::labels::document_error)?;
     Ok((
         [
@@ -507,7 +507,7 @@ pub(crate) async fn label_zpl(
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let package = q.package()?;
-    let label = crate::labels::shipping_label(s.store.as_ref(), &id, package).await?;
+    let label = ordo_http::documents::shipping_label(s.store.as_ref(), &id, package).await?;
     let zpl = label.to_zpl().map_err(crate::labels::document_error)?;
     Ok((
         [
