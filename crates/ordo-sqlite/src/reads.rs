@@ -71,6 +71,19 @@ pub(crate) fn load_catalog(conn: &Connection) -> Result<Catalog> {
     })
 }
 
+/// The number below which a newest-first page continues (numbers are the lists' keys).
+fn newest_first_cursor(page: &PageRequest) -> Result<i64> {
+    match cursor_key(page)? {
+        Some(key) => key.parse::<i64>().map_err(|_| {
+            StoreError::from(ordo_domain::Problem::invalid(
+                "cursor",
+                "is not a cursor from this list",
+            ))
+        }),
+        None => Ok(i64::MAX),
+    }
+}
+
 fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
     if items.len() as i64 == limit {
         items.last().map(|i| encode_cursor(&key(i)))
@@ -1076,15 +1089,7 @@ pub(crate) fn list_shipments(
     filter: &ShipmentFilter,
     page: &PageRequest,
 ) -> Result<Page<ordo_domain::shipment::Shipment>> {
-    let before = match cursor_key(page)? {
-        Some(key) => key.parse::<i64>().map_err(|_| {
-            StoreError::from(ordo_domain::Problem::invalid(
-                "cursor",
-                "is not a cursor from this list",
-            ))
-        })?,
-        None => i64::MAX,
-    };
+    let before = newest_first_cursor(page)?;
     let limit = page.limit();
     let mut sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE number < ?1");
     let mut args: Vec<Value> = vec![before.into()];
@@ -1163,15 +1168,7 @@ pub(crate) fn list_pick_jobs(
     status: Option<PickJobStatus>,
     page: &PageRequest,
 ) -> Result<Page<PickJob>> {
-    let before = match cursor_key(page)? {
-        Some(key) => key.parse::<i64>().map_err(|_| {
-            StoreError::from(ordo_domain::Problem::invalid(
-                "cursor",
-                "is not a cursor from this list",
-            ))
-        })?,
-        None => i64::MAX,
-    };
+    let before = newest_first_cursor(page)?;
     let limit = page.limit();
     let mut sql = "SELECT number, doc FROM pick_jobs WHERE number < ?1".to_string();
     let mut args: Vec<Value> = vec![before.into()];
@@ -1226,15 +1223,7 @@ pub(crate) fn list_manifests(
     location: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Manifest>> {
-    let before = match cursor_key(page)? {
-        Some(key) => key.parse::<i64>().map_err(|_| {
-            StoreError::from(ordo_domain::Problem::invalid(
-                "cursor",
-                "is not a cursor from this list",
-            ))
-        })?,
-        None => i64::MAX,
-    };
+    let before = newest_first_cursor(page)?;
     let limit = page.limit();
     let mut sql = "SELECT number, doc FROM manifests WHERE number < ?1".to_string();
     let mut args: Vec<Value> = vec![before.into()];
@@ -1318,15 +1307,7 @@ pub(crate) fn list_returns(
     filter: &ReturnFilter,
     page: &PageRequest,
 ) -> Result<Page<Rma>> {
-    let before = match cursor_key(page)? {
-        Some(key) => key.parse::<i64>().map_err(|_| {
-            StoreError::from(ordo_domain::Problem::invalid(
-                "cursor",
-                "is not a cursor from this list",
-            ))
-        })?,
-        None => i64::MAX,
-    };
+    let before = newest_first_cursor(page)?;
     let limit = page.limit();
     let mut sql = format!("SELECT {RETURN_COLUMNS} FROM returns WHERE number < ?1");
     let mut args: Vec<Value> = vec![before.into()];
