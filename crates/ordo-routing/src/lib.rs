@@ -57,7 +57,6 @@ pub mod model;
 pub mod replay;
 pub mod rules;
 pub mod solver;
-pub mod strategy;
 
 pub use engine::{
     Allocation, Decision, LocationVerdict, Outcome, Prepared, Reason, ReasonCode, RoutedLine,
@@ -68,4 +67,3 @@ pub use model::{
     ChannelPolicy, CostModel, Destination, LocationProfile, RouteLine, RoutingRequest, SplitPolicy,
 };
 pub use rules::{Actions, Conditions, Rule, RuleOutcome, ValueRange, validate_rules};
-pub use strategy::RoutingStrategy;

@@ -69,14 +69,6 @@ impl FulfillmentChange {
             .map(|(order, _)| order)
             .ok_or_else(|| Problem::NotFound(format!("fulfillment order {id}")))
     }
-
-    /// The SKUs whose stock the change may touch; `order` is the order it belongs to.
-    pub fn skus(&self, order: &Order) -> Vec<String> {
-        let mut skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
-        skus.sort();
-        skus.dedup();
-        skus
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
