@@ -206,7 +206,7 @@ pub struct CustomerInput {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LineInput {
     pub sku: Option<String>,
     pub quantity: Option<i64>,
@@ -218,7 +218,7 @@ pub struct LineInput {
     pub tax: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ShippingInput {
     pub method: Option<String>,
     pub service_level: Option<String>,
@@ -228,7 +228,7 @@ pub struct ShippingInput {
     pub promised_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct PaymentInput {
     /// pending, authorized or paid.
     pub status: Option<String>,
@@ -237,7 +237,7 @@ pub struct PaymentInput {
 }
 
 /// Body of `POST /api/v1/orders`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct OrderInput {
     /// Channel code.
     pub channel: Option<String>,

@@ -24,8 +24,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use routes::{
-    catalog, events, fulfillment, inventory, orders, packing, picking, returns, routing, shipments,
-    system,
+    catalog, connectors, events, fulfillment, inventory, orders, packing, picking, returns,
+    routing, shipments, system,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -39,17 +39,29 @@ pub struct AppState {
     pub consumed_seq: Arc<AtomicI64>,
     /// Adapters of outside carriers shipments are booked with.
     pub carriers: Arc<carriers::Carriers>,
+    /// Sales-channel connections, webhooks and sync.
+    pub connectors: Arc<ordo_connectors::sync::Connectors>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, metrics: PrometheusHandle) -> Self {
         AppState {
-            store,
+            store: store.clone(),
             auth: Arc::new(auth::KeyCache::default()),
             metrics,
             consumed_seq: Arc::new(AtomicI64::new(0)),
             carriers: Arc::new(carriers::Carriers::default()),
+            // A key for this process only; `ordo serve` installs the persistent one.
+            connectors: ordo_connectors::sync::Connectors::new(
+                store,
+                ordo_connectors::secrets::SecretBox::from_key(rand::random()),
+            ),
         }
+    }
+
+    pub fn with_connectors(mut self, connectors: Arc<ordo_connectors::sync::Connectors>) -> Self {
+        self.connectors = connectors;
+        self
     }
 
     /// Publishes the outbox's head and how far its consumers trail it
@@ -130,6 +142,10 @@ impl Modify for SecurityAddon {
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
         returns::close, returns::receive, returns::grade, returns::get_policy, returns::put_policy,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
+        connectors::get_connection, connectors::put_connection, connectors::delete_connection,
+        connectors::list_mappings, connectors::put_mapping, connectors::delete_mapping,
+        connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
+        connectors::shopify_hook, connectors::woocommerce_hook, connectors::import_orders,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -143,6 +159,7 @@ impl Modify for SecurityAddon {
         (name = "picking", description = "Bins, walk order, pick lists and scans"),
         (name = "packing", description = "Box types, the pack station, packing slips"),
         (name = "returns", description = "Returns: authorisation, receipt and inspection, refunds due"),
+        (name = "connectors", description = "Shopify, WooCommerce, Amazon and eBay: connections, SKU mappings, sync, webhooks"),
         (name = "system", description = "Health"),
     )
 )]
@@ -342,6 +359,41 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/channels/{code}/return-policy",
             get(returns::get_policy).put(returns::put_policy),
+        )
+        .route(
+            "/api/v1/channels/{code}/connection",
+            get(connectors::get_connection)
+                .put(connectors::put_connection)
+                .delete(connectors::delete_connection),
+        )
+        .route(
+            "/api/v1/channels/{code}/sku-mappings",
+            get(connectors::list_mappings),
+        )
+        .route(
+            "/api/v1/channels/{code}/sku-mappings/{channel_ref}",
+            axum::routing::put(connectors::put_mapping).delete(connectors::delete_mapping),
+        )
+        .route(
+            "/api/v1/channels/{code}/attention",
+            get(connectors::list_attention),
+        )
+        .route(
+            "/api/v1/channels/{code}/attention/retry",
+            post(connectors::retry_attention),
+        )
+        .route(
+            "/api/v1/channels/{code}/sync",
+            get(connectors::sync_status).post(connectors::run_sync),
+        )
+        .route(
+            "/api/v1/channels/{code}/orders/import",
+            post(connectors::import_orders),
+        )
+        .route("/hooks/shopify/{channel}", post(connectors::shopify_hook))
+        .route(
+            "/hooks/woocommerce/{channel}",
+            post(connectors::woocommerce_hook),
         )
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))

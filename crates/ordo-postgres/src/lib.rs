@@ -22,6 +22,7 @@ mod packing;
 mod picking;
 mod reads;
 mod returns;
+mod sync;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_packing.sql")),
     (8, include_str!("../migrations/0008_manifests.sql")),
     (9, include_str!("../migrations/0009_returns.sql")),
+    (10, include_str!("../migrations/0010_channel_sync.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -599,6 +601,55 @@ impl Store for PgStore {
             )
         })
         .await
+    }
+    async fn sync_get(&self, channel: &str, key: &str) -> Result<Option<SyncEntry>> {
+        read!(self, |c| sync::get(c, channel, key))
+    }
+    async fn sync_put(&self, channel: &str, key: &str, value: Option<&str>) -> Result<()> {
+        self.sync_put_many(channel, &[(key.to_string(), value.map(str::to_string))])
+            .await
+    }
+    async fn sync_put_many(
+        &self,
+        channel: &str,
+        entries: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let (channel, entries) = (channel.to_string(), entries.to_vec());
+        self.write(move |c| {
+            let (channel, entries) = (channel.clone(), entries.clone());
+            Box::pin(async move { sync::put(c, &channel, &entries).await })
+        })
+        .await
+    }
+    async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool> {
+        let (channel, key, value) = (channel.to_string(), key.to_string(), value.to_string());
+        self.write(move |c| {
+            let (channel, key, value) = (channel.clone(), key.clone(), value.clone());
+            Box::pin(async move { sync::insert_if_absent(c, &channel, &key, &value).await })
+        })
+        .await
+    }
+    async fn sync_list(
+        &self,
+        channel: &str,
+        prefix: &str,
+        after_key: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SyncEntry>> {
+        read!(self, |c| sync::list(c, channel, prefix, after_key, limit))
+    }
+    async fn stock_changes(
+        &self,
+        after_movement: i64,
+        since: time::OffsetDateTime,
+        limit: i64,
+    ) -> Result<StockChanges> {
+        read!(self, |c| sync::stock_changes(
+            c,
+            after_movement,
+            since,
+            limit
+        ))
     }
     async fn return_policy(&self, channel: &str) -> Result<ordo_domain::returns::ReturnPolicy> {
         read!(self, |c| reads::return_policy(c, channel))

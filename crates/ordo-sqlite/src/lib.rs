@@ -11,6 +11,7 @@
 mod checkpoint;
 mod ops;
 mod reads;
+mod sync;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_packing.sql")),
     (8, include_str!("../migrations/0008_manifests.sql")),
     (9, include_str!("../migrations/0009_returns.sql")),
+    (10, include_str!("../migrations/0010_channel_sync.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -349,6 +351,59 @@ impl Store for SqliteStore {
     }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         self.read(move |c| reads::list_events(c, after, limit))
+            .await
+    }
+
+    async fn sync_get(&self, channel: &str, key: &str) -> Result<Option<SyncEntry>> {
+        self.read_point(|c| sync::get(c, channel, key)).await
+    }
+    async fn sync_put(&self, channel: &str, key: &str, value: Option<&str>) -> Result<()> {
+        let (channel, entries) = (
+            channel.to_string(),
+            vec![(key.to_string(), value.map(str::to_string))],
+        );
+        self.writer
+            .run(move |w| sync::put(w, &channel, &entries))
+            .await
+    }
+    async fn sync_put_many(
+        &self,
+        channel: &str,
+        entries: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let (channel, entries) = (channel.to_string(), entries.to_vec());
+        self.writer
+            .run(move |w| sync::put(w, &channel, &entries))
+            .await
+    }
+    async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool> {
+        let (channel, key, value) = (channel.to_string(), key.to_string(), value.to_string());
+        self.writer
+            .run(move |w| sync::insert_if_absent(w, &channel, &key, &value))
+            .await
+    }
+    async fn sync_list(
+        &self,
+        channel: &str,
+        prefix: &str,
+        after_key: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SyncEntry>> {
+        let (channel, prefix, after) = (
+            channel.to_string(),
+            prefix.to_string(),
+            after_key.map(str::to_string),
+        );
+        self.read(move |c| sync::list(c, &channel, &prefix, after.as_deref(), limit))
+            .await
+    }
+    async fn stock_changes(
+        &self,
+        after_movement: i64,
+        since: time::OffsetDateTime,
+        limit: i64,
+    ) -> Result<StockChanges> {
+        self.read(move |c| sync::stock_changes(c, after_movement, since, limit))
             .await
     }
 

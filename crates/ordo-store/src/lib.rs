@@ -326,6 +326,38 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Outcome<Order>>;
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
 
+    /// Channel connectors' own state (connection settings, SKU mappings, sync cursors,
+    /// webhook deliveries, pushed figures, errors), as text values under
+    /// `(channel, key)`. The connectors give the keys their meaning.
+    async fn sync_get(&self, channel: &str, key: &str) -> Result<Option<SyncEntry>>;
+    /// Sets (`Some`) or deletes (`None`) one value.
+    async fn sync_put(&self, channel: &str, key: &str, value: Option<&str>) -> Result<()>;
+    /// Sets several values (and deletes those given `None`) in one transaction.
+    async fn sync_put_many(
+        &self,
+        channel: &str,
+        entries: &[(String, Option<String>)],
+    ) -> Result<()>;
+    /// Stores the value only if the key is absent; `true` when it was stored now.
+    async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool>;
+    /// Entries whose key starts with `prefix`, in key order, after `after_key`.
+    async fn sync_list(
+        &self,
+        channel: &str,
+        prefix: &str,
+        after_key: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SyncEntry>>;
+    /// SKUs whose balances changed in movements after `after_movement` (by ledger id) or
+    /// recorded at or after `since` (catches transactions that committed out of id order),
+    /// with the highest movement id seen; at most `limit` movements are read.
+    async fn stock_changes(
+        &self,
+        after_movement: i64,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<StockChanges>;
+
     async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey>;
     async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>>;
     async fn count_api_keys(&self) -> Result<i64>;

@@ -164,3 +164,22 @@ impl RuleSet {
         }
     }
 }
+
+/// One connector state value (see [`crate::Store::sync_get`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncEntry {
+    pub key: String,
+    pub value: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+}
+
+/// What [`crate::Store::stock_changes`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StockChanges {
+    /// Distinct SKUs, sorted.
+    pub skus: Vec<String>,
+    /// The highest movement id read (the caller's next `after_movement`); unchanged when
+    /// nothing was found.
+    pub last_movement: i64,
+}

@@ -830,6 +830,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
-    crate::serve::serve_store(store, args.listen, &extra).await?;
+    let mut key_file = args.db.clone().into_os_string();
+    key_file.push(".key");
+    crate::serve::serve_store(store, args.listen, std::path::Path::new(&key_file), &extra).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! The `ordo` command: serve the API, run the demo, migrate, verify, manage API keys.
 
 mod demo;
+mod import;
 mod serve;
 mod store;
 
@@ -66,6 +67,29 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import orders from a CSV file (Shopify's orders export, Amazon's tab-separated
+    /// order report, or Ordo's own CSV). Valid orders are imported, invalid rows listed
+    /// with their line and column; importing the same file again adds nothing.
+    Orders {
+        #[arg(long, env = "ORDO_DATABASE_URL", default_value = "sqlite://ordo.db")]
+        db: String,
+        /// The channel the orders belong to.
+        #[arg(long)]
+        channel: String,
+        /// shopify, amazon or ordo (default: recognised from the header row).
+        #[arg(long)]
+        format: Option<String>,
+        file: std::path::PathBuf,
     },
 }
 
@@ -161,6 +185,15 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 })
             }
+            Command::Import {
+                command:
+                    ImportCommand::Orders {
+                        db,
+                        channel,
+                        format,
+                        file,
+                    },
+            } => import::orders(&db, &channel, format.as_deref(), &file).await,
             Command::User {
                 command: UserCommand::Create { db, username, role },
             } => {

@@ -20,6 +20,25 @@ pub struct ServeArgs {
     /// An admin API key to accept (created if new), for automation.
     #[arg(long, env = "ORDO_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// File holding the key that seals channel credentials (created with 0600 permissions
+    /// if missing; default: beside the SQLite database, or ./ordo-secret.key). Several
+    /// nodes on one PostgreSQL database share one key: set ORDO_SECRET_KEY instead.
+    #[arg(long, env = "ORDO_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<std::path::PathBuf>,
+}
+
+/// Where the sealing key lives when no file is named.
+pub fn default_key_file(db: &str) -> std::path::PathBuf {
+    if crate::store::is_postgres(db) {
+        return "ordo-secret.key".into();
+    }
+    let path = ordo_sqlite::path_from_url(db);
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".key");
+    path.with_file_name(name)
 }
 
 pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
@@ -63,8 +82,11 @@ pub async fn ensure_admin_key(
 pub async fn serve_store(
     store: Arc<dyn Store>,
     listen: SocketAddr,
+    key_file: &std::path::Path,
     banner_extra: &[String],
 ) -> anyhow::Result<()> {
+    let secrets = ordo_connectors::secrets::SecretBox::load(key_file)?;
+    let connectors = ordo_connectors::sync::Connectors::new(store.clone(), secrets);
     let metrics = metrics_recorder()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -72,8 +94,10 @@ pub async fn serve_store(
     let addr = listener.local_addr()?;
     // Open event streams of the back office end when shutdown starts, so it does not wait on them.
     let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
-    let state = ordo_http::AppState::new(store.clone(), metrics);
+    let state =
+        ordo_http::AppState::new(store.clone(), metrics).with_connectors(connectors.clone());
     let outbox_metrics = state.spawn_outbox_metrics(std::time::Duration::from_secs(5));
+    let sync = connectors.spawn(std::time::Duration::from_secs(2));
     let app = ordo_http::router(state).merge(ordo_web::router_with_shutdown(
         store.clone(),
         streams_stopped,
@@ -94,6 +118,7 @@ pub async fn serve_store(
         })
         .await?;
     outbox_metrics.abort();
+    sync.abort();
     tracing::info!("draining writes and closing the database");
     store.close().await;
     Ok(())
@@ -125,6 +150,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(token) = ensure_admin_key(store.as_ref(), args.admin_key.as_deref()).await? {
         extra.push(format!("admin key (shown once): {token}"));
     }
-    serve_store(store, args.listen, &extra).await?;
+    let key_file = args
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| default_key_file(&args.db));
+    serve_store(store, args.listen, &key_file, &extra).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
 pub mod catalog;
+pub mod connectors;
 pub mod events;
 pub mod fulfillment;
 pub mod inventory;

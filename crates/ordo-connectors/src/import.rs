@@ -1,0 +1,389 @@
+//! Every channel order, whether it came by webhook, by polling or from a CSV file, enters
+//! Ordo here: SKUs are mapped, then the order is captured through the same path as
+//! `POST /api/v1/orders`, so retries and redeliveries are idempotent by
+//! `(channel, external_id)`.
+
+use ordo_domain::Problem;
+use ordo_domain::order::{HoldReason, OrderStatus, PaymentInput, Transition};
+use ordo_store::{OrderChange, OrderFilter, Outcome, PageRequest, StoreError, WriteContext};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::model::{ChannelOrder, ChannelOrderState};
+use crate::state::{Attention, ChannelState, StateError};
+
+/// The tag an order fulfilled by the channel itself (Amazon FBA) carries; a routing rule
+/// on it sends the order to the channel's fulfilment location.
+pub const FULFILLED_BY_CHANNEL_TAG: &str = "fulfilled_by_channel";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Imported {
+    Created {
+        number: String,
+    },
+    AlreadyKnown {
+        number: String,
+    },
+    Cancelled {
+        number: String,
+    },
+    /// The channel now says it can be paid: the payment hold is lifted.
+    Released {
+        number: String,
+    },
+    /// Kept back until its items are mapped to Ordo SKUs (or its data fixed).
+    NeedsAttention {
+        reason: String,
+    },
+    /// Nothing to do: cancelled or completed on the channel before Ordo ever saw it.
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("storage failure: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for ImportError {
+    fn from(e: StoreError) -> Self {
+        ImportError::Store(e.to_string())
+    }
+}
+
+fn context(channel: &str) -> WriteContext {
+    WriteContext {
+        actor: format!("channel:{channel}"),
+        idempotency_key: None,
+    }
+}
+
+async fn existing(
+    state: &ChannelState,
+    external_id: &str,
+) -> Result<Option<ordo_store::OrderSummary>, ImportError> {
+    let filter = OrderFilter {
+        channel: Some(state.channel.clone()),
+        q: Some(external_id.to_string()),
+        ..Default::default()
+    };
+    let page = state
+        .store()
+        .list_orders(
+            &filter,
+            &PageRequest {
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .find(|o| o.channel == state.channel && o.external_id == external_id))
+}
+
+pub async fn import_order(
+    state: &ChannelState,
+    order: ChannelOrder,
+) -> Result<Imported, ImportError> {
+    let store = state.store().clone();
+    let ctx = context(&state.channel);
+    match order.state {
+        ChannelOrderState::Cancelled | ChannelOrderState::Closed => {
+            state.release_attention(&order.external_id).await?;
+            let Some(known) = existing(state, &order.external_id).await? else {
+                return Ok(Imported::Skipped {
+                    reason: format!(
+                        "{} on the channel before it was imported",
+                        if order.state == ChannelOrderState::Cancelled {
+                            "cancelled"
+                        } else {
+                            "completed"
+                        }
+                    ),
+                });
+            };
+            if order.state == ChannelOrderState::Closed || known.status == OrderStatus::Cancelled {
+                return Ok(Imported::AlreadyKnown {
+                    number: known.number,
+                });
+            }
+            let change = OrderChange {
+                transition: Transition::Cancel,
+                hold_reason: None,
+                note: Some("cancelled on the channel".into()),
+            };
+            return match store.transition_order(&known.number, change, &ctx).await {
+                Ok(_) => Ok(Imported::Cancelled {
+                    number: known.number,
+                }),
+                // Already shipped here: the channel's cancellation cannot undo that; the
+                // operator sees the order as shipped and handles it as a return.
+                Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
+                    number: known.number,
+                }),
+                Err(e) => Err(e.into()),
+            };
+        }
+        ChannelOrderState::Open | ChannelOrderState::PaymentPending => {}
+    }
+
+    if let Some(known) = existing(state, &order.external_id).await? {
+        return release_if_paid(state, &order, known).await;
+    }
+
+    let mut input = order.input.clone();
+    input.channel = Some(state.channel.clone());
+    input.external_id = Some(order.external_id.clone());
+    let refs: Vec<&str> = input
+        .lines
+        .iter()
+        .filter_map(|l| l.sku.as_deref())
+        .chain(order.listing_ids.iter().filter_map(|l| l.as_deref()))
+        .collect();
+    let mapped = state.mapped_skus(&refs).await?;
+    let mut unmapped = Vec::new();
+    for (i, line) in input.lines.iter_mut().enumerate() {
+        let sku = line.sku.clone().unwrap_or_default();
+        let listing = order.listing_ids.get(i).cloned().flatten();
+        let resolved = if let Some(s) = mapped.get(&sku) {
+            Some(s.clone())
+        } else if let Some(s) = listing.as_ref().and_then(|l| mapped.get(l)) {
+            Some(s.clone())
+        } else if !sku.is_empty() && store.get_product(&sku).await?.is_some() {
+            Some(sku.clone())
+        } else {
+            None
+        };
+        match resolved {
+            Some(s) => line.sku = Some(s),
+            None => unmapped.push(if sku.is_empty() {
+                listing.unwrap_or_else(|| format!("line {}", i + 1))
+            } else {
+                sku
+            }),
+        }
+    }
+    if !unmapped.is_empty() {
+        let reason = format!("no Ordo SKU for {}", unmapped.join(", "));
+        hold(state, &order, unmapped, &reason).await?;
+        return Ok(Imported::NeedsAttention { reason });
+    }
+    if order.fulfilled_by_channel && !input.tags.iter().any(|t| t == FULFILLED_BY_CHANNEL_TAG) {
+        input.tags.push(FULFILLED_BY_CHANNEL_TAG.to_string());
+    }
+    if order.state == ChannelOrderState::PaymentPending {
+        let payment = input.payment.get_or_insert_with(PaymentInput::default);
+        payment.status = Some("pending".into());
+    }
+    let new = match input.validate(OffsetDateTime::now_utc()) {
+        Ok(new) => new,
+        Err(problem) => {
+            let reason = describe(&problem);
+            hold(state, &order, Vec::new(), &reason).await?;
+            return Ok(Imported::NeedsAttention { reason });
+        }
+    };
+    let created = match store.capture_order(new, &ctx).await {
+        Ok(Outcome::Done(created)) => created,
+        Ok(Outcome::Replayed { .. }) => {
+            unreachable!("captures from a channel carry no idempotency key")
+        }
+        Err(StoreError::Problem(problem)) => {
+            let reason = describe(&problem);
+            hold(state, &order, Vec::new(), &reason).await?;
+            return Ok(Imported::NeedsAttention { reason });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.release_attention(&order.external_id).await?;
+    let number = created.value.number.clone();
+    if created.created {
+        state.update_status(|s| s.orders_imported += 1).await?;
+        Ok(Imported::Created { number })
+    } else {
+        Ok(Imported::AlreadyKnown { number })
+    }
+}
+
+async fn release_if_paid(
+    state: &ChannelState,
+    order: &ChannelOrder,
+    known: ordo_store::OrderSummary,
+) -> Result<Imported, ImportError> {
+    if order.state != ChannelOrderState::Open || known.status != OrderStatus::OnHold {
+        return Ok(Imported::AlreadyKnown {
+            number: known.number,
+        });
+    }
+    let store = state.store();
+    let Some(full) = store.get_order(&known.number).await? else {
+        return Ok(Imported::AlreadyKnown {
+            number: known.number,
+        });
+    };
+    if full.hold_reason != Some(HoldReason::PaymentPending) {
+        return Ok(Imported::AlreadyKnown {
+            number: known.number,
+        });
+    }
+    let change = OrderChange {
+        transition: Transition::Release,
+        hold_reason: None,
+        note: Some("paid on the channel".into()),
+    };
+    match store
+        .transition_order(&known.number, change, &context(&state.channel))
+        .await
+    {
+        Ok(_) => Ok(Imported::Released {
+            number: known.number,
+        }),
+        Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
+            number: known.number,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn hold(
+    state: &ChannelState,
+    order: &ChannelOrder,
+    unmapped: Vec<String>,
+    reason: &str,
+) -> Result<(), StateError> {
+    state
+        .hold_for_attention(&Attention {
+            external_id: order.external_id.clone(),
+            unmapped,
+            reason: reason.to_string(),
+            since: OffsetDateTime::now_utc(),
+            order: order.clone(),
+        })
+        .await
+}
+
+fn describe(problem: &Problem) -> String {
+    match problem {
+        Problem::Invalid(fields) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// Tries again every order of the channel kept back for attention (after a mapping was
+/// added or a product created). Returns what happened to each.
+pub async fn retry_attention(state: &ChannelState) -> Result<Vec<(String, Imported)>, ImportError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = state.attention(after.as_deref(), 100).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.external_id.clone());
+        for waiting in page {
+            let outcome = import_order(state, waiting.order).await?;
+            out.push((waiting.external_id, outcome));
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps one routing rule per channel that fulfils some orders itself (Amazon FBA): orders
+/// tagged [`FULFILLED_BY_CHANNEL_TAG`] from that channel go only to its fulfilment location.
+/// Added, changed or removed with the connection, at the top of the rules.
+pub async fn ensure_channel_fulfilment_rule(
+    state: &ChannelState,
+    location: Option<&str>,
+    ctx: &WriteContext,
+) -> Result<(), ImportError> {
+    let store = state.store();
+    let name = format!("{}: fulfilled by the channel", state.channel);
+    let current = store.routing_rules().await?;
+    let mut rules: Vec<serde_json::Value> = current.rules.as_array().cloned().unwrap_or_default();
+    let before = rules.clone();
+    rules.retain(|r| r["name"].as_str() != Some(name.as_str()));
+    if let Some(location) = location {
+        rules.insert(
+            0,
+            serde_json::json!({
+                "name": name,
+                "conditions": {"channels": [state.channel], "tags": [FULFILLED_BY_CHANNEL_TAG]},
+                "actions": {"restrict_to_locations": [location]},
+                "stop_processing": true,
+            }),
+        );
+    }
+    if rules != before {
+        store
+            .put_routing_rules(serde_json::Value::Array(rules), Some(current.version), ctx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What importing one order file did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileImportReport {
+    pub rows: u64,
+    pub orders: usize,
+    pub created: usize,
+    pub already_known: usize,
+    pub cancelled: usize,
+    pub needs_attention: usize,
+    pub skipped: usize,
+    /// Rows refused by the parser; their orders were skipped, the others imported.
+    pub errors: Vec<FileRowError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRowError {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+/// Imports every valid order of a CSV file for the channel; `progress(done, total)` is
+/// called after each order. Running the same file again creates nothing.
+pub async fn import_file(
+    state: &ChannelState,
+    bytes: &[u8],
+    format: crate::csv_import::CsvFormat,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<FileImportReport, ImportError> {
+    let parsed = crate::csv_import::parse_orders(bytes, format, &state.channel);
+    let mut report = FileImportReport {
+        rows: parsed.rows,
+        orders: parsed.orders.len(),
+        errors: parsed
+            .errors
+            .into_iter()
+            .map(|e| FileRowError {
+                line: e.line,
+                column: e.column,
+                reason: e.reason,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let total = parsed.orders.len();
+    for (i, order) in parsed.orders.into_iter().enumerate() {
+        match import_order(state, order).await? {
+            Imported::Created { .. } => report.created += 1,
+            Imported::AlreadyKnown { .. } | Imported::Released { .. } => report.already_known += 1,
+            Imported::Cancelled { .. } => report.cancelled += 1,
+            Imported::NeedsAttention { .. } => report.needs_attention += 1,
+            Imported::Skipped { .. } => report.skipped += 1,
+        }
+        progress(i + 1, total);
+    }
+    Ok(report)
+}

@@ -1,0 +1,1 @@
+//! Emulators of remote sales-channel APIs.

@@ -1,0 +1,122 @@
+//! Connector state (`channel_sync`) and the ledger's change feed for stock pushes.
+
+use std::collections::BTreeSet;
+
+use ordo_store::{StockChanges, SyncEntry};
+use time::OffsetDateTime;
+
+use crate::conn::{Conn, Result, now};
+
+/// Rows re-read behind the cursor when looking for late commits.
+const LATE_WINDOW_ROWS: i64 = 10_000;
+
+pub(crate) async fn get(c: &mut Conn, channel: &str, key: &str) -> Result<Option<SyncEntry>> {
+    let row = c
+        .query_opt(
+            "SELECT value, updated_at FROM channel_sync WHERE channel = $1 AND key = $2",
+            &[&channel, &key],
+        )
+        .await?;
+    Ok(row.map(|r| SyncEntry {
+        key: key.to_string(),
+        value: r.get(0),
+        updated_at: r.get(1),
+    }))
+}
+
+/// Keys starting with `prefix`, as a primary-key range (`COLLATE "C"`: bytewise), with no
+/// LIKE wildcards to escape.
+pub(crate) async fn list(
+    c: &mut Conn,
+    channel: &str,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SyncEntry>> {
+    let upper = format!("{prefix}\u{10FFFF}");
+    let lower = match after {
+        Some(a) if a >= prefix => a.to_string(),
+        _ => String::new(),
+    };
+    let rows = c
+        .query(
+            "SELECT key, value, updated_at FROM channel_sync \
+             WHERE channel = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5",
+            &[&channel, &prefix, &upper, &lower, &limit.clamp(1, 10_000)],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SyncEntry {
+            key: r.get(0),
+            value: r.get(1),
+            updated_at: r.get(2),
+        })
+        .filter(|e| e.key.starts_with(prefix))
+        .collect())
+}
+
+pub(crate) async fn put(
+    c: &mut Conn,
+    channel: &str,
+    entries: &[(String, Option<String>)],
+) -> Result<()> {
+    let at = now();
+    for (key, value) in entries {
+        match value {
+            Some(v) => {
+                c.execute(
+                    "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (channel, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+                    &[&channel, key, v, &at],
+                )
+                .await?
+            }
+            None => {
+                c.execute("DELETE FROM channel_sync WHERE channel = $1 AND key = $2", &[&channel, key])
+                    .await?
+            }
+        };
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_if_absent(
+    c: &mut Conn,
+    channel: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool> {
+    let n = c
+        .execute(
+            "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (channel, key) DO NOTHING",
+            &[&channel, &key, &value, &now()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub(crate) async fn stock_changes(
+    c: &mut Conn,
+    after: i64,
+    since: OffsetDateTime,
+    limit: i64,
+) -> Result<StockChanges> {
+    let rows = c
+        .query(
+            "SELECT seq, sku FROM movements WHERE seq > $1 AND (seq > $2 OR at >= $3) ORDER BY seq LIMIT $4",
+            &[&(after - LATE_WINDOW_ROWS).max(0), &after, &since, &limit.max(1)],
+        )
+        .await?;
+    let mut skus = BTreeSet::new();
+    let mut last = after;
+    for r in rows {
+        last = last.max(r.get::<_, i64>(0));
+        skus.insert(r.get::<_, String>(1));
+    }
+    Ok(StockChanges {
+        skus: skus.into_iter().collect(),
+        last_movement: last,
+    })
+}

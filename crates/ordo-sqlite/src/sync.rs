@@ -1,0 +1,160 @@
+//! Connector state (`channel_sync`) and the ledger's change feed for stock pushes.
+
+use std::collections::BTreeSet;
+
+use ordo_store::{Result, StockChanges, SyncEntry, format_time, parse_time};
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+
+use crate::internal;
+use crate::writer::Writer;
+
+/// Rows re-read behind the cursor when looking for late commits.
+const LATE_WINDOW_ROWS: i64 = 10_000;
+
+fn entry(key: String, value: String, at: String) -> Result<SyncEntry> {
+    Ok(SyncEntry {
+        key,
+        value,
+        updated_at: parse_time(&at).map_err(internal)?,
+    })
+}
+
+pub(crate) fn get(c: &Connection, channel: &str, key: &str) -> Result<Option<SyncEntry>> {
+    let row = c
+        .prepare_cached(
+            "SELECT value, updated_at FROM channel_sync WHERE channel = ?1 AND key = ?2",
+        )
+        .map_err(internal)?
+        .query_row(params![channel, key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()
+        .map_err(internal)?;
+    row.map(|(v, at)| entry(key.to_string(), v, at)).transpose()
+}
+
+/// Keys starting with `prefix`: `key >= prefix AND key < prefix + U+10FFFF` is a range
+/// scan on the primary key, with no LIKE wildcards to escape.
+pub(crate) fn list(
+    c: &Connection,
+    channel: &str,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SyncEntry>> {
+    let upper = format!("{prefix}\u{10FFFF}");
+    let lower = match after {
+        Some(a) if a >= prefix => a.to_string(),
+        _ => String::new(),
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT key, value, updated_at FROM channel_sync \
+             WHERE channel = ?1 AND key >= ?2 AND key < ?3 AND key > ?4 ORDER BY key LIMIT ?5",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(
+            params![channel, prefix, upper, lower, limit.clamp(1, 10_000)],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .map_err(internal)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (k, v, at) = row.map_err(internal)?;
+        if k.starts_with(prefix) {
+            out.push(entry(k, v, at)?);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn put(
+    w: &mut Writer,
+    channel: &str,
+    entries: &[(String, Option<String>)],
+) -> Result<()> {
+    let at = format_time(OffsetDateTime::now_utc());
+    for (key, value) in entries {
+        match value {
+            Some(v) => w
+                .conn
+                .prepare_cached(
+                    "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (channel, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .map_err(internal)?
+                .execute(params![channel, key, v, at])
+                .map_err(internal)?,
+            None => w
+                .conn
+                .prepare_cached("DELETE FROM channel_sync WHERE channel = ?1 AND key = ?2")
+                .map_err(internal)?
+                .execute(params![channel, key])
+                .map_err(internal)?,
+        };
+    }
+    Ok(())
+}
+
+pub(crate) fn insert_if_absent(
+    w: &mut Writer,
+    channel: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool> {
+    let at = format_time(OffsetDateTime::now_utc());
+    let n = w
+        .conn
+        .prepare_cached(
+            "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (channel, key) DO NOTHING",
+        )
+        .map_err(internal)?
+        .execute(params![channel, key, value, at])
+        .map_err(internal)?;
+    Ok(n == 1)
+}
+
+pub(crate) fn stock_changes(
+    c: &Connection,
+    after: i64,
+    since: OffsetDateTime,
+    limit: i64,
+) -> Result<StockChanges> {
+    let since = format_time(since);
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, sku FROM movements WHERE seq > ?1 AND (seq > ?2 OR at >= ?3) ORDER BY seq LIMIT ?4",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(
+            params![
+                (after - LATE_WINDOW_ROWS).max(0),
+                after,
+                since,
+                limit.max(1)
+            ],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .map_err(internal)?;
+    let mut skus = BTreeSet::new();
+    let mut last = after;
+    for row in rows {
+        let (seq, sku) = row.map_err(internal)?;
+        last = last.max(seq);
+        skus.insert(sku);
+    }
+    Ok(StockChanges {
+        skus: skus.into_iter().collect(),
+        last_movement: last,
+    })
+}
