@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::channel::{ChannelApi, OrdersPage, OrdersPageRequest, StockFigure, TrackingUpdate};
-use crate::client::{ApiClient, Rate, RemoteError};
+use crate::client::{Answer, ApiClient, Rate, RemoteError};
 use crate::model::{ChannelOrder, ChannelOrderState};
 use crate::money::{sum, unit_price};
 use crate::settings::Connection;
@@ -333,7 +333,7 @@ impl AmazonApi {
                 self.client.request(Method::POST, &url).form(&form)
             })
             .await?;
-        let body: Value = ApiClient::json(response).await?;
+        let body: Value = response.json()?;
         let value = body["access_token"]
             .as_str()
             .ok_or_else(|| RemoteError::Malformed("LWA answer without access_token".into()))?
@@ -352,7 +352,7 @@ impl AmazonApi {
         method: Method,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<reqwest::Response, RemoteError> {
+    ) -> Result<Answer, RemoteError> {
         let token = self.access_token().await?;
         let result = self
             .client
@@ -401,8 +401,10 @@ impl AmazonApi {
             if let Some(token) = &next {
                 url.push_str(&format!("?NextToken={}", urlencode(token)));
             }
-            let body: Value =
-                ApiClient::json(self.call("getOrderItems", Method::GET, &url, None).await?).await?;
+            let body: Value = self
+                .call("getOrderItems", Method::GET, &url, None)
+                .await?
+                .json()?;
             let page: Vec<OrderItem> =
                 serde_json::from_value(body["payload"]["OrderItems"].clone())
                     .map_err(|e| RemoteError::Malformed(format!("order items: {e}")))?;
@@ -439,8 +441,10 @@ impl ChannelApi for AmazonApi {
                 urlencode(token)
             ),
         };
-        let body: Value =
-            ApiClient::json(self.call("getOrders", Method::GET, &url, None).await?).await?;
+        let body: Value = self
+            .call("getOrders", Method::GET, &url, None)
+            .await?
+            .json()?;
         let orders: Vec<AmazonOrder> = serde_json::from_value(body["payload"]["Orders"].clone())
             .map_err(|e| RemoteError::Malformed(format!("orders: {e}")))?;
         let mut out = Vec::with_capacity(orders.len());
@@ -466,34 +470,31 @@ impl ChannelApi for AmazonApi {
         let seller = self.connection.seller_id.clone().unwrap_or_default();
         let mut acknowledged = Vec::new();
         for figure in figures {
-            let sku = figure
-                .channel_refs
-                .first()
-                .cloned()
-                .unwrap_or_else(|| figure.sku.clone());
-            let url = self.url(&format!(
-                "/listings/2021-08-01/items/{}/{}?marketplaceIds={}",
-                urlencode(&seller),
-                urlencode(&sku),
-                urlencode(&self.marketplaces())
-            ));
-            let body = json!({
-                "productType": "PRODUCT",
-                "patches": [{
-                    "op": "replace",
-                    "path": "/attributes/fulfillment_availability",
-                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": figure.quantity}],
-                }],
-            });
-            match self
-                .call("patchListingsItem", Method::PATCH, &url, Some(&body))
-                .await
-            {
-                Ok(_) => acknowledged.push(figure.key()),
-                // Not listed on Amazon: nothing to set.
-                Err(RemoteError::Refused { status: 404, .. }) => acknowledged.push(figure.key()),
-                Err(e) => return Err(e),
+            for sku in &figure.channel_refs {
+                let url = self.url(&format!(
+                    "/listings/2021-08-01/items/{}/{}?marketplaceIds={}",
+                    urlencode(&seller),
+                    urlencode(sku),
+                    urlencode(&self.marketplaces())
+                ));
+                let body = json!({
+                    "productType": "PRODUCT",
+                    "patches": [{
+                        "op": "replace",
+                        "path": "/attributes/fulfillment_availability",
+                        "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": figure.quantity}],
+                    }],
+                });
+                match self
+                    .call("patchListingsItem", Method::PATCH, &url, Some(&body))
+                    .await
+                {
+                    // Not listed under this reference: nothing to set.
+                    Ok(_) | Err(RemoteError::Refused { status: 404, .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
+            acknowledged.push(figure.key());
         }
         Ok(acknowledged)
     }

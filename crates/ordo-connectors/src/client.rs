@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -132,17 +133,34 @@ impl ApiClient {
     }
 
     /// Sends the request built by `build` (called again for each attempt) and returns the
-    /// first successful response.
+    /// first successful answer, body included: a connection dropped mid-body is retried
+    /// like any other transport failure.
     pub async fn send(
         &self,
         operation: &'static str,
         build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, RemoteError> {
+    ) -> Result<Answer, RemoteError> {
         let mut last = String::new();
         for attempt in 0..self.max_attempts {
             self.take(operation).await;
             match build().send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) if response.status().is_success() => {
+                    let (status, headers) =
+                        (response.status().as_u16(), response.headers().clone());
+                    match response.bytes().await {
+                        Ok(body) => {
+                            return Ok(Answer {
+                                status,
+                                headers,
+                                body,
+                            });
+                        }
+                        Err(e) => {
+                            last = format!("answer cut off: {e}");
+                            tokio::time::sleep(self.backoff(attempt)).await;
+                        }
+                    }
+                }
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after(&response).unwrap_or_else(|| self.backoff(attempt));
                     last = format!("429 rate limited ({operation})");
@@ -177,19 +195,27 @@ impl ApiClient {
             message: last,
         })
     }
+}
 
-    pub async fn json<T: serde::de::DeserializeOwned>(
-        response: Response,
-    ) -> Result<T, RemoteError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| RemoteError::Malformed(format!("body not read: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Malformed(e.to_string()))
+/// A successful answer, read in full.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Answer {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, RemoteError> {
+        serde_json::from_slice(&self.body).map_err(|e| RemoteError::Malformed(e.to_string()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-fn retry_after(response: &Response) -> Option<Duration> {
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let value = response.headers().get("retry-after")?.to_str().ok()?;
     let seconds: f64 = value.trim().parse().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(120.0)))
@@ -197,7 +223,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
 
 /// The message a channel put in its error body (Shopify `errors`, WooCommerce `message`,
 /// Amazon and eBay `errors[].message`), else the body itself.
-async fn remote_message(response: Response) -> String {
+async fn remote_message(response: reqwest::Response) -> String {
     let text = response.text().await.unwrap_or_default();
     let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
         return text.chars().take(300).collect();

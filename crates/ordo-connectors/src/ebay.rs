@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::channel::{ChannelApi, OrdersPage, OrdersPageRequest, StockFigure, TrackingUpdate};
-use crate::client::{ApiClient, Rate, RemoteError};
+use crate::client::{Answer, ApiClient, Rate, RemoteError};
 use crate::model::{ChannelOrder, ChannelOrderState};
 use crate::money::{sum, unit_price};
 use crate::settings::Connection;
@@ -254,7 +254,7 @@ impl EbayApi {
         method: Method,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<reqwest::Response, RemoteError> {
+    ) -> Result<Answer, RemoteError> {
         let token = self.connection.secret("oauth_token").to_string();
         self.client
             .send(operation, || {
@@ -295,8 +295,10 @@ impl ChannelApi for EbayApi {
             }
             OrdersPageRequest::Next(next) => next.clone(),
         };
-        let body: Value =
-            ApiClient::json(self.call("getOrders", Method::GET, &url, None).await?).await?;
+        let body: Value = self
+            .call("getOrders", Method::GET, &url, None)
+            .await?
+            .json()?;
         let orders: Vec<EbayOrder> = serde_json::from_value(body["orders"].clone())
             .map_err(|e| RemoteError::Malformed(format!("eBay orders: {e}")))?;
         let next = text(&body["next"]).map(|n| {
@@ -314,38 +316,42 @@ impl ChannelApi for EbayApi {
 
     async fn push_stock(&self, figures: &[StockFigure]) -> Result<Vec<String>, RemoteError> {
         let mut acknowledged = Vec::new();
-        for chunk in figures.chunks(25) {
-            let requests: Vec<Value> = chunk
+        let requests: Vec<(String, usize)> = figures
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| f.channel_refs.iter().map(move |r| (r.clone(), i)))
+            .collect();
+        let mut refused = std::collections::BTreeSet::new();
+        for chunk in requests.chunks(25) {
+            let body: Vec<Value> = chunk
                 .iter()
-                .map(|f| {
-                    let sku = f
-                        .channel_refs
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| f.sku.clone());
-                    json!({"sku": sku, "shipToLocationAvailability": {"quantity": f.quantity}})
-                })
+                .map(|(sku, i)| json!({"sku": sku, "shipToLocationAvailability": {"quantity": figures[*i].quantity}}))
                 .collect();
-            let response = self
+            let answer: Value = self
                 .call(
                     "bulkUpdatePriceQuantity",
                     Method::POST,
                     &self.url("/sell/inventory/v1/bulk_update_price_quantity"),
-                    Some(&json!({"requests": requests})),
+                    Some(&json!({"requests": body})),
                 )
-                .await?;
-            let body: Value = ApiClient::json(response).await?;
-            for (figure, request) in chunk.iter().zip(&requests) {
-                let sku = request["sku"].as_str().unwrap_or_default();
-                let answer = body["responses"]
+                .await?
+                .json()?;
+            for (sku, i) in chunk {
+                let status = answer["responses"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .find(|r| r["sku"].as_str() == Some(sku));
-                // 200 set it; 404 means eBay has no such inventory item: nothing to set.
-                if answer.is_none_or(|r| matches!(r["statusCode"].as_u64(), Some(200 | 404))) {
-                    acknowledged.push(figure.key());
+                    .find(|r| r["sku"].as_str() == Some(sku))
+                    .and_then(|r| r["statusCode"].as_u64());
+                // 200 set it; 404: eBay has no such inventory item, nothing to set.
+                if status.is_some_and(|s| s != 200 && s != 404) {
+                    refused.insert(*i);
                 }
+            }
+        }
+        for (i, figure) in figures.iter().enumerate() {
+            if !refused.contains(&i) {
+                acknowledged.push(figure.key());
             }
         }
         Ok(acknowledged)
@@ -356,8 +362,10 @@ impl ChannelApi for EbayApi {
             "/sell/fulfillment/v1/order/{}",
             urlencode(&update.external_id)
         ));
-        let order: Value =
-            ApiClient::json(self.call("getOrder", Method::GET, &order_url, None).await?).await?;
+        let order: Value = self
+            .call("getOrder", Method::GET, &order_url, None)
+            .await?
+            .json()?;
         let mut items = Vec::new();
         for (sku, quantity) in &update.lines {
             if let Some(line) = order["lineItems"]
@@ -392,12 +400,7 @@ impl ChannelApi for EbayApi {
                 Some(&body),
             )
             .await?;
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let location = response.header("location").unwrap_or_default().to_string();
         Ok(location.rsplit('/').next().unwrap_or_default().to_string())
     }
 }

@@ -3,7 +3,7 @@
 //! cursors; stock out with `inventory_levels/set.json` per mapped location; tracking out
 //! through the order's fulfillment orders (`fulfillments.json`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use ordo_domain::catalog::Address;
@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::channel::{ChannelApi, OrdersPage, OrdersPageRequest, StockFigure, TrackingUpdate};
-use crate::client::{ApiClient, Rate, RemoteError};
+use crate::client::{Answer, ApiClient, Rate, RemoteError};
 use crate::model::{ChannelOrder, ChannelOrderState};
 use crate::money::sum;
 use crate::settings::Connection;
@@ -324,8 +324,8 @@ pub fn rates(_operation: &str) -> Rate {
 pub struct ShopifyApi {
     connection: Connection,
     client: ApiClient,
-    /// SKU → inventory item id, learnt from the shop's variants.
-    inventory_items: tokio::sync::Mutex<BTreeMap<String, String>>,
+    /// SKU or variant id → inventory item id, learnt from the shop's products.
+    inventory_items: tokio::sync::Mutex<InventoryItems>,
 }
 
 impl ShopifyApi {
@@ -351,7 +351,7 @@ impl ShopifyApi {
         method: Method,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<reqwest::Response, RemoteError> {
+    ) -> Result<Answer, RemoteError> {
         let token = self.connection.secret("access_token").to_string();
         self.client
             .send(operation, || {
@@ -368,27 +368,51 @@ impl ShopifyApi {
             .await
     }
 
-    async fn inventory_item(&self, sku: &str) -> Result<Option<String>, RemoteError> {
-        if let Some(id) = self.inventory_items.lock().await.get(sku) {
+    /// The inventory item of a SKU (or variant id). REST has no lookup by SKU, so the
+    /// shop's products are read page by page into a cache, again at most once a minute
+    /// when a SKU is missing from it.
+    async fn inventory_item(&self, channel_ref: &str) -> Result<Option<String>, RemoteError> {
+        let mut cache = self.inventory_items.lock().await;
+        if let Some(id) = cache.items.get(channel_ref) {
             return Ok(Some(id.clone()));
         }
-        let url = format!("{}?sku={}", self.url("variants.json"), urlencode(sku));
-        let response = self.call("variants", Method::GET, &url, None).await?;
-        let body: Value = ApiClient::json(response).await?;
-        let found = body["variants"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["sku"].as_str() == Some(sku))
-            .and_then(|v| id_text(&v["inventory_item_id"]));
-        if let Some(id) = &found {
-            self.inventory_items
-                .lock()
-                .await
-                .insert(sku.to_string(), id.clone());
+        if cache
+            .loaded
+            .is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(60))
+        {
+            return Ok(None);
         }
-        Ok(found)
+        let mut url = format!("{}?limit=250&fields=id,variants", self.url("products.json"));
+        loop {
+            let answer = self.call("products", Method::GET, &url, None).await?;
+            let body: Value = answer.json()?;
+            for product in body["products"].as_array().into_iter().flatten() {
+                for variant in product["variants"].as_array().into_iter().flatten() {
+                    let Some(item) = id_text(&variant["inventory_item_id"]) else {
+                        continue;
+                    };
+                    if let Some(sku) = variant["sku"].as_str().filter(|s| !s.is_empty()) {
+                        cache.items.insert(sku.to_string(), item.clone());
+                    }
+                    if let Some(id) = id_text(&variant["id"]) {
+                        cache.items.insert(id, item);
+                    }
+                }
+            }
+            match next_link(answer.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        cache.loaded = Some(std::time::Instant::now());
+        Ok(cache.items.get(channel_ref).cloned())
     }
+}
+
+#[derive(Default)]
+struct InventoryItems {
+    items: BTreeMap<String, String>,
+    loaded: Option<std::time::Instant>,
 }
 
 fn id_text(v: &Value) -> Option<String> {
@@ -441,12 +465,12 @@ impl ChannelApi for ShopifyApi {
             OrdersPageRequest::Next(url) => url.clone(),
         };
         let response = self.call("orders", Method::GET, &url, None).await?;
-        let next = next_link(response.headers().get("link").and_then(|v| v.to_str().ok()));
+        let next = next_link(response.header("link"));
         #[derive(Deserialize)]
         struct Orders {
             orders: Vec<ShopifyOrder>,
         }
-        let body: Orders = ApiClient::json(response).await?;
+        let body: Orders = response.json()?;
         Ok(OrdersPage {
             orders: body.orders.into_iter().map(convert).collect(),
             next,
@@ -461,29 +485,24 @@ impl ChannelApi for ShopifyApi {
                 acknowledged.push(figure.key());
                 continue;
             };
-            let mut item = None;
+            let mut items = BTreeSet::new();
             for r in &figure.channel_refs {
-                item = self.inventory_item(r).await?;
-                if item.is_some() {
-                    break;
-                }
+                items.extend(self.inventory_item(r).await?);
             }
-            let Some(item) = item else {
-                acknowledged.push(figure.key());
-                continue;
-            };
-            let body = json!({
-                "location_id": location.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(location.clone())),
-                "inventory_item_id": item.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(item.clone())),
-                "available": figure.quantity,
-            });
-            self.call(
-                "inventory_levels",
-                Method::POST,
-                &self.url("inventory_levels/set.json"),
-                Some(&body),
-            )
-            .await?;
+            for item in items {
+                let body = json!({
+                    "location_id": location.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(location.clone())),
+                    "inventory_item_id": item.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(item.clone())),
+                    "available": figure.quantity,
+                });
+                self.call(
+                    "inventory_levels",
+                    Method::POST,
+                    &self.url("inventory_levels/set.json"),
+                    Some(&body),
+                )
+                .await?;
+            }
             acknowledged.push(figure.key());
         }
         Ok(acknowledged)
@@ -491,8 +510,10 @@ impl ChannelApi for ShopifyApi {
 
     async fn push_tracking(&self, update: &TrackingUpdate) -> Result<String, RemoteError> {
         let order_url = self.url(&format!("orders/{}.json", update.external_id));
-        let order: Value =
-            ApiClient::json(self.call("orders", Method::GET, &order_url, None).await?).await?;
+        let order: Value = self
+            .call("orders", Method::GET, &order_url, None)
+            .await?
+            .json()?;
         // Shopify's line item ids for the shipped SKUs.
         let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
         for (sku, quantity) in &update.lines {
@@ -515,11 +536,10 @@ impl ChannelApi for ShopifyApi {
             "orders/{}/fulfillment_orders.json",
             update.external_id
         ));
-        let fos: Value = ApiClient::json(
-            self.call("fulfillment_orders", Method::GET, &fo_url, None)
-                .await?,
-        )
-        .await?;
+        let fos: Value = self
+            .call("fulfillment_orders", Method::GET, &fo_url, None)
+            .await?
+            .json()?;
         let mut groups = Vec::new();
         for fo in fos["fulfillment_orders"].as_array().into_iter().flatten() {
             if !matches!(fo["status"].as_str(), Some("open" | "in_progress")) {
@@ -572,7 +592,7 @@ impl ChannelApi for ShopifyApi {
                 Some(&body),
             )
             .await?;
-        let created: Value = ApiClient::json(response).await?;
+        let created: Value = response.json()?;
         Ok(id_text(&created["fulfillment"]["id"]).unwrap_or_default())
     }
 }

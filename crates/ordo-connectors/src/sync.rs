@@ -262,10 +262,9 @@ impl Connectors {
             let Some(availability) = page.items.into_iter().next() else {
                 continue;
             };
-            let channel_refs = listings
-                .get(sku)
-                .cloned()
-                .unwrap_or_else(|| vec![sku.clone()]);
+            // The SKU itself, and every channel item mapped to it: all sell the same stock.
+            let mut channel_refs = vec![sku.clone()];
+            channel_refs.extend(listings.get(sku).into_iter().flatten().cloned());
             if connection.kind == ConnectorKind::Shopify {
                 for (remote, local) in &connection.locations {
                     let quantity = availability

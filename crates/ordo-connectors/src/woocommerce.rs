@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::channel::{ChannelApi, OrdersPage, OrdersPageRequest, StockFigure, TrackingUpdate};
-use crate::client::{ApiClient, Rate, RemoteError};
+use crate::client::{Answer, ApiClient, Rate, RemoteError};
 use crate::model::{ChannelOrder, ChannelOrderState};
 use crate::money::{difference, sum, unit_price};
 use crate::settings::Connection;
@@ -278,7 +278,7 @@ impl WooCommerceApi {
         method: Method,
         url: &str,
         body: Option<&Value>,
-    ) -> Result<reqwest::Response, RemoteError> {
+    ) -> Result<Answer, RemoteError> {
         let (key, secret) = (
             self.connection.secret("consumer_key").to_string(),
             self.connection.secret("consumer_secret").to_string(),
@@ -303,8 +303,10 @@ impl WooCommerceApi {
             return Ok(*known);
         }
         let url = format!("{}?sku={}", self.url("wc/v3/products"), urlencode(sku));
-        let products: Value =
-            ApiClient::json(self.call("products", Method::GET, &url, None).await?).await?;
+        let products: Value = self
+            .call("products", Method::GET, &url, None)
+            .await?
+            .json()?;
         let id = products
             .as_array()
             .into_iter()
@@ -342,12 +344,10 @@ impl ChannelApi for WooCommerceApi {
         }
         let response = self.call("orders", Method::GET, &url, None).await?;
         let pages: u32 = response
-            .headers()
-            .get("x-wp-totalpages")
-            .and_then(|v| v.to_str().ok())
+            .header("x-wp-totalpages")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        let orders: Vec<WooOrder> = ApiClient::json(response).await?;
+        let orders: Vec<WooOrder> = response.json()?;
         Ok(OrdersPage {
             orders: orders.into_iter().map(convert).collect(),
             next: (page < pages).then(|| format!("{}|{}", page + 1, since.unwrap_or_default())),
@@ -356,26 +356,29 @@ impl ChannelApi for WooCommerceApi {
 
     async fn push_stock(&self, figures: &[StockFigure]) -> Result<Vec<String>, RemoteError> {
         let mut acknowledged = Vec::new();
-        let mut updates: Vec<(u64, String, i64)> = Vec::new();
+        let mut updates: Vec<(u64, i64)> = Vec::new();
+        let mut keys: Vec<(usize, String)> = Vec::new();
         for figure in figures {
-            let mut id = None;
+            let mut ids = std::collections::BTreeSet::new();
             for r in &figure.channel_refs {
-                id = match r.parse::<u64>() {
+                match r.parse::<u64>() {
                     // A mapped listing id is the product (or variation) id itself.
-                    Ok(n) if r != &figure.sku => Some(n),
-                    _ => self.product_id(r).await?,
-                };
-                if id.is_some() {
-                    break;
+                    Ok(n) if r != &figure.sku => {
+                        ids.insert(n);
+                    }
+                    _ => ids.extend(self.product_id(r).await?),
                 }
             }
-            match id {
-                Some(id) => updates.push((id, figure.key(), figure.quantity)),
-                None => acknowledged.push(figure.key()),
+            if ids.is_empty() {
+                acknowledged.push(figure.key());
+                continue;
             }
+            updates.extend(ids.into_iter().map(|id| (id, figure.quantity)));
+            keys.push((updates.len(), figure.key()));
         }
-        for chunk in updates.chunks(100) {
-            let body = json!({"update": chunk.iter().map(|(id, _, q)| json!({"id": id, "manage_stock": true, "stock_quantity": q})).collect::<Vec<_>>()});
+        // A figure is acknowledged once every update it needed was accepted.
+        for (start, chunk) in updates.chunks(100).enumerate().map(|(i, c)| (i * 100, c)) {
+            let body = json!({"update": chunk.iter().map(|(id, q)| json!({"id": id, "manage_stock": true, "stock_quantity": q})).collect::<Vec<_>>()});
             self.call(
                 "products_batch",
                 Method::POST,
@@ -383,7 +386,12 @@ impl ChannelApi for WooCommerceApi {
                 Some(&body),
             )
             .await?;
-            acknowledged.extend(chunk.iter().map(|(_, key, _)| key.clone()));
+            let done = start + chunk.len();
+            acknowledged.extend(
+                keys.iter()
+                    .filter(|(end, _)| *end <= done && *end > start)
+                    .map(|(_, k)| k.clone()),
+            );
         }
         Ok(acknowledged)
     }
@@ -399,11 +407,10 @@ impl ChannelApi for WooCommerceApi {
             "tracking_number": update.tracking_number,
             "date_shipped": format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day()),
         });
-        let created: Value = ApiClient::json(
-            self.call("tracking", Method::POST, &url, Some(&body))
-                .await?,
-        )
-        .await?;
+        let created: Value = self
+            .call("tracking", Method::POST, &url, Some(&body))
+            .await?
+            .json()?;
         if update.order_fully_shipped {
             let order_url = self.url(&format!("wc/v3/orders/{}", update.external_id));
             self.call(

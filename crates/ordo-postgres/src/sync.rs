@@ -24,8 +24,27 @@ pub(crate) async fn get(c: &mut Conn, channel: &str, key: &str) -> Result<Option
     }))
 }
 
-/// Keys starting with `prefix`, as a primary-key range (`COLLATE "C"`: bytewise), with no
-/// LIKE wildcards to escape.
+/// The least string above every string that starts with `prefix` (UTF-8 byte order is code
+/// point order): trailing U+10FFFF dropped, the last character then incremented. `None`
+/// when there is none (empty prefix, or only U+10FFFF): every key at or above `prefix`
+/// then starts with it.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Keys starting with `prefix`: `key >= prefix AND key < prefix_end(prefix)` is a range on
+/// the primary key (`COLLATE "C"`: bytewise), with no LIKE wildcards to escape.
 pub(crate) async fn list(
     c: &mut Conn,
     channel: &str,
@@ -33,18 +52,29 @@ pub(crate) async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SyncEntry>> {
-    let upper = format!("{prefix}\u{10FFFF}");
     let lower = match after {
         Some(a) if a >= prefix => a.to_string(),
         _ => String::new(),
     };
-    let rows = c
-        .query(
-            "SELECT key, value, updated_at FROM channel_sync \
-             WHERE channel = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5",
-            &[&channel, &prefix, &upper, &lower, &limit.clamp(1, 10_000)],
-        )
-        .await?;
+    let limit = limit.clamp(1, 10_000);
+    let rows = match prefix_end(prefix) {
+        Some(upper) => {
+            c.query(
+                "SELECT key, value, updated_at FROM channel_sync \
+                 WHERE channel = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5",
+                &[&channel, &prefix, &upper, &lower, &limit],
+            )
+            .await?
+        }
+        None => {
+            c.query(
+                "SELECT key, value, updated_at FROM channel_sync \
+                 WHERE channel = $1 AND key >= $2 AND key > $3 ORDER BY key LIMIT $4",
+                &[&channel, &prefix, &lower, &limit],
+            )
+            .await?
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|r| SyncEntry {
@@ -52,7 +82,6 @@ pub(crate) async fn list(
             value: r.get(1),
             updated_at: r.get(2),
         })
-        .filter(|e| e.key.starts_with(prefix))
         .collect())
 }
 

@@ -278,3 +278,86 @@ async fn mixed_writers_keep_the_books_and_the_event_order() {
         assert!(report.is_clean(), "{:?}", report.discrepancies);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn insert_if_absent_has_one_winner_across_processes() {
+    let Some((a, b)) = two_stores("sync_absent_two").await else {
+        return;
+    };
+    for round in 0..10 {
+        let key = format!("delivery:{round}");
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let store = if t % 2 == 0 { a.clone() } else { b.clone() };
+                let key = key.clone();
+                tokio::spawn(async move {
+                    store
+                        .sync_insert_if_absent("shop", &key, &format!("task-{t}"))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            won += usize::from(t.await.unwrap());
+        }
+        assert_eq!(won, 1, "round {round}");
+        assert!(b.sync_get("shop", &key).await.unwrap().is_some());
+    }
+}
+
+/// A stock pusher polling `stock_changes` with a look-back window sees every SKU written by
+/// two processes, even when a movement commits after a higher one was already read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stock_changes_miss_no_sku_across_processes() {
+    let Some((a, b)) = two_stores("stock_changes_two").await else {
+        return;
+    };
+    let skus: Vec<String> = (0..40).map(|i| format!("SKU-{i:02}")).collect();
+    let names: Vec<&str> = skus.iter().map(String::as_str).collect();
+    seed(&a, &names).await;
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = tokio::spawn({
+        let (a, done) = (a.clone(), done.clone());
+        async move {
+            let mut seen = BTreeSet::new();
+            let mut cursor = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                let since = time::OffsetDateTime::now_utc() - time::Duration::seconds(30);
+                let changes = a.stock_changes(cursor, since, 50_000).await.unwrap();
+                assert!(changes.last_movement >= cursor);
+                cursor = changes.last_movement;
+                seen.extend(changes.skus);
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let writers: Vec<_> = skus
+        .chunks(5)
+        .enumerate()
+        .map(|(t, chunk)| {
+            let store = if t % 2 == 0 { a.clone() } else { b.clone() };
+            let chunk = chunk.to_vec();
+            tokio::spawn(async move {
+                for sku in chunk {
+                    store
+                        .write_stock(adjust(&sku, "WH1", 3), &ctx())
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let seen = poller.await.unwrap();
+    assert_eq!(seen, skus.into_iter().collect::<BTreeSet<_>>());
+}

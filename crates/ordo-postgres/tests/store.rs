@@ -4555,3 +4555,314 @@ async fn concurrent_returns_never_exceed_what_shipped() {
     }
     assert_clean(&store).await;
 }
+
+// Connector state (`channel_sync`) and the ledger's change feed for stock pushes.
+
+async fn sync_keys(store: &PgStore, prefix: &str, after: Option<&str>, limit: i64) -> Vec<String> {
+    store
+        .sync_list("shop", prefix, after, limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_values_are_set_read_and_deleted() {
+    let Some((store, _)) = store("sync_put").await else {
+        return;
+    };
+    assert_eq!(store.sync_get("shop", "cursor").await.unwrap(), None);
+
+    let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    store.sync_put("shop", "cursor", Some("1")).await.unwrap();
+    let first = store.sync_get("shop", "cursor").await.unwrap().unwrap();
+    assert_eq!((first.key.as_str(), first.value.as_str()), ("cursor", "1"));
+    assert!(first.updated_at >= before, "{first:?}");
+    assert_eq!(store.sync_get("other", "cursor").await.unwrap(), None);
+
+    store.sync_put("shop", "cursor", Some("2")).await.unwrap();
+    let second = store.sync_get("shop", "cursor").await.unwrap().unwrap();
+    assert_eq!(second.value, "2");
+    assert!(second.updated_at >= first.updated_at);
+
+    store.sync_put("shop", "cursor", None).await.unwrap();
+    assert_eq!(store.sync_get("shop", "cursor").await.unwrap(), None);
+    store.sync_put("shop", "cursor", None).await.unwrap();
+
+    store
+        .sync_put_many(
+            "shop",
+            &[
+                ("a".into(), Some("1".into())),
+                ("b".into(), Some("2".into())),
+                ("c".into(), Some("3".into())),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .sync_put_many(
+            "shop",
+            &[("a".into(), None), ("b".into(), Some("20".into()))],
+        )
+        .await
+        .unwrap();
+    let all = store.sync_list("shop", "", None, 100).await.unwrap();
+    let pairs: Vec<_> = all
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_str()))
+        .collect();
+    assert_eq!(pairs, [("b", "20"), ("c", "3")]);
+
+    // One transaction: a value PostgreSQL refuses (NUL) undoes the entries before it.
+    store.sync_put("shop", "kept", Some("old")).await.unwrap();
+    let entries = [
+        ("a".to_string(), Some("1".to_string())),
+        ("kept".to_string(), None),
+        ("boom".to_string(), Some("x\0y".to_string())),
+        ("z".to_string(), Some("26".to_string())),
+    ];
+    assert!(store.sync_put_many("shop", &entries).await.is_err());
+    assert_eq!(store.sync_get("shop", "a").await.unwrap(), None);
+    assert_eq!(
+        store.sync_get("shop", "kept").await.unwrap().unwrap().value,
+        "old"
+    );
+    assert_eq!(sync_keys(&store, "", None, 100).await, ["b", "c", "kept"]);
+    store
+        .sync_put_many(
+            "shop",
+            &[entries[0].clone(), entries[1].clone(), entries[3].clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sync_keys(&store, "", None, 100).await, ["a", "b", "c", "z"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_insert_if_absent_stores_once() {
+    let Some((store, _)) = store("sync_absent").await else {
+        return;
+    };
+    assert!(
+        store
+            .sync_insert_if_absent("shop", "delivery:1", "first")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .sync_insert_if_absent("shop", "delivery:1", "second")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .sync_get("shop", "delivery:1")
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "first"
+    );
+    assert!(
+        store
+            .sync_insert_if_absent("other", "delivery:1", "x")
+            .await
+            .unwrap()
+    );
+
+    let store = std::sync::Arc::new(store);
+    for round in 0..5 {
+        let key = format!("lease:{round}");
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(async move {
+                    store
+                        .sync_insert_if_absent("shop", &key, &format!("task-{t}"))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            won += usize::from(t.await.unwrap());
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_lists_by_prefix_in_key_order_with_pages() {
+    let Some((store, _)) = store("sync_list").await else {
+        return;
+    };
+    let all = [
+        "map:a",
+        "map:b",
+        "map:c",
+        "map:d",
+        "map:e",
+        "map",
+        "mapx",
+        "map;",
+        "m",
+        "pushed:a",
+        "50%:a",
+        "50%:b",
+        "500:a",
+        "50_:a",
+        "5a_:a",
+        "a_b",
+        "a_c",
+        "axb",
+        "\u{10FFFF}",
+        "z\u{10FFFF}",
+        "z\u{10FFFF}\u{10FFFF}x",
+        "z\u{10FFFF}y",
+        "za",
+        "é:1",
+        "e:1",
+        "E:1",
+    ];
+    let entries: Vec<_> = all
+        .iter()
+        .map(|k| (k.to_string(), Some(format!("v-{k}"))))
+        .collect();
+    store.sync_put_many("shop", &entries).await.unwrap();
+    store
+        .sync_put("other", "map:zz", Some("elsewhere"))
+        .await
+        .unwrap();
+
+    let listed = store.sync_list("shop", "map:", None, 100).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["map:a", "map:b", "map:c", "map:d", "map:e"]
+    );
+    assert!(listed.iter().all(|e| e.value == format!("v-{}", e.key)));
+
+    assert_eq!(sync_keys(&store, "map:", None, 2).await, ["map:a", "map:b"]);
+    assert_eq!(
+        sync_keys(&store, "map:", Some("map:b"), 2).await,
+        ["map:c", "map:d"]
+    );
+    assert_eq!(sync_keys(&store, "map:", Some("map:d"), 2).await, ["map:e"]);
+    assert!(sync_keys(&store, "map:", Some("map:e"), 2).await.is_empty());
+    assert_eq!(sync_keys(&store, "map:", Some("a"), 1).await, ["map:a"]);
+    assert!(sync_keys(&store, "map:", Some("n"), 10).await.is_empty());
+
+    // LIKE wildcards in a prefix are plain characters.
+    assert_eq!(sync_keys(&store, "50%", None, 10).await, ["50%:a", "50%:b"]);
+    assert_eq!(sync_keys(&store, "50_", None, 10).await, ["50_:a"]);
+    assert_eq!(sync_keys(&store, "a_", None, 10).await, ["a_b", "a_c"]);
+    // Bytewise: case and accents matter, and the highest code point sorts last.
+    assert_eq!(sync_keys(&store, "e", None, 10).await, ["e:1"]);
+    assert_eq!(sync_keys(&store, "E", None, 10).await, ["E:1"]);
+    assert_eq!(sync_keys(&store, "é", None, 10).await, ["é:1"]);
+    assert_eq!(
+        sync_keys(&store, "z\u{10FFFF}", None, 10).await,
+        ["z\u{10FFFF}", "z\u{10FFFF}y", "z\u{10FFFF}\u{10FFFF}x"]
+    );
+    assert_eq!(
+        sync_keys(&store, "\u{10FFFF}", None, 10).await,
+        ["\u{10FFFF}"]
+    );
+
+    let mut sorted: Vec<String> = all.iter().map(|k| k.to_string()).collect();
+    sorted.sort();
+    assert_eq!(sync_keys(&store, "", None, 100).await, sorted);
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = sync_keys(&store, "", after.as_deref(), 4).await;
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, sorted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_changes_follow_the_ledger() {
+    let Some((store, _)) = store("stock_changes").await else {
+        return;
+    };
+    seed(&store, &["SKU-A", "SKU-B", "SKU-C"]).await;
+    let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let changes = |after: i64, since: time::OffsetDateTime| {
+        let store = &store;
+        async move { store.stock_changes(after, since, 50_000).await.unwrap() }
+    };
+
+    assert_eq!(changes(0, future).await, StockChanges::default());
+
+    stock(&store, adjust("SKU-B", "WH1", 5)).await;
+    stock(&store, adjust("SKU-A", "WH1", 7)).await;
+    let first = changes(0, future).await;
+    assert_eq!(first.skus, ["SKU-A", "SKU-B"]);
+    assert!(first.last_movement >= 2, "{first:?}");
+    assert_eq!(
+        changes(first.last_movement, future).await,
+        StockChanges {
+            skus: vec![],
+            last_movement: first.last_movement
+        }
+    );
+
+    // An order capture reserves stock: a ledger change of its SKU.
+    assert!(
+        created(&store, order("sync-1", &[("SKU-A", 2)]))
+            .await
+            .created
+    );
+    let second = changes(first.last_movement, future).await;
+    assert_eq!(second.skus, ["SKU-A"]);
+    assert!(second.last_movement > first.last_movement, "{second:?}");
+    assert_eq!(
+        changes(second.last_movement, future).await,
+        StockChanges {
+            skus: vec![],
+            last_movement: second.last_movement
+        }
+    );
+
+    // Recent movements behind the cursor are read again (late commits), without moving it...
+    let again = changes(second.last_movement, past).await;
+    assert_eq!(again.skus, ["SKU-A", "SKU-B"]);
+    assert_eq!(again.last_movement, second.last_movement);
+    // ... but only within the last 10,000 movements.
+    let far = second.last_movement + 10_000;
+    assert_eq!(
+        changes(far, past).await,
+        StockChanges {
+            skus: vec![],
+            last_movement: far
+        }
+    );
+    assert_eq!(changes(far - 1, past).await.skus, ["SKU-A"]);
+
+    // At most `limit` movements are read; the cursor advances to the last one read.
+    stock(&store, adjust("SKU-C", "WH1", 1)).await;
+    stock(&store, adjust("SKU-B", "WH1", 1)).await;
+    let one = store
+        .stock_changes(second.last_movement, future, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.skus, ["SKU-C"]);
+    assert!(one.last_movement > second.last_movement);
+    let rest = changes(one.last_movement, future).await;
+    assert_eq!(rest.skus, ["SKU-B"]);
+    assert!(rest.last_movement > one.last_movement);
+    assert_eq!(
+        changes(rest.last_movement, future).await.skus,
+        Vec::<String>::new()
+    );
+}

@@ -34,8 +34,27 @@ pub(crate) fn get(c: &Connection, channel: &str, key: &str) -> Result<Option<Syn
     row.map(|(v, at)| entry(key.to_string(), v, at)).transpose()
 }
 
-/// Keys starting with `prefix`: `key >= prefix AND key < prefix + U+10FFFF` is a range
-/// scan on the primary key, with no LIKE wildcards to escape.
+/// The least string above every string that starts with `prefix` (UTF-8 byte order is code
+/// point order): trailing U+10FFFF dropped, the last character then incremented. `None`
+/// when there is none (empty prefix, or only U+10FFFF): every key at or above `prefix`
+/// then starts with it.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Keys starting with `prefix`: `key >= prefix AND key < prefix_end(prefix)` is a range
+/// scan on the primary key (BINARY collation: bytewise), with no LIKE wildcards to escape.
 pub(crate) fn list(
     c: &Connection,
     channel: &str,
@@ -43,37 +62,40 @@ pub(crate) fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SyncEntry>> {
-    let upper = format!("{prefix}\u{10FFFF}");
     let lower = match after {
         Some(a) if a >= prefix => a.to_string(),
         _ => String::new(),
     };
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT key, value, updated_at FROM channel_sync \
-             WHERE channel = ?1 AND key >= ?2 AND key < ?3 AND key > ?4 ORDER BY key LIMIT ?5",
-        )
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map(
-            params![channel, prefix, upper, lower, limit.clamp(1, 10_000)],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            },
-        )
-        .map_err(internal)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (k, v, at) = row.map_err(internal)?;
-        if k.starts_with(prefix) {
-            out.push(entry(k, v, at)?);
-        }
+    let limit = limit.clamp(1, 10_000);
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    };
+    let rows = match prefix_end(prefix) {
+        Some(upper) => c
+            .prepare_cached(
+                "SELECT key, value, updated_at FROM channel_sync \
+                 WHERE channel = ?1 AND key >= ?2 AND key < ?3 AND key > ?4 ORDER BY key LIMIT ?5",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![channel, prefix, upper, lower, limit], row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            }),
+        None => c
+            .prepare_cached(
+                "SELECT key, value, updated_at FROM channel_sync \
+                 WHERE channel = ?1 AND key >= ?2 AND key > ?3 ORDER BY key LIMIT ?4",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![channel, prefix, lower, limit], row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            }),
     }
-    Ok(out)
+    .map_err(internal)?;
+    rows.into_iter().map(|(k, v, at)| entry(k, v, at)).collect()
 }
 
 pub(crate) fn put(

@@ -1,0 +1,312 @@
+//! Sales-channel connectors against emulators speaking the channels' wire formats, through
+//! a real `ordo serve` on every backend: webhooks (signature, redelivery), multi-page
+//! polling under injected faults, SKU mapping, cancellation and payment on the channel,
+//! coalesced stock pushes, tracking pushed once, and the channel's rate limit respected.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use ordo_emulators::shopify::{LineSpec, ShopifyConfig, ShopifyEmulator};
+use serde_json::{Value, json};
+
+const SHOP_LOCATION: u64 = 65_544_149;
+
+async fn channel_orders(s: &Server, channel: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = s
+            .get(&format!(
+                "/api/v1/orders?channel={channel}&limit=500{cursor}"
+            ))
+            .await
+            .body;
+        out.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+fn line(sku: &str, quantity: i64) -> LineSpec {
+    LineSpec {
+        sku: sku.into(),
+        quantity,
+        price: "12.50".into(),
+    }
+}
+
+async fn by_external_id(s: &Server, channel: &str, id: u64) -> Option<Value> {
+    channel_orders(s, channel)
+        .await
+        .into_iter()
+        .find(|o| o["external_id"] == json!(id.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_orders_in_stock_and_tracking_out() {
+    for db in databases("shopify") {
+        let shop = ShopifyEmulator::start(ShopifyConfig::default()).await;
+        shop.add_location(SHOP_LOCATION, "Main warehouse");
+        for sku in ["SKU-A", "SKU-B", "TEE-RED"] {
+            shop.add_product(sku);
+        }
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 1000), ("SKU-B", "WH1", 50)]).await;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/channels/shop",
+                &json!({"name": "Shop", "kind": "shopify", "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let secret = &shop.config().access_token;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/channels/shop/connection",
+                &json!({"base_url": shop.base_url(), "poll_interval_seconds": 3600,
+                    "locations": {SHOP_LOCATION.to_string(): "WH1"},
+                    "secrets": {"access_token": secret, "webhook_secret": shop.config().webhook_secret}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(
+            !r.body.to_string().contains(secret.as_str()),
+            "secrets are never shown: {}",
+            r.body
+        );
+        assert!(
+            r.body["secrets"]["access_token"]
+                .as_str()
+                .unwrap()
+                .ends_with(&secret[secret.len() - 4..])
+        );
+        let hook = format!("{}/hooks/shopify/shop", s.base);
+
+        // Webhook: captured at once, the id (> 2^53) kept exactly.
+        let first = shop.place_order("first@example.com", &[line("SKU-A", 2)], "paid");
+        let first_id = first["id"].as_u64().unwrap();
+        assert_eq!(
+            shop.send_webhook(&hook, "orders/create", first_id).await,
+            201,
+            "{}",
+            db.label
+        );
+        let captured = by_external_id(&s, "shop", first_id)
+            .await
+            .expect("captured");
+        assert_eq!(captured["external_id"], json!("5000000000000001"));
+        // Redelivery (same webhook id) and a forged signature change nothing.
+        assert_eq!(shop.redeliver_last(&hook).await, 200);
+        assert_eq!(
+            shop.send_forged_webhook(&hook, "orders/create", first_id)
+                .await,
+            401
+        );
+        assert_eq!(channel_orders(&s, "shop").await.len(), 1);
+
+        // Polling: 300 orders over two pages, with a 500, a 503 and a connection cut mid-page.
+        let mut placed: BTreeSet<String> = [first_id.to_string()].into();
+        for i in 0..300 {
+            let o = shop.place_order(
+                &format!("buyer{i}@example.com"),
+                &[line("SKU-A", 1 + i % 2)],
+                "paid",
+            );
+            placed.insert(o["id"].as_u64().unwrap().to_string());
+        }
+        shop.faults().fail_next(1, 500);
+        shop.faults().fail_next(1, 503);
+        shop.faults().drop_next(1);
+        let r = s
+            .post("/api/v1/channels/shop/sync?what=orders", &json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(r.body["pages"].as_u64().unwrap() >= 2, "{:?}", r.body);
+        let ours: Vec<String> = channel_orders(&s, "shop")
+            .await
+            .iter()
+            .map(|o| o["external_id"].as_str().unwrap().to_string())
+            .collect();
+        let unique: BTreeSet<String> = ours.iter().cloned().collect();
+        assert_eq!(ours.len(), unique.len(), "{}: no order twice", db.label);
+        assert_eq!(unique, placed, "{}: every channel order, once", db.label);
+
+        // An item with no Ordo SKU waits for a mapping, then is imported.
+        let unmapped = shop.place_order("tee@example.com", &[line("TEE-RED", 1)], "paid");
+        let unmapped_id = unmapped["id"].as_u64().unwrap();
+        assert_eq!(
+            shop.send_webhook(&hook, "orders/create", unmapped_id).await,
+            200
+        );
+        let attention = s.get("/api/v1/channels/shop/attention").await.body;
+        assert_eq!(
+            attention["items"][0]["unmapped"],
+            json!(["TEE-RED"]),
+            "{attention}"
+        );
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/channels/shop/sku-mappings/TEE-RED",
+                &json!({"sku": "SKU-B"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            r.body["retried"][0]["result"]["outcome"], "created",
+            "{:?}",
+            r.body
+        );
+        let tee = by_external_id(&s, "shop", unmapped_id)
+            .await
+            .expect("imported after mapping");
+        let tee = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                tee["number"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(tee["lines"][0]["sku"], "SKU-B");
+        assert!(
+            s.get("/api/v1/channels/shop/attention").await.body["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // Cancelled on the channel: cancelled here, its stock released.
+        let before = balance(&s, "SKU-A", "WH1").await["allocated"]
+            .as_i64()
+            .unwrap();
+        shop.cancel_order(first_id);
+        assert_eq!(
+            shop.send_webhook(&hook, "orders/cancelled", first_id).await,
+            200
+        );
+        let cancelled = by_external_id(&s, "shop", first_id).await.unwrap();
+        assert_eq!(cancelled["status"], "cancelled");
+        assert_eq!(
+            balance(&s, "SKU-A", "WH1").await["allocated"]
+                .as_i64()
+                .unwrap(),
+            before - 2
+        );
+
+        // Not yet paid: held; paid later: released.
+        let pending = shop.place_order("later@example.com", &[line("SKU-B", 1)], "pending");
+        let pending_id = pending["id"].as_u64().unwrap();
+        assert_eq!(
+            shop.send_webhook(&hook, "orders/create", pending_id).await,
+            201
+        );
+        assert_eq!(
+            by_external_id(&s, "shop", pending_id).await.unwrap()["status"],
+            "on_hold"
+        );
+        shop.mark_paid(pending_id);
+        assert_eq!(
+            shop.send_webhook(&hook, "orders/paid", pending_id).await,
+            200
+        );
+        assert_eq!(
+            by_external_id(&s, "shop", pending_id).await.unwrap()["status"],
+            "allocated"
+        );
+
+        // Stock out: the shop shows what the channel can sell at the mapped location, after
+        // hundreds of changes, in a handful of calls.
+        let r = s
+            .post("/api/v1/channels/shop/sync?what=stock", &json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        for sku in ["SKU-A", "SKU-B"] {
+            let ours = s
+                .get(&format!("/api/v1/channels/shop/availability?sku={sku}"))
+                .await
+                .body;
+            let at_wh1 = ours["items"][0]["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["location"] == "WH1")
+                .unwrap()["available"]
+                .as_i64()
+                .unwrap();
+            assert_eq!(
+                shop.available(sku, SHOP_LOCATION),
+                Some(at_wh1),
+                "{}: {sku}",
+                db.label
+            );
+        }
+        let pushes = shop.stats().calls("inventory_levels/set");
+        assert!(
+            (1..=12).contains(&pushes),
+            "{}: {pushes} pushes for 300+ orders",
+            db.label
+        );
+
+        // Tracking out, once per shipment.
+        let second_id: u64 = placed
+            .iter()
+            .map(|p| p.parse::<u64>().unwrap())
+            .filter(|i| *i != first_id)
+            .min()
+            .unwrap();
+        let order = by_external_id(&s, "shop", second_id).await.unwrap();
+        let order = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                order["number"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        let fo = order["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let shipment = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo}))
+            .await;
+        assert_eq!(shipment.status, 201, "{:?}", shipment.body);
+        for _ in 0..2 {
+            let r = s
+                .post("/api/v1/channels/shop/sync?what=tracking", &json!({}))
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        let fulfillments: Vec<Value> = shop
+            .fulfillments()
+            .into_iter()
+            .filter(|f| f["order_id"].as_u64() == Some(second_id))
+            .collect();
+        assert_eq!(fulfillments.len(), 1, "{}: tracking pushed once", db.label);
+        assert_eq!(
+            fulfillments[0]["tracking_number"],
+            shipment.body["tracking_number"]
+        );
+        assert_eq!(
+            shop.order(second_id).unwrap()["fulfillment_status"],
+            "fulfilled"
+        );
+
+        // The channel's limit was never exceeded, and the status says what happened.
+        assert_eq!(
+            shop.stats().throttled,
+            0,
+            "{}: the client kept under the leaky bucket",
+            db.label
+        );
+        let status = s.get("/api/v1/channels/shop/sync").await.body;
+        assert!(status["last_import"].is_string(), "{status}");
+        assert!(status["last_stock_push"].is_string(), "{status}");
+        assert_eq!(status["backlog"]["orders_needing_attention"], 0);
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
+        s.stop();
+    }
+}
