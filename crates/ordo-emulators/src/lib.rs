@@ -3,6 +3,7 @@
 //! pagination, rate limits, errors and signed webhooks, and faults a test can inject.
 
 mod common;
+pub mod amazon;
 pub mod shopify;
 
 pub use common::{Fault, Faults, Stats};

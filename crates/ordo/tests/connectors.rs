@@ -310,3 +310,98 @@ async fn shopify_orders_in_stock_and_tracking_out() {
         s.stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_orders_polled_fba_routed_stock_and_shipments_confirmed() {
+    use ordo_emulators::amazon::{AmazonConfig, AmazonEmulator, ItemSpec};
+    for db in databases("amazon") {
+        let amazon = AmazonEmulator::start(AmazonConfig::default()).await;
+        amazon.add_listing("SKU-A", "B0SKUA0001");
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 40)]).await;
+        let r = s
+            .send("PUT", "/api/v1/locations/FBA", &json!({"name": "Amazon FBA", "kind": "marketplace", "priority": 1}))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = s
+            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "FBA", "delta": 10, "reason": "received"}))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/channels/amzn",
+                &json!({"name": "Amazon US", "kind": "amazon", "currency": "USD", "locations": ["WH1", "FBA"]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let c = amazon.config();
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/channels/amzn/connection",
+                &json!({"base_url": amazon.base_url(), "auth_url": amazon.base_url(), "seller_id": c.seller_id,
+                    "marketplace_ids": [c.marketplace_id], "channel_fulfilment_location": "FBA", "poll_interval_seconds": 3600,
+                    "secrets": {"lwa_client_id": c.client_id, "lwa_client_secret": c.client_secret, "refresh_token": c.refresh_token}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let item = |sku: &str, quantity| ItemSpec {
+            sku: sku.into(),
+            quantity,
+            unit_price: "19.99".into(),
+        };
+        let mfn: Vec<String> = (0..3).map(|_| amazon.place_order(&[item("SKU-A", 2)], "Unshipped", "MFN")).collect();
+        let fba = amazon.place_order(&[item("SKU-B", 1)], "Unshipped", "AFN");
+        let pending = amazon.place_order(&[item("SKU-A", 1)], "Pending", "MFN");
+        let gone = amazon.place_order(&[item("SKU-A", 1)], "Canceled", "MFN");
+
+        let r = s.post("/api/v1/channels/amzn/sync?what=orders", &json!({})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let orders = channel_orders(&s, "amzn").await;
+        let ids: BTreeSet<&str> = orders.iter().map(|o| o["external_id"].as_str().unwrap()).collect();
+        let expected: BTreeSet<&str> = mfn.iter().map(String::as_str).chain([fba.as_str(), pending.as_str()]).collect();
+        assert_eq!(ids, expected, "{}: cancelled before import is never captured", db.label);
+        let find = |id: &str| orders.iter().find(|o| o["external_id"] == json!(id)).unwrap().clone();
+        assert_eq!(find(&pending)["status"], "on_hold");
+        let fba_order = s.get(&format!("/api/v1/orders/{}", find(&fba)["number"].as_str().unwrap())).await.body;
+        assert_eq!(fba_order["fulfillment_orders"][0]["location"], "FBA", "{}: {fba_order}", db.label);
+        assert!(fba_order["tags"].as_array().unwrap().contains(&json!("fulfilled_by_channel")));
+
+        // Paid later, cancelled later: seen on the next poll.
+        amazon.set_status(&pending, "Unshipped");
+        amazon.set_status(&mfn[2], "Canceled");
+        let r = s.post("/api/v1/channels/amzn/sync?what=orders", &json!({})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let orders = channel_orders(&s, "amzn").await;
+        let find = |id: &str| orders.iter().find(|o| o["external_id"] == json!(id)).unwrap().clone();
+        assert_eq!(find(&pending)["status"], "allocated");
+        assert_eq!(find(&mfn[2])["status"], "cancelled");
+        assert!(!ids.contains(gone.as_str()));
+        assert_eq!(amazon.stats().calls("token"), 1, "{}: the access token is reused until it expires", db.label);
+
+        // Stock out for the merchant-fulfilled listing.
+        let r = s.post("/api/v1/channels/amzn/sync?what=stock", &json!({})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let ours = s.get("/api/v1/channels/amzn/availability?sku=SKU-A").await.body;
+        assert_eq!(amazon.listed_quantity("SKU-A"), ours["items"][0]["available_to_sell"].as_i64(), "{}", db.label);
+
+        // A shipment is confirmed to Amazon with its tracking number, once.
+        let order = s.get(&format!("/api/v1/orders/{}", find(&mfn[0])["number"].as_str().unwrap())).await.body;
+        let fo = order["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let shipment = s.post("/api/v1/shipments", &json!({"fulfillment_order": fo})).await;
+        assert_eq!(shipment.status, 201, "{:?}", shipment.body);
+        for _ in 0..2 {
+            assert_eq!(s.post("/api/v1/channels/amzn/sync?what=tracking", &json!({})).await.status, 200);
+        }
+        let confirmations = amazon.confirmations();
+        assert_eq!(confirmations.len(), 1, "{}", db.label);
+        assert_eq!(confirmations[0].0, mfn[0]);
+        assert_eq!(confirmations[0].1["trackingNumber"], shipment.body["tracking_number"]);
+        assert_eq!(confirmations[0].1["orderItems"][0]["quantity"], 2);
+        assert_eq!(amazon.stats().throttled, 0, "{}", db.label);
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
+        s.stop();
+    }
+}
