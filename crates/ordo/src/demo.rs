@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// Generate the data and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Also run an emulated Shopify store and Amazon marketplace that keep taking orders
+    /// (webhooks and polling) while stock levels flow back to both.
+    #[arg(long)]
+    pub live: bool,
 }
 
 struct Category {
@@ -832,6 +836,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let mut key_file = args.db.clone().into_os_string();
     key_file.push(".key");
-    crate::serve::serve_store(store, args.listen, std::path::Path::new(&key_file), &extra).await?;
+    let key_file = PathBuf::from(key_file);
+    let _live = if args.live {
+        let secrets = ordo_connectors::secrets::SecretBox::load(&key_file)?;
+        let live = crate::live::start(store.clone(), secrets, args.listen, args.seed).await?;
+        extra.extend(live.banner.iter().cloned());
+        Some(live)
+    } else {
+        None
+    };
+    crate::serve::serve_store(store, args.listen, &key_file, &extra).await?;
     Ok(ExitCode::SUCCESS)
 }

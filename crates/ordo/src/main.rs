@@ -2,6 +2,7 @@
 
 mod demo;
 mod import;
+mod live;
 mod serve;
 mod store;
 
