@@ -537,11 +537,12 @@ impl Connectors {
         }
         let (state, connection) = self.connection(channel).await?;
         let mut outcome = Ok(());
-        if poll_due && connection.import_orders {
-            if let Err(e) = self.poll_orders(channel).await {
-                state.record_error("import_orders", &e.to_string()).await?;
-                outcome = Err(e);
-            }
+        if poll_due
+            && connection.import_orders
+            && let Err(e) = self.poll_orders(channel).await
+        {
+            state.record_error("import_orders", &e.to_string()).await?;
+            outcome = Err(e);
         }
         if let Err(e) = self.push_stock(channel).await {
             state.record_error("push_stock", &e.to_string()).await?;
