@@ -175,6 +175,25 @@ pub async fn import_order(
         hold(state, &order, unmapped, &reason).await?;
         return Ok(Imported::NeedsAttention { reason });
     }
+    let address = input.shipping_address.get_or_insert_with(Default::default);
+    let addressless = address.line1.is_none() || address.country.is_none();
+    if addressless && order.fulfilled_by_channel {
+        // The channel ships it and keeps the buyer's address; Ordo needs none.
+        address
+            .name
+            .get_or_insert_with(|| format!("Fulfilled by {}", state.channel));
+        address
+            .line1
+            .get_or_insert_with(|| "Address held by the channel".into());
+        address.city.get_or_insert_with(|| "-".into());
+        address.country.get_or_insert_with(|| "US".into());
+    } else if addressless && order.state == ChannelOrderState::PaymentPending {
+        // Amazon withholds the address until the order can be paid; the poll that sees it
+        // payable brings the address and captures it then.
+        return Ok(Imported::Skipped {
+            reason: "payment pending on the channel, which withholds the address until then".into(),
+        });
+    }
     if order.fulfilled_by_channel && !input.tags.iter().any(|t| t == FULFILLED_BY_CHANNEL_TAG) {
         input.tags.push(FULFILLED_BY_CHANNEL_TAG.to_string());
     }

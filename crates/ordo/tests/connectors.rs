@@ -320,11 +320,18 @@ async fn amazon_orders_polled_fba_routed_stock_and_shipments_confirmed() {
         let s = Server::start(&db).await;
         seed(&s, &[("SKU-A", "WH1", 40)]).await;
         let r = s
-            .send("PUT", "/api/v1/locations/FBA", &json!({"name": "Amazon FBA", "kind": "marketplace", "priority": 1}))
+            .send(
+                "PUT",
+                "/api/v1/locations/FBA",
+                &json!({"name": "Amazon FBA", "kind": "marketplace", "priority": 1}),
+            )
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let r = s
-            .post("/api/v1/inventory/adjustments", &json!({"sku": "SKU-B", "location": "FBA", "delta": 10, "reason": "received"}))
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-B", "location": "FBA", "delta": 10, "reason": "received"}),
+            )
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let r = s
@@ -351,55 +358,247 @@ async fn amazon_orders_polled_fba_routed_stock_and_shipments_confirmed() {
             quantity,
             unit_price: "19.99".into(),
         };
-        let mfn: Vec<String> = (0..3).map(|_| amazon.place_order(&[item("SKU-A", 2)], "Unshipped", "MFN")).collect();
+        let mfn: Vec<String> = (0..3)
+            .map(|_| amazon.place_order(&[item("SKU-A", 2)], "Unshipped", "MFN"))
+            .collect();
         let fba = amazon.place_order(&[item("SKU-B", 1)], "Unshipped", "AFN");
         let pending = amazon.place_order(&[item("SKU-A", 1)], "Pending", "MFN");
         let gone = amazon.place_order(&[item("SKU-A", 1)], "Canceled", "MFN");
 
-        let r = s.post("/api/v1/channels/amzn/sync?what=orders", &json!({})).await;
+        let r = s
+            .post("/api/v1/channels/amzn/sync?what=orders", &json!({}))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let orders = channel_orders(&s, "amzn").await;
-        let ids: BTreeSet<&str> = orders.iter().map(|o| o["external_id"].as_str().unwrap()).collect();
-        let expected: BTreeSet<&str> = mfn.iter().map(String::as_str).chain([fba.as_str(), pending.as_str()]).collect();
-        assert_eq!(ids, expected, "{}: cancelled before import is never captured", db.label);
-        let find = |id: &str| orders.iter().find(|o| o["external_id"] == json!(id)).unwrap().clone();
-        assert_eq!(find(&pending)["status"], "on_hold");
-        let fba_order = s.get(&format!("/api/v1/orders/{}", find(&fba)["number"].as_str().unwrap())).await.body;
-        assert_eq!(fba_order["fulfillment_orders"][0]["location"], "FBA", "{}: {fba_order}", db.label);
-        assert!(fba_order["tags"].as_array().unwrap().contains(&json!("fulfilled_by_channel")));
+        let ids: BTreeSet<&str> = orders
+            .iter()
+            .map(|o| o["external_id"].as_str().unwrap())
+            .collect();
+        let expected: BTreeSet<&str> = mfn
+            .iter()
+            .map(String::as_str)
+            .chain([fba.as_str()])
+            .collect();
+        let attention = s.get("/api/v1/channels/amzn/attention").await.body;
+        assert_eq!(
+            ids, expected,
+            "{}: cancelled before import is never captured, pending waits for its address; {attention}",
+            db.label
+        );
+        let find = |id: &str| {
+            orders
+                .iter()
+                .find(|o| o["external_id"] == json!(id))
+                .unwrap()
+                .clone()
+        };
+        assert!(orders.iter().all(|o| o["external_id"] != json!(pending)));
+        let fba_order = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                find(&fba)["number"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(
+            fba_order["fulfillment_orders"][0]["location"], "FBA",
+            "{}: {fba_order}",
+            db.label
+        );
+        assert!(
+            fba_order["tags"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("fulfilled_by_channel"))
+        );
 
         // Paid later, cancelled later: seen on the next poll.
         amazon.set_status(&pending, "Unshipped");
         amazon.set_status(&mfn[2], "Canceled");
-        let r = s.post("/api/v1/channels/amzn/sync?what=orders", &json!({})).await;
+        let r = s
+            .post("/api/v1/channels/amzn/sync?what=orders", &json!({}))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let orders = channel_orders(&s, "amzn").await;
-        let find = |id: &str| orders.iter().find(|o| o["external_id"] == json!(id)).unwrap().clone();
+        let find = |id: &str| {
+            orders
+                .iter()
+                .find(|o| o["external_id"] == json!(id))
+                .unwrap()
+                .clone()
+        };
         assert_eq!(find(&pending)["status"], "allocated");
         assert_eq!(find(&mfn[2])["status"], "cancelled");
         assert!(!ids.contains(gone.as_str()));
-        assert_eq!(amazon.stats().calls("token"), 1, "{}: the access token is reused until it expires", db.label);
+        assert_eq!(
+            amazon.stats().calls("token"),
+            1,
+            "{}: the access token is reused until it expires",
+            db.label
+        );
 
         // Stock out for the merchant-fulfilled listing.
-        let r = s.post("/api/v1/channels/amzn/sync?what=stock", &json!({})).await;
+        let r = s
+            .post("/api/v1/channels/amzn/sync?what=stock", &json!({}))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        let ours = s.get("/api/v1/channels/amzn/availability?sku=SKU-A").await.body;
-        assert_eq!(amazon.listed_quantity("SKU-A"), ours["items"][0]["available_to_sell"].as_i64(), "{}", db.label);
+        let ours = s
+            .get("/api/v1/channels/amzn/availability?sku=SKU-A")
+            .await
+            .body;
+        assert_eq!(
+            amazon.listed_quantity("SKU-A"),
+            ours["items"][0]["available_to_sell"].as_i64(),
+            "{}",
+            db.label
+        );
 
         // A shipment is confirmed to Amazon with its tracking number, once.
-        let order = s.get(&format!("/api/v1/orders/{}", find(&mfn[0])["number"].as_str().unwrap())).await.body;
+        let order = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                find(&mfn[0])["number"].as_str().unwrap()
+            ))
+            .await
+            .body;
         let fo = order["fulfillment_orders"][0]["id"].as_str().unwrap();
-        let shipment = s.post("/api/v1/shipments", &json!({"fulfillment_order": fo})).await;
+        let shipment = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo}))
+            .await;
         assert_eq!(shipment.status, 201, "{:?}", shipment.body);
         for _ in 0..2 {
-            assert_eq!(s.post("/api/v1/channels/amzn/sync?what=tracking", &json!({})).await.status, 200);
+            assert_eq!(
+                s.post("/api/v1/channels/amzn/sync?what=tracking", &json!({}))
+                    .await
+                    .status,
+                200
+            );
         }
         let confirmations = amazon.confirmations();
         assert_eq!(confirmations.len(), 1, "{}", db.label);
         assert_eq!(confirmations[0].0, mfn[0]);
-        assert_eq!(confirmations[0].1["trackingNumber"], shipment.body["tracking_number"]);
+        assert_eq!(
+            confirmations[0].1["trackingNumber"],
+            shipment.body["tracking_number"]
+        );
         assert_eq!(confirmations[0].1["orderItems"][0]["quantity"], 2);
         assert_eq!(amazon.stats().throttled, 0, "{}", db.label);
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
+        s.stop();
+    }
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../ordo-connectors/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_files_import_once_with_row_errors() {
+    for db in databases("csv") {
+        let s = Server::start(&db).await;
+        seed(
+            &s,
+            &[
+                ("MUG-1", "WH1", 100),
+                ("TEA-1", "WH1", 100),
+                ("POT-1", "WH1", 100),
+            ],
+        )
+        .await;
+        for (code, kind) in [
+            ("csv-shop", "shopify"),
+            ("csv-amzn", "amazon"),
+            ("csv-own", "csv"),
+        ] {
+            let r = s
+                .send(
+                    "PUT",
+                    &format!("/api/v1/channels/{code}"),
+                    &json!({"name": code, "kind": kind, "currency": "USD"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+        }
+        // A Shopify export over the API: the bad row is reported by line and column, its
+        // order skipped, the others imported; the same file again imports nothing.
+        let body = std::fs::read_to_string(fixture("shopify_orders.csv")).unwrap();
+        for round in 0..2 {
+            let r = s
+                .request(
+                    "POST",
+                    "/api/v1/channels/csv-shop/orders/import",
+                    Some(ADMIN_KEY),
+                    Some(&body),
+                    &[("content-type", "text/csv")],
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            assert_eq!(r.body["errors"][0]["line"], 6, "{:?}", r.body);
+            assert_eq!(
+                r.body["errors"][0]["column"], "Lineitem quantity",
+                "{:?}",
+                r.body
+            );
+            let created = r.body["created"].as_u64().unwrap();
+            assert_eq!(
+                created,
+                if round == 0 { 2 } else { 0 },
+                "{}: round {round}: {:?}",
+                db.label,
+                r.body
+            );
+        }
+        assert_eq!(channel_orders(&s, "csv-shop").await.len(), 2);
+
+        // The Amazon report and Ordo's own CSV from the command line, twice.
+        for (channel, file, orders) in [
+            ("csv-amzn", "amazon_orders.txt", 2),
+            ("csv-own", "ordo_orders.csv", 2),
+        ] {
+            for round in 0..2 {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+                    .args([
+                        "import",
+                        "orders",
+                        "--db",
+                        &db.url,
+                        "--channel",
+                        channel,
+                        &fixture(file),
+                    ])
+                    .env("ORDO_LOG", "warn")
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    out.status.success(),
+                    "{}: {channel}: {text}{}",
+                    db.label,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let expected = if round == 0 {
+                    format!("{orders} imported")
+                } else {
+                    "0 imported".into()
+                };
+                assert!(
+                    text.contains(&expected),
+                    "{}: {channel} round {round}: {text}",
+                    db.label
+                );
+            }
+            assert_eq!(
+                channel_orders(&s, channel).await.len(),
+                orders,
+                "{}: {channel}",
+                db.label
+            );
+        }
         let (ok, out) = s.verify();
         assert!(ok, "{}: {out}", db.label);
         s.stop();
