@@ -13,11 +13,12 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::bins::{BinsForm, BinsSection, LayoutForm};
+use crate::connectors::{Cards, Given, import_summary};
 use crate::error::{WebError, WebResult, describe, sentence};
 use crate::form::{FormData, query};
 use crate::orders::Opt;
 use crate::session::{Auth, Posted};
-use crate::view::{PageCtx, group, humanize, page};
+use crate::view::{Flash, PageCtx, group, humanize, page};
 
 #[derive(Deserialize)]
 pub(crate) struct CursorQuery {
@@ -155,6 +156,8 @@ struct ChannelRow {
     max_listed: String,
     active: bool,
     split: String,
+    /// `(text, badge class)` for channels on a platform.
+    connection: Option<(&'static str, &'static str)>,
 }
 
 struct AvailabilityRow {
@@ -232,6 +235,10 @@ pub(crate) async fn channels(
         }
     }
     let current = channel.clone().unwrap_or_default();
+    let mut badges = Vec::with_capacity(list.len());
+    for c in &list {
+        badges.push(crate::connectors::badge(&s, c).await);
+    }
     let p = ChannelsPage {
         ctx: PageCtx::new(&auth, "channels"),
         can_edit: auth.allows(Permission::ManageCatalog),
@@ -245,7 +252,9 @@ pub(crate) async fn channels(
             .collect(),
         rows: list
             .iter()
-            .map(|c| ChannelRow {
+            .zip(badges)
+            .map(|(c, connection)| ChannelRow {
+                connection,
                 code: c.code.clone(),
                 name: c.name.clone(),
                 kind: humanize(c.kind.as_str()),
@@ -601,6 +610,7 @@ struct ChannelPage {
     can_edit: bool,
     form: SettingsForm,
     policies: Vec<Opt>,
+    conn: Cards,
 }
 
 fn channel_form(c: &Channel) -> SettingsForm {
@@ -626,9 +636,10 @@ fn policy_str(p: SplitPolicy) -> &'static str {
     }
 }
 
-fn channel_page(auth: &Auth, c: Channel, form: SettingsForm) -> ChannelPage {
+fn channel_page(auth: &Auth, c: Channel, form: SettingsForm, conn: Cards) -> ChannelPage {
     let current = form.val("split_policy").to_string();
     ChannelPage {
+        conn,
         ctx: PageCtx::new(auth, "channels"),
         kind: humanize(c.kind.as_str()),
         locations: if c.locations.is_empty() {
@@ -664,18 +675,49 @@ fn channel_page(auth: &Auth, c: Channel, form: SettingsForm) -> ChannelPage {
     }
 }
 
-/// `GET /channels/{code}`: the channel and its split policy.
+#[derive(Deserialize)]
+pub(crate) struct ChannelPageQuery {
+    mappings_after: Option<String>,
+}
+
+/// `GET /channels/{code}`: the channel, its split policy and, for a channel on a platform,
+/// its connection, sync, SKU mappings and waiting orders; order CSV imports for all.
 pub(crate) async fn channel(
     State(s): State<WebState>,
     auth: Auth,
     Path(code): Path<String>,
+    Query(q): Query<ChannelPageQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let Some(c) = s.store.get_channel(&code).await? else {
         return Err(WebError::NotFound(format!("Channel {code}")));
     };
-    let form = channel_form(&c);
-    let p = channel_page(&auth, c, form);
+    let after = q.mappings_after.filter(|a| !a.is_empty());
+    channel_response(&s, &auth, c, None, Given::default(), after.as_deref()).await
+}
+
+/// The channel page with the forms as given (after a refusal, or an import's report).
+pub(crate) async fn channel_response(
+    s: &WebState,
+    auth: &Auth,
+    c: Channel,
+    split_form: Option<SettingsForm>,
+    given: Given,
+    mappings_after: Option<&str>,
+) -> WebResult {
+    let form = split_form.unwrap_or_else(|| channel_form(&c));
+    let mut flash = None;
+    if let Some(r) = &given.report {
+        flash = Some(Flash {
+            ok: r.errors.is_empty(),
+            text: import_summary(r),
+        });
+    }
+    let conn = crate::connectors::cards(s, auth, &c, given, mappings_after).await?;
+    let mut p = channel_page(auth, c, form, conn);
+    if flash.is_some() {
+        p.ctx.flash = flash;
+    }
     page(&p.ctx, &p)
 }
 
@@ -740,8 +782,7 @@ pub(crate) async fn save_split_policy(
         "split_order_value_above" => Some("split_order_value_above"),
         _ => None,
     });
-    let page_view = channel_page(&p.auth, c, form);
-    let mut r = page(&page_view.ctx, &page_view)?;
+    let mut r = channel_response(&s, &p.auth, c, Some(form), Given::default(), None).await?;
     *r.status_mut() = status;
     Ok(r)
 }

@@ -6,6 +6,7 @@
 mod bins;
 mod catalog;
 mod chart;
+mod connectors;
 mod csv;
 mod dashboard;
 mod error;
@@ -32,6 +33,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use ordo_connectors::secrets::SecretBox;
+use ordo_connectors::sync::Connectors;
 use ordo_store::Store;
 use tokio::sync::watch;
 
@@ -43,6 +46,8 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub(crate) struct WebState {
     pub store: Arc<dyn Store>,
+    /// The sales-channel connectors (connections, SKU mappings, sync), shared with the API.
+    pub connectors: Arc<Connectors>,
     /// Long-lived responses (the live event stream) end when this turns true, so a graceful
     /// shutdown does not wait on browsers that keep the stream open.
     pub shutdown: watch::Receiver<bool>,
@@ -55,9 +60,26 @@ pub fn router(store: Arc<dyn Store>) -> Router {
     router_with_shutdown(store, rx)
 }
 
-/// The back office; when `shutdown` turns true, open event streams end.
+/// The back office; when `shutdown` turns true, open event streams end. Connections get a
+/// key of their own that lives as long as the process (nothing sealed with it outlives it):
+/// a server that keeps connections uses [`router_with_connectors`].
 pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Router {
-    let state = WebState { store, shutdown };
+    let connectors = Connectors::new(store.clone(), SecretBox::from_key(rand::random()));
+    router_with_connectors(store, connectors, shutdown)
+}
+
+/// The back office over the server's own connectors (the same ones the API and the sync
+/// task use, so secrets sealed by one open with the others).
+pub fn router_with_connectors(
+    store: Arc<dyn Store>,
+    connectors: Arc<Connectors>,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
+    let state = WebState {
+        store,
+        connectors,
+        shutdown,
+    };
     Router::new()
         .route("/", get(dashboard::show))
         .route("/login", get(session::login_page).post(session::login))
@@ -125,6 +147,28 @@ pub fn router_with_shutdown(store: Arc<dyn Store>, shutdown: watch::Receiver<boo
         .route(
             "/channels/{code}/split-policy",
             post(catalog::save_split_policy),
+        )
+        .route(
+            "/channels/{code}/connection",
+            post(connectors::save_connection),
+        )
+        .route(
+            "/channels/{code}/connection/delete",
+            post(connectors::delete_connection),
+        )
+        .route("/channels/{code}/sync", post(connectors::run_sync))
+        .route(
+            "/channels/{code}/sku-mappings",
+            post(connectors::add_mapping),
+        )
+        .route(
+            "/channels/{code}/sku-mappings/delete",
+            post(connectors::remove_mapping),
+        )
+        .route("/channels/{code}/attention/retry", post(connectors::retry))
+        .route(
+            "/channels/{code}/orders/import",
+            post(connectors::import_orders),
         )
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))

@@ -536,6 +536,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/channels?channel=web&sku=MUG-1", Some("channels")).await;
     visit(c, base, "/orders?status=backordered", None).await;
     settings_steps(c, app, base).await;
+    connector_steps(c, app, base).await;
 
     // Narrow screens: still one column that fits.
     c.set_window_size(360, 800).await.unwrap();
@@ -557,6 +558,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
         ("/routing?order=SO-000001", "routing-360px"),
         ("/fulfillment", "fulfillment-360px"),
         ("/shipments", "shipments-360px"),
+        ("/channels/shop", "channel-connection-360px"),
     ] {
         visit(c, base, path, None).await;
         let overflow = c
@@ -1273,4 +1275,212 @@ async fn settings_steps(c: &Client, app: &common::App, base: &str) {
     assert!(sideways(c).await <= 1, "import preview scrolls sideways");
     shot_at(c, "#preview", "import-preview-360px").await;
     c.set_window_size(1280, 900).await.unwrap();
+}
+
+/// A Shopify channel connected from its page: a refused save shows the error at its field,
+/// a saved one shows its credentials masked (never in the page), then a SKU mapping
+/// imports the order that waited for it, and an order file gets its report. A readonly
+/// user sees the same cards without their forms.
+async fn connector_steps(c: &Client, app: &common::App, base: &str) {
+    const TOKEN: &str = "shpat_browser_abcd1234";
+    const HOOK: &str = "whsec_browser_wxyz9876";
+    let channel: ordo_domain::catalog::ChannelInput = serde_json::from_value(
+        json!({"code": "shop", "name": "Shopify store", "kind": "shopify", "currency": "EUR"}),
+    )
+    .unwrap();
+    let ctx = ordo_store::WriteContext {
+        actor: "test".into(),
+        idempotency_key: None,
+    };
+    app.store
+        .put_channel(channel.validate().unwrap(), &ctx)
+        .await
+        .unwrap();
+    // An order from the shop whose item has no Ordo SKU yet: it waits for a mapping.
+    let order = ordo_connectors::ChannelOrder {
+        external_id: "S-7001".into(),
+        state: ordo_connectors::ChannelOrderState::Open,
+        input: serde_json::from_value(order_json("S-7001", &[("SHOP-TEA-GLASS", 1)])).unwrap(),
+        listing_ids: vec![],
+        fulfilled_by_channel: false,
+    };
+    ordo_connectors::import::import_order(&app.connectors.state("shop"), order)
+        .await
+        .unwrap();
+
+    visit(c, base, "/channels", None).await;
+    let row = text_of(c, "tbody tr:has(a[href='/channels/shop'])").await;
+    assert!(row.contains("Not connected"), "{row}");
+    visit(c, base, "/channels/shop", None).await;
+    assert_eq!(text_of(c, "#conn-status").await, "Not connected");
+    assert!(
+        text_of(c, "#attention-rows")
+            .await
+            .contains("no Ordo SKU for SHOP-TEA-GLASS")
+    );
+    shot(c, "channel-connect").await;
+
+    // No webhook secret: refused, the error next to its input.
+    fill(c, "#conn-base-url", "https://shop.example.com").await;
+    fill(c, "#conn-locations", "65432109876 = WH1").await;
+    fill(c, "#conn-secret-access_token", TOKEN).await;
+    click(c, "#connection-form button[type=submit]").await;
+    let e = wait_for(c, "#conn-secret-webhook_secret-err")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(e, "is required");
+    let invalid = c
+        .find(Locator::Id("conn-secret-webhook_secret"))
+        .await
+        .unwrap()
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    assert!(!exists(c, "#conn-secret-access_token-err").await);
+    assert!(
+        text_of(c, "#connection-message")
+            .await
+            .contains("type them again")
+    );
+    assert!(
+        !c.source().await.unwrap().contains(TOKEN),
+        "a credential came back"
+    );
+    check_page(c, "refused connection").await;
+    shot_at(c, "#connection", "channel-connection-refused").await;
+
+    fill(c, "#conn-secret-access_token", TOKEN).await;
+    fill(c, "#conn-secret-webhook_secret", HOOK).await;
+    click(c, "#connection-form button[type=submit]").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "shop: connection saved; Shopify is now connected.",
+    )
+    .await;
+    assert_eq!(text_of(c, "#conn-status").await, "Connected");
+    let facts = text_of(c, "#conn-facts").await;
+    assert!(
+        facts.contains("Access token: ••••1234") && facts.contains("Webhook secret: ••••9876"),
+        "{facts}"
+    );
+    assert!(facts.contains("65432109876 → WH1"), "{facts}");
+    let html = c.source().await.unwrap();
+    assert!(
+        !html.contains(TOKEN) && !html.contains(HOOK),
+        "a credential is in the page"
+    );
+    check_page(c, "connected").await;
+    shot(c, "channel-connected").await;
+
+    // A sync run: its result as the message.
+    click(c, "#sync-form button[value=tracking]").await;
+    wait_text(c, ".flash.ok", "shop: tracking pushed for 0 shipments.").await;
+
+    // A mapping: an unknown SKU is refused at its field; a known one imports the order.
+    fill(c, "#map-ref", "SHOP-TEA-GLASS").await;
+    fill(c, "#map-sku", "TEA-9").await;
+    click(c, "#mapping-form button[type=submit]").await;
+    let e = wait_for(c, "#map-sku-err").await.text().await.unwrap();
+    assert!(e.contains("product TEA-9 does not exist"), "{e}");
+    check_page(c, "refused mapping").await;
+    fill(c, "#map-sku", "TEA-1").await;
+    click(c, "#mapping-form button[type=submit]").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 1 imported.",
+    )
+    .await;
+    assert!(
+        text_of(c, "#mapping-rows tr[data-ref='SHOP-TEA-GLASS']")
+            .await
+            .contains("TEA-1")
+    );
+    assert!(exists(c, "#no-attention").await);
+    shot_at(c, "#mappings", "channel-mappings").await;
+
+    // An order file in Ordo's own format: the page shows the report.
+    let csv = app.dir.join("shop-orders.csv");
+    std::fs::write(
+        &csv,
+        "external_id,currency,email,customer_name,ship_name,ship_line1,ship_city,ship_postal_code,ship_country,sku,quantity,unit_price\n\
+         S-7002,EUR,ann@example.com,Ann Buyer,Ann Buyer,Main St 1,Berlin,10115,DE,MUG-1,2,12.50\n\
+         S-7003,EUR,bob@example.com,Bob Buyer,Bob Buyer,Ring 2,Hamburg,20095,DE,TEA-1,many,39.00\n",
+    )
+    .unwrap();
+    c.find(Locator::Id("order-file"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Id("order-format"))
+        .await
+        .unwrap()
+        .select_by_value("ordo")
+        .await
+        .unwrap();
+    click(c, "#order-import-form button[type=submit]").await;
+    wait_for(c, "#import-report").await;
+    let counts = text_of(c, "#import-counts").await;
+    assert!(
+        counts.contains("Rows read\n2") && counts.contains("Imported\n1"),
+        "{counts}"
+    );
+    let refused = text_of(c, "#import-errors tr[data-line='3']").await;
+    assert!(refused.contains("quantity"), "{refused}");
+    wait_text(
+        c,
+        ".flash.bad",
+        "Order file read: 1 order in 2 rows. 1 imported",
+    )
+    .await;
+    assert!(
+        app.store
+            .list_orders(
+                &ordo_store::OrderFilter {
+                    channel: Some("shop".into()),
+                    q: Some("S-7002".into()),
+                    ..Default::default()
+                },
+                &ordo_store::PageRequest::default(),
+            )
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|o| o.external_id == "S-7002")
+    );
+    check_page(c, "order file report").await;
+    shot_at(c, "#order-import", "channel-order-import").await;
+
+    // readonly: every card, no form, no credential.
+    assert_eq!(login(c, base, "readonly").await, "/");
+    visit(c, base, "/channels/shop", Some("channel-readonly")).await;
+    for id in [
+        "#conn-facts",
+        "#sync-status",
+        "#mapping-rows",
+        "#attention",
+        "#order-import",
+    ] {
+        assert!(exists(c, id).await, "readonly: {id}");
+    }
+    for id in [
+        "#connection-form",
+        "#disconnect-form",
+        "#sync-form",
+        "#mapping-form",
+        "#order-import-form",
+        "#mapping-rows button",
+    ] {
+        assert!(!exists(c, id).await, "readonly: {id}");
+    }
+    let html = c.source().await.unwrap();
+    assert!(!html.contains(TOKEN) && !html.contains(HOOK));
+    assert_eq!(login(c, base, "admin").await, "/");
 }

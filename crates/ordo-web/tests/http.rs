@@ -4309,3 +4309,559 @@ async fn a_return_is_requested_from_the_order_page() {
     let list = w.get("/returns").await;
     assert!(list.body.contains("href=\"/returns/RMA-000001\""));
 }
+
+/// A platform that refuses every call, as Shopify does with a wrong access token.
+async fn refusing_platform() -> String {
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json")],
+            r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#,
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+async fn add_channel(app: &common::App, code: &str, kind: &str) {
+    let input: ordo_domain::catalog::ChannelInput = serde_json::from_value(serde_json::json!({
+        "code": code, "name": format!("{kind} store"), "kind": kind, "currency": "EUR"
+    }))
+    .unwrap();
+    app.store
+        .put_channel(
+            input.validate().unwrap(),
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// The text of the element with `id`, up to the next tag.
+fn text_at<'a>(body: &'a str, id: &str) -> &'a str {
+    let marker = format!("id=\"{id}\"");
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {id} in {body}"));
+    let rest = &body[at..];
+    let start = rest.find('>').unwrap() + 1;
+    let end = rest[start..].find('<').unwrap() + start;
+    &rest[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
+    const TOKEN: &str = "shpat_abcdefgh1234";
+    const HOOK: &str = "whsec_zyxw98765432";
+    let app = start("connections").await;
+    add_channel(&app, "shop", "shopify").await;
+    let platform = refusing_platform().await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+
+    let list = m.get("/channels").await;
+    assert!(list.body.contains("Not connected"), "{}", list.body);
+    let page = m.get("/channels/shop").await;
+    assert_eq!(page.status, 200);
+    for id in [
+        "connection-form",
+        "sync",
+        "mappings",
+        "attention",
+        "order-import-form",
+    ] {
+        assert!(page.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(
+        !page.body.contains("id=\"sync-form\""),
+        "no runs before connecting"
+    );
+    let csrf = page.csrf();
+
+    // Refused: each error next to its input; the typed credential is not sent back.
+    let r = m
+        .post(
+            "/channels/shop/connection",
+            &[
+                ("csrf", csrf.as_str()),
+                ("base_url", "ftp://shop"),
+                ("api_version", "July"),
+                ("locations", "777 = NOPE\nno equals sign"),
+                ("poll_interval_seconds", "2"),
+                ("import_orders", "1"),
+                ("secrets.access_token", TOKEN),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    for (id, text) in [
+        ("conn-base-url-err", "must start with https:// or http://"),
+        ("conn-api-version-err", "must look like 2025-07"),
+        ("conn-locations-err", "line 2: write the channel"),
+        ("conn-poll-err", "must be between 5 and 86400"),
+        ("conn-secret-webhook_secret-err", "is required"),
+    ] {
+        assert!(
+            text_at(&r.body, id).contains(text),
+            "{id}: {}",
+            text_at(&r.body, id)
+        );
+    }
+    assert!(
+        r.body
+            .contains("aria-describedby=\"conn-secret-webhook_secret-err\"")
+    );
+    assert!(!r.body.contains("conn-secret-access_token-err"));
+    assert!(
+        !r.body.contains(TOKEN),
+        "a credential came back in the page"
+    );
+    assert!(text_at(&r.body, "connection-message").contains("type them again"));
+    assert!(r.body.contains("value=\"ftp://shop\""), "input kept");
+    assert!(
+        app.connectors
+            .state("shop")
+            .connection()
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Locations must exist, as in the API.
+    let mut good = vec![
+        ("csrf", csrf.as_str()),
+        ("base_url", platform.as_str()),
+        ("api_version", "2025-07"),
+        ("locations", "777 = NOPE"),
+        ("channel_fulfilment_location", "ST1"),
+        ("poll_interval_seconds", "120"),
+        ("import_orders", "1"),
+        ("push_stock", "1"),
+        ("push_tracking", "1"),
+        ("secrets.access_token", TOKEN),
+        ("secrets.webhook_secret", HOOK),
+    ];
+    let r = m.post("/channels/shop/connection", &good).await;
+    assert_eq!(r.status, 422);
+    assert!(text_at(&r.body, "conn-locations-err").contains("777: location NOPE does not exist"));
+    good[3] = ("locations", "777 = WH1");
+    let r = m.post("/channels/shop/connection", &good).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/channels/shop");
+    let page = m.get("/channels/shop").await;
+    assert!(
+        page.body
+            .contains("shop: connection saved; Shopify is now connected.")
+    );
+    assert!(!page.body.contains(TOKEN) && !page.body.contains(HOOK));
+    assert!(page.body.contains("••••1234 stored; leave empty to keep"));
+    assert!(page.body.contains("Access token: ••••1234"));
+    assert!(page.body.contains("777 → WH1"));
+    assert!(page.body.contains("id=\"sync-form\""));
+    let stored = app
+        .connectors
+        .state("shop")
+        .connection()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.secret("access_token"), TOKEN);
+    assert_eq!(stored.poll_interval_seconds, 120);
+    assert_eq!(stored.channel_fulfilment_location.as_deref(), Some("ST1"));
+    let rules = app.store.routing_rules().await.unwrap();
+    assert!(
+        rules
+            .rules
+            .to_string()
+            .contains("shop: fulfilled by the channel")
+    );
+    // The API reads what the page saved (one key for both), masked.
+    let api = m
+        .get_with_bearer("/api/v1/channels/shop/connection", &app.api_key)
+        .await;
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert!(api.body.contains("••••1234") && !api.body.contains(TOKEN));
+    assert!(m.get("/channels").await.body.contains(">Connected</span>"));
+
+    // Saved again without credentials: they are kept; emptied fields are cleared.
+    let r = m
+        .post(
+            "/channels/shop/connection",
+            &[
+                ("csrf", csrf.as_str()),
+                ("base_url", platform.as_str()),
+                ("locations", ""),
+                ("channel_fulfilment_location", ""),
+                ("poll_interval_seconds", "60"),
+                ("import_orders", "1"),
+                ("push_tracking", "1"),
+                ("secrets.access_token", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let stored = app
+        .connectors
+        .state("shop")
+        .connection()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.secret("access_token"), TOKEN);
+    assert_eq!(stored.secret("webhook_secret"), HOOK);
+    assert!(!stored.push_stock && stored.push_tracking);
+    assert!(stored.locations.is_empty());
+    assert_eq!(stored.channel_fulfilment_location, None);
+    let rules = app.store.routing_rules().await.unwrap();
+    assert!(
+        !rules
+            .rules
+            .to_string()
+            .contains("shop: fulfilled by the channel")
+    );
+
+    // Sync runs: the result, or the platform's own refusal, as the next page's message.
+    let r = m
+        .post(
+            "/channels/shop/sync",
+            &[("csrf", csrf.as_str()), ("what", "tracking")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = m.get("/channels/shop").await;
+    assert!(
+        page.body.contains("shop: tracking pushed for 0 shipments."),
+        "{}",
+        page.body
+    );
+    let r = m
+        .post(
+            "/channels/shop/sync",
+            &[("csrf", csrf.as_str()), ("what", "orders")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = m.get("/channels/shop").await;
+    let flash = page
+        .body
+        .split("class=\"flash bad\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        flash.contains("shop: the channel&#39;s API failed: 401")
+            && flash.contains("Invalid API key"),
+        "{flash}"
+    );
+    let r = m
+        .post(
+            "/channels/shop/sync",
+            &[("csrf", csrf.as_str()), ("what", "everything")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+
+    // An order whose item has no Ordo SKU waits; a mapping imports it.
+    let order = ordo_connectors::ChannelOrder {
+        external_id: "S-9001".into(),
+        state: ordo_connectors::ChannelOrderState::Open,
+        input: serde_json::from_value(common::order_json("S-9001", &[("SHOP-MUG-RED", 1)]))
+            .unwrap(),
+        listing_ids: vec![],
+        fulfilled_by_channel: false,
+    };
+    let state = app.connectors.state("shop");
+    let outcome = ordo_connectors::import::import_order(&state, order)
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        ordo_connectors::import::Imported::NeedsAttention { .. }
+    ));
+    let page = m.get("/channels/shop").await;
+    assert!(page.body.contains("data-order=\"S-9001\""));
+    assert!(page.body.contains("no Ordo SKU for SHOP-MUG-RED"));
+    let r = m
+        .post(
+            "/channels/shop/sku-mappings",
+            &[
+                ("csrf", csrf.as_str()),
+                ("channel_ref", "SHOP-MUG-RED"),
+                ("sku", "NOPE"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(text_at(&r.body, "map-sku-err").contains("product NOPE does not exist"));
+    assert!(r.body.contains("value=\"SHOP-MUG-RED\""), "input kept");
+    let r = m
+        .post(
+            "/channels/shop/sku-mappings",
+            &[
+                ("csrf", csrf.as_str()),
+                ("channel_ref", "SHOP-MUG-RED"),
+                ("sku", "MUG-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get("/channels/shop").await;
+    assert!(
+        page.body.contains(
+            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 1 imported."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("data-ref=\"SHOP-MUG-RED\""));
+    assert!(!page.body.contains("data-order=\"S-9001\""));
+    let imported = app
+        .store
+        .list_orders(
+            &ordo_store::OrderFilter {
+                channel: Some("shop".into()),
+                ..Default::default()
+            },
+            &ordo_store::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.items.len(), 1);
+    let r = m
+        .post(
+            "/channels/shop/sku-mappings/delete",
+            &[("csrf", csrf.as_str()), ("channel_ref", "SHOP-MUG-RED")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        app.connectors
+            .state("shop")
+            .mappings(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = m
+        .post("/channels/shop/attention/retry", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        m.get("/channels/shop")
+            .await
+            .body
+            .contains("shop: no orders were waiting.")
+    );
+
+    // Order files: a file is needed, and the report lists what happened.
+    let r = m
+        .post_multipart(
+            "/channels/shop/orders/import",
+            &[("csrf", csrf.as_str()), ("format", "ordo")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(text_at(&r.body, "order-import-message").contains("Choose a CSV file"));
+    let file = "external_id,currency,email,ship_name,ship_line1,ship_city,ship_postal_code,ship_country,sku,quantity,unit_price\n\
+                S-9002,EUR,ann@example.com,Ann Buyer,Main St 1,Berlin,10115,DE,MUG-1,1,12.50\n\
+                S-9003,EUR,bob@example.com,Bob Buyer,Ring 2,Hamburg,20095,DE,TEA-1,0,39.00\n";
+    for (round, created, known) in [(1, "1", "0"), (2, "0", "1")] {
+        let r = m
+            .post_multipart(
+                "/channels/shop/orders/import",
+                &[("csrf", csrf.as_str()), ("format", "auto")],
+                &[("file", "orders.csv", file)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let counts = r.body.split("id=\"import-counts\"").nth(1).unwrap();
+        assert!(
+            counts.contains(&format!("<dt>Imported</dt><dd>{created}</dd>"))
+                && counts.contains(&format!("<dt>Already known</dt><dd>{known}</dd>")),
+            "round {round}: {counts}"
+        );
+        let refused = r
+            .body
+            .split("data-line=\"3\"")
+            .nth(1)
+            .expect("row 3 refused");
+        assert!(refused[..200].contains("quantity"), "{refused}");
+        assert!(r.body.contains("1 row was refused: see the report below."));
+    }
+    let r = m
+        .post_multipart(
+            "/channels/shop/orders/import",
+            &[("csrf", csrf.as_str()), ("format", "auto")],
+            &[("file", "orders.csv", "a,b\n1,2\n")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(text_at(&r.body, "order-import-message").contains("matches no known format"));
+
+    // Other kinds of channel: order files only.
+    let web = m.get("/channels/web").await;
+    assert!(web.body.contains("id=\"order-import-form\""));
+    assert!(!web.body.contains("id=\"connection\"") && !web.body.contains("id=\"sync\""));
+    let r = m
+        .post(
+            "/channels/web/connection",
+            &[("csrf", csrf.as_str()), ("base_url", "https://x")],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+
+    // Disconnect: credentials go, the page says so.
+    let r = m
+        .post(
+            "/channels/shop/connection/delete",
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        app.connectors
+            .state("shop")
+            .connection()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = m
+        .post(
+            "/channels/shop/sync",
+            &[("csrf", csrf.as_str()), ("what", "stock")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        m.get("/channels/shop")
+            .await
+            .body
+            .contains("shop is not connected: save its connection first.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_connection_forms_follow_the_roles() {
+    let app = start("connection-roles").await;
+    add_channel(&app, "amzn", "amazon").await;
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let csrf = admin.get("/channels/amzn").await.csrf();
+    // Amazon: seller and marketplaces are its own fields.
+    let r = admin
+        .post(
+            "/channels/amzn/connection",
+            &[
+                ("csrf", csrf.as_str()),
+                ("seller_id", ""),
+                ("marketplace_ids", " "),
+                ("secrets.lwa_client_id", "amzn1.application-oa2-client.x"),
+                ("secrets.lwa_client_secret", "secret-value-1"),
+                ("secrets.refresh_token", "Atzr|refresh-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(text_at(&r.body, "conn-seller-id-err").contains("is required for Amazon"));
+    assert!(text_at(&r.body, "conn-marketplaces-err").contains("at least one marketplace id"));
+    let r = admin
+        .post(
+            "/channels/amzn/connection",
+            &[
+                ("csrf", csrf.as_str()),
+                ("seller_id", "A1SELLER"),
+                ("marketplace_ids", "ATVPDKIKX0DER, A2EUQ1WTGCTBG2"),
+                ("import_orders", "1"),
+                ("secrets.lwa_client_id", "amzn1.application-oa2-client.x"),
+                ("secrets.lwa_client_secret", "secret-value-1"),
+                ("secrets.refresh_token", "Atzr|refresh-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let stored = app
+        .connectors
+        .state("amzn")
+        .connection()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.marketplace_ids, ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"]);
+    assert_eq!(stored.base_url, "https://sellingpartnerapi-na.amazon.com");
+
+    let posts: [(&str, &[(&str, &str)]); 7] = [
+        ("/channels/amzn/connection", &[("seller_id", "X")]),
+        ("/channels/amzn/connection/delete", &[]),
+        ("/channels/amzn/sync", &[("what", "tracking")]),
+        (
+            "/channels/amzn/sku-mappings",
+            &[("channel_ref", "A"), ("sku", "MUG-1")],
+        ),
+        (
+            "/channels/amzn/sku-mappings/delete",
+            &[("channel_ref", "A")],
+        ),
+        ("/channels/amzn/attention/retry", &[]),
+        ("/channels/amzn/orders/import", &[("format", "ordo")]),
+    ];
+    for role in ["readonly", "warehouse", "support"] {
+        let mut b = Agent::new(&app.base);
+        b.login(role, PASSWORD).await;
+        let page = b.get("/channels/amzn").await;
+        assert_eq!(page.status, 200, "{role}");
+        for id in [
+            "connection",
+            "conn-facts",
+            "sync",
+            "mappings",
+            "attention",
+            "order-import",
+        ] {
+            assert!(page.body.contains(&format!("id=\"{id}\"")), "{role}: {id}");
+        }
+        for id in [
+            "connection-form",
+            "disconnect-form",
+            "sync-form",
+            "mapping-form",
+        ] {
+            assert!(!page.body.contains(&format!("id=\"{id}\"")), "{role}: {id}");
+        }
+        assert!(!page.body.contains("secret-value-1") && !page.body.contains("Atzr|refresh-1"));
+        // Support captures orders: files and retries are theirs; nothing else is.
+        assert_eq!(
+            page.body.contains("id=\"order-import-form\""),
+            role == "support",
+            "{role}"
+        );
+        let csrf = page.csrf();
+        for (path, form) in posts {
+            let mut form = form.to_vec();
+            form.push(("csrf", csrf.as_str()));
+            let r = b.post(path, &form).await;
+            let expected = match (role, path) {
+                ("support", p) if p.ends_with("/attention/retry") => 303,
+                // Allowed, and refused for want of a file.
+                ("support", p) if p.ends_with("/orders/import") => 422,
+                _ => 403,
+            };
+            assert_eq!(r.status, expected, "{role} {path}");
+        }
+    }
+    assert!(
+        app.connectors
+            .state("amzn")
+            .connection()
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

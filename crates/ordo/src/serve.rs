@@ -98,8 +98,9 @@ pub async fn serve_store(
         ordo_http::AppState::new(store.clone(), metrics).with_connectors(connectors.clone());
     let outbox_metrics = state.spawn_outbox_metrics(std::time::Duration::from_secs(5));
     let sync = connectors.spawn(std::time::Duration::from_secs(2));
-    let app = ordo_http::router(state).merge(ordo_web::router_with_shutdown(
+    let app = ordo_http::router(state).merge(ordo_web::router_with_connectors(
         store.clone(),
+        connectors.clone(),
         streams_stopped,
     ));
     eprintln!("Ordo {} — {}", env!("CARGO_PKG_VERSION"), store.describe());

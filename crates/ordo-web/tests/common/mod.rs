@@ -47,6 +47,7 @@ pub struct App {
     /// An admin API key, for capturing orders through the API as a channel would.
     pub api_key: String,
     pub dir: PathBuf,
+    pub connectors: Arc<ordo_connectors::sync::Connectors>,
 }
 
 fn ctx() -> WriteContext {
@@ -161,8 +162,19 @@ pub async fn start(name: &str) -> App {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .build_recorder()
         .handle();
-    let app = ordo_http::router(ordo_http::AppState::new(store.clone(), metrics))
-        .merge(ordo_web::router(store.clone()));
+    // One set of connectors for the API and the pages, as `ordo serve` has.
+    let connectors = ordo_connectors::sync::Connectors::new(
+        store.clone(),
+        ordo_connectors::secrets::SecretBox::from_key([7; 32]),
+    );
+    let state =
+        ordo_http::AppState::new(store.clone(), metrics).with_connectors(connectors.clone());
+    let (_, streams) = tokio::sync::watch::channel(false);
+    let app = ordo_http::router(state).merge(ordo_web::router_with_connectors(
+        store.clone(),
+        connectors.clone(),
+        streams,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -173,6 +185,7 @@ pub async fn start(name: &str) -> App {
         store,
         api_key,
         dir,
+        connectors,
     }
 }
 
