@@ -105,10 +105,12 @@ pub enum HoldReason {
     /// A routing rule holds the order (its name is in the `order.held` event).
     RoutingRule,
     Manual,
+    /// An exchange's replacement, waiting until the returned goods arrive.
+    AwaitingReturn,
 }
 
 impl HoldReason {
-    pub const ALL: [HoldReason; 7] = [
+    pub const ALL: [HoldReason; 8] = [
         HoldReason::PaymentPending,
         HoldReason::FraudReview,
         HoldReason::AddressInvalid,
@@ -116,6 +118,7 @@ impl HoldReason {
         HoldReason::StockShortage,
         HoldReason::RoutingRule,
         HoldReason::Manual,
+        HoldReason::AwaitingReturn,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +129,7 @@ impl HoldReason {
             HoldReason::StockShortage => "stock_shortage",
             HoldReason::RoutingRule => "routing_rule",
             HoldReason::Manual => "manual",
+            HoldReason::AwaitingReturn => "awaiting_return",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {

@@ -12,7 +12,7 @@ use crate::inventory::{Reason, StockState};
 macro_rules! words {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -186,6 +186,15 @@ pub struct ReturnPolicy {
     pub auto_approve_up_to_minor: Option<i64>,
     /// Approve automatically for these reasons.
     pub auto_approve_reasons: Vec<ReturnReason>,
+    /// Percent of a line's refund kept as a restocking fee, per reason; reasons not named
+    /// pay none.
+    pub restocking_fee_percent: std::collections::BTreeMap<ReturnReason, i64>,
+    /// Refunded on top when the merchant is at fault (damaged, defective, wrong item, not
+    /// as described): what the customer paid to send it back. Decimal string.
+    pub return_shipping_refund: Option<String>,
+    /// When an exchange's replacement order is routed: at once, or once the return is
+    /// received (until then it waits on hold, `awaiting_return`).
+    pub exchange_timing: ExchangeTiming,
 }
 
 impl Default for ReturnPolicy {
@@ -195,8 +204,73 @@ impl Default for ReturnPolicy {
             non_returnable: vec![HandlingClass::Perishable],
             auto_approve_up_to_minor: None,
             auto_approve_reasons: Vec::new(),
+            restocking_fee_percent: [(ReturnReason::NoLongerNeeded, 10), (ReturnReason::Other, 10)].into(),
+            return_shipping_refund: None,
+            exchange_timing: ExchangeTiming::OnReceipt,
         }
     }
+}
+
+words!(
+    /// When the replacement order of an exchange is routed.
+    ExchangeTiming {
+        Advance => "advance",
+        OnReceipt => "on_receipt",
+    }
+);
+
+impl ReturnReason {
+    /// Reasons where the merchant is at fault: no restocking fee, return shipping refunded.
+    pub fn merchant_at_fault(self) -> bool {
+        matches!(
+            self,
+            ReturnReason::Damaged | ReturnReason::Defective | ReturnReason::WrongItem | ReturnReason::NotAsDescribed
+        )
+    }
+}
+
+impl ReturnPolicy {
+    /// Checks the figures a merchant sets.
+    pub fn check(&self) -> Result<(), Problem> {
+        let mut errors = Errors::default();
+        if !(0..=3650).contains(&self.window_days) {
+            errors.add("window_days", "must be between 0 and 3650");
+        }
+        for (reason, percent) in &self.restocking_fee_percent {
+            if !(0..=100).contains(percent) {
+                errors.add(format!("restocking_fee_percent.{}", reason.as_str()), "must be between 0 and 100");
+            } else if *percent > 0 && reason.merchant_at_fault() {
+                errors.add(
+                    format!("restocking_fee_percent.{}", reason.as_str()),
+                    "no restocking fee when the merchant is at fault",
+                );
+            }
+        }
+        if let Some(amount) = &self.return_shipping_refund {
+            let plain = amount.trim();
+            let ok = !plain.is_empty()
+                && plain.split_once('.').map_or(plain.bytes().all(|b| b.is_ascii_digit()), |(w, f)| {
+                    !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) && !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
+                });
+            if !ok {
+                errors.add("return_shipping_refund", "must be a decimal string such as \"4.95\"");
+            }
+        }
+        errors.finish(|| ())
+    }
+}
+
+/// A line of an exchange or replacement: what the customer gets instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExchangeLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct ExchangeLineInput {
+    pub sku: Option<String>,
+    pub quantity: Option<i64>,
 }
 
 /// One order line as returns see it.
@@ -230,6 +304,10 @@ pub struct ReturnInput {
     pub resolution: Option<String>,
     pub method: Option<String>,
     pub notes: Option<String>,
+    /// For `exchange`: what to send instead (another size, another SKU); by default the
+    /// returned SKUs again. A `replacement` always sends the returned SKUs again.
+    #[serde(default)]
+    pub exchange_lines: Vec<ExchangeLineInput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -249,6 +327,8 @@ pub struct NewReturn {
     pub notes: Option<String>,
     /// The policy approves it without a person.
     pub auto_approved: bool,
+    /// What an exchange or replacement sends; empty for refunds and store credit.
+    pub exchange_lines: Vec<ExchangeLine>,
 }
 
 impl ReturnInput {
@@ -378,12 +458,42 @@ impl ReturnInput {
                 && out
                     .iter()
                     .all(|r| policy.auto_approve_reasons.contains(&r.reason)));
+        let mut exchange_lines = Vec::new();
+        match resolution {
+            Some(Resolution::Exchange) if !self.exchange_lines.is_empty() => {
+                for (i, l) in self.exchange_lines.iter().enumerate() {
+                    let sku = l.sku.clone().unwrap_or_default().trim().to_string();
+                    let quantity = l.quantity.unwrap_or(1);
+                    if sku.is_empty() {
+                        errors.add(format!("exchange_lines[{i}].sku"), "is required");
+                    } else if !(1..=10_000).contains(&quantity) {
+                        errors.add(format!("exchange_lines[{i}].quantity"), "must be between 1 and 10000");
+                    } else {
+                        exchange_lines.push(ExchangeLine { sku, quantity });
+                    }
+                }
+            }
+            Some(Resolution::Exchange | Resolution::Replacement) => {
+                exchange_lines = out
+                    .iter()
+                    .map(|r| ExchangeLine {
+                        sku: r.sku.clone(),
+                        quantity: r.quantity,
+                    })
+                    .collect();
+            }
+            _ if !self.exchange_lines.is_empty() => {
+                errors.add("exchange_lines", "only an exchange names what to send instead");
+            }
+            _ => {}
+        }
         errors.finish(|| NewReturn {
             lines: out,
             resolution: resolution.expect("checked"),
             method: method.expect("checked"),
             notes: self.notes,
             auto_approved,
+            exchange_lines,
         })
     }
 }
@@ -474,6 +584,7 @@ mod tests {
             resolution: Some("refund".into()),
             method: Some(method.into()),
             notes: None,
+            exchange_lines: Vec::new(),
         }
     }
 
@@ -632,6 +743,7 @@ mod tests {
                 resolution: Some("refund".into()),
                 method: Some("drop_off".into()),
                 notes: None,
+                exchange_lines: Vec::new(),
             };
             if let Ok(ok) = req.validate(&lines, &ReturnPolicy::default(), Some(NOW), NOW) {
                 for l in &lines {

@@ -3992,6 +3992,7 @@ fn return_input(order: &str, sku: &str, quantity: i64, reason: &str, method: &st
         resolution: Some("refund".into()),
         method: Some(method.into()),
         notes: None,
+        exchange_lines: Vec::new(),
     }
 }
 
@@ -4494,6 +4495,7 @@ async fn returned_units_serve_waiting_orders_and_policies_apply() {
         non_returnable: Vec::new(),
         auto_approve_up_to_minor: Some(5000),
         auto_approve_reasons: Vec::new(),
+        ..ReturnPolicy::default()
     };
     store
         .put_return_policy("web", policy.clone(), &ctx())

@@ -291,6 +291,7 @@ async fn apply(store: &SqliteStore, op: &Op, orders: &mut Vec<String>, n: usize)
                 resolution: Some("refund".into()),
                 method: Some("drop_off".into()),
                 notes: None,
+                exchange_lines: Vec::new(),
             };
             // Asking for more than shipped is refused; that is exercised too.
             let Ok(Outcome::Done(created)) = store.create_return(input, &ctx()).await else {

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 mod capture;
+mod exchange;
 mod fulfillment;
 mod packing;
 mod picking;
@@ -23,6 +24,7 @@ mod shipping;
 mod types;
 mod verify;
 pub use capture::*;
+pub use exchange::{exchange_external_id, exchange_order, settle_exchange};
 pub use fulfillment::*;
 pub use packing::*;
 pub use picking::*;

@@ -10,8 +10,8 @@ use ordo_domain::inventory::StockState;
 use ordo_domain::money::{Currency, format_amount, parse_amount};
 use ordo_domain::order::{Order, order_number};
 use ordo_domain::returns::{
-    Grade, RECEIPT_REASON, ReceivedLine, Resolution, ReturnInput, ReturnLine, ReturnMethod,
-    ReturnPolicy, ReturnReason, ReturnStatus, ReturnStep, ReturnableLine, plan_receipt,
+    ExchangeLine, Grade, RECEIPT_REASON, ReceivedLine, Resolution, ReturnInput, ReturnLine, ReturnMethod,
+    ReturnPolicy, ReturnStatus, ReturnStep, ReturnableLine, plan_receipt,
     return_transition,
 };
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,9 @@ pub struct ReturnDoc {
     pub refund_minor: i64,
     #[serde(default)]
     pub rejection: Option<String>,
+    /// What an exchange or replacement sends instead.
+    #[serde(default)]
+    pub exchange_lines: Vec<ExchangeLine>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +81,12 @@ pub struct Rma {
     pub currency: String,
     pub notes: Option<String>,
     pub rejection: Option<String>,
+    /// What an exchange or replacement sends instead.
+    #[serde(default)]
+    pub exchange_lines: Vec<ExchangeLine>,
+    /// The replacement order of an exchange or replacement, once created.
+    #[serde(default)]
+    pub exchange_order: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -122,6 +131,8 @@ impl ReturnRow {
             currency: self.currency.clone(),
             notes: self.doc.notes.clone(),
             rejection: self.doc.rejection.clone(),
+            exchange_lines: self.doc.exchange_lines.clone(),
+            exchange_order: None,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -182,17 +193,11 @@ pub fn returnable_lines(
 
 /// A restocking fee is kept when the customer changed their mind; none when the goods or
 /// the delivery were at fault.
-pub fn restocking_fee_percent(reason: ReturnReason) -> i64 {
-    match reason {
-        ReturnReason::NoLongerNeeded | ReturnReason::Other => 10,
-        _ => 0,
-    }
-}
-
 /// The refund for `lines`: each line's share of what was paid for it (price, discount and
-/// tax pro rata), minus the restocking fee, never more than what is left of the order's
+/// tax pro rata), minus the policy's restocking fee for its reason, plus the policy's return
+/// shipping when the merchant is at fault; never more than what is left of the order's
 /// total after earlier refunds.
-pub fn refund_for(order: &Order, lines: &[ReturnLine], others: &[ReturnRow]) -> i64 {
+pub fn refund_for(order: &Order, lines: &[ReturnLine], others: &[ReturnRow], policy: &ReturnPolicy) -> i64 {
     let mut due = 0i64;
     for r in lines {
         let Some(l) = order.lines.iter().find(|l| l.line_no == r.line_no) else {
@@ -204,8 +209,14 @@ pub fn refund_for(order: &Order, lines: &[ReturnLine], others: &[ReturnRow]) -> 
         let paid = minor(order, &l.unit_price) * l.quantity - minor(order, &l.discount)
             + minor(order, &l.tax);
         let share = (paid as i128 * r.quantity as i128 / l.quantity as i128) as i64;
-        let fee = share * restocking_fee_percent(r.reason) / 100;
+        let percent = policy.restocking_fee_percent.get(&r.reason).copied().unwrap_or(0);
+        let fee = if r.reason.merchant_at_fault() { 0 } else { share * percent / 100 };
         due += share - fee;
+    }
+    if lines.iter().any(|r| r.reason.merchant_at_fault())
+        && let Some(shipping) = &policy.return_shipping_refund
+    {
+        due += minor(order, shipping);
     }
     let refunded: i64 = others
         .iter()
@@ -246,7 +257,11 @@ pub fn plan_return(
 ) -> Result<(ReturnRow, Vec<EventRow>), Problem> {
     let lines = returnable_lines(order, others, products);
     let new = input.validate(&lines, policy, delivered_at, now)?;
-    let refund = refund_for(order, &new.lines, others);
+    // An exchange or replacement is settled in goods, not money.
+    let refund = match new.resolution {
+        Resolution::Exchange | Resolution::Replacement => 0,
+        Resolution::Refund | Resolution::StoreCredit => refund_for(order, &new.lines, others, policy),
+    };
     let status = if new.auto_approved {
         ReturnStatus::Approved
     } else {
@@ -267,6 +282,7 @@ pub fn plan_return(
             graded: Vec::new(),
             refund_minor: refund,
             rejection: None,
+            exchange_lines: new.exchange_lines,
         },
         created_at: now,
         updated_at: now,

@@ -104,6 +104,7 @@ pub(crate) struct ReturnsSection {
     pub resolutions: Vec<Opt>,
     pub methods: Vec<Opt>,
     pub quantity: String,
+    pub exchange_sku: String,
     pub message: Option<Flash>,
     pub open: bool,
 }
@@ -175,6 +176,10 @@ pub(crate) async fn section(
             .as_ref()
             .map(|(f, _)| f.raw("quantity"))
             .unwrap_or_else(|| "1".into()),
+        exchange_sku: posted
+            .as_ref()
+            .map(|(f, _)| f.raw("exchange_sku"))
+            .unwrap_or_default(),
         open: posted.is_some(),
         message: posted.map(|(_, m)| m),
     })
@@ -204,12 +209,21 @@ pub(crate) async fn create(
                 lines: vec![ReturnLineInput {
                     sku: form.get("sku"),
                     line_no: None,
-                    quantity: parsed.and_then(Result::ok),
+                    quantity: parsed.clone().and_then(Result::ok),
                     reason: form.get("reason"),
                 }],
                 resolution: form.get("resolution"),
                 method: form.get("method"),
                 notes: None,
+                exchange_lines: form
+                    .get("exchange_sku")
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|sku| ordo_domain::returns::ExchangeLineInput {
+                        sku: Some(sku),
+                        quantity: parsed.as_ref().and_then(|q| q.as_ref().ok()).copied(),
+                    })
+                    .into_iter()
+                    .collect(),
             };
             s.store.create_return(input, &auth.context()).await
         }
@@ -217,8 +231,11 @@ pub(crate) async fn create(
     let here = format!("/orders/{}#returns", encode(&o.number));
     match result {
         Ok(Outcome::Done(c)) => {
-            let r = c.value;
-            let text = format!("{} was requested ({}).", r.id, humanize(r.status.as_str()));
+            let r = settle(&s, &auth, c.value).await?;
+            let mut text = format!("{} was requested ({}).", r.id, humanize(r.status.as_str()));
+            if let Some(n) = &r.exchange_order {
+                text.push_str(&format!(" Replacement order {n}."));
+            }
             Ok(auth.redirect_with(&here, true, &text))
         }
         Ok(Outcome::Replayed { .. }) => {
@@ -246,6 +263,15 @@ pub(crate) async fn create(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// An exchange's replacement order follows the return (see `ordo_store::settle_exchange`).
+async fn settle(s: &WebState, auth: &Auth, rma: ordo_store::Rma) -> WebResult<ordo_store::Rma> {
+    let ctx = ordo_store::WriteContext {
+        actor: auth.context().actor,
+        idempotency_key: None,
+    };
+    Ok(ordo_store::settle_exchange(s.store.as_ref(), rma, &ctx).await?)
 }
 
 async fn for_order(s: &WebState, number: &str) -> WebResult<Vec<ListRow>> {
@@ -360,6 +386,9 @@ struct DetailPage {
     r: Rma,
     status_label: String,
     resolution: String,
+    exchange_order: Option<String>,
+    /// What an exchange or replacement sends, in words.
+    exchange: String,
     method: String,
     refund: String,
     created: String,
@@ -408,8 +437,16 @@ pub(crate) async fn show(
             });
         }
     }
+    let exchange_order = ordo_store::exchange_order(s.store.as_ref(), &r).await?;
     let p = DetailPage {
         ctx: PageCtx::new(&auth, "returns"),
+        exchange_order,
+        exchange: r
+            .exchange_lines
+            .iter()
+            .map(|l| format!("{} × {}", l.quantity, l.sku))
+            .collect::<Vec<_>>()
+            .join(", "),
         status_label: humanize(r.status.as_str()),
         resolution: humanize(r.resolution.as_str()),
         method: humanize(r.method.as_str()),
@@ -580,7 +617,11 @@ pub(crate) async fn act(
     let here = format!("/returns/{}", encode(&r.id));
     match result {
         Ok(Outcome::Done(after)) => {
-            let text = format!("{}: {}.", after.id, humanize(after.status.as_str()));
+            let after = settle(&s, &auth, after).await?;
+            let mut text = format!("{}: {}.", after.id, humanize(after.status.as_str()));
+            if let Some(n) = &after.exchange_order {
+                text.push_str(&format!(" Replacement order {n}."));
+            }
             Ok(auth.redirect_with(&here, true, &text))
         }
         Ok(Outcome::Replayed { .. }) => {

@@ -4060,6 +4060,7 @@ async fn the_returns_list_filters_by_status() {
         resolution: Some("refund".into()),
         method: Some("drop_off".into()),
         notes: None,
+        exchange_lines: Vec::new(),
     };
     app.store.create_return(input, &ctx).await.unwrap();
 

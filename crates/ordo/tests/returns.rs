@@ -276,3 +276,146 @@ async fn perishables_come_back_only_as_keep_item_and_policies_approve() {
         assert_clean(&s);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchanges_send_a_linked_order_and_fees_follow_the_policy() {
+    for db in databases("exchanges") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10), ("SKU-B", "WH1", 10)]).await;
+
+        // Exchange, routed once the goods are back (the default): the replacement waits.
+        let number = shipped_order(&s, "ex-1", &[("SKU-A", 1)]).await;
+        let bad = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "exchange",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "no_longer_needed"}],
+                    "exchange_lines": [{"sku": "NOPE", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{:?}", bad.body);
+        assert_eq!(bad.body["errors"][0]["field"], "exchange_lines[0].sku");
+        let rma = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "exchange",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "no_longer_needed"}],
+                    "exchange_lines": [{"sku": "SKU-B", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(rma.status, 201, "{:?}", rma.body);
+        assert_eq!(
+            rma.body["refund"], "0.00",
+            "an exchange is settled in goods"
+        );
+        let id = rma.body["id"].as_str().unwrap().to_string();
+        let approved = s
+            .post(&format!("/api/v1/returns/{id}/approve"), &json!({}))
+            .await;
+        assert_eq!(approved.status, 200, "{:?}", approved.body);
+        let exchange = approved.body["exchange_order"]
+            .as_str()
+            .expect("linked order")
+            .to_string();
+        let order = s.get(&format!("/api/v1/orders/{exchange}")).await.body;
+        assert_eq!(order["status"], "on_hold", "{}: {order}", db.label);
+        assert_eq!(order["hold_reason"], "awaiting_return");
+        assert_eq!(order["external_id"], format!("{id}-X"));
+        assert_eq!(order["lines"][0]["sku"], "SKU-B");
+        assert_eq!(order["totals"]["total"], "0.00");
+        // Approving again changes nothing; the link is found again.
+        assert_eq!(
+            s.get(&format!("/api/v1/returns/{id}")).await.body["exchange_order"],
+            exchange
+        );
+        let received = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1", "lines": [{"sku": "SKU-A", "quantity": 1, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(received.status, 200, "{:?}", received.body);
+        let order = s.get(&format!("/api/v1/orders/{exchange}")).await.body;
+        assert_eq!(
+            order["status"], "allocated",
+            "{}: released once received",
+            db.label
+        );
+        let fo = order["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let shipped = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo}))
+            .await;
+        assert_eq!(shipped.status, 201, "{:?}", shipped.body);
+
+        // Advance exchanges and a replacement: routed at once; fees and return shipping
+        // as the channel's policy says.
+        let policy = s
+            .send(
+                "PUT",
+                "/api/v1/channels/web/return-policy",
+                &json!({"exchange_timing": "advance", "restocking_fee_percent": {"no_longer_needed": 20},
+                    "return_shipping_refund": "4.95"}),
+            )
+            .await;
+        assert_eq!(policy.status, 200, "{:?}", policy.body);
+        let refused = s
+            .send(
+                "PUT",
+                "/api/v1/channels/web/return-policy",
+                &json!({"restocking_fee_percent": {"damaged": 5}}),
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{:?}", refused.body);
+        assert_eq!(
+            refused.body["errors"][0]["field"],
+            "restocking_fee_percent.damaged"
+        );
+
+        let number = shipped_order(&s, "ex-2", &[("SKU-A", 2)]).await;
+        let rma = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "replacement",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "defective"}]}),
+            )
+            .await;
+        assert_eq!(rma.status, 201, "{:?}", rma.body);
+        let id = rma.body["id"].as_str().unwrap().to_string();
+        let approved = s
+            .post(&format!("/api/v1/returns/{id}/approve"), &json!({}))
+            .await;
+        let replacement = approved.body["exchange_order"]
+            .as_str()
+            .expect("replacement order")
+            .to_string();
+        let order = s.get(&format!("/api/v1/orders/{replacement}")).await.body;
+        assert_eq!(order["status"], "allocated", "{}: {order}", db.label);
+        assert_eq!(order["lines"][0]["sku"], "SKU-A");
+
+        // 10.00 + 1.60 tax per unit: a no-longer-needed unit refunds 11.60 − 20 %, a
+        // defective one 11.60 plus the return postage.
+        let number = shipped_order(&s, "ex-3", &[("SKU-A", 1), ("SKU-B", 1)]).await;
+        let fee = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "no_longer_needed"}]}),
+            )
+            .await;
+        assert_eq!(fee.body["refund"], "9.28", "{}: {:?}", db.label, fee.body);
+        let fault = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund",
+                    "lines": [{"sku": "SKU-B", "quantity": 1, "reason": "defective"}]}),
+            )
+            .await;
+        assert_eq!(
+            fault.body["refund"], "16.55",
+            "{}: {:?}",
+            db.label, fault.body
+        );
+        assert_clean(&s);
+        s.stop();
+    }
+}

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ordo_domain::returns::{
     Condition, Grade, ReceivedLine, ReturnInput, ReturnPolicy, ReturnStatus, ReturnStep,
 };
-use ordo_store::{Page, PageRequest, Permission, ReturnFilter, Rma};
+use ordo_store::{Outcome, Page, PageRequest, Permission, ReturnFilter, Rma};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,8 +28,45 @@ pub async fn create(
     JsonBody(input): JsonBody<ReturnInput>,
 ) -> ApiResult<Response> {
     caller.require(Permission::ManageOrders)?;
+    let mut errors = Vec::new();
+    for (i, l) in input.exchange_lines.iter().enumerate() {
+        if let Some(sku) = l.sku.as_deref().filter(|s| !s.trim().is_empty())
+            && s.store.get_product(sku.trim()).await?.is_none()
+        {
+            errors.push(ordo_domain::FieldError::new(format!("exchange_lines[{i}].sku"), format!("product {sku} does not exist")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
     let result = s.store.create_return(input, &caller.context()).await?;
-    Ok(outcome(result, super::created))
+    match result {
+        Outcome::Done(created) => {
+            let rma = settle(&s, &caller, created.value).await?;
+            Ok(super::created(ordo_store::Created { value: rma, created: created.created }))
+        }
+        replayed => Ok(outcome(replayed, super::created)),
+    }
+}
+
+/// An exchange's or replacement's linked order follows the return's state; its own
+/// transaction, after the return's, and safe to repeat.
+async fn settle(s: &AppState, caller: &Caller, rma: Rma) -> ApiResult<Rma> {
+    let ctx = ordo_store::WriteContext {
+        actor: caller.context().actor,
+        idempotency_key: None,
+    };
+    Ok(ordo_store::settle_exchange(s.store.as_ref(), rma, &ctx).await?)
+}
+
+async fn settled(s: &AppState, caller: &Caller, result: Outcome<Rma>) -> ApiResult<Response> {
+    match result {
+        Outcome::Done(rma) => {
+            let rma = settle(s, caller, rma).await?;
+            Ok((StatusCode::OK, Json(rma)).into_response())
+        }
+        replayed => Ok(outcome(replayed, |r| (StatusCode::OK, Json(r)).into_response())),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -78,11 +115,13 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Rma>> {
     caller.require(Permission::Read)?;
-    s.store
+    let mut rma = s
+        .store
         .get_return(&id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("return {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("return {id}")))?;
+    rma.exchange_order = ordo_store::exchange_order(s.store.as_ref(), &rma).await?;
+    Ok(Json(rma))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -103,9 +142,7 @@ async fn step(
         .store
         .return_step(&id, step, reason, &caller.context())
         .await?;
-    Ok(outcome(result, |r| {
-        (StatusCode::OK, Json(r)).into_response()
-    }))
+    settled(&s, &caller, result).await
 }
 
 /// Approve a requested return (a keep-item return is settled and its refund due).
@@ -230,9 +267,7 @@ pub async fn receive(
         .store
         .receive_return(&id, &location, lines, &caller.context())
         .await?;
-    Ok(outcome(result, |r| {
-        (StatusCode::OK, Json(r)).into_response()
-    }))
+    settled(&s, &caller, result).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -309,13 +344,11 @@ pub async fn put_policy(
     if s.store.get_channel(&code).await?.is_none() {
         return Err(ApiError::not_found(format!("channel {code}")));
     }
-    let mut errors = Vec::new();
-    if !(0..=3650).contains(&policy.window_days) {
-        errors.push(ordo_domain::FieldError::new(
-            "window_days",
-            "must be between 0 and 3650",
-        ));
-    }
+    let mut errors = match policy.check() {
+        Ok(()) => Vec::new(),
+        Err(ordo_domain::Problem::Invalid(fields)) => fields,
+        Err(other) => return Err(other.into()),
+    };
     if policy.auto_approve_up_to_minor.is_some_and(|v| v < 0) {
         errors.push(ordo_domain::FieldError::new(
             "auto_approve_up_to_minor",
