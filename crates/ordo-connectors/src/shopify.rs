@@ -198,8 +198,10 @@ pub fn map_order(json: &[u8]) -> Result<(ChannelOrder, OffsetDateTime), RemoteEr
 fn convert(order: ShopifyOrder) -> (ChannelOrder, OffsetDateTime) {
     let currency = order.currency.clone().unwrap_or_else(|| "USD".into());
     let state = if order.cancelled_at.is_some()
-        || matches!(order.financial_status.as_deref(), Some("voided" | "refunded"))
-    {
+        || matches!(
+            order.financial_status.as_deref(),
+            Some("voided" | "refunded")
+        ) {
         ChannelOrderState::Cancelled
     } else if order.fulfillment_status.as_deref() == Some("fulfilled") {
         ChannelOrderState::Closed

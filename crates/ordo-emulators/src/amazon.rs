@@ -1,35 +1,65 @@
 //! Amazon Selling Partner API as a connector sees it: the Login with Amazon token endpoint,
-//! Orders v0 (`getOrders` with `LastUpdatedAfter`/`CreatedAfter` and `NextToken`,
-//! `getOrderItems`, `confirmShipment`), and the listings `PATCH` that sets
-//! `fulfillment_availability`; per-operation token buckets answering 429 with
-//! `x-amzn-RateLimit-Limit`.
+//! Orders v0 (`getOrders` with `CreatedAfter`/`LastUpdatedAfter` and `NextToken`,
+//! `getOrder`, `getOrderItems` with `NextToken`, `confirmShipment`), and the Listings Items
+//! `PATCH` that sets `fulfillment_availability`; per-operation token buckets answering 429
+//! with `x-amzn-RateLimit-Limit`; errors as `{"errors": [{code, message, details}]}`.
+//!
+//! The token endpoint (`POST /auth/o2/token`, really on `api.amazon.com`) is served on the
+//! same address as the SP-API. Operation names in [`Stats`]: `token`, `getOrders`,
+//! `getOrder`, `getOrderItems`, `confirmShipment`, `patchListingsItem`, `not_found`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::common::{Bucket, Fault, Faults, Running, Stats, cut_off, rfc3339, serve};
+pub use crate::seed::{Address, Customer, LineSpec, NewOrder};
 
+use crate::common::{
+    Answer, Bucket, Faults, Req, Running, Stats, decode_token, empty_answer, encode_token,
+    json_answer, parse_time, random_hex, random_uuid, rfc3339, serve, with_header,
+};
+use crate::seed::{cents, money};
+
+mod routes;
+
+/// A token bucket: `rate` requests per second, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+/// How the emulated seller account behaves.
 #[derive(Debug, Clone)]
 pub struct AmazonConfig {
+    /// LWA app credentials and the seller's refresh token, all checked by `/auth/o2/token`.
     pub client_id: String,
     pub client_secret: String,
     pub refresh_token: String,
+    /// The only seller id the listings API accepts in its path.
     pub seller_id: String,
+    /// Marketplace of the orders placed (`ATVPDKIKX0DER`: US).
     pub marketplace_id: String,
-    /// Seconds an access token lives.
+    /// Seconds an access token lives (`expires_in`).
     pub token_lifetime: u64,
-    /// Multiplies every operation's published rate (tests may speed the clock up; 1.0 is
-    /// Amazon's own figures).
+    /// Multiplies every operation's rate (not its burst); 1.0 is Amazon's published figures.
     pub rate_factor: f64,
+    /// Per-operation limits replacing the published ones (before `rate_factor`), e.g.
+    /// `getOrders` → `RateLimit { rate: 1.0, burst: 2.0 }`.
+    pub rate_limits: BTreeMap<String, RateLimit>,
+    /// Items per `getOrderItems` page before a `NextToken` is given.
+    pub order_items_page_size: usize,
+    /// How long after a change an order shows in `getOrders` (the answer's
+    /// `LastUpdatedBefore`/`CreatedBefore` is now minus this). Amazon lags about 2 minutes;
+    /// the default 0 shows orders at once.
+    pub visibility_delay: Duration,
 }
 
 impl Default for AmazonConfig {
@@ -42,21 +72,46 @@ impl Default for AmazonConfig {
             marketplace_id: "ATVPDKIKX0DER".into(),
             token_lifetime: 3600,
             rate_factor: 1.0,
+            rate_limits: BTreeMap::new(),
+            order_items_page_size: 100,
+            visibility_delay: Duration::ZERO,
         }
     }
 }
 
-/// Published rate and burst per operation.
-fn published(operation: &str) -> (f64, f64) {
-    match operation {
-        "getOrders" => (0.0167, 20.0),
-        "getOrderItems" => (0.5, 30.0),
-        "confirmShipment" => (2.0, 10.0),
-        "patchListingsItem" => (5.0, 5.0),
-        _ => (1.0, 10.0),
+impl AmazonConfig {
+    /// Replaces one operation's limit.
+    pub fn with_rate(mut self, operation: &str, rate: f64, burst: f64) -> Self {
+        self.rate_limits
+            .insert(operation.to_string(), RateLimit { rate, burst });
+        self
+    }
+
+    /// The limit `operation` gets: the override, else the published figure.
+    pub fn rate_limit(&self, operation: &str) -> RateLimit {
+        let published = match operation {
+            "getOrders" => (0.0167, 20.0),
+            "getOrder" | "getOrderItems" | "getOrderAddress" | "getOrderBuyerInfo" => (0.5, 30.0),
+            "confirmShipment" => (2.0, 10.0),
+            "patchListingsItem" => (5.0, 5.0),
+            _ => (1.0, 10.0),
+        };
+        let base = self
+            .rate_limits
+            .get(operation)
+            .copied()
+            .unwrap_or(RateLimit {
+                rate: published.0,
+                burst: published.1,
+            });
+        RateLimit {
+            rate: base.rate * self.rate_factor,
+            burst: base.burst,
+        }
     }
 }
 
+/// One item of an order to place (the older, Amazon-only form of [`LineSpec`]).
 #[derive(Debug, Clone)]
 pub struct ItemSpec {
     pub sku: String,
@@ -65,14 +120,27 @@ pub struct ItemSpec {
     pub unit_price: String,
 }
 
+struct Listing {
+    asin: String,
+    quantity: Option<i64>,
+}
+
+struct StoredOrder {
+    /// Position in the order list (keyset for `NextToken`).
+    seq: u64,
+    json: Value,
+    items: Vec<Value>,
+}
+
 #[derive(Default)]
 struct Market {
-    orders: BTreeMap<String, Value>,
-    items: BTreeMap<String, Vec<Value>>,
-    /// SKU → (ASIN, quantity last set).
-    listings: BTreeMap<String, (String, Option<i64>)>,
+    orders: BTreeMap<String, StoredOrder>,
+    listings: BTreeMap<String, Listing>,
+    /// (order id, request body) of each shipment confirmation accepted.
     confirmations: Vec<(String, Value)>,
-    tokens: BTreeMap<String, std::time::Instant>,
+    /// (SKU, request body) of each listings patch accepted.
+    patches: Vec<(String, Value)>,
+    tokens: BTreeMap<String, Instant>,
     next: u64,
 }
 
@@ -84,29 +152,94 @@ struct Inner {
     faults: Faults,
 }
 
+/// An emulated seller account on SP-API. Clones share it; the server stops when the last
+/// clone is dropped.
 #[derive(Clone)]
 pub struct AmazonEmulator {
     inner: Arc<Inner>,
     running: Arc<Running>,
 }
 
-type Answer = Response<Body>;
-
-fn answer(status: StatusCode, body: &Value) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("x-amzn-RequestId", format!("{:016x}", body.to_string().len()))
-        .body(Body::from(body.to_string()))
-        .expect("static response")
+fn errors(status: StatusCode, code: &str, message: &str, details: &str) -> Answer {
+    json_answer(
+        status,
+        &json!({"errors": [{"code": code, "message": message, "details": details}]}),
+    )
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Answer {
-    answer(status, &json!({"errors": [{"code": code, "message": message, "details": ""}]}))
+fn invalid(message: &str) -> Answer {
+    errors(StatusCode::BAD_REQUEST, "InvalidInput", message, "")
+}
+
+fn not_found(message: &str) -> Answer {
+    errors(StatusCode::NOT_FOUND, "NotFound", message, "")
+}
+
+/// SP-API's answer to a failed request of this status.
+fn fault_answer(status: StatusCode) -> Answer {
+    let (code, message) = match status.as_u16() {
+        400 => ("InvalidInput", "Invalid input."),
+        403 => ("Unauthorized", "Access to requested resource is denied."),
+        404 => ("NotFound", "The requested resource was not found."),
+        429 => (
+            "QuotaExceeded",
+            "You exceeded your quota for the requested resource.",
+        ),
+        503 => (
+            "ServiceUnavailable",
+            "Service temporarily unavailable. Please try again.",
+        ),
+        _ => (
+            "InternalFailure",
+            "We encountered an internal error. Please try again.",
+        ),
+    };
+    errors(status, code, message, "")
+}
+
+fn asin_for(sku: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(sku.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02X}")).collect();
+    format!("B0{hex}")
+}
+
+fn amount(currency: &str, cents: i64) -> Value {
+    json!({"CurrencyCode": currency, "Amount": money(cents)})
+}
+
+fn now_text() -> String {
+    rfc3339(
+        OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("0 ns is valid"),
+    )
+}
+
+/// Statuses whose orders carry a shipping address (Orders v0 leaves it out otherwise).
+fn has_address(status: &str) -> bool {
+    matches!(
+        status,
+        "Unshipped" | "PartiallyShipped" | "Shipped" | "InvoiceUnconfirmed"
+    )
 }
 
 impl AmazonEmulator {
+    /// Starts the account on a random loopback port, with no listings and no orders.
     pub async fn start(config: AmazonConfig) -> Self {
+        let buckets = [
+            "getOrders",
+            "getOrder",
+            "getOrderItems",
+            "confirmShipment",
+            "patchListingsItem",
+        ]
+        .iter()
+        .map(|op| {
+            let l = config.rate_limit(op);
+            (op.to_string(), Bucket::new(l.rate, l.burst))
+        })
+        .collect();
         let inner = Arc::new(Inner {
             config,
             market: Mutex::new(Market {
@@ -114,21 +247,15 @@ impl AmazonEmulator {
                 ..Default::default()
             }),
             stats: Mutex::default(),
-            buckets: Mutex::default(),
+            buckets: Mutex::new(buckets),
             faults: Faults::default(),
         });
-        let app = Router::new()
-            .route("/auth/o2/token", post(token))
-            .route("/orders/v0/orders", get(get_orders))
-            .route("/orders/v0/orders/{id}/orderItems", get(get_items))
-            .route("/orders/v0/orders/{id}/shipmentConfirmation", post(confirm))
-            .route("/listings/2021-08-01/items/{seller}/{sku}", patch(patch_listing))
-            .with_state(inner.clone());
+        let app = routes::router(inner.clone());
         let running = Arc::new(serve(app).await);
         Self { inner, running }
     }
 
-    /// The SP-API root; the token endpoint is served on the same address.
+    /// `http://127.0.0.1:PORT`: both the SP-API root and the LWA root (`/auth/o2/token`).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.running.addr)
     }
@@ -137,298 +264,227 @@ impl AmazonEmulator {
         &self.inner.config
     }
 
+    /// A snapshot of the requests seen so far (`token` counts LWA exchanges).
     pub fn stats(&self) -> Stats {
         self.inner.stats.lock().unwrap().clone()
     }
 
+    /// Faults for the next SP-API requests. The token endpoint only suffers faults scoped to
+    /// it: `faults().on("token")`.
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
     }
 
+    /// Every access token issued so far expires now (the next SP-API call answers 403).
+    pub fn expire_tokens(&self) {
+        let mut m = self.inner.market.lock().unwrap();
+        let now = Instant::now();
+        for expiry in m.tokens.values_mut() {
+            *expiry = now;
+        }
+    }
+
+    /// Lists a SKU (merchant-fulfilled) under an ASIN; no quantity set yet.
     pub fn add_listing(&self, sku: &str, asin: &str) {
+        self.inner.market.lock().unwrap().listings.insert(
+            sku.to_string(),
+            Listing {
+                asin: asin.to_string(),
+                quantity: None,
+            },
+        );
+    }
+
+    /// The quantity last set for a listing (`None`: unknown SKU or never set).
+    pub fn listed_quantity(&self, sku: &str) -> Option<i64> {
         self.inner
             .market
             .lock()
             .unwrap()
             .listings
-            .insert(sku.to_string(), (asin.to_string(), None));
+            .get(sku)
+            .and_then(|l| l.quantity)
     }
 
-    /// The quantity last set for a listing.
-    pub fn listed_quantity(&self, sku: &str) -> Option<i64> {
-        self.inner.market.lock().unwrap().listings.get(sku).and_then(|l| l.1)
+    /// Quantities set, per SKU (listings never set are left out).
+    pub fn stock(&self) -> BTreeMap<String, i64> {
+        let m = self.inner.market.lock().unwrap();
+        m.listings
+            .iter()
+            .filter_map(|(sku, l)| l.quantity.map(|q| (sku.clone(), q)))
+            .collect()
     }
 
-    /// A buyer's order. `fulfillment_channel` is `MFN` or `AFN`; returns its id.
-    pub fn place_order(&self, items: &[ItemSpec], status: &str, fulfillment_channel: &str) -> String {
+    /// `(SKU, request body)` of each listings patch accepted (previews excluded).
+    pub fn listing_patches(&self) -> Vec<(String, Value)> {
+        self.inner.market.lock().unwrap().patches.clone()
+    }
+
+    /// Places a buyer's order; returns its `AmazonOrderId`. `status` is the `OrderStatus`
+    /// (default `Unshipped`); [`NewOrder::fulfilled_by_marketplace`] makes it AFN.
+    pub fn place(&self, spec: NewOrder) -> String {
         let mut m = self.inner.market.lock().unwrap();
         let n = m.next;
         m.next += 1;
-        let id = format!("902-{:07}-{:07}", 1_000_000 + n, 5_000_000 + n * 7 % 1_000_000);
-        let now = rfc3339(OffsetDateTime::now_utc());
-        let mut total = 0i64;
-        let mut lines = Vec::new();
-        for (i, item) in items.iter().enumerate() {
+        let id = format!(
+            "902-{:07}-{:07}",
+            1_000_000 + n,
+            (n * 7_919_333 + 4_000_000) % 10_000_000
+        );
+        let when = rfc3339(spec.when());
+        let currency = spec.currency.as_str();
+        let shipping = cents(&spec.shipping_price);
+        let mut items = Vec::new();
+        for (i, l) in spec.lines.iter().enumerate() {
             let asin = m
                 .listings
-                .get(&item.sku)
-                .map(|l| l.0.clone())
-                .unwrap_or_else(|| format!("B0EMU{:05}", i));
-            let line_total = cents(&item.unit_price) * item.quantity;
-            total += line_total;
-            lines.push(json!({
-                "ASIN": asin, "SellerSKU": item.sku, "OrderItemId": format!("{:014}", n * 100 + i as u64),
-                "Title": item.sku, "QuantityOrdered": item.quantity, "QuantityShipped": 0,
+                .get(&l.sku)
+                .map(|x| x.asin.clone())
+                .unwrap_or_else(|| asin_for(&l.sku));
+            let zero = amount(currency, 0);
+            items.push(json!({
+                "ASIN": asin, "SellerSKU": l.sku,
+                "OrderItemId": format!("{:014}", 10_000_000_000_000 + n * 1000 + i as u64),
+                "Title": l.sku, "QuantityOrdered": l.quantity, "QuantityShipped": 0,
                 "ProductInfo": {"NumberOfItems": "1"},
-                "ItemPrice": {"CurrencyCode": "USD", "Amount": money(line_total)},
-                "ItemTax": {"CurrencyCode": "USD", "Amount": "0.00"},
-                "ShippingPrice": {"CurrencyCode": "USD", "Amount": "0.00"},
-                "PromotionDiscount": {"CurrencyCode": "USD", "Amount": "0.00"},
-                "IsGift": "false",
+                "ItemPrice": amount(currency, cents(&l.price) * l.quantity),
+                "ItemTax": zero, "ShippingPrice": amount(currency, if i == 0 { shipping } else { 0 }),
+                "ShippingTax": zero, "ShippingDiscount": zero, "ShippingDiscountTax": zero,
+                "PromotionDiscount": zero, "PromotionDiscountTax": zero, "PromotionIds": [],
+                "IsGift": "false", "ConditionId": "New", "ConditionSubtypeId": "New",
+                "IsTransparency": false, "SerialNumberRequired": false,
+                "BuyerRequestedCancel": {"IsBuyerRequestedCancel": "false", "BuyerCancelReason": ""},
             }));
         }
-        let order = json!({
-            "AmazonOrderId": id, "PurchaseDate": now, "LastUpdateDate": now, "OrderStatus": status,
-            "FulfillmentChannel": fulfillment_channel, "SalesChannel": "Amazon.com", "ShipServiceLevel": "Std US D2D Dom",
-            "OrderTotal": {"CurrencyCode": "USD", "Amount": money(total)},
-            "NumberOfItemsShipped": 0, "NumberOfItemsUnshipped": items.iter().map(|i| i.quantity).sum::<i64>(),
-            "PaymentMethod": "Other", "PaymentMethodDetails": ["Standard"], "MarketplaceId": self.inner.config.marketplace_id,
-            "ShipmentServiceLevelCategory": "Standard", "OrderType": "StandardOrder", "IsPrime": false,
-            "IsBusinessOrder": false, "IsPremiumOrder": false,
-            "ShippingAddress": {"Name": "Pat Buyer", "AddressLine1": "410 Terry Ave N", "City": "Seattle",
-                "StateOrRegion": "WA", "PostalCode": "98109", "CountryCode": "US", "AddressType": "Residential"},
-            "BuyerInfo": {"BuyerEmail": format!("{}@marketplace.amazon.com", id.replace('-', ""))},
+        let status = spec.status.clone().unwrap_or_else(|| "Unshipped".into());
+        let channel = if spec.fulfilled_by_marketplace {
+            "AFN"
+        } else {
+            "MFN"
+        };
+        let (c, a) = (&spec.customer, &spec.ship_to);
+        let mut order = json!({
+            "AmazonOrderId": id, "SellerOrderId": id, "PurchaseDate": when, "LastUpdateDate": when,
+            "OrderStatus": status, "FulfillmentChannel": channel, "SalesChannel": "Amazon.com",
+            "ShipServiceLevel": "Std US D2D Dom",
+            "OrderTotal": amount(currency, spec.subtotal_cents() + shipping),
+            "NumberOfItemsShipped": 0,
+            "NumberOfItemsUnshipped": spec.lines.iter().map(|l| l.quantity).sum::<i64>(),
+            "PaymentMethod": "Other", "PaymentMethodDetails": ["Standard"],
+            "MarketplaceId": self.inner.config.marketplace_id,
+            "ShipmentServiceLevelCategory": "Standard", "OrderType": "StandardOrder",
+            "EarliestShipDate": when, "LatestShipDate": when,
+            "IsBusinessOrder": false, "IsPrime": false, "IsPremiumOrder": false,
+            "IsGlobalExpressEnabled": false, "IsReplacementOrder": false, "IsSoldByAB": false,
+            "IsISPU": false, "IsAccessPointOrder": false, "HasRegulatedItems": false,
+            "BuyerInfo": {"BuyerEmail": format!("{}@marketplace.amazon.com", random_hex(16))},
+            "ShippingAddress": {
+                "Name": format!("{} {}", c.first_name, c.last_name), "CompanyName": a.company,
+                "AddressLine1": a.line1, "AddressLine2": a.line2, "City": a.city,
+                "StateOrRegion": a.region_code, "PostalCode": a.postal_code,
+                "CountryCode": a.country_code, "Phone": a.phone,
+                "AddressType": if a.company.is_some() { "Commercial" } else { "Residential" },
+            },
         });
-        m.orders.insert(id.clone(), order);
-        m.items.insert(id.clone(), lines);
+        strip_nulls(&mut order["ShippingAddress"]);
+        m.orders.insert(
+            id.clone(),
+            StoredOrder {
+                seq: n,
+                json: order,
+                items,
+            },
+        );
         id
     }
 
+    /// Older form of [`Self::place`]: items, `OrderStatus` and `MFN`/`AFN`.
+    pub fn place_order(
+        &self,
+        items: &[ItemSpec],
+        status: &str,
+        fulfillment_channel: &str,
+    ) -> String {
+        let mut spec = NewOrder::new().status(status).shipping("0.00");
+        for i in items {
+            spec = spec.line(&i.sku, i.quantity, &i.unit_price);
+        }
+        if fulfillment_channel == "AFN" {
+            spec = spec.fulfilled_by_marketplace();
+        }
+        self.place(spec)
+    }
+
+    /// Sets `OrderStatus` (`Pending`, `Unshipped`, `Canceled`, ...) and `LastUpdateDate`.
     pub fn set_status(&self, id: &str, status: &str) {
         let mut m = self.inner.market.lock().unwrap();
         if let Some(o) = m.orders.get_mut(id) {
-            o["OrderStatus"] = json!(status);
-            o["LastUpdateDate"] = json!(rfc3339(OffsetDateTime::now_utc()));
+            o.json["OrderStatus"] = json!(status);
+            o.json["LastUpdateDate"] = json!(now_text());
         }
     }
 
-    pub fn order(&self, id: &str) -> Option<Value> {
-        self.inner.market.lock().unwrap().orders.get(id).cloned()
+    /// The buyer cancels (`Canceled`).
+    pub fn cancel_order(&self, id: &str) {
+        self.set_status(id, "Canceled");
     }
 
-    /// `(order id, packageDetail)` of each shipment confirmation received.
+    /// Payment authorised: a `Pending` order becomes `Unshipped`.
+    pub fn mark_paid(&self, id: &str) {
+        self.set_status(id, "Unshipped");
+    }
+
+    /// An order as `getOrder` shows it.
+    pub fn order(&self, id: &str) -> Option<Value> {
+        let m = self.inner.market.lock().unwrap();
+        m.orders.get(id).map(shown)
+    }
+
+    /// Every order, in the order placed.
+    pub fn orders(&self) -> Vec<Value> {
+        let m = self.inner.market.lock().unwrap();
+        let mut all: Vec<&StoredOrder> = m.orders.values().collect();
+        all.sort_by_key(|o| o.seq);
+        all.into_iter().map(shown).collect()
+    }
+
+    /// An order's items as `getOrderItems` shows them.
+    pub fn order_items(&self, id: &str) -> Vec<Value> {
+        let m = self.inner.market.lock().unwrap();
+        m.orders
+            .get(id)
+            .map(|o| o.items.clone())
+            .unwrap_or_default()
+    }
+
+    /// `(order id, packageDetail)` of each shipment confirmation accepted.
     pub fn confirmations(&self) -> Vec<(String, Value)> {
+        let m = self.inner.market.lock().unwrap();
+        m.confirmations
+            .iter()
+            .map(|(id, body)| (id.clone(), body["packageDetail"].clone()))
+            .collect()
+    }
+
+    /// `(order id, whole request body)` of each shipment confirmation accepted.
+    pub fn confirmation_requests(&self) -> Vec<(String, Value)> {
         self.inner.market.lock().unwrap().confirmations.clone()
     }
 }
 
-fn cents(price: &str) -> i64 {
-    let (whole, frac) = price.split_once('.').unwrap_or((price, "0"));
-    whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}")[..2].parse::<i64>().unwrap_or(0)
-}
-
-fn money(c: i64) -> String {
-    format!("{}.{:02}", c / 100, c % 100)
-}
-
-async fn admit(inner: &Inner, headers: &HeaderMap, operation: &str) -> Result<String, Answer> {
-    inner.stats.lock().unwrap().record(operation);
-    let token = headers.get("x-amz-access-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let valid = inner
-        .market
-        .lock()
-        .unwrap()
-        .tokens
-        .get(token)
-        .is_some_and(|expires| *expires > std::time::Instant::now());
-    if !valid {
-        return Err(error(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied."));
+fn strip_nulls(v: &mut Value) {
+    if let Value::Object(map) = v {
+        map.retain(|_, x| !x.is_null());
     }
-    let (rate, burst) = published(operation);
-    let rate = rate * inner.config.rate_factor;
-    let limited = inner
-        .buckets
-        .lock()
-        .unwrap()
-        .entry(operation.to_string())
-        .or_insert_with(|| Bucket::new(rate, burst))
-        .take()
-        .is_err();
-    let limit_header = format!("{rate}");
-    if limited {
-        inner.stats.lock().unwrap().throttled += 1;
-        let mut a = error(StatusCode::TOO_MANY_REQUESTS, "QuotaExceeded", "You exceeded your quota for the requested resource.");
-        a.headers_mut().insert("x-amzn-RateLimit-Limit", limit_header.parse().unwrap());
-        return Err(a);
-    }
-    match inner.faults.take() {
-        Some(Fault::Fail(status)) => {
-            return Err(error(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                "InternalFailure",
-                "We encountered an internal error. Please try again.",
-            ));
-        }
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Drop) => return Err(cut_off()),
-        None => {}
-    }
-    Ok(limit_header)
 }
 
-fn limited(mut a: Answer, limit: &str) -> Answer {
-    a.headers_mut().insert("x-amzn-RateLimit-Limit", limit.parse().unwrap());
-    a
-}
-
-async fn token(State(inner): State<Arc<Inner>>, body: Bytes) -> Answer {
-    inner.stats.lock().unwrap().record("token");
-    let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let c = &inner.config;
-    if form.get("grant_type").map(String::as_str) != Some("refresh_token")
-        || form.get("client_id") != Some(&c.client_id)
-        || form.get("client_secret") != Some(&c.client_secret)
-        || form.get("refresh_token") != Some(&c.refresh_token)
+/// The order as answered: without `ShippingAddress` in statuses that have none.
+fn shown(o: &StoredOrder) -> Value {
+    let mut json = o.json.clone();
+    if !has_address(json["OrderStatus"].as_str().unwrap_or(""))
+        && let Value::Object(map) = &mut json
     {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            &json!({"error": "invalid_grant", "error_description": "The request has an invalid grant parameter : refresh_token"}),
-        );
+        map.remove("ShippingAddress");
     }
-    let mut m = inner.market.lock().unwrap();
-    let value = format!("Atza|emulated-{}", m.tokens.len() + 1);
-    m.tokens.insert(
-        value.clone(),
-        std::time::Instant::now() + std::time::Duration::from_secs(c.token_lifetime),
-    );
-    answer(
-        StatusCode::OK,
-        &json!({"access_token": value, "token_type": "bearer", "expires_in": c.token_lifetime, "refresh_token": c.refresh_token}),
-    )
-}
-
-const PAGE_TOKEN_PREFIX: &str = "emu-next-";
-
-async fn get_orders(State(inner): State<Arc<Inner>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Answer {
-    let limit = match admit(&inner, &headers, "getOrders").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    if q.get("MarketplaceIds").is_none_or(|m| m.is_empty()) {
-        return error(StatusCode::BAD_REQUEST, "InvalidInput", "MarketplaceIds is required");
-    }
-    let per_page: usize = q.get("MaxResultsPerPage").and_then(|v| v.parse().ok()).unwrap_or(100).clamp(1, 100);
-    let (offset, created, updated) = if let Some(token) = q.get("NextToken") {
-        let Some(rest) = token.strip_prefix(PAGE_TOKEN_PREFIX) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidInput", "Invalid NextToken");
-        };
-        let mut parts = rest.splitn(3, '~');
-        let offset = parts.next().and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
-        (offset, parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string())
-    } else {
-        let created = q.get("CreatedAfter").cloned().unwrap_or_default();
-        let updated = q.get("LastUpdatedAfter").cloned().unwrap_or_default();
-        if created.is_empty() == updated.is_empty() {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "InvalidInput",
-                "Exactly one of CreatedAfter and LastUpdatedAfter must be given",
-            );
-        }
-        (0, created, updated)
-    };
-    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
-    let (created_t, updated_t) = (parse(&created), parse(&updated));
-    let m = inner.market.lock().unwrap();
-    let matching: Vec<&Value> = m
-        .orders
-        .values()
-        .filter(|o| created_t.is_none_or(|c| o["PurchaseDate"].as_str().and_then(parse).is_some_and(|p| p >= c)))
-        .filter(|o| updated_t.is_none_or(|u| o["LastUpdateDate"].as_str().and_then(parse).is_some_and(|p| p >= u)))
-        .collect();
-    let page: Vec<Value> = matching.iter().skip(offset).take(per_page).map(|o| (*o).clone()).collect();
-    let mut payload = json!({"Orders": page, "LastUpdatedBefore": rfc3339(OffsetDateTime::now_utc())});
-    if offset + per_page < matching.len() {
-        payload["NextToken"] = json!(format!("{PAGE_TOKEN_PREFIX}{}~{created}~{updated}", offset + per_page));
-    }
-    limited(answer(StatusCode::OK, &json!({"payload": payload})), &limit)
-}
-
-async fn get_items(State(inner): State<Arc<Inner>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
-    let limit = match admit(&inner, &headers, "getOrderItems").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let m = inner.market.lock().unwrap();
-    match m.items.get(&id) {
-        Some(items) => limited(
-            answer(StatusCode::OK, &json!({"payload": {"AmazonOrderId": id, "OrderItems": items}})),
-            &limit,
-        ),
-        None => error(StatusCode::NOT_FOUND, "InvalidInput", "Invalid AmazonOrderId"),
-    }
-}
-
-async fn confirm(State(inner): State<Arc<Inner>>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Answer {
-    let limit = match admit(&inner, &headers, "confirmShipment").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidInput", "Malformed JSON");
-    };
-    let detail = body["packageDetail"].clone();
-    if detail["trackingNumber"].as_str().is_none_or(str::is_empty) || detail["orderItems"].as_array().is_none_or(Vec::is_empty) {
-        return error(StatusCode::BAD_REQUEST, "InvalidInput", "packageDetail needs trackingNumber and orderItems");
-    }
-    let mut m = inner.market.lock().unwrap();
-    let Some(order) = m.orders.get_mut(&id) else {
-        return error(StatusCode::NOT_FOUND, "InvalidInput", "Invalid AmazonOrderId");
-    };
-    order["OrderStatus"] = json!("Shipped");
-    order["LastUpdateDate"] = json!(rfc3339(OffsetDateTime::now_utc()));
-    m.confirmations.push((id, detail));
-    limited(
-        Response::builder().status(StatusCode::NO_CONTENT).body(Body::empty()).expect("static"),
-        &limit,
-    )
-}
-
-async fn patch_listing(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Path((seller, sku)): Path<(String, String)>,
-    body: Bytes,
-) -> Answer {
-    let limit = match admit(&inner, &headers, "patchListingsItem").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    if seller != inner.config.seller_id {
-        return error(StatusCode::FORBIDDEN, "Unauthorized", "Access to requested resource is denied.");
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidInput", "Malformed JSON");
-    };
-    let quantity = body["patches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["path"] == "/attributes/fulfillment_availability")
-        .and_then(|p| p["value"][0]["quantity"].as_i64());
-    let Some(quantity) = quantity else {
-        return error(StatusCode::BAD_REQUEST, "InvalidInput", "No fulfillment_availability quantity in patches");
-    };
-    let mut m = inner.market.lock().unwrap();
-    let Some(listing) = m.listings.get_mut(&sku) else {
-        return error(StatusCode::NOT_FOUND, "NotFound", &format!("SKU {sku} not found"));
-    };
-    listing.1 = Some(quantity);
-    limited(
-        answer(
-            StatusCode::OK,
-            &json!({"sku": sku, "status": "ACCEPTED", "submissionId": format!("sub-{}", m.confirmations.len() + m.orders.len()), "issues": []}),
-        ),
-        &limit,
-    )
+    json
 }

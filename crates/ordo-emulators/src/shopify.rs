@@ -1,34 +1,63 @@
-//! Shopify's REST Admin API as a connector sees it: orders (with `Link` cursor pages,
-//! `status`, `updated_at_min`), products and their variants' inventory items, locations,
-//! `inventory_levels/set`, fulfillment orders and fulfillments; the leaky-bucket rate limit
-//! with `X-Shopify-Shop-Api-Call-Limit` and 429 + `Retry-After`; signed webhooks.
+//! Shopify's REST Admin API as a connector sees it: orders (`status`, `updated_at_min`,
+//! `since_id`, `Link` cursor pages), products with their variants' inventory items,
+//! locations, inventory levels, the fulfillment-orders flow; the leaky-bucket limit with
+//! `X-Shopify-Shop-Api-Call-Limit` and 429 + `Retry-After`; HMAC-signed webhooks.
+//!
+//! Operation names in [`Stats`]: `orders`, `orders/count`, `order`, `fulfillment_orders`,
+//! `fulfillments`, `fulfillments/update_tracking`, `products`, `variant`, `locations`,
+//! `inventory_levels`, `inventory_levels/set`, `inventory_levels/adjust`, `not_found`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
-use base64::Engine;
-use serde_json::{Value, json};
-use time::OffsetDateTime;
+use serde_json::{Map, Value, json};
+use time::{OffsetDateTime, UtcOffset};
 
-use crate::common::{Bucket, Fault, Faults, Running, Stats, cut_off, rfc3339, serve, sign};
+pub use crate::seed::{Address, Customer, LineSpec, NewOrder};
 
-/// Ids above 2^53, as real shops have: clients must not parse them as floats.
-const FIRST_ID: u64 = 5_000_000_000_000_001;
+use crate::common::{
+    Answer, Bucket, Faults, Req, Running, Stats, decode_token, deliver, encode_token, json_answer,
+    parse_time, random_uuid, retry_after, serve, sign, with_header,
+};
+use crate::seed::{cents, money};
 
+mod routes;
+
+/// Ids of everything but orders (line items, fulfillment orders, fulfillments, customers,
+/// shipping lines), products, variants and inventory items: all above 2^53
+/// (9_007_199_254_740_992), so a client parsing them as f64 gets them wrong.
+const FIRST_OTHER_ID: u64 = 9_100_000_000_000_001;
+const FIRST_PRODUCT_ID: u64 = 9_200_000_000_000_001;
+const FIRST_VARIANT_ID: u64 = 9_300_000_000_000_001;
+const FIRST_INVENTORY_ITEM_ID: u64 = 9_400_000_000_000_001;
+
+/// How the emulated shop behaves.
 #[derive(Debug, Clone)]
 pub struct ShopifyConfig {
+    /// The admin API token expected in `X-Shopify-Access-Token`.
     pub access_token: String,
+    /// The key webhooks are signed with (the app's client secret).
     pub webhook_secret: String,
+    /// The `{version}` in `/admin/api/{version}/...`; other versions answer 404.
     pub api_version: String,
+    /// Sent as `X-Shopify-Shop-Domain`; named in `Link` URLs' place of the loopback host.
     pub shop_domain: String,
-    /// Leaky bucket: size and drain per second (standard plans: 40 and 2).
+    /// Leaky bucket size (standard plans: 40).
     pub bucket_size: f64,
+    /// Requests leaked per second (standard plans: 2).
     pub leak_per_second: f64,
+    /// The shop's time zone: every time in answers carries this offset, as Shopify's do.
+    pub utc_offset: UtcOffset,
+    /// Archive (close) an order once it is paid and fulfilled, Shopify's default setting:
+    /// it then leaves `status=open` lists.
+    pub auto_archive: bool,
+    /// The first order's id (then +1 per order). The default, 5_000_000_000_000_001, is
+    /// below 2^53; set e.g. 9_007_199_254_740_993 to make order ids lose precision as f64.
+    pub first_order_id: u64,
 }
 
 impl Default for ShopifyConfig {
@@ -40,32 +69,80 @@ impl Default for ShopifyConfig {
             shop_domain: "ordo-demo.myshopify.com".into(),
             bucket_size: 40.0,
             leak_per_second: 2.0,
+            utc_offset: UtcOffset::from_hms(-5, 0, 0).expect("valid offset"),
+            auto_archive: true,
+            first_order_id: 5_000_000_000_000_001,
         }
     }
 }
 
-/// One line of an order to place.
+/// One webhook delivery the emulator made.
 #[derive(Debug, Clone)]
-pub struct LineSpec {
-    pub sku: String,
-    pub quantity: i64,
-    /// Unit price, a decimal string.
-    pub price: String,
+pub struct WebhookDelivery {
+    /// `X-Shopify-Webhook-Id`: new per delivery, the same on a redelivery.
+    pub webhook_id: String,
+    /// `X-Shopify-Event-Id`: the same for every delivery of one event.
+    pub event_id: String,
+    pub topic: String,
+    /// The exact bytes sent (and signed).
+    pub body: Vec<u8>,
+    /// The receiver's answer (0: unreachable).
+    pub status: u16,
 }
 
-#[derive(Default)]
+struct Variant {
+    id: u64,
+    sku: String,
+    inventory_item_id: u64,
+    price: String,
+}
+
+struct Product {
+    id: u64,
+    title: String,
+    variants: Vec<Variant>,
+    created_at: OffsetDateTime,
+}
+
+struct Location {
+    id: u64,
+    name: String,
+}
+
 struct Shop {
     orders: BTreeMap<u64, Value>,
-    next_id: u64,
+    next_order: u64,
     next_number: u64,
-    /// SKU → (product id, variant id, inventory item id).
-    variants: BTreeMap<String, (u64, u64, u64)>,
-    locations: Vec<(u64, String)>,
-    /// (inventory item, location) → available.
-    levels: BTreeMap<(u64, u64), i64>,
+    next_other: u64,
+    products: Vec<Product>,
+    locations: Vec<Location>,
+    /// (inventory item, location) → (available, updated at).
+    levels: BTreeMap<(u64, u64), (i64, OffsetDateTime)>,
+    /// Order id → its fulfillment orders.
     fulfillment_orders: BTreeMap<u64, Vec<Value>>,
     fulfillments: Vec<Value>,
-    deliveries: Vec<(String, String, Vec<u8>)>,
+    deliveries: Vec<WebhookDelivery>,
+}
+
+impl Shop {
+    fn other_id(&mut self) -> u64 {
+        self.next_other += 1;
+        self.next_other - 1
+    }
+
+    fn variant_by_sku(&self, sku: &str) -> Option<(&Product, &Variant)> {
+        self.products
+            .iter()
+            .find_map(|p| p.variants.iter().find(|v| v.sku == sku).map(|v| (p, v)))
+    }
+
+    fn sku_of_item(&self, item: u64) -> Option<&str> {
+        self.products
+            .iter()
+            .flat_map(|p| &p.variants)
+            .find(|v| v.inventory_item_id == item)
+            .map(|v| v.sku.as_str())
+    }
 }
 
 struct Inner {
@@ -76,58 +153,41 @@ struct Inner {
     faults: Faults,
 }
 
+/// An emulated Shopify store. Clones share the store; the server stops when the last clone
+/// is dropped.
 #[derive(Clone)]
 pub struct ShopifyEmulator {
     inner: Arc<Inner>,
     running: Arc<Running>,
 }
 
-type Answer = Response<Body>;
-
-fn json_answer(status: StatusCode, body: &Value) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("static response")
-}
-
 impl ShopifyEmulator {
+    /// Starts the store on a random loopback port, with no locations and no products.
     pub async fn start(config: ShopifyConfig) -> Self {
         let inner = Arc::new(Inner {
             bucket: Mutex::new(Bucket::new(config.leak_per_second, config.bucket_size)),
-            config,
             shop: Mutex::new(Shop {
-                next_id: FIRST_ID,
+                orders: BTreeMap::new(),
+                next_order: config.first_order_id,
                 next_number: 1001,
-                ..Default::default()
+                next_other: FIRST_OTHER_ID,
+                products: Vec::new(),
+                locations: Vec::new(),
+                levels: BTreeMap::new(),
+                fulfillment_orders: BTreeMap::new(),
+                fulfillments: Vec::new(),
+                deliveries: Vec::new(),
             }),
+            config,
             stats: Mutex::default(),
             faults: Faults::default(),
         });
-        let base = format!("/admin/api/{}", inner.config.api_version);
-        let app = Router::new()
-            .route(&format!("{base}/orders.json"), get(list_orders))
-            .route(&format!("{base}/orders/{{id}}"), get(get_order))
-            .route(
-                &format!("{base}/orders/{{id}}/fulfillment_orders.json"),
-                get(list_fulfillment_orders),
-            )
-            .route(&format!("{base}/products.json"), get(list_products))
-            .route(&format!("{base}/locations.json"), get(list_locations))
-            .route(
-                &format!("{base}/inventory_levels/set.json"),
-                post(set_level),
-            )
-            .route(
-                &format!("{base}/fulfillments.json"),
-                post(create_fulfillment),
-            )
-            .with_state(inner.clone());
+        let app = routes::router(inner.clone());
         let running = Arc::new(serve(app).await);
         Self { inner, running }
     }
 
+    /// `http://127.0.0.1:PORT`; the API lives under `/admin/api/{version}/`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.running.addr)
     }
@@ -136,126 +196,204 @@ impl ShopifyEmulator {
         &self.inner.config
     }
 
+    /// A snapshot of the requests seen so far.
     pub fn stats(&self) -> Stats {
         self.inner.stats.lock().unwrap().clone()
     }
 
+    /// Faults for the next requests; 4xx/5xx bodies are Shopify's `{"errors": "..."}`.
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
     }
 
+    /// Adds a location (orders placed afterwards are assigned the first one added).
     pub fn add_location(&self, id: u64, name: &str) {
-        self.inner
-            .shop
-            .lock()
-            .unwrap()
-            .locations
-            .push((id, name.to_string()));
+        self.inner.shop.lock().unwrap().locations.push(Location {
+            id,
+            name: name.to_string(),
+        });
     }
 
-    /// A product with one variant of this SKU; returns its variant id.
+    /// A product with one variant of this SKU (priced 10.00); returns the variant id. Adding
+    /// a SKU again returns the existing variant.
     pub fn add_product(&self, sku: &str) -> u64 {
+        self.add_product_with_variants(sku, &[sku])[0]
+    }
+
+    /// A product with one variant per SKU; returns the variant ids in order.
+    pub fn add_product_with_variants(&self, title: &str, skus: &[&str]) -> Vec<u64> {
         let mut shop = self.inner.shop.lock().unwrap();
-        if let Some((_, variant, _)) = shop.variants.get(sku) {
-            return *variant;
+        if let Some(ids) = skus
+            .iter()
+            .map(|s| shop.variant_by_sku(s).map(|(_, v)| v.id))
+            .collect::<Option<Vec<_>>>()
+        {
+            return ids;
         }
-        let n = shop.variants.len() as u64;
-        let ids = (
-            7_000_000_000_000_000 + n,
-            8_000_000_000_000_000 + n,
-            9_000_000_000_000_000 + n,
-        );
-        shop.variants.insert(sku.to_string(), ids);
-        ids.1
+        let n = shop.products.len() as u64;
+        let first_variant = shop
+            .products
+            .iter()
+            .map(|p| p.variants.len() as u64)
+            .sum::<u64>();
+        let variants: Vec<Variant> = skus
+            .iter()
+            .enumerate()
+            .map(|(i, sku)| Variant {
+                id: FIRST_VARIANT_ID + first_variant + i as u64,
+                sku: sku.to_string(),
+                inventory_item_id: FIRST_INVENTORY_ITEM_ID + first_variant + i as u64,
+                price: "10.00".into(),
+            })
+            .collect();
+        let ids = variants.iter().map(|v| v.id).collect();
+        shop.products.push(Product {
+            id: FIRST_PRODUCT_ID + n,
+            title: title.to_string(),
+            variants,
+            created_at: OffsetDateTime::now_utc(),
+        });
+        ids
+    }
+
+    /// The inventory item behind a SKU's variant.
+    pub fn inventory_item_id(&self, sku: &str) -> Option<u64> {
+        let shop = self.inner.shop.lock().unwrap();
+        shop.variant_by_sku(sku).map(|(_, v)| v.inventory_item_id)
+    }
+
+    /// Seeds the available quantity of a SKU at a location; false if either is unknown.
+    pub fn set_available(&self, sku: &str, location: u64, available: i64) -> bool {
+        let mut shop = self.inner.shop.lock().unwrap();
+        let Some(item) = shop.variant_by_sku(sku).map(|(_, v)| v.inventory_item_id) else {
+            return false;
+        };
+        if !shop.locations.iter().any(|l| l.id == location) {
+            return false;
+        }
+        shop.levels
+            .insert((item, location), (available, OffsetDateTime::now_utc()));
+        true
     }
 
     /// What the shop shows as available for the SKU at the location (`None` if never set).
     pub fn available(&self, sku: &str, location: u64) -> Option<i64> {
         let shop = self.inner.shop.lock().unwrap();
-        let (_, _, item) = shop.variants.get(sku)?;
-        shop.levels.get(&(*item, location)).copied()
+        let (_, v) = shop.variant_by_sku(sku)?;
+        shop.levels
+            .get(&(v.inventory_item_id, location))
+            .map(|l| l.0)
     }
 
-    /// Places an order as a customer would; returns its JSON (the webhook payload).
-    pub fn place_order(&self, email: &str, lines: &[LineSpec], financial_status: &str) -> Value {
-        let mut shop = self.inner.shop.lock().unwrap();
-        let id = shop.next_id;
-        shop.next_id += 1;
-        let number = shop.next_number;
-        shop.next_number += 1;
-        let now = rfc3339(OffsetDateTime::now_utc());
-        let mut line_items = Vec::new();
-        let mut fo_lines = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            let variant = shop.variants.get(&l.sku).map(|v| v.1);
-            let line_id = id * 10 + i as u64;
-            line_items.push(json!({
-                "id": line_id, "variant_id": variant, "sku": l.sku, "title": l.sku, "name": l.sku,
-                "quantity": l.quantity, "current_quantity": l.quantity, "fulfillable_quantity": l.quantity,
-                "fulfillment_status": null, "fulfillment_service": "manual", "price": l.price,
-                "total_discount": "0.00", "requires_shipping": true, "taxable": true, "grams": 300,
-                "tax_lines": [], "properties": [],
-            }));
-            fo_lines.push(
-                json!({"id": line_id + 1, "line_item_id": line_id, "quantity": l.quantity,
-                "fulfillable_quantity": l.quantity, "variant_id": variant}),
-            );
+    /// Every level set: SKU → location → available.
+    pub fn stock(&self) -> BTreeMap<String, BTreeMap<u64, i64>> {
+        let shop = self.inner.shop.lock().unwrap();
+        let mut out: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+        for ((item, location), (available, _)) in &shop.levels {
+            if let Some(sku) = shop.sku_of_item(*item) {
+                out.entry(sku.to_string())
+                    .or_default()
+                    .insert(*location, *available);
+            }
         }
-        let total: i64 = lines
-            .iter()
-            .map(|l| cents(&l.price) * l.quantity)
-            .sum::<i64>()
-            + 490;
-        let location = shop.locations.first().map(|l| l.0);
-        let order = json!({
-            "id": id, "admin_graphql_api_id": format!("gid://shopify/Order/{id}"),
-            "name": format!("#{number}"), "order_number": number, "number": number - 1000,
-            "email": email, "contact_email": email, "phone": null,
-            "created_at": now, "updated_at": now, "processed_at": now, "cancelled_at": null, "closed_at": null,
-            "currency": "USD", "presentment_currency": "USD",
-            "financial_status": financial_status, "fulfillment_status": null,
-            "total_price": format_cents(total), "subtotal_price": format_cents(total - 490),
-            "total_tax": "0.00", "total_discounts": "0.00", "tags": "", "note": null, "test": false,
-            "customer": {"id": id + 1, "email": email, "first_name": "Alex", "last_name": "Buyer"},
-            "shipping_address": {"first_name": "Alex", "last_name": "Buyer", "name": "Alex Buyer",
-                "address1": "350 Fifth Avenue", "address2": null, "city": "New York", "province": "New York",
-                "province_code": "NY", "zip": "10118", "country": "United States", "country_code": "US",
-                "phone": "+12125550100", "latitude": 40.7484, "longitude": -73.9857, "company": null},
-            "line_items": line_items,
-            "shipping_lines": [{"id": id + 2, "title": "Standard", "code": "standard", "price": "4.90",
-                "source": "shopify", "tax_lines": [], "discount_allocations": []}],
-            "payment_gateway_names": ["shopify_payments"], "fulfillments": [], "refunds": [],
-        });
-        shop.fulfillment_orders.insert(
-            id,
-            vec![json!({"id": id + 3, "order_id": id, "assigned_location_id": location, "status": "open",
-                "request_status": "unsubmitted", "line_items": fo_lines})],
-        );
-        shop.orders.insert(id, order.clone());
-        order
+        out
     }
 
-    fn change(&self, id: u64, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    /// Places an order as a buyer would; returns its JSON (the `orders/create` payload).
+    /// `status` is the `financial_status` (default `paid`).
+    pub fn place(&self, order: NewOrder) -> Value {
         let mut shop = self.inner.shop.lock().unwrap();
+        let json = render_order(&mut shop, &self.inner.config, &order);
+        shop.orders
+            .insert(json["id"].as_u64().expect("id"), json.clone());
+        json
+    }
+
+    /// Shorthand for [`ShopifyEmulator::place`]: lines, buyer email and financial status.
+    pub fn place_order(&self, email: &str, lines: &[LineSpec], financial_status: &str) -> Value {
+        self.place(
+            NewOrder::new()
+                .lines(lines)
+                .email(email)
+                .status(financial_status),
+        )
+    }
+
+    fn change(&self, id: u64, f: impl FnOnce(&mut Shop, &str)) -> Option<Value> {
+        let mut shop = self.inner.shop.lock().unwrap();
+        shop.orders.get(&id)?;
+        let now = self.now();
+        f(&mut shop, &now);
         let order = shop.orders.get_mut(&id)?;
-        f(order);
-        order["updated_at"] = json!(rfc3339(OffsetDateTime::now_utc()));
+        order["updated_at"] = json!(now);
         Some(order.clone())
     }
 
+    fn now(&self) -> String {
+        shop_time(OffsetDateTime::now_utc(), &self.inner.config)
+    }
+
+    /// The buyer cancels: `cancelled_at`, `cancel_reason: customer`, the order closed, its
+    /// open fulfillment orders cancelled. Returns the order's JSON.
     pub fn cancel_order(&self, id: u64) -> Option<Value> {
-        self.change(id, |o| {
-            o["cancelled_at"] = json!(rfc3339(OffsetDateTime::now_utc()));
+        self.change(id, |shop, now| {
+            let o = shop.orders.get_mut(&id).expect("checked");
+            o["cancelled_at"] = json!(now);
+            o["closed_at"] = json!(now);
             o["cancel_reason"] = json!("customer");
+            if o["financial_status"] == "pending" || o["financial_status"] == "authorized" {
+                o["financial_status"] = json!("voided");
+            }
+            for fo in shop.fulfillment_orders.get_mut(&id).into_iter().flatten() {
+                if fo["status"] != "closed" {
+                    fo["status"] = json!("cancelled");
+                    fo["supported_actions"] = json!([]);
+                }
+            }
         })
     }
 
+    /// Payment captured: `financial_status: paid`, nothing outstanding.
     pub fn mark_paid(&self, id: u64) -> Option<Value> {
-        self.change(id, |o| o["financial_status"] = json!("paid"))
+        self.set_financial_status(id, "paid")
     }
 
+    /// Sets `financial_status` (`pending`, `authorized`, `paid`, `refunded`, ...).
+    pub fn set_financial_status(&self, id: u64, status: &str) -> Option<Value> {
+        self.change(id, |shop, _| {
+            let o = shop.orders.get_mut(&id).expect("checked");
+            o["financial_status"] = json!(status);
+            let outstanding = if status == "paid" || status == "refunded" {
+                "0.00".to_string()
+            } else {
+                o["total_price"].as_str().unwrap_or("0.00").to_string()
+            };
+            o["total_outstanding"] = json!(outstanding);
+        })
+    }
+
+    /// Archives the order (`closed_at` set): it leaves `status=open` lists.
+    pub fn close_order(&self, id: u64) -> Option<Value> {
+        self.change(id, |shop, now| {
+            shop.orders.get_mut(&id).expect("checked")["closed_at"] = json!(now);
+        })
+    }
+
+    /// An order as the API shows it.
     pub fn order(&self, id: u64) -> Option<Value> {
         self.inner.shop.lock().unwrap().orders.get(&id).cloned()
+    }
+
+    /// Every order, by id.
+    pub fn orders(&self) -> Vec<Value> {
+        self.inner
+            .shop
+            .lock()
+            .unwrap()
+            .orders
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn order_ids(&self) -> Vec<u64> {
@@ -269,453 +407,295 @@ impl ShopifyEmulator {
             .collect()
     }
 
-    /// Fulfillments created by the client.
+    /// An order's fulfillment orders as the API shows them.
+    pub fn fulfillment_orders(&self, order_id: u64) -> Vec<Value> {
+        let shop = self.inner.shop.lock().unwrap();
+        shop.fulfillment_orders
+            .get(&order_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Fulfillments created by clients (the `fulfillment` objects answered), in order.
     pub fn fulfillments(&self) -> Vec<Value> {
         self.inner.shop.lock().unwrap().fulfillments.clone()
     }
 
-    /// Delivers `topic` for the order to `url`, signed; returns the receiver's status.
+    /// Every webhook delivery made, in order.
+    pub fn deliveries(&self) -> Vec<WebhookDelivery> {
+        self.inner.shop.lock().unwrap().deliveries.clone()
+    }
+
+    /// The payload of `topic` for an order: the order JSON (`{"id": N}` for
+    /// `orders/delete`). Panics if the order is unknown.
+    pub fn webhook_body(&self, topic: &str, order_id: u64) -> Vec<u8> {
+        let order = self
+            .order(order_id)
+            .unwrap_or_else(|| panic!("no Shopify order {order_id}"));
+        let body = if topic == "orders/delete" {
+            json!({"id": order_id})
+        } else {
+            order
+        };
+        body.to_string().into_bytes()
+    }
+
+    /// Delivers `topic` (e.g. `orders/create`, `orders/updated`, `orders/paid`,
+    /// `orders/cancelled`, `orders/fulfilled`) for the order to `url`, signed, with a new
+    /// webhook id; returns the receiver's status (0: unreachable). Panics if the order is
+    /// unknown.
     pub async fn send_webhook(&self, url: &str, topic: &str, order_id: u64) -> u16 {
-        let body = self
-            .order(order_id)
-            .map(|o| o.to_string())
-            .unwrap_or_default()
-            .into_bytes();
-        let id = {
-            let shop = self.inner.shop.lock().unwrap();
-            format!("b{:08x}-{}", shop.deliveries.len() + 1, shop.next_id)
-        };
-        self.inner.shop.lock().unwrap().deliveries.push((
-            id.clone(),
-            topic.to_string(),
-            body.clone(),
-        ));
+        let body = self.webhook_body(topic, order_id);
         let signature = sign(&self.inner.config.webhook_secret, &body);
-        self.deliver(url, topic, &id, &body, &signature).await
+        let (webhook_id, event_id) = (random_uuid(), random_uuid());
+        let status = self
+            .post_webhook(url, topic, &webhook_id, &event_id, &body, &signature)
+            .await;
+        self.record(WebhookDelivery {
+            webhook_id,
+            event_id,
+            topic: topic.to_string(),
+            body,
+            status,
+        });
+        status
     }
 
-    /// Sends the last delivery again, with the same webhook id (Shopify's retry).
+    /// Sends a past delivery again with the same webhook id, body and signature (Shopify's
+    /// retry); 0 if no delivery has that id.
+    pub async fn redeliver(&self, url: &str, webhook_id: &str) -> u16 {
+        let past = self
+            .inner
+            .shop
+            .lock()
+            .unwrap()
+            .deliveries
+            .iter()
+            .find(|d| d.webhook_id == webhook_id)
+            .cloned();
+        let Some(d) = past else { return 0 };
+        let signature = sign(&self.inner.config.webhook_secret, &d.body);
+        let status = self
+            .post_webhook(
+                url,
+                &d.topic,
+                &d.webhook_id,
+                &d.event_id,
+                &d.body,
+                &signature,
+            )
+            .await;
+        self.record(WebhookDelivery { status, ..d });
+        status
+    }
+
+    /// Sends the last delivery again, with the same webhook id; 0 if none was made.
     pub async fn redeliver_last(&self, url: &str) -> u16 {
-        let Some((id, topic, body)) = self.inner.shop.lock().unwrap().deliveries.last().cloned()
-        else {
-            return 0;
-        };
-        let signature = sign(&self.inner.config.webhook_secret, &body);
-        self.deliver(url, &topic, &id, &body, &signature).await
+        let last = self
+            .inner
+            .shop
+            .lock()
+            .unwrap()
+            .deliveries
+            .last()
+            .map(|d| d.webhook_id.clone());
+        match last {
+            Some(id) => self.redeliver(url, &id).await,
+            None => 0,
+        }
     }
 
-    /// A delivery signed with the wrong secret.
+    /// A delivery signed with the wrong key (otherwise like [`Self::send_webhook`]); not
+    /// recorded in [`Self::deliveries`].
     pub async fn send_forged_webhook(&self, url: &str, topic: &str, order_id: u64) -> u16 {
-        let body = self
-            .order(order_id)
-            .map(|o| o.to_string())
-            .unwrap_or_default()
-            .into_bytes();
+        let body = self.webhook_body(topic, order_id);
         let signature = sign("not-the-secret", &body);
-        self.deliver(url, topic, "forged-1", &body, &signature)
-            .await
-    }
-
-    async fn deliver(&self, url: &str, topic: &str, id: &str, body: &[u8], signature: &str) -> u16 {
-        let client = reqwest::Client::new();
-        match client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("X-Shopify-Topic", topic)
-            .header("X-Shopify-Hmac-Sha256", signature)
-            .header("X-Shopify-Shop-Domain", &self.inner.config.shop_domain)
-            .header("X-Shopify-API-Version", &self.inner.config.api_version)
-            .header("X-Shopify-Webhook-Id", id)
-            .header("X-Shopify-Triggered-At", rfc3339(OffsetDateTime::now_utc()))
-            .body(body.to_vec())
-            .send()
-            .await
-        {
-            Ok(r) => r.status().as_u16(),
-            Err(_) => 0,
-        }
-    }
-}
-
-fn cents(price: &str) -> i64 {
-    let (whole, frac) = price.split_once('.').unwrap_or((price, "0"));
-    whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}")[..2].parse::<i64>().unwrap_or(0)
-}
-
-fn format_cents(c: i64) -> String {
-    format!("{}.{:02}", c / 100, c % 100)
-}
-
-/// Authentication, rate limit, statistics and faults, before any handler runs.
-async fn admit(inner: &Inner, headers: &HeaderMap, operation: &str) -> Result<String, Answer> {
-    inner.stats.lock().unwrap().record(operation);
-    if headers
-        .get("x-shopify-access-token")
-        .and_then(|v| v.to_str().ok())
-        != Some(inner.config.access_token.as_str())
-    {
-        return Err(json_answer(
-            StatusCode::UNAUTHORIZED,
-            &json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}),
-        ));
-    }
-    let limit = {
-        let mut bucket = inner.bucket.lock().unwrap();
-        match bucket.take() {
-            Ok(()) => format!("{}/{}", bucket.used(), bucket.burst as u64),
-            Err(wait) => {
-                inner.stats.lock().unwrap().throttled += 1;
-                let mut answer = json_answer(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &json!({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}),
-                );
-                answer.headers_mut().insert(
-                    "retry-after",
-                    format!("{:.1}", wait.max(0.1)).parse().unwrap(),
-                );
-                return Err(answer);
-            }
-        }
-    };
-    match inner.faults.take() {
-        Some(Fault::Fail(status)) => {
-            return Err(json_answer(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                &json!({"errors": "Internal Server Error"}),
-            ));
-        }
-        Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Drop) => return Err(cut_off()),
-        None => {}
-    }
-    Ok(limit)
-}
-
-fn with_limit(mut answer: Answer, limit: &str) -> Answer {
-    answer
-        .headers_mut()
-        .insert("x-shopify-shop-api-call-limit", limit.parse().unwrap());
-    answer
-}
-
-fn page_token(offset: usize, status: &str, since: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}|{status}|{since}"))
-}
-
-async fn list_orders(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Query(q): Query<BTreeMap<String, String>>,
-) -> Answer {
-    let limit_header = match admit(&inner, &headers, "orders").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(50)
-        .clamp(1, 250);
-    let (offset, status, since) = if let Some(token) = q.get("page_info") {
-        if let Some(other) = q
-            .keys()
-            .find(|k| !matches!(k.as_str(), "page_info" | "limit" | "fields"))
-        {
-            return json_answer(
-                StatusCode::BAD_REQUEST,
-                &json!({"errors": {"page_info": [format!("{other} cannot be passed when page_info is present")]}}),
-            );
-        }
-        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default();
-        let mut parts = decoded.splitn(3, '|');
-        let offset = parts.next().and_then(|o| o.parse().ok());
-        let Some(offset) = offset else {
-            return json_answer(
-                StatusCode::BAD_REQUEST,
-                &json!({"errors": {"page_info": ["Invalid value."]}}),
-            );
-        };
-        (
-            offset,
-            parts.next().unwrap_or("open").to_string(),
-            parts.next().unwrap_or("").to_string(),
+        self.post_webhook(
+            url,
+            topic,
+            &random_uuid(),
+            &random_uuid(),
+            &body,
+            &signature,
         )
-    } else {
-        (
-            0,
-            q.get("status").cloned().unwrap_or_else(|| "open".into()),
-            q.get("updated_at_min").cloned().unwrap_or_default(),
-        )
-    };
-    let since_t = (!since.is_empty())
-        .then(|| OffsetDateTime::parse(&since, &time::format_description::well_known::Rfc3339).ok())
-        .flatten();
-    let shop = inner.shop.lock().unwrap();
-    let matching: Vec<&Value> = shop
-        .orders
-        .values()
-        .filter(|o| match status.as_str() {
-            "any" => true,
-            "cancelled" => !o["cancelled_at"].is_null(),
-            "closed" => !o["closed_at"].is_null(),
-            _ => o["cancelled_at"].is_null() && o["closed_at"].is_null(),
-        })
-        .filter(|o| {
-            since_t.is_none_or(|s| {
-                o["updated_at"]
-                    .as_str()
-                    .and_then(|u| {
-                        OffsetDateTime::parse(u, &time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
-                    .is_some_and(|u| u >= s)
-            })
-        })
-        .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|o| (*o).clone())
-        .collect();
-    let base = format!(
-        "https://{}/admin/api/{}/orders.json",
-        inner.config.shop_domain, inner.config.api_version
-    );
-    let mut links = Vec::new();
-    if offset > 0 {
-        links.push(format!(
-            "<{base}?limit={limit}&page_info={}>; rel=\"previous\"",
-            page_token(offset.saturating_sub(limit), &status, &since)
-        ));
+        .await
     }
-    if offset + limit < matching.len() {
-        links.push(format!(
-            "<{base}?limit={limit}&page_info={}>; rel=\"next\"",
-            page_token(offset + limit, &status, &since)
-        ));
-    }
-    let mut answer = with_limit(
-        json_answer(StatusCode::OK, &json!({"orders": page})),
-        &limit_header,
-    );
-    if !links.is_empty() {
-        // Real pages name the shop's own host; the emulator answers on loopback.
-        let local = format!(
-            "http://{}",
-            headers
-                .get("host")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default()
-        );
-        let text = links
-            .join(", ")
-            .replace(&format!("https://{}", inner.config.shop_domain), &local);
-        answer.headers_mut().insert("link", text.parse().unwrap());
-    }
-    answer
-}
 
-async fn get_order(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> Answer {
-    let limit = match admit(&inner, &headers, "order").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let id = file.trim_end_matches(".json").parse::<u64>().unwrap_or(0);
-    match inner.shop.lock().unwrap().orders.get(&id) {
-        Some(o) => with_limit(json_answer(StatusCode::OK, &json!({"order": o})), &limit),
-        None => json_answer(StatusCode::NOT_FOUND, &json!({"errors": "Not Found"})),
+    fn record(&self, d: WebhookDelivery) {
+        self.inner.shop.lock().unwrap().deliveries.push(d);
+    }
+
+    async fn post_webhook(
+        &self,
+        url: &str,
+        topic: &str,
+        webhook_id: &str,
+        event_id: &str,
+        body: &[u8],
+        signature: &str,
+    ) -> u16 {
+        let c = &self.inner.config;
+        let headers = [
+            ("X-Shopify-Topic", topic.to_string()),
+            ("X-Shopify-Hmac-Sha256", signature.to_string()),
+            ("X-Shopify-Shop-Domain", c.shop_domain.clone()),
+            ("X-Shopify-API-Version", c.api_version.clone()),
+            ("X-Shopify-Webhook-Id", webhook_id.to_string()),
+            ("X-Shopify-Event-Id", event_id.to_string()),
+            (
+                "X-Shopify-Triggered-At",
+                crate::common::rfc3339(OffsetDateTime::now_utc()),
+            ),
+            ("X-Shopify-Test", "false".to_string()),
+        ];
+        deliver(url, &headers, "application/json", body.to_vec()).await
     }
 }
 
-async fn list_fulfillment_orders(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-) -> Answer {
-    let limit = match admit(&inner, &headers, "fulfillment_orders").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    match inner.shop.lock().unwrap().fulfillment_orders.get(&id) {
-        Some(fos) => with_limit(
-            json_answer(StatusCode::OK, &json!({"fulfillment_orders": fos})),
-            &limit,
-        ),
-        None => json_answer(StatusCode::NOT_FOUND, &json!({"errors": "Not Found"})),
-    }
-}
-
-async fn list_products(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Answer {
-    let limit = match admit(&inner, &headers, "products").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let shop = inner.shop.lock().unwrap();
-    let products: Vec<Value> = shop
-        .variants
-        .iter()
-        .map(|(sku, (product, variant, item))| {
-            json!({"id": product, "title": sku, "variants": [{"id": variant, "product_id": product, "sku": sku,
-                "inventory_item_id": item, "inventory_management": "shopify"}]})
-        })
-        .collect();
-    with_limit(
-        json_answer(StatusCode::OK, &json!({"products": products})),
-        &limit,
+/// A time as the shop shows it: seconds, in the shop's offset (`2026-01-10T11:00:00-05:00`).
+fn shop_time(t: OffsetDateTime, config: &ShopifyConfig) -> String {
+    crate::common::rfc3339(
+        t.to_offset(config.utc_offset)
+            .replace_nanosecond(0)
+            .expect("0 ns is valid"),
     )
 }
 
-async fn list_locations(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Answer {
-    let limit = match admit(&inner, &headers, "locations").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let shop = inner.shop.lock().unwrap();
-    let locations: Vec<Value> = shop
-        .locations
-        .iter()
-        .map(|(id, name)| json!({"id": id, "name": name, "active": true}))
-        .collect();
-    with_limit(
-        json_answer(StatusCode::OK, &json!({"locations": locations})),
-        &limit,
-    )
+fn money_set(amount: &str, currency: &str) -> Value {
+    json!({"shop_money": {"amount": amount, "currency_code": currency},
+        "presentment_money": {"amount": amount, "currency_code": currency}})
 }
 
-async fn set_level(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Answer {
-    let limit = match admit(&inner, &headers, "inventory_levels/set").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return json_answer(StatusCode::BAD_REQUEST, &json!({"errors": "Invalid JSON"}));
-    };
-    let (Some(location), Some(item), Some(available)) = (
-        body["location_id"].as_u64(),
-        body["inventory_item_id"].as_u64(),
-        body["available"].as_i64(),
-    ) else {
-        return json_answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({"errors": {"base": ["location_id, inventory_item_id and available are required"]}}),
-        );
-    };
-    let mut shop = inner.shop.lock().unwrap();
-    if !shop.locations.iter().any(|l| l.0 == location)
-        || !shop.variants.values().any(|v| v.2 == item)
-    {
-        return json_answer(StatusCode::NOT_FOUND, &json!({"errors": "Not Found"}));
-    }
-    shop.levels.insert((item, location), available);
-    with_limit(
-        json_answer(
-            StatusCode::OK,
-            &json!({"inventory_level": {"inventory_item_id": item, "location_id": location, "available": available,
-                "updated_at": rfc3339(OffsetDateTime::now_utc())}}),
-        ),
-        &limit,
-    )
+fn address_json(a: &crate::seed::Address, c: &crate::seed::Customer) -> Value {
+    json!({
+        "first_name": c.first_name, "last_name": c.last_name,
+        "name": format!("{} {}", c.first_name, c.last_name), "company": a.company,
+        "address1": a.line1, "address2": a.line2, "city": a.city, "province": a.region,
+        "province_code": a.region_code, "zip": a.postal_code, "country": a.country,
+        "country_code": a.country_code, "phone": a.phone, "latitude": null, "longitude": null,
+    })
 }
 
-async fn create_fulfillment(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let limit = match admit(&inner, &headers, "fulfillments").await {
-        Ok(l) => l,
-        Err(a) => return a,
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return json_answer(StatusCode::BAD_REQUEST, &json!({"errors": "Invalid JSON"}));
-    };
-    let f = &body["fulfillment"];
-    let mut shop = inner.shop.lock().unwrap();
-    let mut order_id = None;
-    for group in f["line_items_by_fulfillment_order"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let fo_id = group["fulfillment_order_id"].as_u64().unwrap_or(0);
-        let Some((oid, fos)) = shop
-            .fulfillment_orders
-            .iter_mut()
-            .find(|(_, fos)| fos.iter().any(|fo| fo["id"].as_u64() == Some(fo_id)))
-        else {
-            return json_answer(StatusCode::NOT_FOUND, &json!({"errors": "Not Found"}));
+/// An order and its fulfillment order, as Shopify's REST API (2024-04 and later) shows them.
+fn render_order(shop: &mut Shop, config: &ShopifyConfig, spec: &NewOrder) -> Value {
+    let id = shop.next_order;
+    shop.next_order += 1;
+    let number = shop.next_number;
+    shop.next_number += 1;
+    let when = shop_time(spec.when(), config);
+    let currency = spec.currency.as_str();
+    let location = shop.locations.first().map(|l| (l.id, l.name.clone()));
+    let fo_id = shop.other_id();
+    let mut line_items = Vec::new();
+    let mut fo_lines = Vec::new();
+    for l in &spec.lines {
+        let line_id = shop.other_id();
+        let fo_line_id = shop.other_id();
+        let found = shop
+            .variant_by_sku(&l.sku)
+            .map(|(p, v)| (p.id, v.id, v.inventory_item_id, p.title.clone()));
+        let (product, variant, item) = match &found {
+            Some((p, v, i, _)) => (json!(p), json!(v), json!(i)),
+            None => (Value::Null, Value::Null, Value::Null),
         };
-        order_id = Some(*oid);
-        let fo = fos
-            .iter_mut()
-            .find(|fo| fo["id"].as_u64() == Some(fo_id))
-            .expect("found above");
-        for item in group["fulfillment_order_line_items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let (id, q) = (item["id"].as_u64(), item["quantity"].as_i64().unwrap_or(0));
-            let Some(line) = fo["line_items"]
-                .as_array_mut()
-                .into_iter()
-                .flatten()
-                .find(|l| l["id"].as_u64() == id)
-            else {
-                return json_answer(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &json!({"errors": ["Invalid fulfillment order line item"]}),
-                );
-            };
-            let left = line["fulfillable_quantity"].as_i64().unwrap_or(0);
-            if q > left {
-                return json_answer(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &json!({"errors": ["Quantity exceeds fulfillable quantity"]}),
-                );
-            }
-            line["fulfillable_quantity"] = json!(left - q);
-        }
-        let done = fo["line_items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|l| l["fulfillable_quantity"].as_i64() == Some(0));
-        fo["status"] = json!(if done { "closed" } else { "in_progress" });
+        let title = found
+            .as_ref()
+            .map(|f| f.3.clone())
+            .unwrap_or_else(|| l.sku.clone());
+        let discount = money_set("0.00", currency);
+        line_items.push(json!({
+            "id": line_id, "admin_graphql_api_id": format!("gid://shopify/LineItem/{line_id}"),
+            "variant_id": variant, "product_id": product, "sku": l.sku, "title": title,
+            "variant_title": null, "name": title, "vendor": "Ordo Demo",
+            "quantity": l.quantity, "current_quantity": l.quantity,
+            "fulfillable_quantity": l.quantity, "fulfillment_status": null,
+            "fulfillment_service": "manual", "price": l.price, "price_set": money_set(&l.price, currency),
+            "total_discount": "0.00", "total_discount_set": discount, "grams": 300,
+            "requires_shipping": true, "taxable": true, "gift_card": false,
+            "product_exists": found.is_some(), "properties": [], "tax_lines": [],
+            "discount_allocations": [], "duties": [],
+            "variant_inventory_management": if found.is_some() { json!("shopify") } else { Value::Null },
+        }));
+        fo_lines.push(json!({
+            "id": fo_line_id, "shop_id": 1, "fulfillment_order_id": fo_id, "quantity": l.quantity,
+            "line_item_id": line_id, "inventory_item_id": item, "fulfillable_quantity": l.quantity,
+            "variant_id": variant,
+        }));
     }
-    let Some(order_id) = order_id else {
-        return json_answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({"errors": ["line_items_by_fulfillment_order is required"]}),
-        );
-    };
-    let id = 6_000_000_000_000_000 + shop.fulfillments.len() as u64;
-    let fulfillment = json!({
-        "id": id, "order_id": order_id, "status": "success",
-        "tracking_company": f["tracking_info"]["company"], "tracking_number": f["tracking_info"]["number"],
-        "tracking_numbers": [f["tracking_info"]["number"]], "tracking_url": f["tracking_info"]["url"],
-        "line_items_by_fulfillment_order": f["line_items_by_fulfillment_order"],
-        "created_at": rfc3339(OffsetDateTime::now_utc()),
+    let subtotal = spec.subtotal_cents();
+    let shipping = cents(&spec.shipping_price);
+    let total = money(subtotal + shipping);
+    let paid = matches!(spec.status.as_deref(), None | Some("paid"));
+    let financial_status = spec.status.clone().unwrap_or_else(|| "paid".into());
+    let customer_id = shop.other_id();
+    let shipping_line_id = shop.other_id();
+    let c = &spec.customer;
+    let address = address_json(&spec.ship_to, c);
+    let order = json!({
+        "id": id, "admin_graphql_api_id": format!("gid://shopify/Order/{id}"),
+        "name": format!("#{number}"), "order_number": number, "number": number - 1000,
+        "email": c.email, "contact_email": c.email, "phone": c.phone,
+        "created_at": when, "updated_at": when, "processed_at": when,
+        "cancelled_at": null, "cancel_reason": null, "closed_at": null,
+        "currency": currency, "presentment_currency": currency,
+        "financial_status": financial_status, "fulfillment_status": null, "confirmed": true,
+        "test": false, "tags": "", "note": spec.note, "note_attributes": [], "source_name": "web",
+        "taxes_included": false, "buyer_accepts_marketing": false,
+        "total_price": total, "total_price_set": money_set(&total, currency),
+        "subtotal_price": money(subtotal), "subtotal_price_set": money_set(&money(subtotal), currency),
+        "total_line_items_price": money(subtotal),
+        "total_line_items_price_set": money_set(&money(subtotal), currency),
+        "total_tax": "0.00", "total_tax_set": money_set("0.00", currency),
+        "total_discounts": "0.00", "total_discounts_set": money_set("0.00", currency),
+        "total_shipping_price_set": money_set(&money(shipping), currency),
+        "current_total_price": total, "current_subtotal_price": money(subtotal),
+        "current_total_tax": "0.00",
+        "total_outstanding": if paid { "0.00".to_string() } else { total.clone() },
+        "total_weight": 300 * spec.lines.iter().map(|l| l.quantity).sum::<i64>(),
+        "customer": {
+            "id": customer_id, "admin_graphql_api_id": format!("gid://shopify/Customer/{customer_id}"),
+            "email": c.email, "first_name": c.first_name, "last_name": c.last_name, "phone": c.phone,
+            "state": "enabled", "tags": "", "currency": currency, "tax_exempt": false,
+            "verified_email": true, "created_at": when, "updated_at": when,
+            "default_address": address,
+        },
+        "shipping_address": address, "billing_address": address,
+        "line_items": line_items,
+        "shipping_lines": [{
+            "id": shipping_line_id, "title": "Standard", "code": "standard",
+            "price": spec.shipping_price, "price_set": money_set(&spec.shipping_price, currency),
+            "discounted_price": spec.shipping_price,
+            "discounted_price_set": money_set(&spec.shipping_price, currency),
+            "source": "shopify", "carrier_identifier": null,
+            "requested_fulfillment_service_id": null, "phone": null,
+            "tax_lines": [], "discount_allocations": [],
+        }],
+        "tax_lines": [], "discount_codes": [], "discount_applications": [],
+        "payment_gateway_names": ["shopify_payments"], "fulfillments": [], "refunds": [],
+        "location_id": null,
     });
-    shop.fulfillments.push(fulfillment.clone());
-    let all_done = shop.fulfillment_orders[&order_id]
-        .iter()
-        .all(|fo| fo["status"] == "closed");
-    if let Some(order) = shop.orders.get_mut(&order_id) {
-        order["fulfillment_status"] = json!(if all_done { "fulfilled" } else { "partial" });
-        order["updated_at"] = json!(rfc3339(OffsetDateTime::now_utc()));
-    }
-    with_limit(
-        json_answer(StatusCode::CREATED, &json!({"fulfillment": fulfillment})),
-        &limit,
-    )
+    let a = &spec.ship_to;
+    let fo = json!({
+        "id": fo_id, "shop_id": 1, "order_id": id,
+        "assigned_location_id": location.as_ref().map(|l| l.0),
+        "request_status": "unsubmitted", "status": "open",
+        "supported_actions": ["create_fulfillment", "move"],
+        "destination": {
+            "id": shipping_line_id + 1, "address1": a.line1, "address2": a.line2, "city": a.city,
+            "company": a.company, "country": a.country, "email": c.email,
+            "first_name": c.first_name, "last_name": c.last_name, "phone": a.phone,
+            "province": a.region, "zip": a.postal_code,
+        },
+        "line_items": fo_lines, "fulfill_at": when, "fulfill_by": null,
+        "international_duties": null, "fulfillment_holds": [],
+        "delivery_method": {"id": fo_id + 1, "method_type": "shipping"},
+        "assigned_location": {
+            "location_id": location.as_ref().map(|l| l.0), "name": location.as_ref().map(|l| l.1.clone()),
+            "address1": null, "address2": null, "city": null, "country_code": "US", "phone": null,
+            "province": null, "zip": null,
+        },
+        "merchant_requests": [], "created_at": when, "updated_at": when,
+    });
+    shop.fulfillment_orders.insert(id, vec![fo]);
+    order
 }
