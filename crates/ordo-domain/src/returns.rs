@@ -204,7 +204,11 @@ impl Default for ReturnPolicy {
             non_returnable: vec![HandlingClass::Perishable],
             auto_approve_up_to_minor: None,
             auto_approve_reasons: Vec::new(),
-            restocking_fee_percent: [(ReturnReason::NoLongerNeeded, 10), (ReturnReason::Other, 10)].into(),
+            restocking_fee_percent: [
+                (ReturnReason::NoLongerNeeded, 10),
+                (ReturnReason::Other, 10),
+            ]
+            .into(),
             return_shipping_refund: None,
             exchange_timing: ExchangeTiming::OnReceipt,
         }
@@ -224,7 +228,10 @@ impl ReturnReason {
     pub fn merchant_at_fault(self) -> bool {
         matches!(
             self,
-            ReturnReason::Damaged | ReturnReason::Defective | ReturnReason::WrongItem | ReturnReason::NotAsDescribed
+            ReturnReason::Damaged
+                | ReturnReason::Defective
+                | ReturnReason::WrongItem
+                | ReturnReason::NotAsDescribed
         )
     }
 }
@@ -238,7 +245,10 @@ impl ReturnPolicy {
         }
         for (reason, percent) in &self.restocking_fee_percent {
             if !(0..=100).contains(percent) {
-                errors.add(format!("restocking_fee_percent.{}", reason.as_str()), "must be between 0 and 100");
+                errors.add(
+                    format!("restocking_fee_percent.{}", reason.as_str()),
+                    "must be between 0 and 100",
+                );
             } else if *percent > 0 && reason.merchant_at_fault() {
                 errors.add(
                     format!("restocking_fee_percent.{}", reason.as_str()),
@@ -249,11 +259,20 @@ impl ReturnPolicy {
         if let Some(amount) = &self.return_shipping_refund {
             let plain = amount.trim();
             let ok = !plain.is_empty()
-                && plain.split_once('.').map_or(plain.bytes().all(|b| b.is_ascii_digit()), |(w, f)| {
-                    !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) && !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
-                });
+                && plain.split_once('.').map_or(
+                    plain.bytes().all(|b| b.is_ascii_digit()),
+                    |(w, f)| {
+                        !w.is_empty()
+                            && w.bytes().all(|b| b.is_ascii_digit())
+                            && !f.is_empty()
+                            && f.bytes().all(|b| b.is_ascii_digit())
+                    },
+                );
             if !ok {
-                errors.add("return_shipping_refund", "must be a decimal string such as \"4.95\"");
+                errors.add(
+                    "return_shipping_refund",
+                    "must be a decimal string such as \"4.95\"",
+                );
             }
         }
         errors.finish(|| ())
@@ -467,7 +486,10 @@ impl ReturnInput {
                     if sku.is_empty() {
                         errors.add(format!("exchange_lines[{i}].sku"), "is required");
                     } else if !(1..=10_000).contains(&quantity) {
-                        errors.add(format!("exchange_lines[{i}].quantity"), "must be between 1 and 10000");
+                        errors.add(
+                            format!("exchange_lines[{i}].quantity"),
+                            "must be between 1 and 10000",
+                        );
                     } else {
                         exchange_lines.push(ExchangeLine { sku, quantity });
                     }
@@ -483,7 +505,10 @@ impl ReturnInput {
                     .collect();
             }
             _ if !self.exchange_lines.is_empty() => {
-                errors.add("exchange_lines", "only an exchange names what to send instead");
+                errors.add(
+                    "exchange_lines",
+                    "only an exchange names what to send instead",
+                );
             }
             _ => {}
         }

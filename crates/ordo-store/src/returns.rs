@@ -10,8 +10,8 @@ use ordo_domain::inventory::StockState;
 use ordo_domain::money::{Currency, format_amount, parse_amount};
 use ordo_domain::order::{Order, order_number};
 use ordo_domain::returns::{
-    ExchangeLine, Grade, RECEIPT_REASON, ReceivedLine, Resolution, ReturnInput, ReturnLine, ReturnMethod,
-    ReturnPolicy, ReturnStatus, ReturnStep, ReturnableLine, plan_receipt,
+    ExchangeLine, Grade, RECEIPT_REASON, ReceivedLine, Resolution, ReturnInput, ReturnLine,
+    ReturnMethod, ReturnPolicy, ReturnStatus, ReturnStep, ReturnableLine, plan_receipt,
     return_transition,
 };
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,12 @@ pub fn returnable_lines(
 /// tax pro rata), minus the policy's restocking fee for its reason, plus the policy's return
 /// shipping when the merchant is at fault; never more than what is left of the order's
 /// total after earlier refunds.
-pub fn refund_for(order: &Order, lines: &[ReturnLine], others: &[ReturnRow], policy: &ReturnPolicy) -> i64 {
+pub fn refund_for(
+    order: &Order,
+    lines: &[ReturnLine],
+    others: &[ReturnRow],
+    policy: &ReturnPolicy,
+) -> i64 {
     let mut due = 0i64;
     for r in lines {
         let Some(l) = order.lines.iter().find(|l| l.line_no == r.line_no) else {
@@ -209,8 +214,16 @@ pub fn refund_for(order: &Order, lines: &[ReturnLine], others: &[ReturnRow], pol
         let paid = minor(order, &l.unit_price) * l.quantity - minor(order, &l.discount)
             + minor(order, &l.tax);
         let share = (paid as i128 * r.quantity as i128 / l.quantity as i128) as i64;
-        let percent = policy.restocking_fee_percent.get(&r.reason).copied().unwrap_or(0);
-        let fee = if r.reason.merchant_at_fault() { 0 } else { share * percent / 100 };
+        let percent = policy
+            .restocking_fee_percent
+            .get(&r.reason)
+            .copied()
+            .unwrap_or(0);
+        let fee = if r.reason.merchant_at_fault() {
+            0
+        } else {
+            share * percent / 100
+        };
         due += share - fee;
     }
     if lines.iter().any(|r| r.reason.merchant_at_fault())
@@ -260,7 +273,9 @@ pub fn plan_return(
     // An exchange or replacement is settled in goods, not money.
     let refund = match new.resolution {
         Resolution::Exchange | Resolution::Replacement => 0,
-        Resolution::Refund | Resolution::StoreCredit => refund_for(order, &new.lines, others, policy),
+        Resolution::Refund | Resolution::StoreCredit => {
+            refund_for(order, &new.lines, others, policy)
+        }
     };
     let status = if new.auto_approved {
         ReturnStatus::Approved

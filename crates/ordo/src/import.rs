@@ -32,13 +32,9 @@ pub async fn orders(
     let state = ordo_connectors::state::ChannelState::new(store.clone(), secrets, channel);
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = import_file(&state, &bytes, format, |done, total| {
-        if interactive && (done % 25 == 0 || done == total) {
+        if interactive && (done.is_multiple_of(25) || done == total) {
             let width = 30;
-            let filled = if total == 0 {
-                width
-            } else {
-                done * width / total
-            };
+            let filled = (done * width).checked_div(total).unwrap_or(width);
             eprint!(
                 "\r  [{}{}] {done}/{total} orders",
                 "#".repeat(filled),

@@ -147,7 +147,7 @@ pub async fn start(
             if let Some(id) = order["id"].as_u64() {
                 shop.send_webhook(&hook, "orders/create", id).await;
             }
-            if tick % 3 == 0 {
+            if tick.is_multiple_of(3) {
                 let sku = skus[rng.random_range(0..skus.len())].clone();
                 let channel = if rng.random_bool(0.2) { "AFN" } else { "MFN" };
                 amz.place_order(

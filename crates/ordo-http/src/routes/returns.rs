@@ -33,7 +33,10 @@ pub async fn create(
         if let Some(sku) = l.sku.as_deref().filter(|s| !s.trim().is_empty())
             && s.store.get_product(sku.trim()).await?.is_none()
         {
-            errors.push(ordo_domain::FieldError::new(format!("exchange_lines[{i}].sku"), format!("product {sku} does not exist")));
+            errors.push(ordo_domain::FieldError::new(
+                format!("exchange_lines[{i}].sku"),
+                format!("product {sku} does not exist"),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -43,7 +46,10 @@ pub async fn create(
     match result {
         Outcome::Done(created) => {
             let rma = settle(&s, &caller, created.value).await?;
-            Ok(super::created(ordo_store::Created { value: rma, created: created.created }))
+            Ok(super::created(ordo_store::Created {
+                value: rma,
+                created: created.created,
+            }))
         }
         replayed => Ok(outcome(replayed, super::created)),
     }
@@ -65,7 +71,9 @@ async fn settled(s: &AppState, caller: &Caller, result: Outcome<Rma>) -> ApiResu
             let rma = settle(s, caller, rma).await?;
             Ok((StatusCode::OK, Json(rma)).into_response())
         }
-        replayed => Ok(outcome(replayed, |r| (StatusCode::OK, Json(r)).into_response())),
+        replayed => Ok(outcome(replayed, |r| {
+            (StatusCode::OK, Json(r)).into_response()
+        })),
     }
 }
 
