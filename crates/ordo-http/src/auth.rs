@@ -30,6 +30,11 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
+    /// After a revocation: every key is looked up again.
+    pub fn forget_all(&self) {
+        self.entries.write().expect("key cache").clear();
+    }
+
     pub async fn lookup(&self, store: &dyn Store, token: &str) -> Result<Option<ApiKey>, ApiError> {
         let hash = hash_token(token);
         if let Some((key, at)) = self.entries.read().expect("key cache").get(&hash)

@@ -24,7 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use routes::{
-    catalog, connectors, events, fulfillment, inventory, orders, packing, picking, returns,
+    access, catalog, connectors, events, fulfillment, inventory, orders, packing, picking, returns,
     routing, shipments, system,
 };
 
@@ -146,6 +146,7 @@ impl Modify for SecurityAddon {
         connectors::list_mappings, connectors::put_mapping, connectors::delete_mapping,
         connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
         connectors::shopify_hook, connectors::woocommerce_hook, connectors::import_orders,
+        access::list_keys, access::revoke_key, access::list_users,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -160,6 +161,7 @@ impl Modify for SecurityAddon {
         (name = "packing", description = "Box types, the pack station, packing slips"),
         (name = "returns", description = "Returns: authorisation, receipt and inspection, refunds due"),
         (name = "connectors", description = "Shopify, WooCommerce, Amazon and eBay: connections, SKU mappings, sync, webhooks"),
+        (name = "access", description = "API keys and back-office users"),
         (name = "system", description = "Health"),
     )
 )]
@@ -395,6 +397,12 @@ pub fn router(state: AppState) -> Router {
             "/hooks/woocommerce/{channel}",
             post(connectors::woocommerce_hook),
         )
+        .route("/api/v1/api-keys", get(access::list_keys))
+        .route(
+            "/api/v1/api-keys/{id}",
+            axum::routing::delete(access::revoke_key),
+        )
+        .route("/api/v1/users", get(access::list_users))
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))
         .route(

@@ -735,6 +735,17 @@ impl Store for PgStore {
         read!(self, |c| reads::count_api_keys(c))
     }
 
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        read!(self, |c| sync::list_api_keys(c))
+    }
+    async fn delete_api_key(&self, id: i64) -> Result<bool> {
+        self.write(move |c| Box::pin(async move { sync::delete_api_key(c, id).await }))
+            .await
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        read!(self, |c| sync::list_users(c))
+    }
+
     async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
         let (username, hash) = (username.to_string(), password_hash.to_string());
         self.write(move |c| {

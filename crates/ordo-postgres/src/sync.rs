@@ -149,3 +149,50 @@ pub(crate) async fn stock_changes(
         last_movement: last,
     })
 }
+
+pub(crate) async fn list_api_keys(c: &mut Conn) -> Result<Vec<ordo_store::ApiKey>> {
+    let rows = c
+        .query(
+            "SELECT id, name, role, created_at FROM api_keys ORDER BY id",
+            &[],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let role: String = r.try_get(2)?;
+            Ok(ordo_store::ApiKey {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                role: ordo_store::Role::parse(&role)
+                    .ok_or_else(|| crate::conn::internal("unknown role"))?,
+                created_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn delete_api_key(c: &mut Conn, id: i64) -> Result<bool> {
+    Ok(c.execute("DELETE FROM api_keys WHERE id = $1", &[&id])
+        .await?
+        == 1)
+}
+
+pub(crate) async fn list_users(c: &mut Conn) -> Result<Vec<ordo_store::User>> {
+    let rows = c
+        .query(
+            "SELECT id, username, role FROM users ORDER BY username",
+            &[],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let role: String = r.try_get(2)?;
+            Ok(ordo_store::User {
+                id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                role: ordo_store::Role::parse(&role)
+                    .ok_or_else(|| crate::conn::internal("unknown role"))?,
+            })
+        })
+        .collect()
+}

@@ -778,6 +778,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(sync::list_api_keys).await
+    }
+    async fn delete_api_key(&self, id: i64) -> Result<bool> {
+        self.writer.run(move |w| sync::delete_api_key(w, id)).await
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(sync::list_users).await
+    }
+
     async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User> {
         let (username, hash) = (username.to_string(), password_hash.to_string());
         self.writer

@@ -180,3 +180,65 @@ pub(crate) fn stock_changes(
         last_movement: last,
     })
 }
+
+pub(crate) fn list_api_keys(c: &Connection) -> Result<Vec<ordo_store::ApiKey>> {
+    let mut stmt = c
+        .prepare_cached("SELECT id, name, role, created_at FROM api_keys ORDER BY id")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, role, at) = row.map_err(internal)?;
+        out.push(ordo_store::ApiKey {
+            id,
+            name,
+            role: ordo_store::Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            created_at: parse_time(&at).map_err(internal)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn delete_api_key(w: &mut Writer, id: i64) -> Result<bool> {
+    let n = w
+        .conn
+        .prepare_cached("DELETE FROM api_keys WHERE id = ?1")
+        .map_err(internal)?
+        .execute(params![id])
+        .map_err(internal)?;
+    Ok(n == 1)
+}
+
+pub(crate) fn list_users(c: &Connection) -> Result<Vec<ordo_store::User>> {
+    let mut stmt = c
+        .prepare_cached("SELECT id, username, role FROM users ORDER BY username")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, username, role) = row.map_err(internal)?;
+        out.push(ordo_store::User {
+            id,
+            username,
+            role: ordo_store::Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+        });
+    }
+    Ok(out)
+}

@@ -363,10 +363,16 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_key(&self, name: &str, role: Role, token_hash: &str) -> Result<ApiKey>;
     async fn find_api_key(&self, token_hash: &str) -> Result<Option<ApiKey>>;
     async fn count_api_keys(&self) -> Result<i64>;
+    /// Every key, oldest first (never their tokens: only hashes are stored).
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// Revokes a key; `false` when there is no such key.
+    async fn delete_api_key(&self, id: i64) -> Result<bool>;
 
     /// Back-office users (the web UI). Usernames are unique; only argon2id hashes are stored.
     async fn create_user(&self, username: &str, role: Role, password_hash: &str) -> Result<User>;
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>>;
+    /// Every back-office user, by username.
+    async fn list_users(&self) -> Result<Vec<User>>;
     /// Records a login attempt: success clears the failure count, failure increments it and
     /// may lock the account until `locked_until`.
     async fn record_login(

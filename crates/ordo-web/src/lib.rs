@@ -176,6 +176,7 @@ pub fn router_with_connectors(
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))
         .route("/settings/api-keys", post(settings::create_key))
+        .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/carrier-services", post(settings::save_carriers))
         .route("/settings/box-types", post(settings::save_box))
         .route("/settings/packing-policies", post(settings::save_policies))

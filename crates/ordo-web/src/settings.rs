@@ -3,7 +3,7 @@
 //! and packing policies (CSV). Each is checked as the API checks it before it is saved.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use ordo_domain::catalog::Dimensions;
 use ordo_domain::{FieldError, Problem};
@@ -81,6 +81,10 @@ struct SettingsPage {
     can_keys: bool,
     can_edit: bool,
     key_count: i64,
+    /// Username and role, by username.
+    users: Vec<(String, &'static str)>,
+    /// Id, name, role, created.
+    keys: Vec<(i64, String, &'static str, String)>,
     user: SettingsForm,
     user_roles: Vec<Opt>,
     key: SettingsForm,
@@ -158,11 +162,12 @@ async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) 
     let services = s.store.carrier_services().await?;
     let boxes = s.store.box_types().await?;
     let policies = s.store.packing_policies("").await?;
-    let key_count = if can_keys {
-        s.store.count_api_keys().await?
+    let (users, keys) = if can_keys {
+        (s.store.list_users().await?, s.store.list_api_keys().await?)
     } else {
-        0
+        (Vec::new(), Vec::new())
     };
+    let key_count = keys.len() as i64;
     let editing_box = editing.and_then(|c| boxes.iter().find(|b| b.code == c));
     let box_form = match shown.box_form {
         Some(f) => f,
@@ -177,6 +182,22 @@ async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) 
         can_keys,
         can_edit: auth.allows(Permission::ManageCatalog),
         key_count,
+        users: users
+            .into_iter()
+            .map(|u| (u.username, u.role.as_str()))
+            .collect(),
+        keys: keys
+            .into_iter()
+            .map(|k| {
+                let created = k
+                    .created_at
+                    .format(time::macros::format_description!(
+                        "[year]-[month]-[day] [hour]:[minute] UTC"
+                    ))
+                    .unwrap_or_default();
+                (k.id, k.name, k.role.as_str(), created)
+            })
+            .collect(),
         user_roles: role_opts(
             &people,
             match shown.user.val("role") {
@@ -282,6 +303,21 @@ fn check_username(u: &str) -> Result<(), &'static str> {
         return Err("may hold only letters, digits and . _ - @");
     }
     Ok(())
+}
+
+/// `POST /settings/api-keys/{id}/revoke`: the key stops working at once on this node.
+pub(crate) async fn revoke_key(
+    State(s): State<WebState>,
+    Path(id): Path<i64>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageKeys)?;
+    let (ok, text) = if s.store.delete_api_key(id).await? {
+        (true, format!("API key #{id} was revoked."))
+    } else {
+        (false, format!("There is no API key #{id}."))
+    };
+    Ok(p.auth.redirect_with("/settings#keys", ok, &text))
 }
 
 /// `POST /settings/users`: a new back-office user with an initial password (argon2id).

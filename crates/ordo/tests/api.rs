@@ -766,3 +766,128 @@ async fn routing_simulation_explains_and_reserves_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_and_users_are_listed_and_keys_revoked() {
+    for db in databases("access") {
+        let s = Server::start(&db).await;
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+                .args(args)
+                .env("ORDO_LOG", "warn")
+                .env("ORDO_PASSWORD", "a-long-password")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let token = run(&[
+            "apikey",
+            "create",
+            "--db",
+            &db.url,
+            "--role",
+            "warehouse",
+            "--name",
+            "scanner-3",
+        ]);
+        let token = token
+            .split_whitespace()
+            .find(|w| w.starts_with("ordo_"))
+            .unwrap_or(&token)
+            .to_string();
+        run(&[
+            "user",
+            "create",
+            "--db",
+            &db.url,
+            "--username",
+            "pat",
+            "--role",
+            "support",
+        ]);
+
+        let keys = s.get("/api/v1/api-keys").await;
+        assert_eq!(keys.status, 200, "{:?}", keys.body);
+        let list = keys.body.as_array().unwrap();
+        assert_eq!(list.len(), 2, "{}: {list:?}", db.label);
+        assert!(
+            !keys.body.to_string().contains(&token),
+            "tokens are never shown"
+        );
+        let own = list.iter().find(|k| k["role"] == "admin").unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let other = list.iter().find(|k| k["name"] == "scanner-3").unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let users = s.get("/api/v1/users").await.body;
+        assert_eq!(
+            users,
+            json!([{"id": users[0]["id"], "username": "pat", "role": "support"}])
+        );
+
+        // The scanner key works, is forbidden here, and stops working once revoked.
+        let as_scanner = s
+            .request("GET", "/api/v1/orders", Some(&token), None, &[])
+            .await
+            .unwrap();
+        assert_eq!(as_scanner.status, 200);
+        let forbidden = s
+            .request("GET", "/api/v1/api-keys", Some(&token), None, &[])
+            .await
+            .unwrap();
+        assert_eq!(forbidden.status, 403);
+        assert_eq!(
+            s.request(
+                "DELETE",
+                &format!("/api/v1/api-keys/{own}"),
+                Some(ADMIN_KEY),
+                None,
+                &[]
+            )
+            .await
+            .unwrap()
+            .status,
+            409
+        );
+        let revoked = s
+            .request(
+                "DELETE",
+                &format!("/api/v1/api-keys/{other}"),
+                Some(ADMIN_KEY),
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(revoked.status, 204, "{:?}", revoked.body);
+        let after = s
+            .request("GET", "/api/v1/orders", Some(&token), None, &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            after.status, 401,
+            "{}: a revoked key is refused at once",
+            db.label
+        );
+        assert_eq!(
+            s.request(
+                "DELETE",
+                &format!("/api/v1/api-keys/{other}"),
+                Some(ADMIN_KEY),
+                None,
+                &[]
+            )
+            .await
+            .unwrap()
+            .status,
+            404
+        );
+        s.stop();
+    }
+}

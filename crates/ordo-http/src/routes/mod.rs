@@ -1,3 +1,4 @@
+pub mod access;
 pub mod catalog;
 pub mod connectors;
 pub mod events;
