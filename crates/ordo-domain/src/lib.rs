@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod catalog;
+pub mod claims;
 pub mod error;
 pub mod fulfillment;
 pub mod inventory;

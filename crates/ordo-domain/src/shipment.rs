@@ -21,10 +21,12 @@ pub enum ShipmentStatus {
     ReturnedToSender,
     /// Cancelled before hand-over; its stock went back.
     Voided,
+    /// Declared lost (a claim says so); its units were reshipped or refunded.
+    Lost,
 }
 
 impl ShipmentStatus {
-    pub const ALL: [ShipmentStatus; 7] = [
+    pub const ALL: [ShipmentStatus; 8] = [
         ShipmentStatus::LabelCreated,
         ShipmentStatus::InTransit,
         ShipmentStatus::OutForDelivery,
@@ -32,6 +34,7 @@ impl ShipmentStatus {
         ShipmentStatus::Exception,
         ShipmentStatus::ReturnedToSender,
         ShipmentStatus::Voided,
+        ShipmentStatus::Lost,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +45,7 @@ impl ShipmentStatus {
             ShipmentStatus::Exception => "exception",
             ShipmentStatus::ReturnedToSender => "returned_to_sender",
             ShipmentStatus::Voided => "voided",
+            ShipmentStatus::Lost => "lost",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {

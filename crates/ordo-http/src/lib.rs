@@ -24,8 +24,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use routes::{
-    access, catalog, connectors, events, fulfillment, inventory, orders, packing, picking, returns,
-    routing, shipments, system,
+    access, catalog, claims, connectors, events, fulfillment, inventory, orders, packing, picking,
+    returns, routing, shipments, system,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -147,6 +147,7 @@ impl Modify for SecurityAddon {
         connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
         connectors::shopify_hook, connectors::woocommerce_hook, connectors::import_orders,
         access::list_keys, access::revoke_key, access::list_users,
+        claims::create, claims::list, claims::export,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -161,6 +162,7 @@ impl Modify for SecurityAddon {
         (name = "packing", description = "Box types, the pack station, packing slips"),
         (name = "returns", description = "Returns: authorisation, receipt and inspection, refunds due"),
         (name = "connectors", description = "Shopify, WooCommerce, Amazon and eBay: connections, SKU mappings, sync, webhooks"),
+        (name = "claims", description = "Delivery problems: reship, refund, carrier claim export"),
         (name = "access", description = "API keys and back-office users"),
         (name = "system", description = "Health"),
     )
@@ -397,6 +399,11 @@ pub fn router(state: AppState) -> Router {
             "/hooks/woocommerce/{channel}",
             post(connectors::woocommerce_hook),
         )
+        .route(
+            "/api/v1/orders/{id}/claims",
+            get(claims::list).post(claims::create),
+        )
+        .route("/api/v1/claims.csv", get(claims::export))
         .route("/api/v1/api-keys", get(access::list_keys))
         .route(
             "/api/v1/api-keys/{id}",

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_manifests.sql")),
     (9, include_str!("../migrations/0009_returns.sql")),
     (10, include_str!("../migrations/0010_channel_sync.sql")),
+    (11, include_str!("../migrations/0011_claims.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -602,6 +603,23 @@ impl Store for PgStore {
         })
         .await
     }
+    async fn create_claim(
+        &self,
+        order: &str,
+        claim: ordo_domain::claims::NewClaim,
+        ctx: &WriteContext,
+    ) -> Result<Claim> {
+        let (order, ctx) = (order.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (order, claim, ctx) = (order.clone(), claim.clone(), ctx.clone());
+            Box::pin(async move { sync::create_claim(c, &order, claim, &ctx).await })
+        })
+        .await
+    }
+    async fn list_claims(&self, order: Option<&str>, limit: i64) -> Result<Vec<Claim>> {
+        read!(self, |c| sync::list_claims(c, order, limit))
+    }
+
     async fn sync_get(&self, channel: &str, key: &str) -> Result<Option<SyncEntry>> {
         read!(self, |c| sync::get(c, channel, key))
     }

@@ -196,3 +196,64 @@ pub(crate) async fn list_users(c: &mut Conn) -> Result<Vec<ordo_store::User>> {
         })
         .collect()
 }
+
+pub(crate) async fn create_claim(
+    c: &mut Conn,
+    order: &str,
+    claim: ordo_domain::claims::NewClaim,
+    ctx: &ordo_store::WriteContext,
+) -> Result<ordo_store::Claim> {
+    let number = crate::reads::resolve_order(c, order)
+        .await?
+        .ok_or_else(|| {
+            crate::conn::Error::from(ordo_domain::Problem::NotFound(format!("order {order}")))
+        })?;
+    let row = c
+        .query_one("SELECT currency FROM orders WHERE number = $1", &[&number])
+        .await?;
+    let currency: String = row.try_get(0)?;
+    let doc = ordo_store::ClaimDoc::new(claim);
+    let at = now();
+    let text = serde_json::to_string(&doc).map_err(crate::conn::internal)?;
+    let row = c
+        .query_one(
+            "INSERT INTO claims (order_number, currency, doc, created_at) VALUES ($1, $2, $3, $4) RETURNING number",
+            &[&number, &currency, &text, &at],
+        )
+        .await?;
+    let id: i64 = row.try_get(0)?;
+    for e in doc.events(id, number, &currency) {
+        c.event(e.kind, Some(number), &ctx.actor, at, &e.data);
+    }
+    Ok(doc.view(id, number, &currency, at))
+}
+
+pub(crate) async fn list_claims(
+    c: &mut Conn,
+    order: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ordo_store::Claim>> {
+    let order_number = match order {
+        Some(o) => match crate::reads::resolve_order(c, o).await? {
+            Some(n) => Some(n),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    let rows = c
+        .query(
+            "SELECT number, order_number, currency, doc, created_at FROM claims \
+             WHERE ($1::bigint IS NULL OR order_number = $1) ORDER BY number DESC LIMIT $2",
+            &[&order_number, &limit.clamp(1, 100_000)],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let doc: String = r.try_get(3)?;
+            let doc: ordo_store::ClaimDoc =
+                serde_json::from_str(&doc).map_err(crate::conn::internal)?;
+            let currency: String = r.try_get(2)?;
+            Ok(doc.view(r.try_get(0)?, r.try_get(1)?, &currency, r.try_get(4)?))
+        })
+        .collect()
+}

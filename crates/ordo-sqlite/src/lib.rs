@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_manifests.sql")),
     (9, include_str!("../migrations/0009_returns.sql")),
     (10, include_str!("../migrations/0010_channel_sync.sql")),
+    (11, include_str!("../migrations/0011_claims.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -351,6 +352,23 @@ impl Store for SqliteStore {
     }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         self.read(move |c| reads::list_events(c, after, limit))
+            .await
+    }
+
+    async fn create_claim(
+        &self,
+        order: &str,
+        claim: ordo_domain::claims::NewClaim,
+        ctx: &WriteContext,
+    ) -> Result<Claim> {
+        let (order, ctx) = (order.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| sync::create_claim(w, &order, claim, &ctx))
+            .await
+    }
+    async fn list_claims(&self, order: Option<&str>, limit: i64) -> Result<Vec<Claim>> {
+        let order = order.map(str::to_string);
+        self.read(move |c| sync::list_claims(c, order.as_deref(), limit))
             .await
     }
 

@@ -242,3 +242,77 @@ pub(crate) fn list_users(c: &Connection) -> Result<Vec<ordo_store::User>> {
     }
     Ok(out)
 }
+
+pub(crate) fn create_claim(
+    w: &mut Writer,
+    order: &str,
+    claim: ordo_domain::claims::NewClaim,
+    ctx: &ordo_store::WriteContext,
+) -> Result<ordo_store::Claim> {
+    let number = crate::reads::resolve_order(&w.conn, order)?
+        .ok_or_else(|| ordo_domain::Problem::NotFound(format!("order {order}")))?;
+    let currency: String = w
+        .conn
+        .prepare_cached("SELECT currency FROM orders WHERE number = ?1")
+        .map_err(internal)?
+        .query_row(params![number], |r| r.get(0))
+        .map_err(internal)?;
+    let doc = ordo_store::ClaimDoc::new(claim);
+    let now = ordo_store::to_micros(OffsetDateTime::now_utc());
+    let at = format_time(now);
+    w.conn
+        .prepare_cached(
+            "INSERT INTO claims (order_number, currency, doc, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(internal)?
+        .execute(params![
+            number,
+            currency,
+            serde_json::to_string(&doc).map_err(internal)?,
+            at
+        ])
+        .map_err(internal)?;
+    let id = w.conn.last_insert_rowid();
+    for e in doc.events(id, number, &currency) {
+        crate::ops::append_event(&w.conn, e.kind, Some(number), &ctx.actor, &at, &e.data)?;
+    }
+    Ok(doc.view(id, number, &currency, now))
+}
+
+pub(crate) fn list_claims(
+    c: &Connection,
+    order: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ordo_store::Claim>> {
+    let order_number = match order {
+        Some(o) => match crate::reads::resolve_order(c, o)? {
+            Some(n) => Some(n),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT number, order_number, currency, doc, created_at FROM claims \
+             WHERE (?1 IS NULL OR order_number = ?1) ORDER BY number DESC LIMIT ?2",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(params![order_number, limit.clamp(1, 100_000)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(internal)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (number, order, currency, doc, at) = row.map_err(internal)?;
+        let doc: ordo_store::ClaimDoc = serde_json::from_str(&doc).map_err(internal)?;
+        out.push(doc.view(number, order, &currency, parse_time(&at).map_err(internal)?));
+    }
+    Ok(out)
+}

@@ -6,8 +6,8 @@
 
 use ordo_domain::Problem;
 use ordo_domain::order::{
-    CustomerInput, HoldReason, LineInput, OrderInput, OrderStatus, PaymentInput, ShippingInput,
-    Transition,
+    CustomerInput, HoldReason, LineInput, Order, OrderInput, OrderStatus, PaymentInput,
+    ShippingInput, Transition,
 };
 use ordo_domain::returns::{ExchangeTiming, Resolution, ReturnStatus};
 use time::OffsetDateTime;
@@ -77,61 +77,27 @@ pub async fn settle_exchange(store: &dyn Store, mut rma: Rma, ctx: &WriteContext
     let number = match exchange_order(store, &rma).await? {
         Some(number) => number,
         None => {
-            let input = OrderInput {
-                channel: Some(original.channel.clone()),
-                external_id: Some(exchange_external_id(&rma.id)),
-                placed_at: None,
-                currency: Some(original.currency.clone()),
-                customer: Some(CustomerInput {
-                    email: Some(original.customer.email.clone()),
-                    name: original.customer.name.clone(),
-                    phone: original.customer.phone.clone(),
-                }),
-                shipping_address: Some(original.shipping_address.clone()),
-                billing_address: original.billing_address.clone(),
-                lines: rma
-                    .exchange_lines
-                    .iter()
-                    .map(|l| LineInput {
-                        sku: Some(l.sku.clone()),
-                        quantity: Some(l.quantity),
-                        unit_price: Some("0".into()),
-                        discount: None,
-                        tax: None,
-                    })
-                    .collect(),
-                shipping: Some(ShippingInput {
-                    method: original.shipping.method.clone(),
-                    service_level: original.shipping.service_level.clone(),
-                    price: Some("0".into()),
-                    promised_by: None,
-                }),
-                payment: Some(PaymentInput {
-                    status: Some("paid".into()),
-                    method: Some(rma.resolution.as_str().into()),
-                    reference: Some(rma.id.clone()),
-                }),
-                tags: vec![rma.resolution.as_str().into()],
-                notes: Some(format!(
-                    "{} for {} (order {})",
-                    rma.resolution.as_str(),
-                    rma.id,
-                    rma.order
-                )),
-                priority: Some(original.priority),
-            };
-            let new = input
-                .validate(OffsetDateTime::now_utc())
-                .map_err(StoreError::Problem)?;
-            let created = match store.capture_order(new, ctx).await? {
-                Outcome::Done(c) => c,
-                Outcome::Replayed { .. } => {
-                    return Err(StoreError::internal(
-                        "an exchange capture carries no idempotency key",
-                    ));
-                }
-            };
-            created.value.number
+            let lines: Vec<(String, i64)> = rma
+                .exchange_lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.quantity))
+                .collect();
+            let note = format!(
+                "{} for {} (order {})",
+                rma.resolution.as_str(),
+                rma.id,
+                rma.order
+            );
+            linked_order(
+                store,
+                &original,
+                &exchange_external_id(&rma.id),
+                &lines,
+                rma.resolution.as_str(),
+                &note,
+                ctx,
+            )
+            .await?
         }
     };
     let wait = policy.exchange_timing == ExchangeTiming::OnReceipt
@@ -168,4 +134,64 @@ pub async fn settle_exchange(store: &dyn Store, mut rma: Rma, ctx: &WriteContext
     }
     rma.exchange_order = Some(number);
     Ok(rma)
+}
+
+/// A zero-price order on the original's channel, for the same customer and address, that
+/// sends `lines` (an exchange, a replacement, a reshipment). Captured like any order —
+/// routed, reserved — and idempotent by `external_id`. Returns its number.
+pub async fn linked_order(
+    store: &dyn Store,
+    original: &Order,
+    external_id: &str,
+    lines: &[(String, i64)],
+    tag: &str,
+    note: &str,
+    ctx: &WriteContext,
+) -> Result<String> {
+    let input = OrderInput {
+        channel: Some(original.channel.clone()),
+        external_id: Some(external_id.to_string()),
+        placed_at: None,
+        currency: Some(original.currency.clone()),
+        customer: Some(CustomerInput {
+            email: Some(original.customer.email.clone()),
+            name: original.customer.name.clone(),
+            phone: original.customer.phone.clone(),
+        }),
+        shipping_address: Some(original.shipping_address.clone()),
+        billing_address: original.billing_address.clone(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity)| LineInput {
+                sku: Some(sku.clone()),
+                quantity: Some(*quantity),
+                unit_price: Some("0".into()),
+                discount: None,
+                tax: None,
+            })
+            .collect(),
+        shipping: Some(ShippingInput {
+            method: original.shipping.method.clone(),
+            service_level: original.shipping.service_level.clone(),
+            price: Some("0".into()),
+            promised_by: None,
+        }),
+        payment: Some(PaymentInput {
+            status: Some("paid".into()),
+            method: Some(tag.into()),
+            reference: Some(original.number.clone()),
+        }),
+        tags: vec![tag.into()],
+        notes: Some(note.into()),
+        priority: Some(original.priority),
+    };
+    let new = input
+        .validate(OffsetDateTime::now_utc())
+        .map_err(StoreError::Problem)?;
+    match store.capture_order(new, ctx).await? {
+        Outcome::Done(c) => Ok(c.value.number),
+        Outcome::Replayed { .. } => Err(StoreError::internal(
+            "a linked order carries no idempotency key",
+        )),
+    }
 }

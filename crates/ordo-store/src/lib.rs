@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 mod capture;
+mod claims;
 mod exchange;
 mod fulfillment;
 mod packing;
@@ -24,7 +25,8 @@ mod shipping;
 mod types;
 mod verify;
 pub use capture::*;
-pub use exchange::{exchange_external_id, exchange_order, settle_exchange};
+pub use claims::*;
+pub use exchange::{exchange_external_id, exchange_order, linked_order, settle_exchange};
 pub use fulfillment::*;
 pub use packing::*;
 pub use picking::*;
@@ -327,6 +329,17 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<Outcome<Order>>;
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+
+    /// Records a delivery claim on an order (checked by `ClaimInput::validate`), with its
+    /// events, in one transaction.
+    async fn create_claim(
+        &self,
+        order: &str,
+        claim: ordo_domain::claims::NewClaim,
+        ctx: &WriteContext,
+    ) -> Result<Claim>;
+    /// Claims newest first: one order's (by number or id), or all.
+    async fn list_claims(&self, order: Option<&str>, limit: i64) -> Result<Vec<Claim>>;
 
     /// Channel connectors' own state (connection settings, SKU mappings, sync cursors,
     /// webhook deliveries, pushed figures, errors), as text values under

@@ -419,3 +419,139 @@ async fn exchanges_send_a_linked_order_and_fees_follow_the_policy() {
         s.stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_reship_only_what_went_wrong() {
+    for db in databases("claims") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-B", "WH1", 20)]).await;
+        let unshipped = s
+            .post("/api/v1/orders", &order("cl-0", &[("SKU-A", 1)]))
+            .await
+            .body;
+        let early = s
+            .post(
+                &format!(
+                    "/api/v1/orders/{}/claims",
+                    unshipped["number"].as_str().unwrap()
+                ),
+                &json!({"type": "missing_items", "lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(early.status, 409, "{:?}", early.body);
+
+        // Missing items: only the missing line is reshipped, at zero price.
+        let number = shipped_order(&s, "cl-1", &[("SKU-A", 2), ("SKU-B", 1)]).await;
+        let too_many = s
+            .post(
+                &format!("/api/v1/orders/{number}/claims"),
+                &json!({"type": "missing_items", "lines": [{"sku": "SKU-B", "quantity": 2}]}),
+            )
+            .await;
+        assert_eq!(too_many.status, 422);
+        assert_eq!(too_many.body["errors"][0]["field"], "lines[0].quantity");
+        let claim = s
+            .post(
+                &format!("/api/v1/orders/{number}/claims"),
+                &json!({"type": "missing_items", "lines": [{"sku": "SKU-B", "quantity": 1}], "notes": "box arrived open"}),
+            )
+            .await;
+        assert_eq!(claim.status, 201, "{:?}", claim.body);
+        assert_eq!(claim.body["resolution"], "reship");
+        let reship = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                claim.body["reship_order"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(
+            reship["lines"].as_array().unwrap().len(),
+            1,
+            "{}: {reship}",
+            db.label
+        );
+        assert_eq!(reship["lines"][0]["sku"], "SKU-B");
+        assert_eq!(reship["lines"][0]["quantity"], 1);
+        assert_eq!(reship["totals"]["total"], "0.00");
+        assert_eq!(reship["status"], "allocated");
+        let listed = s.get(&format!("/api/v1/orders/{number}/claims")).await.body;
+        assert_eq!(listed[0]["reship_order"], reship["number"]);
+
+        // Damaged: refunded instead, what was paid for the unit (half of 2 × 10.00 + 1.60 tax).
+        let refund = s
+            .post(
+                &format!("/api/v1/orders/{number}/claims"),
+                &json!({"type": "damaged_in_transit", "resolution": "refund", "lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(refund.status, 201, "{:?}", refund.body);
+        assert_eq!(refund.body["refund"], "10.80");
+        let events = s.get(&format!("/api/v1/orders/{number}/events")).await.body;
+        assert!(
+            events.to_string().contains("claim.refund_due"),
+            "{}: a payment integration can act on it",
+            db.label
+        );
+
+        // Lost in transit: the shipment is marked lost and everything in it reshipped.
+        let o = s
+            .post("/api/v1/orders", &order("cl-2", &[("SKU-A", 3)]))
+            .await
+            .body;
+        let lost_number = o["number"].as_str().unwrap().to_string();
+        let fo = o["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let shipment = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo}))
+            .await
+            .body;
+        let shipment_id = shipment["id"].as_str().unwrap().to_string();
+        let lost = s
+            .post(
+                &format!("/api/v1/orders/{lost_number}/claims"),
+                &json!({"type": "lost", "shipment": shipment_id, "lines": [{"sku": "SKU-A", "quantity": 3}]}),
+            )
+            .await;
+        assert_eq!(lost.status, 201, "{:?}", lost.body);
+        assert_eq!(
+            s.get(&format!("/api/v1/shipments/{shipment_id}"))
+                .await
+                .body["status"],
+            "lost"
+        );
+        let reship = s
+            .get(&format!(
+                "/api/v1/orders/{}",
+                lost.body["reship_order"].as_str().unwrap()
+            ))
+            .await
+            .body;
+        assert_eq!(reship["lines"][0]["quantity"], 3);
+
+        // The carrier claim file lists the lost parcel with its tracking number and value.
+        let csv = s.get("/api/v1/claims.csv").await;
+        let text = csv.body.as_str().unwrap().to_string();
+        assert!(text.starts_with(
+            "claim,order,type,resolution,shipment,carrier,tracking_number,value,currency,created_at"
+        ));
+        let row = text
+            .lines()
+            .find(|l| l.contains("\"lost\""))
+            .expect("lost claim row");
+        assert!(
+            row.contains(shipment["tracking_number"].as_str().unwrap()),
+            "{row}"
+        );
+        assert!(
+            row.contains("\"31.60\""),
+            "{}: 3 × 10.00 + 1.60: {row}",
+            db.label
+        );
+        assert!(
+            !text.contains("missing_items"),
+            "only what a carrier pays for, by default"
+        );
+        assert_clean(&s);
+        s.stop();
+    }
+}

@@ -1,5 +1,6 @@
 pub mod access;
 pub mod catalog;
+pub mod claims;
 pub mod connectors;
 pub mod events;
 pub mod fulfillment;
