@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod refdata;
+pub mod return_report;
 pub mod returns;
 pub mod shipment;
 

@@ -25,7 +25,7 @@ use utoipa::{Modify, OpenApi};
 
 use routes::{
     access, catalog, claims, connectors, events, fulfillment, inventory, orders, packing, picking,
-    returns, routing, shipments, system,
+    reports, returns, routing, shipments, system,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -147,7 +147,7 @@ impl Modify for SecurityAddon {
         connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
         connectors::shopify_hook, connectors::woocommerce_hook, connectors::import_orders,
         access::list_keys, access::revoke_key, access::list_users,
-        claims::create, claims::list, claims::export,
+        claims::create, claims::list, claims::export, reports::returns,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -162,6 +162,7 @@ impl Modify for SecurityAddon {
         (name = "packing", description = "Box types, the pack station, packing slips"),
         (name = "returns", description = "Returns: authorisation, receipt and inspection, refunds due"),
         (name = "connectors", description = "Shopify, WooCommerce, Amazon and eBay: connections, SKU mappings, sync, webhooks"),
+        (name = "reports", description = "Figures computed from the records"),
         (name = "claims", description = "Delivery problems: reship, refund, carrier claim export"),
         (name = "access", description = "API keys and back-office users"),
         (name = "system", description = "Health"),
@@ -404,6 +405,7 @@ pub fn router(state: AppState) -> Router {
             get(claims::list).post(claims::create),
         )
         .route("/api/v1/claims.csv", get(claims::export))
+        .route("/api/v1/reports/returns", get(reports::returns))
         .route("/api/v1/api-keys", get(access::list_keys))
         .route(
             "/api/v1/api-keys/{id}",

@@ -555,3 +555,68 @@ async fn claims_reship_only_what_went_wrong() {
         s.stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_returns_report_counts_rates_reasons_and_restocks() {
+    for db in databases("return_report") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10), ("SKU-B", "WH1", 10)]).await;
+        let first = shipped_order(&s, "rr-1", &[("SKU-A", 3)]).await;
+        shipped_order(&s, "rr-2", &[("SKU-B", 1)]).await;
+        let rma = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": first, "resolution": "refund",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "damaged"}]}),
+            )
+            .await
+            .body;
+        let id = rma["id"].as_str().unwrap();
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/approve"), &json!({}))
+                .await
+                .status,
+            200
+        );
+        let received = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1", "lines": [{"sku": "SKU-A", "quantity": 1, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(received.status, 200, "{:?}", received.body);
+        let report = s.get("/api/v1/reports/returns").await;
+        assert_eq!(report.status, 200, "{:?}", report.body);
+        let r = &report.body;
+        assert_eq!(
+            (r["units_shipped"].as_i64(), r["units_returned"].as_i64()),
+            (Some(4), Some(1)),
+            "{}: {r}",
+            db.label
+        );
+        let a = r["by_sku"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == "SKU-A")
+            .unwrap();
+        assert_eq!(
+            (
+                a["shipped"].as_i64(),
+                a["returned"].as_i64(),
+                a["rate"].as_str()
+            ),
+            (Some(3), Some(1), Some("0.3333"))
+        );
+        assert_eq!(r["by_channel"][0]["rate"], "0.2500");
+        assert_eq!(
+            r["by_reason"][0],
+            json!({"reason": "damaged", "units": 1, "share": "1.0000"})
+        );
+        assert_eq!(r["restock_rate"], "1.0000");
+        assert_eq!(r["average_days_to_receive"], "0.0");
+        let bad = s.get("/api/v1/reports/returns?from=yesterday").await;
+        assert_eq!(bad.status, 422);
+        s.stop();
+    }
+}

@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod orders;
 pub mod packing;
 pub mod picking;
+pub mod reports;
 pub mod returns;
 pub mod routing;
 pub mod shipments;
