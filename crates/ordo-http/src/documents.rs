@@ -317,3 +317,69 @@ pub async fn pick_list(
         path: Some(path),
     })
 }
+
+/// The label a customer sticks on a returned parcel: from the order's shipping address to
+/// the location the goods go back to (where they were received, else where the order
+/// shipped from), with the return's own S10 tracking number.
+pub async fn return_label(store: &dyn Store, id: &str) -> DocResult<ordo_labels::ShippingLabel> {
+    use ordo_domain::returns::{ReturnMethod, ReturnStatus};
+    let rma = store
+        .get_return(id)
+        .await?
+        .ok_or_else(|| missing(format!("return {id}")))?;
+    if rma.method == ReturnMethod::KeepItem
+        || matches!(rma.status, ReturnStatus::Requested | ReturnStatus::Rejected)
+    {
+        return Err(StoreError::from(Problem::Conflict {
+            message: "a return label exists once a return that sends goods back is approved".into(),
+            current: Some(rma.status.as_str().into()),
+        })
+        .into());
+    }
+    let order = store
+        .get_order(&rma.order)
+        .await?
+        .ok_or_else(|| missing(format!("order {}", rma.order)))?;
+    let code = match &rma.receiving_location {
+        Some(code) => code.clone(),
+        None => order
+            .fulfillment_orders
+            .iter()
+            .find(|fo| fo.status.as_str() == "shipped")
+            .or(order.fulfillment_orders.first())
+            .map(|fo| fo.location.clone())
+            .ok_or_else(|| missing(format!("a shipping location of {}", order.number)))?,
+    };
+    let location = store
+        .get_location(&code)
+        .await?
+        .ok_or_else(|| missing(format!("location {code}")))?;
+    let sender = label_address(&order.shipping_address, &order.customer.email);
+    let mut recipient = label_address(&location.address, &location.name);
+    if recipient.line1.is_empty() {
+        recipient.line1 = location.name.clone();
+    }
+    if recipient.city.is_empty() {
+        recipient.city = location.code.clone();
+    }
+    if recipient.country.is_empty() {
+        recipient.country = sender.country.clone();
+    }
+    let number = ordo_store::parse_rma_number(&rma.id).unwrap_or(0);
+    let tracking_number = ordo_store::return_tracking_number(number, Some(&recipient.country))?;
+    Ok(ordo_labels::ShippingLabel {
+        sender,
+        recipient,
+        carrier: "Ordo Returns".into(),
+        service: "Return".into(),
+        tracking_number,
+        weight_grams: 1000,
+        weight_unit: Default::default(),
+        package_number: 1,
+        package_count: 1,
+        reference: Some(rma.id.clone()),
+        order_number: Some(rma.order.clone()),
+        ship_date: None,
+        sscc: None,
+    })
+}

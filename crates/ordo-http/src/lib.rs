@@ -140,7 +140,7 @@ impl Modify for SecurityAddon {
         packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
-        returns::close, returns::receive, returns::grade, returns::get_policy, returns::put_policy,
+        returns::close, returns::receive, returns::grade, returns::issue_label, returns::label_pdf, returns::label_zpl, returns::get_policy, returns::put_policy,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
         connectors::get_connection, connectors::put_connection, connectors::delete_connection,
         connectors::list_mappings, connectors::put_mapping, connectors::delete_mapping,
@@ -361,6 +361,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/returns/{id}/close", post(returns::close))
         .route("/api/v1/returns/{id}/receive", post(returns::receive))
         .route("/api/v1/returns/{id}/grade", post(returns::grade))
+        .route("/api/v1/returns/{id}/label", post(returns::issue_label))
+        .route("/api/v1/returns/{id}/label.pdf", get(returns::label_pdf))
+        .route("/api/v1/returns/{id}/label.zpl", get(returns::label_zpl))
         .route(
             "/api/v1/channels/{code}/return-policy",
             get(returns::get_policy).put(returns::put_policy),

@@ -111,6 +111,25 @@ pub fn own_fleet_tracking_number(number: i64, country: Option<&str>) -> Result<S
         .map_err(|e| Problem::conflict(format!("tracking number: {e}")))
 }
 
+/// The tracking number of a return's label: a UPU S10 number with service indicator `RT`,
+/// the return's number as serial, and the destination's country.
+pub fn return_tracking_number(rma_number: i64, country: Option<&str>) -> Result<String, Problem> {
+    let country = country
+        .map(str::trim)
+        .filter(|c| c.len() == 2)
+        .unwrap_or("ZZ")
+        .to_ascii_uppercase();
+    let serial = u32::try_from(rma_number % 100_000_000)
+        .map_err(|_| Problem::conflict("return serial out of range"))?;
+    let prefix = ordo_labels::S10Prefix::new("RT", &country)
+        .or_else(|_| ordo_labels::S10Prefix::new("RT", "ZZ"))
+        .map_err(|e| Problem::conflict(format!("tracking number: {e}")))?;
+    prefix
+        .number(serial)
+        .map(|n| n.to_string())
+        .map_err(|e| Problem::conflict(format!("tracking number: {e}")))
+}
+
 fn fo_no(id: &str) -> i32 {
     parse_fulfillment_order_id(id).map_or(0, |(_, n)| n)
 }

@@ -620,3 +620,62 @@ async fn the_returns_report_counts_rates_reasons_and_restocks() {
         s.stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_label_carries_its_own_tracking_number() {
+    for db in databases("return_label") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let number = shipped_order(&s, "rl-1", &[("SKU-A", 2)]).await;
+        let rma = s
+            .post(
+                "/api/v1/returns",
+                &json!({"order": number, "resolution": "refund", "method": "drop_off",
+                    "lines": [{"sku": "SKU-A", "quantity": 1, "reason": "wrong_item"}]}),
+            )
+            .await
+            .body;
+        let id = rma["id"].as_str().unwrap().to_string();
+        let early = s.get(&format!("/api/v1/returns/{id}/label.pdf")).await;
+        assert_eq!(early.status, 409, "{}: no label before approval", db.label);
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/approve"), &json!({}))
+                .await
+                .status,
+            200
+        );
+        let issued = s
+            .post(&format!("/api/v1/returns/{id}/label"), &json!({}))
+            .await;
+        assert_eq!(issued.status, 200, "{:?}", issued.body);
+        assert_eq!(issued.body["status"], "label_issued");
+        let pdf = s
+            .request(
+                "GET",
+                &format!("/api/v1/returns/{id}/label.pdf"),
+                Some(ADMIN_KEY),
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(pdf.status, 200);
+        assert_eq!(pdf.headers["content-type"], "application/pdf");
+        let zpl = s.get(&format!("/api/v1/returns/{id}/label.zpl")).await;
+        let text = zpl.body.as_str().unwrap();
+        assert!(
+            text.starts_with("^XA") && text.contains("RT"),
+            "{}: {text}",
+            db.label
+        );
+        assert!(text.contains(&id), "the label names the return");
+        // In transit, then received as usual.
+        assert_eq!(
+            s.post(&format!("/api/v1/returns/{id}/ship"), &json!({}))
+                .await
+                .body["status"],
+            "in_transit"
+        );
+        s.stop();
+    }
+}

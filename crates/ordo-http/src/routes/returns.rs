@@ -371,3 +371,54 @@ pub async fn put_policy(
         .await?;
     Ok(Json(policy))
 }
+
+/// Issue the return label: the return moves to `label_issued`; the label itself is at
+/// `label.pdf` / `label.zpl`, with the return's own tracking number.
+#[utoipa::path(post, path = "/api/v1/returns/{id}/label", tag = "returns",
+    responses((status = 200, body = Rma), (status = 409, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn issue_label(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    step(s, caller, id, ReturnStep::IssueLabel, None).await
+}
+
+/// The return label as a 4×6 in PDF: from the customer to the receiving location.
+#[utoipa::path(get, path = "/api/v1/returns/{id}/label.pdf", tag = "returns",
+    responses((status = 200, content_type = "application/pdf", description = "One page"), (status = 404, body = ProblemDetails),
+        (status = 409, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn label_pdf(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    let label = crate::documents::return_label(s.store.as_ref(), &id).await?;
+    let pdf = label.to_pdf().map_err(crate::documents::document_error)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf")], pdf).into_response())
+}
+
+/// The return label as ZPL II for 203-dpi thermal printers.
+#[utoipa::path(get, path = "/api/v1/returns/{id}/label.zpl", tag = "returns",
+    responses((status = 200, content_type = "text/plain", description = "From ^XA to ^XZ"), (status = 404, body = ProblemDetails),
+        (status = 409, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn label_zpl(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    let label = crate::documents::return_label(s.store.as_ref(), &id).await?;
+    let zpl = label.to_zpl().map_err(crate::documents::document_error)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        zpl,
+    )
+        .into_response())
+}
