@@ -333,8 +333,7 @@ pub async fn return_label(store: &dyn Store, id: &str) -> DocResult<ordo_labels:
         return Err(StoreError::from(Problem::Conflict {
             message: "a return label exists once a return that sends goods back is approved".into(),
             current: Some(rma.status.as_str().into()),
-        })
-        .into());
+        }));
     }
     let order = store
         .get_order(&rma.order)
