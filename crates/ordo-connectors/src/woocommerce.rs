@@ -244,6 +244,28 @@ fn convert(order: WooOrder) -> (ChannelOrder, OffsetDateTime) {
     )
 }
 
+/// The `modified_after` of a poll following one that saw changes up to `since`.
+/// WooCommerce compares it strictly (`after` of a date query) against whole-second dates,
+/// so asking from `since` itself would miss a change made later in that same second; one
+/// second earlier finds it (orders seen again are captured idempotently).
+fn modified_after(since: OffsetDateTime) -> String {
+    (since - time::Duration::SECOND)
+        .format(&Rfc3339)
+        .expect("UTC formats")
+}
+
+/// The ids a `products/batch` answer refused: errors come back in place, as
+/// `{"id": N, "error": {code, message, data}}`, in a 200 answer.
+fn batch_errors(answer: &Value) -> Vec<u64> {
+    answer["update"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|u| !u["error"].is_null())
+        .filter_map(|u| u["id"].as_u64())
+        .collect()
+}
+
 /// WooCommerce publishes no limit; hosts do. A steady 5 per second with bursts of 10
 /// stays clear of common hosting limits, and 429s are still honoured.
 pub fn rates(_operation: &str) -> Rate {
@@ -256,7 +278,9 @@ pub fn rates(_operation: &str) -> Rate {
 pub struct WooCommerceApi {
     connection: Connection,
     client: ApiClient,
-    product_ids: tokio::sync::Mutex<BTreeMap<String, Option<u64>>>,
+    /// Product ids found by SKU. Only found ones: a product the shop adds later is looked
+    /// up again; an id the shop no longer knows is forgotten (see `push_stock`).
+    product_ids: tokio::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl WooCommerceApi {
@@ -300,7 +324,7 @@ impl WooCommerceApi {
 
     async fn product_id(&self, sku: &str) -> Result<Option<u64>, RemoteError> {
         if let Some(known) = self.product_ids.lock().await.get(sku) {
-            return Ok(*known);
+            return Ok(Some(*known));
         }
         let url = format!("{}?sku={}", self.url("wc/v3/products"), urlencode(sku));
         let products: Value = self
@@ -313,7 +337,9 @@ impl WooCommerceApi {
             .flatten()
             .find(|p| p["sku"].as_str() == Some(sku))
             .and_then(|p| p["id"].as_u64());
-        self.product_ids.lock().await.insert(sku.to_string(), id);
+        if let Some(id) = id {
+            self.product_ids.lock().await.insert(sku.to_string(), id);
+        }
         Ok(id)
     }
 }
@@ -322,10 +348,7 @@ impl WooCommerceApi {
 impl ChannelApi for WooCommerceApi {
     async fn orders_page(&self, request: &OrdersPageRequest) -> Result<OrdersPage, RemoteError> {
         let (since, page) = match request {
-            OrdersPageRequest::Start { since } => (
-                since.map(|s| s.format(&Rfc3339).expect("UTC formats")),
-                1u32,
-            ),
+            OrdersPageRequest::Start { since } => (since.map(modified_after), 1u32),
             OrdersPageRequest::Next(token) => {
                 let (page, since) = token.split_once('|').unwrap_or((token, ""));
                 (
@@ -357,7 +380,7 @@ impl ChannelApi for WooCommerceApi {
     async fn push_stock(&self, figures: &[StockFigure]) -> Result<Vec<String>, RemoteError> {
         let mut acknowledged = Vec::new();
         let mut updates: Vec<(u64, i64)> = Vec::new();
-        let mut keys: Vec<(usize, String)> = Vec::new();
+        let mut keys: Vec<(String, Vec<u64>)> = Vec::new();
         for figure in figures {
             let mut ids = std::collections::BTreeSet::new();
             for r in &figure.channel_refs {
@@ -373,26 +396,36 @@ impl ChannelApi for WooCommerceApi {
                 acknowledged.push(figure.key());
                 continue;
             }
-            updates.extend(ids.into_iter().map(|id| (id, figure.quantity)));
-            keys.push((updates.len(), figure.key()));
+            updates.extend(ids.iter().map(|id| (*id, figure.quantity)));
+            keys.push((figure.key(), ids.into_iter().collect()));
+        }
+        let mut refused = std::collections::BTreeSet::new();
+        for chunk in updates.chunks(100) {
+            let body = json!({"update": chunk.iter().map(|(id, q)| json!({"id": id, "manage_stock": true, "stock_quantity": q})).collect::<Vec<_>>()});
+            let answer: Value = self
+                .call(
+                    "products_batch",
+                    Method::POST,
+                    &self.url("wc/v3/products/batch"),
+                    Some(&body),
+                )
+                .await?
+                .json()?;
+            refused.extend(batch_errors(&answer));
+        }
+        if !refused.is_empty() {
+            // Deleted on the shop, most likely: find the SKU's product again next time.
+            self.product_ids
+                .lock()
+                .await
+                .retain(|_, id| !refused.contains(id));
         }
         // A figure is acknowledged once every update it needed was accepted.
-        for (start, chunk) in updates.chunks(100).enumerate().map(|(i, c)| (i * 100, c)) {
-            let body = json!({"update": chunk.iter().map(|(id, q)| json!({"id": id, "manage_stock": true, "stock_quantity": q})).collect::<Vec<_>>()});
-            self.call(
-                "products_batch",
-                Method::POST,
-                &self.url("wc/v3/products/batch"),
-                Some(&body),
-            )
-            .await?;
-            let done = start + chunk.len();
-            acknowledged.extend(
-                keys.iter()
-                    .filter(|(end, _)| *end <= done && *end > start)
-                    .map(|(_, k)| k.clone()),
-            );
-        }
+        acknowledged.extend(
+            keys.into_iter()
+                .filter(|(_, ids)| ids.iter().all(|id| !refused.contains(id)))
+                .map(|(key, _)| key),
+        );
         Ok(acknowledged)
     }
 
@@ -465,6 +498,24 @@ mod tests {
             order.input.customer.as_ref().unwrap().email.as_deref(),
             Some("ana@example.com")
         );
+    }
+
+    #[test]
+    fn polls_again_from_the_second_before_the_last_change_seen() {
+        let (_, updated) = map_order(SAMPLE.as_bytes()).unwrap();
+        // Changed again later in 09:30:00: still strictly after 09:29:59.
+        assert_eq!(modified_after(updated), "2026-11-20T09:29:59Z");
+    }
+
+    #[test]
+    fn batch_errors_answered_in_place_are_found() {
+        let answer = json!({"update": [
+            {"id": 799, "stock_quantity": 5, "manage_stock": true},
+            {"id": 800, "error": {"code": "woocommerce_rest_product_invalid_id",
+                "message": "Invalid ID.", "data": {"status": 400}}}
+        ]});
+        assert_eq!(batch_errors(&answer), vec![800]);
+        assert!(batch_errors(&json!({})).is_empty());
     }
 
     #[test]

@@ -67,10 +67,12 @@ pub enum Reason {
     Shipped,
     /// A voided shipment's units came back before hand-over.
     ShipmentVoided,
+    /// Returned units on their way back (as `incoming`), until the return is received.
+    ReturnInTransit,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Received,
         Reason::CycleCount,
         Reason::Correction,
@@ -85,6 +87,7 @@ impl Reason {
         Reason::Deallocation,
         Reason::Shipped,
         Reason::ShipmentVoided,
+        Reason::ReturnInTransit,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -102,6 +105,7 @@ impl Reason {
             Reason::Deallocation => "deallocation",
             Reason::Shipped => "shipped",
             Reason::ShipmentVoided => "shipment_voided",
+            Reason::ReturnInTransit => "return_in_transit",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -110,7 +114,11 @@ impl Reason {
     pub fn is_system(self) -> bool {
         matches!(
             self,
-            Reason::Allocation | Reason::Deallocation | Reason::Shipped | Reason::ShipmentVoided
+            Reason::Allocation
+                | Reason::Deallocation
+                | Reason::Shipped
+                | Reason::ShipmentVoided
+                | Reason::ReturnInTransit
         )
     }
     /// A physical count or a shrinkage finding may prove stock vanished even though it was promised.

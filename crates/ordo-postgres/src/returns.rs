@@ -150,10 +150,27 @@ pub(crate) async fn return_step(
     }
     let row = lock_return(c, id).await?;
     let at = now();
-    let (updated, events) = plan_return_step(&row, step, reason, at)?;
-    update_return(c, &updated).await?;
-    for e in &events {
-        c.event(e.kind, Some(row.order_number), &ctx.actor, at, &e.data);
+    // Goods on their way back are expected where the order left from.
+    let expected: Option<String> = if step == ReturnStep::Ship {
+        c.query_opt(
+            "SELECT location FROM fulfillment_orders WHERE order_number = $1 \
+             ORDER BY (status = 'shipped') DESC, fo_no LIMIT 1",
+            &[&row.order_number],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?
+    } else {
+        None
+    };
+    let (updated, plan) = plan_return_step(&row, step, reason, expected.as_deref(), at)?;
+    if plan.stock.is_empty() {
+        update_return(c, &updated).await?;
+        for e in &plan.events {
+            c.event(e.kind, Some(row.order_number), &ctx.actor, at, &e.data);
+        }
+    } else {
+        apply_return_plan(c, &updated, &plan, &ctx.actor, at).await?;
     }
     let view = updated.view();
     ops::remember(c, ctx, 200, &view).await?;

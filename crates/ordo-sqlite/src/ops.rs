@@ -2122,18 +2122,36 @@ pub(crate) fn return_step(
     }
     let row = return_by_id(w, id)?;
     let at = now();
-    let (updated, events) = plan_return_step(&row, step, reason, at)?;
+    // Goods on their way back are expected where the order left from.
+    let expected: Option<String> = if step == ordo_domain::returns::ReturnStep::Ship {
+        w.conn
+            .prepare_cached(
+                "SELECT location FROM fulfillment_orders WHERE order_number = ?1 \
+                 ORDER BY (status = 'shipped') DESC, fo_no LIMIT 1",
+            )
+            .map_err(internal)?
+            .query_row(params![row.order_number], |r| r.get(0))
+            .optional()
+            .map_err(internal)?
+    } else {
+        None
+    };
+    let (updated, plan) = plan_return_step(&row, step, reason, expected.as_deref(), at)?;
     let at_text = format_time(at);
-    write_return(&w.conn, &updated)?;
-    for e in &events {
-        append_event(
-            &w.conn,
-            e.kind,
-            Some(row.order_number),
-            &ctx.actor,
-            &at_text,
-            &e.data,
-        )?;
+    if plan.stock.is_empty() {
+        write_return(&w.conn, &updated)?;
+        for e in &plan.events {
+            append_event(
+                &w.conn,
+                e.kind,
+                Some(row.order_number),
+                &ctx.actor,
+                &at_text,
+                &e.data,
+            )?;
+        }
+    } else {
+        apply_return_plan(w, &updated, &plan, &ctx.actor, &at_text)?;
     }
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;

@@ -50,6 +50,16 @@ pub struct ReturnDoc {
     /// What an exchange or replacement sends instead.
     #[serde(default)]
     pub exchange_lines: Vec<ExchangeLine>,
+    /// Units counted as `incoming` while the parcel travels back, and where.
+    #[serde(default)]
+    pub incoming: Vec<IncomingUnits>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingUnits {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +308,7 @@ pub fn plan_return(
             refund_minor: refund,
             rejection: None,
             exchange_lines: new.exchange_lines,
+            incoming: Vec::new(),
         },
         created_at: now,
         updated_at: now,
@@ -321,13 +332,15 @@ pub fn plan_return(
 }
 
 /// A step of the return (approve, reject with a reason, label, ship, close). A keep-item
-/// return settles at approval: its refund is due then.
+/// return settles at approval: its refund is due then. Shipping counts the units as
+/// `incoming` at `expected_location` (where the order left from) until they are received.
 pub fn plan_return_step(
     row: &ReturnRow,
     step: ReturnStep,
     reason: Option<String>,
+    expected_location: Option<&str>,
     now: OffsetDateTime,
-) -> Result<(ReturnRow, Vec<EventRow>), Problem> {
+) -> Result<(ReturnRow, FulfillmentPlan), Problem> {
     if step == ReturnStep::Receive || step == ReturnStep::Inspect {
         return Err(Problem::invalid(
             "step",
@@ -364,7 +377,30 @@ pub fn plan_return_step(
     {
         events.push(e);
     }
-    Ok((updated, events))
+    let mut plan = FulfillmentPlan {
+        events,
+        ..Default::default()
+    };
+    if step == ReturnStep::Ship
+        && row.doc.incoming.is_empty()
+        && let Some(location) = expected_location
+    {
+        for line in &row.doc.lines {
+            plan.stock.push(StockDelta {
+                sku: line.sku.clone(),
+                location: location.to_string(),
+                state: ordo_domain::inventory::StockState::Incoming,
+                delta: line.quantity,
+                reason: ordo_domain::inventory::Reason::ReturnInTransit,
+            });
+            updated.doc.incoming.push(IncomingUnits {
+                sku: line.sku.clone(),
+                location: location.to_string(),
+                quantity: line.quantity,
+            });
+        }
+    }
+    Ok((updated, plan))
 }
 
 /// Receives and inspects returned units at `location`: each unit goes into stock as its
@@ -379,6 +415,16 @@ pub fn plan_return_receipt(
     return_transition(row.status, row.doc.method, ReturnStep::Receive)?;
     let planned = plan_receipt(&row.doc.lines, &row.doc.received, receipt)?;
     let mut plan = FulfillmentPlan::default();
+    // The parcel arrived: what travelled is no longer incoming, whatever it turned out to hold.
+    for units in &row.doc.incoming {
+        plan.stock.push(StockDelta {
+            sku: units.sku.clone(),
+            location: units.location.clone(),
+            state: ordo_domain::inventory::StockState::Incoming,
+            delta: -units.quantity,
+            reason: ordo_domain::inventory::Reason::ReturnInTransit,
+        });
+    }
     for (line, states) in &planned {
         for state in states.iter() {
             plan.stock.push(StockDelta {
@@ -391,6 +437,7 @@ pub fn plan_return_receipt(
         }
     }
     let mut updated = row.clone();
+    updated.doc.incoming.clear();
     updated.doc.received.extend(receipt.iter().cloned());
     updated.doc.receiving_location = Some(location.to_string());
     updated.status = ReturnStatus::Inspected;

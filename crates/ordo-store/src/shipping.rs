@@ -335,12 +335,26 @@ pub fn plan_tracking(
     row.status = status;
     row.updated_at = now;
     row.doc.tracking.push(event.clone());
-    let data = serde_json::json!({
+    let mut data = serde_json::json!({
         "number": ordo_domain::order::order_number(shipment.order_number),
         "shipment": shipment_number(shipment.number), "status": status.as_str(),
         "at": event.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "detail": event.detail,
     });
+    // A carrier exception is where delivery claims start: the event carries the claim to
+    // open (`POST /api/v1/orders/{number}/claims`), ready for a person or an automation.
+    if status == ShipmentStatus::Exception {
+        let lines: Vec<serde_json::Value> = shipment
+            .doc
+            .lines
+            .iter()
+            .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity}))
+            .collect();
+        data["claim_suggestion"] = serde_json::json!({
+            "type": "damaged_in_transit", "shipment": shipment_number(shipment.number),
+            "resolution": "reship", "lines": lines,
+        });
+    }
     Ok((
         row,
         EventRow {

@@ -106,6 +106,11 @@ async fn return_receive_by_condition_grade_and_refund() {
                 .status,
             200
         );
+        let in_transit = balance(&s, "SKU-A", "WH1").await;
+        assert_eq!(
+            in_transit["incoming"], 3,
+            "the parcel on its way back is expected at WH1"
+        );
 
         let over = s
             .post(
@@ -117,7 +122,7 @@ async fn return_receive_by_condition_grade_and_refund() {
         assert_eq!(over.status, 422);
         assert_eq!(
             balance(&s, "SKU-A", "WH1").await,
-            before,
+            in_transit,
             "a refused receipt changes nothing"
         );
 
@@ -153,8 +158,21 @@ async fn return_receive_by_condition_grade_and_refund() {
             .iter()
             .filter(|m| m["reference"] == format!("return:{id}"))
             .collect();
-        assert_eq!(ours.len(), 5, "3 on_hand, 1 damaged, 1 quality_control");
-        assert!(ours.iter().all(|m| m["reason"] == "return_restock"));
+        let restock: Vec<_> = ours
+            .iter()
+            .filter(|m| m["reason"] == "return_restock")
+            .collect();
+        assert_eq!(restock.len(), 5, "3 on_hand, 1 damaged, 1 quality_control");
+        let travel: Vec<_> = ours
+            .iter()
+            .filter(|m| m["reason"] == "return_in_transit")
+            .collect();
+        assert_eq!(
+            travel.len(),
+            2,
+            "incoming +3 when shipped back, -3 when received"
+        );
+        assert_eq!(ours.len(), 7);
         let twice = s
             .post(
                 &format!("/api/v1/returns/{id}/receive"),
@@ -528,6 +546,44 @@ async fn claims_reship_only_what_went_wrong() {
             .body;
         assert_eq!(reship["lines"][0]["quantity"], 3);
 
+        // A carrier exception suggests the claim to open; opening it as suggested works.
+        let o = s
+            .post("/api/v1/orders", &order("cl-3", &[("SKU-B", 2)]))
+            .await
+            .body;
+        let ex_number = o["number"].as_str().unwrap().to_string();
+        let fo = o["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let sh = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": fo}))
+            .await
+            .body;
+        let r = s
+            .post(
+                &format!(
+                    "/api/v1/shipments/{}/tracking-events",
+                    sh["id"].as_str().unwrap()
+                ),
+                &json!({"status": "exception", "detail": "parcel damaged at hub"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let events = s
+            .get(&format!("/api/v1/orders/{ex_number}/events"))
+            .await
+            .body;
+        let suggestion = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "shipment.exception")
+            .map(|e| e["data"]["claim_suggestion"].clone())
+            .expect("exception event");
+        assert_eq!(suggestion["type"], "damaged_in_transit", "{suggestion}");
+        let opened = s
+            .post(&format!("/api/v1/orders/{ex_number}/claims"), &suggestion)
+            .await;
+        assert_eq!(opened.status, 201, "{}: {:?}", db.label, opened.body);
+
         // The carrier claim file lists the lost parcel with its tracking number and value.
         let csv = s.get("/api/v1/claims.csv").await;
         let text = csv.body.as_str().unwrap().to_string();
@@ -669,13 +725,42 @@ async fn a_return_label_carries_its_own_tracking_number() {
             db.label
         );
         assert!(text.contains(&id), "the label names the return");
-        // In transit, then received as usual.
+        // In transit: counted as incoming where the order left from, until received.
         assert_eq!(
             s.post(&format!("/api/v1/returns/{id}/ship"), &json!({}))
                 .await
                 .body["status"],
             "in_transit"
         );
+        assert_eq!(
+            balance(&s, "SKU-A", "WH1").await["incoming"],
+            1,
+            "{}",
+            db.label
+        );
+        let received = s
+            .post(
+                &format!("/api/v1/returns/{id}/receive"),
+                &json!({"location": "WH1", "lines": [{"sku": "SKU-A", "quantity": 1, "condition": "resellable"}]}),
+            )
+            .await;
+        assert_eq!(received.status, 200, "{:?}", received.body);
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["incoming"], 0);
+        let movements = s
+            .get("/api/v1/inventory/movements?sku=SKU-A&location=WH1&limit=500")
+            .await
+            .body;
+        assert_eq!(
+            movements["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["reason"] == "return_in_transit")
+                .count(),
+            2,
+            "in and out of incoming, both in the ledger: {movements}"
+        );
+        assert_clean(&s);
         s.stop();
     }
 }
