@@ -117,6 +117,7 @@ pub fn router_with_connectors(
         .route("/shipments", get(shipments::list))
         .route("/returns", get(returns::list))
         .route("/returns/{id}", get(returns::show))
+        .route("/returns/{id}/label.pdf", get(returns::label_pdf))
         .route("/returns/{id}/{action}", post(returns::act))
         .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
         .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))

@@ -398,6 +398,9 @@ struct DetailPage {
     graded: Vec<GradedRow>,
     can_approve: bool,
     can_ship: bool,
+    can_issue_label: bool,
+    /// The label can be printed (approved, goods travel back).
+    has_label: bool,
     can_close: bool,
     can_receive: bool,
     can_grade: bool,
@@ -488,6 +491,13 @@ pub(crate) async fn show(
             .collect(),
         can_approve: manage && allowed(&r, ReturnStep::Approve),
         can_ship: manage && allowed(&r, ReturnStep::Ship),
+        can_issue_label: manage && allowed(&r, ReturnStep::IssueLabel),
+        has_label: r.method != ordo_domain::returns::ReturnMethod::KeepItem
+            && !matches!(
+                r.status,
+                ordo_domain::returns::ReturnStatus::Requested
+                    | ordo_domain::returns::ReturnStatus::Rejected
+            ),
         can_close: manage && allowed(&r, ReturnStep::Close),
         can_receive: stock && allowed(&r, ReturnStep::Receive),
         can_grade: stock
@@ -537,6 +547,7 @@ pub(crate) async fn act(
         "approve" => Some(ReturnStep::Approve),
         "reject" => Some(ReturnStep::Reject),
         "ship" => Some(ReturnStep::Ship),
+        "label" => Some(ReturnStep::IssueLabel),
         "close" => Some(ReturnStep::Close),
         "receive" | "grade" => None,
         _ => return Err(WebError::NotFound(format!("The action '{action}'"))),
@@ -649,4 +660,32 @@ mod tests {
         assert_eq!(q.href("abc"), "/returns?status=approved&cursor=abc");
         assert_eq!(ListQuery::default().href(""), "/returns");
     }
+}
+
+/// `GET /returns/{id}/label.pdf`: the return label, built as the API builds it.
+pub(crate) async fn label_pdf(
+    State(s): State<WebState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> WebResult {
+    auth.require(Permission::Read)?;
+    let label = ordo_http::documents::return_label(s.store.as_ref(), &id).await?;
+    let pdf = label.to_pdf().map_err(crate::labels::document_error)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"{}-label.pdf\"",
+                    id.replace(['"', '\\'], "")
+                ),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
 }
