@@ -647,21 +647,6 @@ pub(crate) async fn act(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_links_keep_the_filter() {
-        let q = ListQuery {
-            status: Some(" approved ".into()),
-            cursor: Some("old".into()),
-        };
-        assert_eq!(q.href("abc"), "/returns?status=approved&cursor=abc");
-        assert_eq!(ListQuery::default().href(""), "/returns");
-    }
-}
-
 /// `GET /returns/{id}/label.pdf`: the return label, built as the API builds it.
 pub(crate) async fn label_pdf(
     State(s): State<WebState>,
@@ -688,4 +673,19 @@ pub(crate) async fn label_pdf(
         pdf,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_links_keep_the_filter() {
+        let q = ListQuery {
+            status: Some(" approved ".into()),
+            cursor: Some("old".into()),
+        };
+        assert_eq!(q.href("abc"), "/returns?status=approved&cursor=abc");
+        assert_eq!(ListQuery::default().href(""), "/returns");
+    }
 }
