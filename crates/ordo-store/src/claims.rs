@@ -99,3 +99,118 @@ impl ClaimDoc {
 pub fn claim_number(n: i64) -> String {
     format!("CLM-{n:06}")
 }
+
+pub fn reship_external_id(claim: &str) -> String {
+    format!("{claim}-R")
+}
+
+/// Opens a claim as the API and the back office both do: checked against the order and
+/// its shipment, recorded with its events, a lost parcel's shipment marked lost, and a
+/// reshipment captured as a zero-price order (each its own transaction, safe to repeat).
+pub async fn open_claim(
+    store: &dyn crate::Store,
+    order_key: &str,
+    input: ordo_domain::claims::ClaimInput,
+    ctx: &crate::WriteContext,
+) -> crate::Result<Claim> {
+    use ordo_domain::Problem;
+    use ordo_domain::shipment::{ShipmentStatus, TrackingEvent};
+    let order = store
+        .get_order(order_key)
+        .await?
+        .ok_or_else(|| Problem::NotFound(format!("order {order_key}")))?;
+    let new = input.validate(&order)?;
+    if let Some(shipment) = &new.shipment {
+        match store.get_shipment(shipment).await? {
+            Some(sh) if sh.order == order.number => {
+                if new.kind == ClaimType::Lost && sh.status == ShipmentStatus::Delivered {
+                    return Err(Problem::Conflict {
+                        message: format!(
+                            "{shipment} was delivered; claim missing items instead of a lost parcel"
+                        ),
+                        current: Some(sh.status.as_str().into()),
+                    }
+                    .into());
+                }
+            }
+            _ => {
+                return Err(Problem::invalid(
+                    "shipment",
+                    format!("{shipment} is not a shipment of {}", order.number),
+                )
+                .into());
+            }
+        }
+    }
+    // Follow-up writes carry no idempotency key: it belongs to the claim itself.
+    let follow = crate::WriteContext {
+        actor: ctx.actor.clone(),
+        idempotency_key: None,
+    };
+    let lost = (new.kind == ClaimType::Lost)
+        .then(|| new.shipment.clone())
+        .flatten();
+    let lines: Vec<(String, i64)> = new
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let mut claim = store.create_claim(&order.number, new, ctx).await?;
+    if let Some(shipment) = lost {
+        let event = TrackingEvent {
+            status: ShipmentStatus::Lost,
+            at: OffsetDateTime::now_utc(),
+            detail: Some(format!("declared lost ({})", claim.id)),
+        };
+        store.add_tracking_event(&shipment, event, &follow).await?;
+    }
+    if claim.resolution == ClaimResolution::Reship {
+        let note = format!("reshipment for {} (order {})", claim.id, order.number);
+        let number = crate::linked_order(
+            store,
+            &order,
+            &reship_external_id(&claim.id),
+            &lines,
+            "reship",
+            &note,
+            &follow,
+        )
+        .await?;
+        claim.reship_order = Some(number);
+    }
+    Ok(claim)
+}
+
+/// An order's claims with their reshipment orders.
+pub async fn order_claims(
+    store: &dyn crate::Store,
+    order: &ordo_domain::order::Order,
+) -> crate::Result<Vec<Claim>> {
+    let mut out = Vec::new();
+    for mut claim in store.list_claims(Some(&order.number), 1000).await? {
+        if claim.resolution == ClaimResolution::Reship {
+            let external_id = reship_external_id(&claim.id);
+            let filter = crate::OrderFilter {
+                channel: Some(order.channel.clone()),
+                q: Some(external_id.clone()),
+                ..Default::default()
+            };
+            let page = store
+                .list_orders(
+                    &filter,
+                    &crate::PageRequest {
+                        limit: Some(5),
+                        cursor: None,
+                    },
+                )
+                .await?;
+            claim.reship_order = page
+                .items
+                .into_iter()
+                .find(|o| o.external_id == external_id)
+                .map(|o| o.number);
+        }
+        out.push(claim);
+    }
+    Ok(out)
+}

@@ -6,6 +6,7 @@
 mod bins;
 mod catalog;
 mod chart;
+mod claims;
 mod connectors;
 mod csv;
 mod dashboard;
@@ -90,6 +91,7 @@ pub fn router_with_connectors(
         .route("/orders/bulk", post(orders::bulk))
         .route("/orders/{number}", get(orders::detail))
         .route("/orders/{number}/returns", post(returns::create))
+        .route("/orders/{number}/claims", post(claims::create))
         .route("/orders/{number}/{action}", post(orders::act))
         .route(
             "/orders/{number}/fulfillment/merge",

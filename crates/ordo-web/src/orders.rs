@@ -522,6 +522,7 @@ pub(crate) struct OrderPage {
     fo: FulfillmentSection,
     sh: ShipmentsSection,
     rt: crate::returns::ReturnsSection,
+    cl: crate::claims::ClaimsSection,
 }
 
 impl OrderPage {
@@ -757,6 +758,7 @@ pub(crate) async fn render_order(
     let fo = crate::fulfillment::section(&o, &locations, &stock, auth, &fb);
     let sh = crate::shipments::section(s, &o.number, auth, &fb).await?;
     let rt = crate::returns::section(s, &o, auth, None).await?;
+    let cl = crate::claims::section(s, &o, auth).await?;
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
     let ctx = PageCtx::new(auth, "orders");
@@ -764,6 +766,7 @@ pub(crate) async fn render_order(
         fo,
         sh,
         rt,
+        cl,
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),

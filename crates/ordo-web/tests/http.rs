@@ -4870,3 +4870,94 @@ async fn channel_connection_forms_follow_the_roles() {
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_is_opened_from_the_order_page_and_reships() {
+    let app = start("claims-page").await;
+    let ship = ordo_domain::shipment::ShipmentInput {
+        fulfillment_order: Some("SO-000001-1".into()),
+        ..Default::default()
+    };
+    app.store
+        .create_shipment(ship.validate().unwrap(), &seed_ctx())
+        .await
+        .unwrap();
+    let order = app.store.get_order("SO-000001").await.unwrap().unwrap();
+    let sku = order
+        .lines
+        .iter()
+        .find(|l| l.shipped > 0)
+        .unwrap()
+        .sku
+        .clone();
+
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders/SO-000001").await;
+    assert!(page.body.contains("id=\"claims\""));
+    assert!(
+        !page.body.contains("id=\"cl-form\""),
+        "reading roles get no form"
+    );
+
+    let mut a = Agent::new(&app.base);
+    a.login("support", PASSWORD).await;
+    let page = a.get("/orders/SO-000001").await;
+    assert!(page.body.contains("id=\"cl-form\""), "{}", page.body);
+    let csrf = page.csrf();
+    let ok = a
+        .post(
+            "/orders/SO-000001/claims",
+            &[
+                ("csrf", &csrf),
+                ("type", "missing_items"),
+                ("sku", &sku),
+                ("quantity", "1"),
+                ("shipment", ""),
+                ("resolution", "reship"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.location(), "/orders/SO-000001#claims");
+    let claims = app.store.list_claims(Some("SO-000001"), 10).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    let after = a.get("/orders/SO-000001").await;
+    assert!(
+        after.body.contains("CLM-000001 was opened"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("id=\"cl-list\""));
+    let reship = after
+        .body
+        .split("href=\"/orders/")
+        .filter_map(|s| s.split('"').next())
+        .find(|n| *n != "SO-000001" && n.starts_with("SO-"))
+        .expect("a link to the reshipment order")
+        .to_string();
+    let reship_order = app.store.get_order(&reship).await.unwrap().unwrap();
+    assert_eq!(reship_order.lines[0].sku, sku);
+    assert_eq!(reship_order.totals.total, "0.00");
+
+    let refused = a
+        .post(
+            "/orders/SO-000001/claims",
+            &[
+                ("csrf", &csrf),
+                ("type", "lost"),
+                ("sku", &sku),
+                ("quantity", "1"),
+                ("shipment", ""),
+                ("resolution", "reship"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 303);
+    let page = a.get("/orders/SO-000001").await;
+    assert!(
+        page.body.contains("a lost parcel names its shipment"),
+        "{}",
+        page.body
+    );
+}

@@ -5,45 +5,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ordo_domain::claims::{ClaimInput, ClaimResolution, ClaimType, format_refund, paid_for};
-use ordo_domain::shipment::{ShipmentStatus, TrackingEvent};
-use ordo_store::{Claim, OrderFilter, PageRequest, Permission, Store, WriteContext};
+use ordo_domain::claims::{ClaimInput, ClaimType, format_refund, paid_for};
+use ordo_store::{Claim, Permission};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ProblemDetails};
 use crate::extract::{Caller, JsonBody};
-
-fn reship_external_id(claim: &str) -> String {
-    format!("{claim}-R")
-}
-
-async fn with_reship(store: &dyn Store, mut claim: Claim, channel: &str) -> ApiResult<Claim> {
-    if claim.resolution == ClaimResolution::Reship {
-        let external_id = reship_external_id(&claim.id);
-        let filter = OrderFilter {
-            channel: Some(channel.to_string()),
-            q: Some(external_id.clone()),
-            ..Default::default()
-        };
-        let page = store
-            .list_orders(
-                &filter,
-                &PageRequest {
-                    limit: Some(5),
-                    cursor: None,
-                },
-            )
-            .await?;
-        claim.reship_order = page
-            .items
-            .into_iter()
-            .find(|o| o.external_id == external_id)
-            .map(|o| o.number);
-    }
-    Ok(claim)
-}
 
 /// Open a claim on a shipped order: `type` missing_items, damaged_in_transit, lost (names its
 /// shipment, which is marked lost) or late; `resolution` reship (default; only the named
@@ -60,74 +29,7 @@ pub async fn create(
     JsonBody(input): JsonBody<ClaimInput>,
 ) -> ApiResult<Response> {
     caller.require(Permission::ManageOrders)?;
-    let order = s
-        .store
-        .get_order(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
-    let new = input.validate(&order)?;
-    if let Some(shipment) = &new.shipment {
-        let found = s.store.get_shipment(shipment).await?;
-        match found {
-            Some(sh) if sh.order == order.number => {
-                if new.kind == ClaimType::Lost && sh.status == ShipmentStatus::Delivered {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "delivered",
-                        "Shipment delivered",
-                        format!(
-                            "{shipment} was delivered; claim missing items instead of a lost parcel"
-                        ),
-                    ));
-                }
-            }
-            _ => {
-                return Err(ApiError::field(
-                    "shipment",
-                    format!("{shipment} is not a shipment of {}", order.number),
-                ));
-            }
-        }
-    }
-    // Follow-up writes run without the request's idempotency key: it belongs to the claim.
-    let ctx = WriteContext {
-        actor: caller.context().actor,
-        idempotency_key: None,
-    };
-    let lost = (new.kind == ClaimType::Lost)
-        .then(|| new.shipment.clone())
-        .flatten();
-    let lines: Vec<(String, i64)> = new
-        .lines
-        .iter()
-        .map(|l| (l.sku.clone(), l.quantity))
-        .collect();
-    let mut claim = s
-        .store
-        .create_claim(&order.number, new, &caller.context())
-        .await?;
-    if let Some(shipment) = lost {
-        let event = TrackingEvent {
-            status: ShipmentStatus::Lost,
-            at: time::OffsetDateTime::now_utc(),
-            detail: Some(format!("declared lost ({})", claim.id)),
-        };
-        s.store.add_tracking_event(&shipment, event, &ctx).await?;
-    }
-    if claim.resolution == ClaimResolution::Reship {
-        let note = format!("reshipment for {} (order {})", claim.id, order.number);
-        let number = ordo_store::linked_order(
-            s.store.as_ref(),
-            &order,
-            &reship_external_id(&claim.id),
-            &lines,
-            "reship",
-            &note,
-            &ctx,
-        )
-        .await?;
-        claim.reship_order = Some(number);
-    }
+    let claim = ordo_store::open_claim(s.store.as_ref(), &id, input, &caller.context()).await?;
     Ok((StatusCode::CREATED, Json(claim)).into_response())
 }
 
@@ -145,10 +47,7 @@ pub async fn list(
         .get_order(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
-    let mut out = Vec::new();
-    for c in s.store.list_claims(Some(&order.number), 1000).await? {
-        out.push(with_reship(s.store.as_ref(), c, &order.channel).await?);
-    }
+    let out = ordo_store::order_claims(s.store.as_ref(), &order).await?;
     Ok(Json(out))
 }
 
