@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -14,7 +14,8 @@ use tokio::net::TcpStream;
 pub struct Conn {
     addr: SocketAddr,
     host: HeaderValue,
-    auth: HeaderValue,
+    /// `None` for callers that sign their requests instead (webhook senders).
+    auth: Option<HeaderValue>,
     json: HeaderValue,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
@@ -24,8 +25,21 @@ impl Conn {
         Ok(Conn {
             addr,
             host: HeaderValue::from_str(&addr.to_string())?,
-            auth: HeaderValue::from_str(&format!("Bearer {key}"))
-                .context("admin key is not a valid header value")?,
+            auth: Some(
+                HeaderValue::from_str(&format!("Bearer {key}"))
+                    .context("admin key is not a valid header value")?,
+            ),
+            json: HeaderValue::from_static("application/json"),
+            sender: None,
+        })
+    }
+
+    /// A connection that sends no `Authorization` header.
+    pub fn anonymous(addr: SocketAddr) -> Result<Conn> {
+        Ok(Conn {
+            addr,
+            host: HeaderValue::from_str(&addr.to_string())?,
+            auth: None,
             json: HeaderValue::from_static("application/json"),
             sender: None,
         })
@@ -52,10 +66,21 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<(u16, Bytes)> {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`Conn::send`] with extra request headers.
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<(u16, Bytes)> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
-        let result = self.send_inner(method, path, body).await;
+        let result = self.send_inner(method, path, body, headers).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -67,6 +92,7 @@ impl Conn {
         method: Method,
         path: &str,
         body: Option<Bytes>,
+        headers: &[(HeaderName, HeaderValue)],
     ) -> Result<(u16, Bytes)> {
         let sender = self
             .sender
@@ -76,10 +102,15 @@ impl Conn {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, self.host.clone())
-            .header(AUTHORIZATION, self.auth.clone());
+            .header(HOST, self.host.clone());
+        if let Some(auth) = &self.auth {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
         if body.is_some() {
             req = req.header(CONTENT_TYPE, self.json.clone());
+        }
+        for (name, value) in headers {
+            req = req.header(name, value.clone());
         }
         let req = req.body(Full::new(body.unwrap_or_default()))?;
         let resp = sender.send_request(req).await?;

@@ -93,6 +93,51 @@ pub async fn check_inventory(conn: &mut Conn, violations: &mut Vec<String>) -> R
     bail!("inventory paging did not end")
 }
 
+#[derive(Deserialize)]
+struct OrderPage {
+    items: Vec<OrderRow>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OrderRow {
+    external_id: String,
+}
+
+/// The external ids of every order of `channel`, through `GET /api/v1/orders`.
+pub async fn channel_orders(conn: &mut Conn, channel: &str) -> Result<Vec<String>> {
+    let mut cursor: Option<String> = None;
+    let mut ids = Vec::new();
+    let base = format!("/api/v1/orders?channel={}&limit=500", encode_query(channel));
+    for _ in 0..100_000 {
+        let path = match &cursor {
+            Some(c) => format!("{base}&cursor={}", encode_query(c)),
+            None => base.clone(),
+        };
+        let (status, body) = conn.get(&path).await?;
+        if status != 200 {
+            bail!(
+                "GET {path} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let page: OrderPage = serde_json::from_slice(&body).with_context(|| {
+            format!(
+                "GET {path}: unexpected body {}",
+                String::from_utf8_lossy(&body)
+            )
+        })?;
+        let empty = page.items.is_empty();
+        ids.extend(page.items.into_iter().map(|o| o.external_id));
+        match page.next_cursor {
+            Some(c) if !empty => cursor = Some(c),
+            _ => return Ok(ids),
+        }
+    }
+    bail!("order paging did not end")
+}
+
 /// What the server wrote, read straight from its database.
 #[derive(Debug, Default, Clone)]
 pub struct DbFacts {

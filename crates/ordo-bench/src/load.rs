@@ -37,7 +37,7 @@ impl Window {
             end: start + warmup + duration,
         }
     }
-    fn measured(&self, t: Instant) -> bool {
+    pub fn measured(&self, t: Instant) -> bool {
         t >= self.warm_end && t <= self.end
     }
 }

@@ -1,6 +1,7 @@
 //! `ordo-bench`: drives `POST /api/v1/orders` of an Ordo server with realistic order
 //! traffic, checks that nothing was oversold, duplicated or lost, and compares the
-//! throughput with what the storage engine alone can write.
+//! throughput with what the storage engine alone can write. With `--webhooks` it sends
+//! signed Shopify `orders/create` webhooks instead.
 
 mod ceiling;
 mod client;
@@ -9,6 +10,7 @@ mod load;
 mod report;
 mod seed;
 mod server;
+mod webhooks;
 mod workload;
 
 use std::net::SocketAddr;
@@ -27,7 +29,7 @@ use crate::ceiling::CeilingInput;
 use crate::client::Conn;
 use crate::invariants::Db;
 use crate::load::Window;
-use crate::report::{Latency, Reads, Row};
+use crate::report::{Latency, Mode, Reads, Row};
 use crate::server::{RssSampler, Server};
 use crate::workload::{Catalog, Scenario};
 
@@ -59,10 +61,15 @@ order stored, `ordo verify` passes) and measures a storage ceiling for the same 
 Scenarios:\n  mixed         Zipf-popular SKUs, 1-5 lines, plenty of stock; a few hot SKUs sell out\n  \
 flash-sale    every order wants one of 3 hot SKUs with 200 units each; most end backordered\n  \
 replay-storm  like mixed, and 30 % of requests re-send an acknowledged order (expects 200, same id)\n\n\
-Single-connection latency: run with `--connections 1`.\n\
+Single-connection latency: run with `--connections 1`.\n\n\
+--webhooks: instead of API orders, signed Shopify `orders/create` webhooks to \
+`POST /hooks/shopify/{channel}` (a shopify channel with a connection is set up first), on N \
+connections and then on 1; afterwards the channel must hold exactly the orders answered 201, \
+and re-sent deliveries must answer 200 and create nothing. --scenario does not apply.\n\n\
 Exit status is 0 only when every invariant holds and no 5xx answer was seen.",
     after_help = "Examples:\n  ordo-bench --quick\n  ordo-bench --db postgres --scenario mixed --connections 64 --processes 2\n  \
-ordo-bench --connections 1 --duration 20 --scenario mixed"
+ordo-bench --connections 1 --duration 20 --scenario mixed\n  \
+ordo-bench --webhooks --db sqlite --connections 64 --duration 20"
 )]
 struct Cli {
     /// Database engine for the server.
@@ -117,6 +124,10 @@ struct Cli {
     /// Keep temporary directories (databases, server logs) after the run.
     #[arg(long)]
     keep: bool,
+    /// Send signed Shopify `orders/create` webhooks instead of API orders, on --connections
+    /// and then on 1 connection.
+    #[arg(long)]
+    webhooks: bool,
 }
 
 struct Config {
@@ -136,6 +147,7 @@ struct Config {
     keep: bool,
     /// PostgreSQL runs are skipped, not failed, when it is not installed.
     postgres_optional: bool,
+    webhooks: bool,
 }
 
 fn main() -> ExitCode {
@@ -189,6 +201,9 @@ fn config(cli: &Cli) -> Result<Config> {
     if connections == 0 || duration == 0 {
         bail!("--connections and --duration must be at least 1");
     }
+    if cli.webhooks && cli.reads {
+        bail!("--reads does not apply to --webhooks");
+    }
     let server_bin = match &cli.server_bin {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("ordo"),
@@ -223,6 +238,7 @@ fn config(cli: &Cli) -> Result<Config> {
         ceiling_orders: ceiling_orders.max(1),
         keep: cli.keep,
         postgres_optional: cli.quick || cli.db == DbChoice::All,
+        webhooks: cli.webhooks,
     })
 }
 
@@ -251,9 +267,14 @@ async fn run(cli: Cli) -> Result<bool> {
                 }
                 Ok(None) => bail!("--db postgres needs PostgreSQL (initdb/pg_ctl) installed"),
                 Err(e) => {
-                    for s in &cfg.scenarios {
+                    let names: Vec<&str> = if cfg.webhooks {
+                        vec![webhooks::NAME]
+                    } else {
+                        cfg.scenarios.iter().map(|s| s.name()).collect()
+                    };
+                    for name in names {
                         rows.push(Row {
-                            scenario: s.name().into(),
+                            scenario: name.into(),
                             db: engine.to_string(),
                             failure: Some(format!("could not start PostgreSQL: {e:#}")),
                             ..Row::default()
@@ -262,6 +283,24 @@ async fn run(cli: Cli) -> Result<bool> {
                     continue;
                 }
             }
+        }
+        if cfg.webhooks {
+            index += 1;
+            println!(
+                "\n== Shopify webhooks on {} ({} connections, then 1; {} s warm-up + {} s each) ==",
+                engine,
+                cfg.connections,
+                cfg.warmup.as_secs(),
+                cfg.duration.as_secs()
+            );
+            let started = Instant::now();
+            let engine_rows = webhooks::run(&cfg, engine, cluster.as_ref(), index).await;
+            println!("   done in {:.1} s", started.elapsed().as_secs_f64());
+            for r in &engine_rows {
+                println!("   {} connection(s): {}", r.connections, summary(r));
+            }
+            rows.extend(engine_rows);
+            continue;
         }
         for &scenario in &cfg.scenarios {
             index += 1;
@@ -285,9 +324,14 @@ async fn run(cli: Cli) -> Result<bool> {
     }
 
     let passed = !rows.is_empty() && rows.iter().all(Row::passed);
-    println!("\n{}", report::terminal(&rows));
+    let mode = if cfg.webhooks {
+        Mode::Webhooks
+    } else {
+        Mode::Orders
+    };
+    println!("\n{}", report::terminal(&rows, mode));
     println!("machine: {machine}\ncommand: {command}");
-    let md = report::markdown(&rows, &machine, &command, passed);
+    let md = report::markdown(&rows, mode, &machine, &command, passed);
     std::fs::write(&cli.out, md).with_context(|| format!("writing {}", cli.out.display()))?;
     println!("results written to {}", cli.out.display());
     println!("{}", if passed { "PASS" } else { "FAIL" });
@@ -298,8 +342,13 @@ fn summary(r: &Row) -> String {
     if let Some(f) = &r.failure {
         return format!("FAILED: {}", f.lines().next().unwrap_or(""));
     }
+    let unit = if r.scenario == webhooks::NAME {
+        "webhooks"
+    } else {
+        "orders"
+    };
     format!(
-        "{:.1} orders/s, p99 {:.2} ms, errors {}, {} invariant violation(s)",
+        "{:.1} {unit}/s, p99 {:.2} ms, errors {}, {} invariant violation(s)",
         r.orders_per_sec,
         r.latency.p99,
         report::error_text(&r.errors),
@@ -346,26 +395,34 @@ async fn run_one(
         row.notes
             .push("--processes applies to PostgreSQL only; SQLite ran one process".into());
     }
+    let (failure, dir) = in_workdir(index, async |dir, servers| {
+        measure(
+            cfg, scenario, engine, cluster, index, dir, &mut row, servers,
+        )
+        .await
+    })
+    .await;
+    if failure.is_some() {
+        row.failure = failure;
+    }
+    if let Some(note) = tidy(cfg, dir, row.passed()) {
+        row.notes.push(note);
+    }
+    row
+}
+
+/// Runs `body` in a fresh work directory. Returns its failure, if any, with the tails of
+/// the servers' logs, and the directory.
+async fn in_workdir(
+    index: usize,
+    body: impl AsyncFnOnce(&Path, &mut Vec<Server>) -> Result<()>,
+) -> (Option<String>, Option<PathBuf>) {
     let dir = match Workdir::new(index) {
         Ok(d) => d,
-        Err(e) => {
-            row.failure = Some(format!("{e:#}"));
-            return row;
-        }
+        Err(e) => return (Some(format!("{e:#}")), None),
     };
     let mut servers = Vec::new();
-    if let Err(e) = measure(
-        cfg,
-        scenario,
-        engine,
-        cluster,
-        index,
-        &dir.0,
-        &mut row,
-        &mut servers,
-    )
-    .await
-    {
+    let failure = body(&dir.0, &mut servers).await.err().map(|e| {
         let mut msg = format!("{e:#}");
         // Start-up failures already carry the log.
         let has_log = msg.contains("log:\n");
@@ -376,15 +433,22 @@ async fn run_one(
                 s.log_tail(15)
             ));
         }
-        row.failure = Some(msg);
-    }
+        msg
+    });
     drop(servers);
-    if cfg.keep || !row.passed() {
-        row.notes.push(format!("files kept in {}", dir.0.display()));
+    (failure, Some(dir.0))
+}
+
+/// Removes the work directory of a passed run unless --keep; otherwise returns the note
+/// saying where it is.
+fn tidy(cfg: &Config, dir: Option<PathBuf>, passed: bool) -> Option<String> {
+    let dir = dir?;
+    if cfg.keep || !passed {
+        Some(format!("files kept in {}", dir.display()))
     } else {
-        let _ = std::fs::remove_dir_all(&dir.0);
+        let _ = std::fs::remove_dir_all(&dir);
+        None
     }
-    row
 }
 
 fn parse_db(url: &str) -> Db {
@@ -399,18 +463,23 @@ fn random_key() -> String {
     format!("ordo-bench-{:032x}", rng.random::<u128>())
 }
 
-#[allow(clippy::too_many_lines)]
-async fn measure(
+/// The database, admin key and server addresses of a run.
+struct Started {
+    db: Option<Db>,
+    key: String,
+    addrs: Vec<SocketAddr>,
+}
+
+/// Creates the database and starts `processes` servers on it (or takes --target).
+async fn start(
     cfg: &Config,
-    scenario: Scenario,
     engine: &str,
     cluster: Option<&PgCluster>,
     index: usize,
     dir: &Path,
-    row: &mut Row,
+    processes: usize,
     servers: &mut Vec<Server>,
-) -> Result<()> {
-    let catalog = Catalog::new(cfg.skus);
+) -> Result<Started> {
     let db: Option<Db> = if cfg.target.is_some() {
         cfg.target_db.as_deref().map(parse_db)
     } else if engine == "sqlite" {
@@ -431,7 +500,7 @@ async fn measure(
         None => {
             let url = db.as_ref().context("no database")?.url();
             // One at a time: the first process migrates the schema.
-            for p in 0..row.processes {
+            for p in 0..processes {
                 let mut s = Server::spawn(
                     &cfg.server_bin,
                     &url,
@@ -445,6 +514,23 @@ async fn measure(
             servers.iter().map(|s| s.addr).collect()
         }
     };
+    Ok(Started { db, key, addrs })
+}
+
+#[allow(clippy::too_many_lines)]
+async fn measure(
+    cfg: &Config,
+    scenario: Scenario,
+    engine: &str,
+    cluster: Option<&PgCluster>,
+    index: usize,
+    dir: &Path,
+    row: &mut Row,
+    servers: &mut Vec<Server>,
+) -> Result<()> {
+    let catalog = Catalog::new(cfg.skus);
+    let Started { db, key, addrs } =
+        start(cfg, engine, cluster, index, dir, row.processes, servers).await?;
 
     let t = Instant::now();
     let seeded = seed::seed(

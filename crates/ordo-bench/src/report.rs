@@ -97,6 +97,28 @@ fn opt(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.decimals$}"))
 }
 
+/// Which benchmark the rows come from: order captures through the API, or channel webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Orders,
+    Webhooks,
+}
+
+impl Mode {
+    fn headers(self) -> Vec<&'static str> {
+        match self {
+            Mode::Orders => HEADERS.to_vec(),
+            // No storage ceiling for webhooks: the capture path is the same.
+            Mode::Webhooks => {
+                let mut h = HEADERS[..13].to_vec();
+                h[0] = "webhook";
+                h[4] = "webhooks/s";
+                h
+            }
+        }
+    }
+}
+
 const HEADERS: [&str; 15] = [
     "scenario",
     "db",
@@ -115,7 +137,13 @@ const HEADERS: [&str; 15] = [
     "ratio",
 ];
 
-fn cells(r: &Row) -> Vec<String> {
+fn cells(r: &Row, mode: Mode) -> Vec<String> {
+    let mut c = all_cells(r);
+    c.truncate(mode.headers().len());
+    c
+}
+
+fn all_cells(r: &Row) -> Vec<String> {
     let failed = r.failure.is_some();
     let num = |v: f64, d: usize| {
         if failed {
@@ -177,10 +205,11 @@ fn details(rows: &[Row], bullet: &str) -> String {
     s
 }
 
-pub fn terminal(rows: &[Row]) -> String {
-    let mut table: Vec<Vec<String>> = vec![HEADERS.iter().map(|h| h.to_string()).collect()];
-    table.extend(rows.iter().map(cells));
-    let widths: Vec<usize> = (0..HEADERS.len())
+pub fn terminal(rows: &[Row], mode: Mode) -> String {
+    let headers = mode.headers();
+    let mut table: Vec<Vec<String>> = vec![headers.iter().map(|h| h.to_string()).collect()];
+    table.extend(rows.iter().map(|r| cells(r, mode)));
+    let widths: Vec<usize> = (0..headers.len())
         .map(|c| {
             table
                 .iter()
@@ -220,13 +249,17 @@ pub fn terminal(rows: &[Row]) -> String {
     s
 }
 
-pub fn markdown(rows: &[Row], machine: &str, command: &str, passed: bool) -> String {
-    let mut s = String::from("# Ordo benchmark results\n\n");
-    let _ = writeln!(s, "| {} |", HEADERS.join(" | "));
+pub fn markdown(rows: &[Row], mode: Mode, machine: &str, command: &str, passed: bool) -> String {
+    let headers = mode.headers();
+    let mut s = String::from(match mode {
+        Mode::Orders => "# Ordo benchmark results\n\n",
+        Mode::Webhooks => "# Ordo channel webhook benchmark results\n\n",
+    });
+    let _ = writeln!(s, "| {} |", headers.join(" | "));
     let _ = writeln!(
         s,
         "|{}|",
-        HEADERS
+        headers
             .iter()
             .enumerate()
             .map(|(i, _)| if i < 2 { "---" } else { "---:" })
@@ -234,7 +267,7 @@ pub fn markdown(rows: &[Row], machine: &str, command: &str, passed: bool) -> Str
             .join("|")
     );
     for r in rows {
-        let _ = writeln!(s, "| {} |", cells(r).join(" | ").replace('\n', " "));
+        let _ = writeln!(s, "| {} |", cells(r, mode).join(" | ").replace('\n', " "));
     }
     s.push('\n');
     let d = details(rows, "- ");
@@ -253,6 +286,15 @@ pub fn markdown(rows: &[Row], machine: &str, command: &str, passed: bool) -> Str
     );
     let _ = writeln!(s, "- Machine: {machine}");
     let _ = writeln!(s, "- Command: `{command}`");
+    if mode == Mode::Webhooks {
+        s.push_str(
+            "\nColumns: webhooks/s counts signed `orders/create` deliveries answered 201 (order \
+             captured) that completed after warm-up; latency is per delivery on a keep-alive \
+             connection; server CPU % is of one core over the measured window; peak RSS is the \
+             servers' high-water mark so far; DB size is taken after the run.\n",
+        );
+        return s;
+    }
     s.push_str(
         "\nColumns: orders/s counts 201 and 200 answers completed after warm-up; latency is per request \
          on a keep-alive connection; server CPU % is of one core over the measured window; peak RSS is \
@@ -281,10 +323,26 @@ mod tests {
             ..Row::default()
         };
         assert!(!row.passed());
-        let t = terminal(std::slice::from_ref(&row));
+        let t = terminal(std::slice::from_ref(&row), Mode::Orders);
         assert!(t.contains("12.3 %"), "{t}");
-        let md = markdown(&[row], "2 CPUs", "ordo-bench --quick", false);
+        let md = markdown(
+            std::slice::from_ref(&row),
+            Mode::Orders,
+            "2 CPUs",
+            "ordo-bench --quick",
+            false,
+        );
         assert!(md.contains("| mixed | sqlite | 1 | 16 | 123.4 |"), "{md}");
         assert!(md.contains("2 (500×2)"));
+        let hooks = markdown(
+            &[row],
+            Mode::Webhooks,
+            "2 CPUs",
+            "ordo-bench --webhooks",
+            false,
+        );
+        assert!(hooks.contains("| webhook | db |"), "{hooks}");
+        assert!(hooks.contains("webhooks/s | p50 ms"), "{hooks}");
+        assert!(!hooks.contains("ceiling"), "{hooks}");
     }
 }

@@ -24,11 +24,16 @@ impl Server {
         let port = free_port()?;
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
+        // The key sealing channel credentials: in the work directory, shared by the
+        // processes of one run (by default PostgreSQL servers would write it to the cwd).
+        let key_file = log.with_file_name("ordo-secret.key");
         let child = Command::new(bin)
             .arg("serve")
             .args(["--db", db_url])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin-key", key])
+            .arg("--secret-key-file")
+            .arg(&key_file)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

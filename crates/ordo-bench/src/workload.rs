@@ -120,7 +120,7 @@ const CATEGORIES: [&str; 6] = [
     "beauty",
     "outdoor",
 ];
-const CITIES: [(&str, &str); 6] = [
+pub const CITIES: [(&str, &str); 6] = [
     ("Berlin", "10115"),
     ("Hamburg", "20095"),
     ("Munich", "80331"),
@@ -260,7 +260,7 @@ pub fn money(cents: i64) -> String {
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
-fn push_money(buf: &mut String, cents: i64) {
+pub fn push_money(buf: &mut String, cents: i64) {
     let _ = write!(buf, "{}.{:02}", cents / 100, cents % 100);
 }
 
