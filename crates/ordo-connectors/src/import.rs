@@ -5,7 +5,7 @@
 
 use ordo_domain::Problem;
 use ordo_domain::order::{HoldReason, OrderStatus, PaymentInput, Transition};
-use ordo_store::{OrderChange, OrderFilter, Outcome, PageRequest, StoreError, WriteContext};
+use ordo_store::{OrderChange, Outcome, StoreError, WriteContext};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -66,26 +66,11 @@ fn context(channel: &str) -> WriteContext {
 async fn existing(
     state: &ChannelState,
     external_id: &str,
-) -> Result<Option<ordo_store::OrderSummary>, ImportError> {
-    let filter = OrderFilter {
-        channel: Some(state.channel.clone()),
-        q: Some(external_id.to_string()),
-        ..Default::default()
-    };
-    let page = state
+) -> Result<Option<ordo_domain::order::Order>, ImportError> {
+    Ok(state
         .store()
-        .list_orders(
-            &filter,
-            &PageRequest {
-                limit: Some(5),
-                ..Default::default()
-            },
-        )
-        .await?;
-    Ok(page
-        .items
-        .into_iter()
-        .find(|o| o.channel == state.channel && o.external_id == external_id))
+        .find_channel_order(&state.channel, external_id)
+        .await?)
 }
 
 pub async fn import_order(
@@ -96,7 +81,7 @@ pub async fn import_order(
     let ctx = context(&state.channel);
     match order.state {
         ChannelOrderState::Cancelled | ChannelOrderState::Closed => {
-            state.release_attention(&order.external_id).await?;
+            state.release_attention_if_any(&order.external_id).await?;
             let Some(known) = existing(state, &order.external_id).await? else {
                 return Ok(Imported::Skipped {
                     reason: format!(
@@ -221,10 +206,10 @@ pub async fn import_order(
         }
         Err(e) => return Err(e.into()),
     };
-    state.release_attention(&order.external_id).await?;
+    state.release_attention_if_any(&order.external_id).await?;
     let number = created.value.number.clone();
     if created.created {
-        state.update_status(|s| s.orders_imported += 1).await?;
+        state.count("orders_imported", 1).await?;
         Ok(Imported::Created { number })
     } else {
         Ok(Imported::AlreadyKnown { number })
@@ -234,20 +219,12 @@ pub async fn import_order(
 async fn release_if_paid(
     state: &ChannelState,
     order: &ChannelOrder,
-    known: ordo_store::OrderSummary,
+    known: ordo_domain::order::Order,
 ) -> Result<Imported, ImportError> {
-    if order.state != ChannelOrderState::Open || known.status != OrderStatus::OnHold {
-        return Ok(Imported::AlreadyKnown {
-            number: known.number,
-        });
-    }
-    let store = state.store();
-    let Some(full) = store.get_order(&known.number).await? else {
-        return Ok(Imported::AlreadyKnown {
-            number: known.number,
-        });
-    };
-    if full.hold_reason != Some(HoldReason::PaymentPending) {
+    if order.state != ChannelOrderState::Open
+        || known.status != OrderStatus::OnHold
+        || known.hold_reason != Some(HoldReason::PaymentPending)
+    {
         return Ok(Imported::AlreadyKnown {
             number: known.number,
         });
@@ -257,7 +234,8 @@ async fn release_if_paid(
         hold_reason: None,
         note: Some("paid on the channel".into()),
     };
-    match store
+    match state
+        .store()
         .transition_order(&known.number, change, &context(&state.channel))
         .await
     {

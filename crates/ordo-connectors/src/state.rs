@@ -266,6 +266,34 @@ impl ChannelState {
             .await
     }
 
+    /// A read first: most imported orders never waited, and a read costs no write.
+    pub async fn release_attention_if_any(&self, external_id: &str) -> Result<(), StateError> {
+        if self
+            .get(&format!("attention:{external_id}"))
+            .await?
+            .is_some()
+        {
+            self.release_attention(external_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds to a counter without losing concurrent updates.
+    pub async fn count(&self, name: &str, delta: i64) -> Result<i64, StateError> {
+        Ok(self
+            .store
+            .sync_add(&self.channel, &format!("count:{name}"), delta)
+            .await?)
+    }
+
+    pub async fn counter(&self, name: &str) -> Result<i64, StateError> {
+        Ok(self
+            .get(&format!("count:{name}"))
+            .await?
+            .and_then(|e| e.value.parse().ok())
+            .unwrap_or(0))
+    }
+
     pub async fn release_attention(&self, external_id: &str) -> Result<(), StateError> {
         self.put(&format!("attention:{external_id}"), None).await
     }
@@ -309,10 +337,12 @@ impl ChannelState {
     }
 
     pub async fn status(&self) -> Result<SyncStatus, StateError> {
-        match self.get("status").await? {
-            Some(e) => serde_json::from_str(&e.value).map_err(corrupt),
-            None => Ok(SyncStatus::default()),
-        }
+        let mut status: SyncStatus = match self.get("status").await? {
+            Some(e) => serde_json::from_str(&e.value).map_err(corrupt)?,
+            None => SyncStatus::default(),
+        };
+        status.orders_imported = self.counter("orders_imported").await?.max(0) as u64;
+        Ok(status)
     }
 
     /// Read-modify-write of the status; only this node's sync task writes it for a channel.

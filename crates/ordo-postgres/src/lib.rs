@@ -639,6 +639,25 @@ impl Store for PgStore {
         })
         .await
     }
+    async fn sync_add(&self, channel: &str, key: &str, delta: i64) -> Result<i64> {
+        let (channel, key) = (channel.to_string(), key.to_string());
+        self.write(move |c| {
+            let (channel, key) = (channel.clone(), key.clone());
+            Box::pin(async move { sync::add(c, &channel, &key, delta).await })
+        })
+        .await
+    }
+    async fn find_channel_order(&self, channel: &str, external_id: &str) -> Result<Option<Order>> {
+        let number = read!(self, |c| sync::channel_order_number(
+            c,
+            channel,
+            external_id
+        ))?;
+        match number {
+            Some(n) => self.get_order(&ordo_domain::order::order_number(n)).await,
+            None => Ok(None),
+        }
+    }
     async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool> {
         let (channel, key, value) = (channel.to_string(), key.to_string(), value.to_string());
         self.write(move |c| {

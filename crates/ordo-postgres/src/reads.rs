@@ -1146,6 +1146,27 @@ pub(crate) async fn dashboard(
     d.backordered = counts.try_get(0)?;
     d.partially_allocated = counts.try_get(1)?;
     d.on_hold = counts.try_get(2)?;
+    let queue = c
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE status IN ('open', 'in_progress')), COUNT(*) FILTER (WHERE status = 'picked'), \
+             COUNT(*) FILTER (WHERE status = 'packed') FROM fulfillment_orders \
+             WHERE status IN ('open', 'in_progress', 'picked', 'packed')",
+            &[],
+        )
+        .await?;
+    d.to_pick = queue.try_get(0)?;
+    d.to_pack = queue.try_get(1)?;
+    d.to_ship = queue.try_get(2)?;
+    let today = since.date().to_string();
+    let late = c
+        .query_one(
+            "SELECT COUNT(*) FROM orders WHERE status IN \
+             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
+             AND (doc::jsonb -> 'shipping' ->> 'promised_by') < $1",
+            &[&today],
+        )
+        .await?;
+    d.late = late.try_get(0)?;
     let rows = c
         .query(
             "SELECT p.sku, COALESCE(SUM(b.on_hand - b.allocated - b.damaged - b.quality_control - b.safety_stock), 0)::bigint \

@@ -257,3 +257,33 @@ pub(crate) async fn list_claims(
         })
         .collect()
 }
+
+pub(crate) async fn add(c: &mut Conn, channel: &str, key: &str, delta: i64) -> Result<i64> {
+    let row = c
+        .query_one(
+            "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES ($1, $2, $3::bigint::text, $4) \
+             ON CONFLICT (channel, key) DO UPDATE SET \
+             value = (channel_sync.value::bigint + $3::bigint)::text, updated_at = EXCLUDED.updated_at \
+             RETURNING value::bigint",
+            &[&channel, &key, &delta, &now()],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub(crate) async fn channel_order_number(
+    c: &mut Conn,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<i64>> {
+    let row = c
+        .query_opt(
+            "SELECT number FROM orders WHERE channel = $1 AND external_id = $2",
+            &[&channel, &external_id],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
+}

@@ -394,6 +394,21 @@ impl Store for SqliteStore {
             .run(move |w| sync::put(w, &channel, &entries))
             .await
     }
+    async fn sync_add(&self, channel: &str, key: &str, delta: i64) -> Result<i64> {
+        let (channel, key) = (channel.to_string(), key.to_string());
+        self.writer
+            .run(move |w| sync::add(w, &channel, &key, delta))
+            .await
+    }
+    async fn find_channel_order(&self, channel: &str, external_id: &str) -> Result<Option<Order>> {
+        let number = self
+            .read_point(|c| sync::channel_order_number(c, channel, external_id))
+            .await?;
+        match number {
+            Some(n) => self.get_order(&ordo_domain::order::order_number(n)).await,
+            None => Ok(None),
+        }
+    }
     async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool> {
         let (channel, key, value) = (channel.to_string(), key.to_string(), value.to_string());
         self.writer

@@ -984,6 +984,26 @@ pub(crate) fn dashboard(
          WHERE placed_at >= ?1 GROUP BY day, channel ORDER BY day, channel",
         format_time(since - time::Duration::days(days - 1)),
     )?;
+    let (to_pick, to_pack, to_ship): (i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(status IN ('open', 'in_progress')), 0), COALESCE(SUM(status = 'picked'), 0), \
+             COALESCE(SUM(status = 'packed'), 0) FROM fulfillment_orders \
+             WHERE status IN ('open', 'in_progress', 'picked', 'packed')",
+        )
+        .map_err(internal)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(internal)?;
+    (d.to_pick, d.to_pack, d.to_ship) = (to_pick, to_pack, to_ship);
+    let today = format_time(since);
+    d.late = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM orders WHERE status IN \
+             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
+             AND json_extract(doc, '$.shipping.promised_by') < substr(?1, 1, 10)",
+        )
+        .map_err(internal)?
+        .query_row([today], |r| r.get(0))
+        .map_err(internal)?;
     for (status, slot) in [
         ("backordered", &mut d.backordered),
         ("partially_allocated", &mut d.partially_allocated),

@@ -316,3 +316,29 @@ pub(crate) fn list_claims(
     }
     Ok(out)
 }
+
+pub(crate) fn add(w: &mut Writer, channel: &str, key: &str, delta: i64) -> Result<i64> {
+    let at = format_time(OffsetDateTime::now_utc());
+    w.conn
+        .prepare_cached(
+            "INSERT INTO channel_sync (channel, key, value, updated_at) VALUES (?1, ?2, CAST(?3 AS TEXT), ?4) \
+             ON CONFLICT (channel, key) DO UPDATE SET \
+             value = CAST(CAST(value AS INTEGER) + ?3 AS TEXT), updated_at = excluded.updated_at \
+             RETURNING CAST(value AS INTEGER)",
+        )
+        .map_err(internal)?
+        .query_row(params![channel, key, delta, at], |r| r.get(0))
+        .map_err(internal)
+}
+
+pub(crate) fn channel_order_number(
+    c: &Connection,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<i64>> {
+    c.prepare_cached("SELECT number FROM orders WHERE channel = ?1 AND external_id = ?2")
+        .map_err(internal)?
+        .query_row(params![channel, external_id], |r| r.get(0))
+        .optional()
+        .map_err(internal)
+}

@@ -122,6 +122,17 @@ pub struct Dashboard {
     pub out_of_stock: i64,
     /// Orders per day and channel over the last `days` days (day as YYYY-MM-DD, UTC).
     pub daily: Vec<ChannelDay>,
+    /// Fulfillment orders waiting to be picked (open or on a pick list), packed (picked)
+    /// and shipped (packed).
+    #[serde(default)]
+    pub to_pick: i64,
+    #[serde(default)]
+    pub to_pack: i64,
+    #[serde(default)]
+    pub to_ship: i64,
+    /// Orders not fully shipped whose promised delivery day is before today (UTC).
+    #[serde(default)]
+    pub late: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -72,6 +72,10 @@ struct DashboardPage {
     partially_allocated: i64,
     on_hold: i64,
     out_of_stock: i64,
+    to_pick: i64,
+    to_pack: i64,
+    to_ship: i64,
+    late: i64,
     /// Shipments a carrier reported a problem with (`500+` past one read).
     exceptions: String,
     low_stock: Vec<LowRow>,
@@ -162,6 +166,10 @@ async fn render(s: &WebState, auth: &Auth) -> WebResult {
         partially_allocated: d.partially_allocated,
         on_hold: d.on_hold,
         out_of_stock: d.out_of_stock,
+        to_pick: d.to_pick,
+        to_pack: d.to_pack,
+        to_ship: d.to_ship,
+        late: d.late,
         exceptions,
         low_stock: d
             .low_stock

@@ -2287,6 +2287,26 @@ async fn the_shipments_list_filters_and_pages() {
         "{}",
         home.body
     );
+    // The work queues and late orders are on the dashboard too: an order promised for a
+    // day already past, not shipped, is late.
+    for id in ["late-orders", "to-pick", "to-pack", "to-ship"] {
+        assert!(home.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let before = app.store.dashboard(now, 30).await.unwrap();
+    let mut late = common::order_json("late-1", &[("MUG-1", 1)]);
+    late["shipping"]["promised_by"] = serde_json::json!("2020-01-02");
+    let input: ordo_domain::order::OrderInput = serde_json::from_value(late).unwrap();
+    app.store
+        .capture_order(input.validate(now).unwrap(), &ctx)
+        .await
+        .unwrap();
+    let after = app.store.dashboard(now, 30).await.unwrap();
+    assert_eq!(after.late, before.late + 1);
+    assert_eq!(
+        after.to_pick,
+        before.to_pick + 1,
+        "its fulfillment order waits to be picked"
+    );
     let listed = m.get("/shipments?status=exception").await;
     assert_eq!(rows(&listed.body), ["SH-000010"]);
     assert!(listed.body.contains("badge s-exception\">Exception"));
