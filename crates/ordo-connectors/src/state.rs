@@ -126,6 +126,14 @@ impl ChannelState {
             sealed_secrets: self.secrets.seal(&clear, &self.channel),
         };
         let text = serde_json::to_string(&stored).map_err(corrupt)?;
+        // Shipments made before the channel was first connected are not the channel's news:
+        // tracking goes out only for those created from now on.
+        let since = OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(corrupt)?;
+        self.store
+            .sync_insert_if_absent(&self.channel, "cursor:tracking_since", &since)
+            .await?;
         self.put("connection", Some(&text)).await
     }
 

@@ -417,12 +417,18 @@ impl Connectors {
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         let listings = state.listings_by_sku().await?;
+        let tracking_since = state
+            .cursor("tracking_since")
+            .await?
+            .and_then(|c| OffsetDateTime::parse(&c, &Rfc3339).ok());
         let mut pushed = 0;
         loop {
             let events = self.store.list_events(after, 500).await?;
             let Some(last) = events.last() else { break };
             let last_seq = last.seq;
-            for event in events.iter().filter(|e| e.kind == "shipment.created") {
+            for event in events.iter().filter(|e| {
+                e.kind == "shipment.created" && tracking_since.is_none_or(|t| e.at >= t)
+            }) {
                 let data = &event.data;
                 let shipment = data["shipment"].as_str().unwrap_or_default().to_string();
                 let Some(number) = data["number"].as_str() else {

@@ -64,6 +64,16 @@ async fn shopify_orders_in_stock_and_tracking_out() {
             )
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
+        // An order of the channel shipped before it was connected: not the channel's news.
+        let mut old = order("before-connecting", &[("SKU-B", 1)]);
+        old["channel"] = json!("shop");
+        old["currency"] = json!("USD");
+        let old = s.post("/api/v1/orders", &old).await.body;
+        let old_fo = old["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let r = s
+            .post("/api/v1/shipments", &json!({"fulfillment_order": old_fo}))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
         let secret = &shop.config().access_token;
         let r = s
             .send(
@@ -108,10 +118,15 @@ async fn shopify_orders_in_stock_and_tracking_out() {
                 .await,
             401
         );
-        assert_eq!(channel_orders(&s, "shop").await.len(), 1);
+        assert_eq!(
+            channel_orders(&s, "shop").await.len(),
+            2,
+            "the webhook's and the earlier one"
+        );
 
         // Polling: 300 orders over two pages, with a 500, a 503 and a connection cut mid-page.
-        let mut placed: BTreeSet<String> = [first_id.to_string()].into();
+        let mut placed: BTreeSet<String> =
+            [first_id.to_string(), "before-connecting".to_string()].into();
         for i in 0..300 {
             let o = shop.place_order(
                 &format!("buyer{i}@example.com"),
@@ -256,7 +271,7 @@ async fn shopify_orders_in_stock_and_tracking_out() {
         // Tracking out, once per shipment.
         let second_id: u64 = placed
             .iter()
-            .map(|p| p.parse::<u64>().unwrap())
+            .filter_map(|p| p.parse::<u64>().ok())
             .filter(|i| *i != first_id)
             .min()
             .unwrap();
@@ -294,6 +309,15 @@ async fn shopify_orders_in_stock_and_tracking_out() {
             "fulfilled"
         );
 
+        // The shipment made before connecting was never pushed (nor tried).
+        let status = s.get("/api/v1/channels/shop/sync").await.body;
+        assert!(
+            !status["recent_errors"]
+                .to_string()
+                .contains("before-connecting"),
+            "{status}"
+        );
+        assert_eq!(status["trackings_pushed"], 1, "{status}");
         // The channel's limit was never exceeded, and the status says what happened.
         assert_eq!(
             shop.stats().throttled,
