@@ -189,25 +189,9 @@ pub async fn order_claims(
     let mut out = Vec::new();
     for mut claim in store.list_claims(Some(&order.number), 1000).await? {
         if claim.resolution == ClaimResolution::Reship {
-            let external_id = reship_external_id(&claim.id);
-            let filter = crate::OrderFilter {
-                channel: Some(order.channel.clone()),
-                q: Some(external_id.clone()),
-                ..Default::default()
-            };
-            let page = store
-                .list_orders(
-                    &filter,
-                    &crate::PageRequest {
-                        limit: Some(5),
-                        cursor: None,
-                    },
-                )
-                .await?;
-            claim.reship_order = page
-                .items
-                .into_iter()
-                .find(|o| o.external_id == external_id)
+            claim.reship_order = store
+                .find_channel_order(&order.channel, &reship_external_id(&claim.id))
+                .await?
                 .map(|o| o.number);
         }
         out.push(claim);

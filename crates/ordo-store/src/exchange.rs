@@ -12,9 +12,7 @@ use ordo_domain::order::{
 use ordo_domain::returns::{ExchangeTiming, Resolution, ReturnStatus};
 use time::OffsetDateTime;
 
-use crate::{
-    OrderChange, OrderFilter, Outcome, PageRequest, Result, Rma, Store, StoreError, WriteContext,
-};
+use crate::{OrderChange, Outcome, Result, Rma, Store, StoreError, WriteContext};
 
 pub fn exchange_external_id(rma: &str) -> String {
     format!("{rma}-X")
@@ -35,25 +33,9 @@ pub async fn exchange_order(store: &dyn Store, rma: &Rma) -> Result<Option<Strin
     let Some(original) = store.get_order(&rma.order).await? else {
         return Ok(None);
     };
-    let external_id = exchange_external_id(&rma.id);
-    let filter = OrderFilter {
-        channel: Some(original.channel.clone()),
-        q: Some(external_id.clone()),
-        ..Default::default()
-    };
-    let page = store
-        .list_orders(
-            &filter,
-            &PageRequest {
-                limit: Some(5),
-                cursor: None,
-            },
-        )
-        .await?;
-    Ok(page
-        .items
-        .into_iter()
-        .find(|o| o.external_id == external_id)
+    Ok(store
+        .find_channel_order(&original.channel, &exchange_external_id(&rma.id))
+        .await?
         .map(|o| o.number))
 }
 

@@ -13,24 +13,6 @@ use serde_json::{Value, json};
 
 const SHOP_LOCATION: u64 = 65_544_149;
 
-async fn channel_orders(s: &Server, channel: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = s
-            .get(&format!(
-                "/api/v1/orders?channel={channel}&limit=500{cursor}"
-            ))
-            .await
-            .body;
-        out.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
-}
-
 fn line(sku: &str, quantity: i64) -> LineSpec {
     LineSpec {
         sku: sku.into(),

@@ -14,24 +14,6 @@ use ordo_emulators::ebay::{EbayConfig, EbayEmulator};
 use ordo_emulators::woocommerce::{WooConfig, WooEmulator};
 use serde_json::{Value, json};
 
-async fn channel_orders(s: &Server, channel: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = s
-            .get(&format!(
-                "/api/v1/orders?channel={channel}&limit=500{cursor}"
-            ))
-            .await
-            .body;
-        out.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
-}
-
 async fn by_external_id(s: &Server, channel: &str, id: &str) -> Option<Value> {
     channel_orders(s, channel)
         .await

@@ -45,12 +45,22 @@ fn sync_failure(e: SyncFailure) -> ApiError {
     }
 }
 
-async fn channel_of_kind(s: &AppState, code: &str) -> ApiResult<(Channel, ConnectorKind)> {
-    let channel = s
-        .store
+async fn channel(s: &AppState, code: &str) -> ApiResult<Channel> {
+    s.store
         .get_channel(code)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))
+}
+
+fn retried_view(retried: Vec<(String, Imported)>) -> Vec<Value> {
+    retried
+        .into_iter()
+        .map(|(id, outcome)| json!({"external_id": id, "result": outcome}))
+        .collect()
+}
+
+async fn channel_of_kind(s: &AppState, code: &str) -> ApiResult<(Channel, ConnectorKind)> {
+    let channel = channel(s, code).await?;
     let kind = ConnectorKind::parse(channel.kind.as_str()).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -173,10 +183,7 @@ pub async fn list_mappings(
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Permission::Read)?;
-    s.store
-        .get_channel(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))?;
+    channel(&s, &code).await?;
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
     let rows = s
         .connectors
@@ -210,10 +217,7 @@ pub async fn put_mapping(
     JsonBody(input): JsonBody<MappingInput>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Permission::ManageCatalog)?;
-    s.store
-        .get_channel(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))?;
+    channel(&s, &code).await?;
     let sku = input.sku.unwrap_or_default();
     if sku.trim().is_empty() {
         return Err(ApiError::field("sku", "is required"));
@@ -240,7 +244,7 @@ pub async fn put_mapping(
         .map_err(failure)?;
     Ok(Json(json!({
         "channel_ref": channel_ref, "sku": sku,
-        "retried": retried.into_iter().map(|(id, outcome)| json!({"external_id": id, "result": outcome})).collect::<Vec<_>>(),
+        "retried": retried_view(retried),
     })))
 }
 
@@ -300,7 +304,7 @@ pub async fn retry_attention(
         .await
         .map_err(failure)?;
     Ok(Json(json!({
-        "retried": retried.into_iter().map(|(id, outcome)| json!({"external_id": id, "result": outcome})).collect::<Vec<_>>(),
+        "retried": retried_view(retried),
     })))
 }
 
@@ -314,10 +318,7 @@ pub async fn sync_status(
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Permission::Read)?;
-    s.store
-        .get_channel(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))?;
+    channel(&s, &code).await?;
     let overview = s.connectors.overview(&code).await.map_err(sync_failure)?;
     Ok(Json(serde_json::to_value(overview).map_err(failure)?))
 }
@@ -450,10 +451,7 @@ pub async fn import_orders(
 ) -> ApiResult<Json<Value>> {
     use ordo_connectors::csv_import::CsvFormat;
     caller.require(Permission::CaptureOrders)?;
-    s.store
-        .get_channel(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("channel {code}")))?;
+    channel(&s, &code).await?;
     let format = match p.format.as_deref() {
         Some(f) => CsvFormat::parse(f)
             .ok_or_else(|| ApiError::field("format", "must be shopify, amazon or ordo"))?,

@@ -334,3 +334,22 @@ pub async fn futures_join<F: std::future::Future<Output = anyhow::Result<Respons
     .await;
     done.into_iter().map(Option::unwrap).collect()
 }
+
+/// Every order of a channel, page after page.
+pub async fn channel_orders(s: &Server, channel: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = s
+            .get(&format!(
+                "/api/v1/orders?channel={channel}&limit=500{cursor}"
+            ))
+            .await
+            .body;
+        out.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
