@@ -128,7 +128,7 @@ impl Modify for SecurityAddon {
         catalog::list_locations, catalog::get_location, catalog::post_location, catalog::put_location,
         catalog::list_channels, catalog::get_channel, catalog::post_channel, catalog::put_channel, catalog::channel_availability,
         inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
-        orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
+        orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events, orders::map_line,
         events::list_events,
         fulfillment::list, fulfillment::get, fulfillment::move_to, fulfillment::split, fulfillment::merge,
         fulfillment::submit, fulfillment::accept, fulfillment::reject,
@@ -252,6 +252,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}", get(orders::get_order))
         .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
         .route("/api/v1/orders/{id}/hold", post(orders::hold))
+        .route(
+            "/api/v1/orders/{id}/lines/{line_no}/sku",
+            axum::routing::put(orders::map_line),
+        )
         .route("/api/v1/orders/{id}/release", post(orders::release))
         .route("/api/v1/orders/{id}/events", get(orders::order_events))
         .route("/api/v1/events", get(events::list_events))

@@ -342,6 +342,18 @@ impl Store for SqliteStore {
             .run(move |w| ops::transition(w, &key, &change, &ctx))
             .await
     }
+    async fn map_order_line(
+        &self,
+        id_or_number: &str,
+        line_no: i32,
+        sku: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let (key, sku, ctx) = (id_or_number.to_string(), sku.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::map_order_line(w, &key, line_no, &sku, &ctx))
+            .await
+    }
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>> {
         let key = id_or_number.to_string();
         self.read(move |c| match reads::resolve_order(c, &key)? {

@@ -4605,13 +4605,18 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let outcome = ordo_connectors::import::import_order(&state, order)
         .await
         .unwrap();
-    assert!(matches!(
-        outcome,
-        ordo_connectors::import::Imported::NeedsAttention { .. }
-    ));
+    let ordo_connectors::import::Imported::HeldUnmapped { number, unmapped } = outcome else {
+        panic!("captured on hold, not {outcome:?}");
+    };
+    assert_eq!(unmapped, vec!["SHOP-MUG-RED".to_string()]);
     let page = m.get("/channels/shop").await;
     assert!(page.body.contains("data-order=\"S-9001\""));
     assert!(page.body.contains("no Ordo SKU for SHOP-MUG-RED"));
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/orders/{number}\">{number}</a>")),
+        "the held order is linked"
+    );
     let r = m
         .post(
             "/channels/shop/sku-mappings",
@@ -4639,7 +4644,7 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let page = m.get("/channels/shop").await;
     assert!(
         page.body.contains(
-            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 1 imported."
+            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 0 imported, 1 mapped and released."
         ),
         "{}",
         page.body
