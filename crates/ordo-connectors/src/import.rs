@@ -90,40 +90,23 @@ pub async fn import_order(
     let ctx = context(&state.channel);
     match order.state {
         ChannelOrderState::Cancelled | ChannelOrderState::Closed => {
-            state.release_attention_if_any(&order.external_id).await?;
-            let Some(known) = existing(state, &order.external_id).await? else {
-                return Ok(Imported::Skipped {
-                    reason: format!(
-                        "{} on the channel before it was imported",
-                        if order.state == ChannelOrderState::Cancelled {
-                            "cancelled"
-                        } else {
-                            "completed"
-                        }
-                    ),
-                });
+            let what = if order.state == ChannelOrderState::Cancelled {
+                "cancelled"
+            } else {
+                "completed"
             };
-            if order.state == ChannelOrderState::Closed || known.status == OrderStatus::Cancelled {
-                return Ok(Imported::AlreadyKnown {
-                    number: known.number,
+            if order.state == ChannelOrderState::Closed {
+                state.release_attention_if_any(&order.external_id).await?;
+                return Ok(match existing(state, &order.external_id).await? {
+                    Some(known) => Imported::AlreadyKnown {
+                        number: known.number,
+                    },
+                    None => Imported::Skipped {
+                        reason: format!("{what} on the channel before it was imported"),
+                    },
                 });
             }
-            let change = OrderChange {
-                transition: Transition::Cancel,
-                hold_reason: None,
-                note: Some("cancelled on the channel".into()),
-            };
-            return match store.transition_order(&known.number, change, &ctx).await {
-                Ok(_) => Ok(Imported::Cancelled {
-                    number: known.number,
-                }),
-                // Already shipped here: the channel's cancellation cannot undo that; the
-                // operator sees the order as shipped and handles it as a return.
-                Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
-                    number: known.number,
-                }),
-                Err(e) => Err(e.into()),
-            };
+            return cancel_on_channel(state, &order.external_id, what).await;
         }
         ChannelOrderState::Open | ChannelOrderState::PaymentPending => {}
     }
@@ -338,6 +321,46 @@ async fn hold_unmapped(
             order: order.clone(),
         })
         .await
+}
+
+/// The channel cancelled (or deleted) the order: cancelled here too, its stock released;
+/// refused only once it has shipped, which the channel cannot undo.
+pub async fn cancel_on_channel(
+    state: &ChannelState,
+    external_id: &str,
+    what: &str,
+) -> Result<Imported, ImportError> {
+    state.release_attention_if_any(external_id).await?;
+    let Some(known) = existing(state, external_id).await? else {
+        return Ok(Imported::Skipped {
+            reason: format!("{what} on the channel before it was imported"),
+        });
+    };
+    if known.status == OrderStatus::Cancelled {
+        return Ok(Imported::AlreadyKnown {
+            number: known.number,
+        });
+    }
+    let change = OrderChange {
+        transition: Transition::Cancel,
+        hold_reason: None,
+        note: Some(format!("{what} on the channel")),
+    };
+    match state
+        .store()
+        .transition_order(&known.number, change, &context(&state.channel))
+        .await
+    {
+        Ok(_) => Ok(Imported::Cancelled {
+            number: known.number,
+        }),
+        // Already shipped here: the operator sees the order as shipped and handles it as
+        // a return.
+        Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
+            number: known.number,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn release_if_paid(
