@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ordo_domain::FieldError;
 use ordo_domain::order::OrderInput;
 use ordo_routing::adapt::{request_for_new_order, request_for_order};
 use ordo_routing::{
@@ -105,15 +108,287 @@ pub async fn put_rules(
     JsonBody(input): JsonBody<RulesInput>,
 ) -> ApiResult<Json<RulesView>> {
     caller.require(Permission::ManageCatalog)?;
+    Ok(Json(
+        save_rules(&s, &caller, &input.rules, input.expected_version).await?,
+    ))
+}
+
+/// Validates `rules` against the catalog and saves them as the next version: the one path
+/// every edit of the rules takes, so checks, history and the `routing.rules_changed`
+/// event are the same for a whole-list save and a single-rule edit.
+async fn save_rules(
+    s: &AppState,
+    caller: &Caller,
+    rules: &[Rule],
+    expected_version: Option<i64>,
+) -> ApiResult<RulesView> {
     let locations = s.store.list_locations().await?;
     let codes: Vec<&str> = locations.iter().map(|l| l.code.as_str()).collect();
-    validate_rules(&input.rules, &codes).map_err(rule_errors)?;
-    let json = serde_json::to_value(&input.rules).map_err(|_| ApiError::internal())?;
+    validate_rules(rules, &codes).map_err(rule_errors)?;
+    let json = serde_json::to_value(rules).map_err(|_| ApiError::internal())?;
     let saved = s
         .store
-        .put_routing_rules(json, input.expected_version, &caller.context())
+        .put_routing_rules(json, expected_version, &caller.context())
         .await?;
-    Ok(Json(saved.try_into()?))
+    saved.try_into()
+}
+
+fn stale(current: i64, expected: i64) -> ApiError {
+    ordo_domain::Problem::Conflict {
+        message: format!("the rules are at version {current}, not {expected}; reload and retry"),
+        current: Some(current.to_string()),
+    }
+    .into()
+}
+
+/// Applies `edit` to the saved rules and saves the result as the next version. `edit`
+/// returns the index of the rule the request body describes, if any, so validation errors
+/// name that rule's fields as the body does (`conditions.order_value.max`). Without
+/// `expected_version` the save is compare-and-swapped against the version read and the
+/// edit redone after a concurrent save, so two callers editing different rules never
+/// undo each other.
+async fn edit_rules(
+    s: &AppState,
+    caller: &Caller,
+    expected_version: Option<i64>,
+    edit: impl Fn(&mut Vec<Rule>) -> ApiResult<Option<usize>>,
+) -> ApiResult<RulesView> {
+    let mut attempts = 0;
+    loop {
+        let current = RulesView::try_from(s.store.routing_rules().await?)?;
+        if let Some(v) = expected_version
+            && v != current.version
+        {
+            return Err(stale(current.version, v));
+        }
+        let mut rules = current.rules;
+        let edited = edit(&mut rules)?;
+        match save_rules(s, caller, &rules, Some(current.version)).await {
+            Err(e) if expected_version.is_none() && e.is_conflict() && attempts < 5 => {
+                attempts += 1;
+            }
+            Err(e) => {
+                return Err(match edited {
+                    Some(i) => {
+                        let prefix = format!("rules[{i}].");
+                        e.map_fields(|f| f.strip_prefix(&prefix).map(str::to_string))
+                    }
+                    None => e,
+                });
+            }
+            Ok(saved) => return Ok(saved),
+        }
+    }
+}
+
+fn position_of(rules: &[Rule], name: &str) -> ApiResult<usize> {
+    rules
+        .iter()
+        .position(|r| r.name.trim() == name.trim())
+        .ok_or_else(|| ApiError::not_found(format!("routing rule '{name}'")))
+}
+
+/// Refuses a name another rule (other than the one at `except`) already has: names are
+/// how explanations, events and these endpoints point at a rule.
+fn name_free(rules: &[Rule], name: &str, except: Option<usize>) -> ApiResult<()> {
+    let name = name.trim();
+    match rules.iter().position(|r| r.name.trim() == name) {
+        Some(i) if !name.is_empty() && Some(i) != except => Err(ordo_domain::Problem::Conflict {
+            message: format!("a routing rule named '{name}' already exists"),
+            current: None,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// One rule and where it stands in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleView {
+    /// The version of the list this rule was read from; pass it back as `expected_version`.
+    pub version: i64,
+    /// 0-based place in the list; rules run top to bottom.
+    pub position: usize,
+    pub rule: Rule,
+}
+
+/// Body of `POST /api/v1/routing/rules`: one rule, inserted at `position`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewRuleInput {
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// 0-based place to insert at (0 = evaluated first); the end of the list by default.
+    pub position: Option<usize>,
+    /// The version this edit started from; a save over a newer version is refused (409).
+    pub expected_version: Option<i64>,
+}
+
+/// Body of `PUT /api/v1/routing/rules/{name}`: the rule's new content, which may rename it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RuleInput {
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// The version this edit started from; a save over a newer version is refused (409).
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VersionParams {
+    /// The version this edit started from; a save over a newer version is refused (409).
+    pub expected_version: Option<i64>,
+}
+
+/// Body of `POST /api/v1/routing/rules/reorder`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReorderInput {
+    /// Every rule's name exactly once, in the new evaluation order.
+    pub names: Vec<String>,
+    /// The version this edit started from; a save over a newer version is refused (409).
+    pub expected_version: Option<i64>,
+}
+
+/// Add one rule at `position` (the end by default). A name already in use is refused
+/// (409); the list is checked and saved as a new version, as a whole-list save is.
+#[utoipa::path(post, path = "/api/v1/routing/rules", tag = "routing", request_body = NewRuleInput,
+    responses((status = 201, body = RulesView), (status = 409, description = "Name taken, or saved over a newer version", body = ProblemDetails),
+        (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn create_rule(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<NewRuleInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ManageCatalog)?;
+    let saved = edit_rules(&s, &caller, input.expected_version, |rules| {
+        name_free(rules, &input.rule.name, None)?;
+        let at = input.position.unwrap_or(rules.len());
+        if at > rules.len() {
+            return Err(ApiError::field(
+                "position",
+                format!("must be between 0 and {}", rules.len()),
+            ));
+        }
+        rules.insert(at, input.rule.clone());
+        Ok(Some(at))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// One rule by its name, with its place in the list.
+#[utoipa::path(get, path = "/api/v1/routing/rules/{name}", tag = "routing",
+    params(("name" = String, Path, description = "The rule's unique name")),
+    responses((status = 200, body = RuleView), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn get_rule(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<RuleView>> {
+    caller.require(Permission::Read)?;
+    let current = RulesView::try_from(s.store.routing_rules().await?)?;
+    let position = position_of(&current.rules, &name)?;
+    Ok(Json(RuleView {
+        version: current.version,
+        position,
+        rule: current.rules[position].clone(),
+    }))
+}
+
+/// Replace one rule in place (its position is kept; the body's name may rename it).
+#[utoipa::path(put, path = "/api/v1/routing/rules/{name}", tag = "routing", request_body = RuleInput,
+    params(("name" = String, Path, description = "The rule's unique name")),
+    responses((status = 200, body = RulesView), (status = 404, body = ProblemDetails),
+        (status = 409, description = "Saved over a newer version", body = ProblemDetails), (status = 422, body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn put_rule(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    JsonBody(input): JsonBody<RuleInput>,
+) -> ApiResult<Json<RulesView>> {
+    caller.require(Permission::ManageCatalog)?;
+    let saved = edit_rules(&s, &caller, input.expected_version, |rules| {
+        let at = position_of(rules, &name)?;
+        name_free(rules, &input.rule.name, Some(at))?;
+        rules[at] = input.rule.clone();
+        Ok(Some(at))
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+/// Delete one rule; the rest keep their order.
+#[utoipa::path(delete, path = "/api/v1/routing/rules/{name}", tag = "routing",
+    params(("name" = String, Path, description = "The rule's unique name"), VersionParams),
+    responses((status = 200, body = RulesView), (status = 404, body = ProblemDetails),
+        (status = 409, description = "Saved over a newer version", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(p): Query<VersionParams>,
+) -> ApiResult<Json<RulesView>> {
+    caller.require(Permission::ManageCatalog)?;
+    let saved = edit_rules(&s, &caller, p.expected_version, |rules| {
+        rules.remove(position_of(rules, &name)?);
+        Ok(None)
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+/// The rules in a new evaluation order, from the names of all of them.
+fn reordered(rules: &[Rule], names: &[String]) -> ApiResult<Vec<Rule>> {
+    let mut errors = Vec::new();
+    let mut order = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        match rules.iter().position(|r| r.name.trim() == name.trim()) {
+            None => errors.push(FieldError::new(
+                format!("names[{i}]"),
+                format!("'{name}' is not a routing rule"),
+            )),
+            Some(p) if order.contains(&p) => errors.push(FieldError::new(
+                format!("names[{i}]"),
+                format!("'{name}' is named more than once"),
+            )),
+            Some(p) => order.push(p),
+        }
+    }
+    let missing: Vec<&str> = rules
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !order.contains(i))
+        .map(|(_, r)| r.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        errors.push(FieldError::new(
+            "names",
+            format!("must name every rule; missing: {}", missing.join(", ")),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(order.into_iter().map(|p| rules[p].clone()).collect())
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
+/// Change the evaluation order: `names` lists every rule exactly once, first to run first.
+#[utoipa::path(post, path = "/api/v1/routing/rules/reorder", tag = "routing", request_body = ReorderInput,
+    responses((status = 200, body = RulesView), (status = 409, description = "Saved over a newer version", body = ProblemDetails),
+        (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn reorder_rules(
+    State(s): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<ReorderInput>,
+) -> ApiResult<Json<RulesView>> {
+    caller.require(Permission::ManageCatalog)?;
+    let saved = edit_rules(&s, &caller, input.expected_version, |rules| {
+        *rules = reordered(rules, &input.names)?;
+        Ok(None)
+    })
+    .await?;
+    Ok(Json(saved))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
