@@ -142,6 +142,7 @@ impl Modify for SecurityAddon {
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
         returns::close, returns::receive, returns::grade, returns::issue_label, returns::label_pdf, returns::label_zpl, returns::get_policy, returns::put_policy,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
+        routing::order_routing, routing::create_rule, routing::get_rule, routing::put_rule, routing::delete_rule, routing::reorder_rules,
         connectors::get_connection, connectors::put_connection, connectors::delete_connection,
         connectors::list_mappings, connectors::put_mapping, connectors::delete_mapping,
         connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
@@ -419,13 +420,26 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(access::revoke_key),
         )
         .route("/api/v1/users", get(access::list_users))
+        .route("/api/v1/orders/{id}/routing", get(routing::order_routing))
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))
         .route(
             "/api/v1/routing/rules",
-            get(routing::get_rules).put(routing::put_rules),
+            get(routing::get_rules)
+                .put(routing::put_rules)
+                .post(routing::create_rule),
         )
         .route("/api/v1/routing/rules/history", get(routing::rules_history))
+        .route(
+            "/api/v1/routing/rules/reorder",
+            post(routing::reorder_rules),
+        )
+        .route(
+            "/api/v1/routing/rules/{name}",
+            get(routing::get_rule)
+                .put(routing::put_rule)
+                .delete(routing::delete_rule),
+        )
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/docs", get(system::docs))
         .route("/api/docs/swagger-ui-bundle.js", get(system::swagger_js))

@@ -870,6 +870,15 @@ impl Store for PgStore {
         .await
     }
 
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: time::OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let counts = read!(self, |c| reads::day_counts(c))?;
+        Ok(counts.orders_today(locations, now))
+    }
+
     async fn close(&self) {
         self.capture.shutdown().await;
         self.pool.close();

@@ -901,6 +901,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: time::OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let locations = locations.to_vec();
+        self.read(move |c| reads::orders_today(c, &locations, now))
+            .await
+    }
+
     async fn close(&self) {
         self.checkpointer.stop();
         self.writer.shutdown().await;

@@ -372,6 +372,7 @@ pub fn plan_prepared(
         let mut held = serde_json::json!({"number": number_text, "reason": h.as_str()});
         if h == HoldReason::RoutingRule {
             held["note"] = serde_json::json!(rules.hold);
+            held["rule"] = serde_json::json!(rules.hold_rule);
         }
         events.push(EventRow {
             kind: "order.held",

@@ -432,6 +432,14 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<RuleSet>;
 
+    /// Fulfillment orders routed so far today to each of `locations` that has a daily
+    /// capacity, each on its own local day: what routing at `now` would count.
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>>;
+
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);
 }
