@@ -136,8 +136,8 @@ impl Modify for SecurityAddon {
         shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
         shipments::close_manifest, shipments::list_manifests, shipments::manifest_pdf, shipments::manifest_csv,
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
-        picking::create, picking::list, picking::get, picking::pick, picking::print_pdf,
-        packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
+        picking::create, picking::list, picking::get, picking::tote, picking::pick, picking::print_pdf,
+        packing::list_box_types, packing::put_box_type, packing::pack, packing::pack_plan, packing::pack_scan, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
         returns::close, returns::receive, returns::grade, returns::issue_label, returns::label_pdf, returns::label_zpl, returns::get_policy, returns::put_policy,
@@ -300,6 +300,7 @@ pub fn router(state: AppState) -> Router {
             get(picking::list).post(picking::create),
         )
         .route("/api/v1/pick-lists/{id}", get(picking::get))
+        .route("/api/v1/pick-lists/{id}/totes/{tote}", get(picking::tote))
         .route("/api/v1/box-types", get(packing::list_box_types))
         .route(
             "/api/v1/packing-policies",
@@ -314,6 +315,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(packing::put_box_type),
         )
         .route("/api/v1/fulfillment-orders/{id}/pack", post(packing::pack))
+        .route(
+            "/api/v1/fulfillment-orders/{id}/pack-plan",
+            post(packing::pack_plan),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/pack-scans",
+            post(packing::pack_scan),
+        )
         .route(
             "/api/v1/fulfillment-orders/{id}/packing",
             get(packing::get_packing),

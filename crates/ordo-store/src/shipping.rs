@@ -54,8 +54,10 @@ impl ShipmentRow {
     }
 
     pub fn view(&self) -> Shipment {
+        let id = shipment_number(self.number);
         Shipment {
-            id: shipment_number(self.number),
+            labels: ordo_domain::shipment::label_links(&id, &self.doc.packages),
+            id,
             order: ordo_domain::order::order_number(self.order_number),
             fulfillment_order: ordo_domain::fulfillment::fulfillment_order_id(
                 self.order_number,

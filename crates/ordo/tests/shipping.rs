@@ -136,6 +136,16 @@ async fn shipping_takes_stock_out_and_tracking_delivers() {
         assert_eq!(cancel.status, 409);
         assert_clean(&s);
 
+        // The answer tells the integrator where the label is printed from.
+        assert_eq!(
+            sh["labels"],
+            json!([{"package": 1, "pdf": "/api/v1/shipments/SH-000001/label.pdf?package=1",
+                "zpl": "/api/v1/shipments/SH-000001/label.zpl?package=1"}])
+        );
+        let (status, linked) = raw(&s, sh["labels"][0]["pdf"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert!(linked.starts_with(b"%PDF-"));
+
         // Labels: a 4×6 in PDF page and ZPL with the tracking number.
         let (status, pdf) = raw(&s, "/api/v1/shipments/SH-000001/label.pdf").await;
         assert_eq!(status, 200);
@@ -189,8 +199,20 @@ async fn shipping_takes_stock_out_and_tracking_delivers() {
         assert_clean(&s);
 
         // Ship again, hand over, deliver everything.
-        let third = ship(&s, json!({"fulfillment_order": fos[1], "carrier": "manual", "service": "express", "tracking_number": "1Z999AA10123456784"})).await;
+        let third = ship(&s, json!({"fulfillment_order": fos[1], "carrier": "manual", "service": "express",
+            "tracking_number": "1Z999AA10123456784", "packages": [{"weight_g": 300}, {"weight_g": 400}]})).await;
         assert_eq!(third.status, 201, "{:?}", third.body);
+        assert_eq!(third.body["tracking_number"], "1Z999AA10123456784");
+        let labels = third.body["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), 2, "one label per package: {labels:?}");
+        assert_eq!(labels[1]["package"], 2);
+        let (status, zpl) = raw(&s, labels[1]["zpl"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert!(
+            String::from_utf8(zpl)
+                .unwrap()
+                .contains("1Z999AA10123456784")
+        );
         let dup = ship(&s, json!({"fulfillment_order": fos[0], "carrier": "manual", "tracking_number": "1Z999AA10123456784"})).await;
         assert_eq!(dup.status, 409);
         for (id, status) in [

@@ -273,6 +273,66 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))
 }
 
+/// What is in one tote of a pick job: the fulfillment order it was assigned to, for the
+/// pack station that scans the tote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToteContents {
+    pub pick_list: String,
+    pub tote: u32,
+    pub order: String,
+    /// Units of this order on the job, and how far picking got.
+    pub progress: ordo_warehouse::picking::OrderProgress,
+    pub fulfillment_order: ordo_domain::fulfillment::FulfillmentOrder,
+}
+
+/// The fulfillment order in a tote of a batch or wave pick (what a pack station shows after
+/// scanning the tote).
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}/totes/{tote}", tag = "picking",
+    responses((status = 200, body = ToteContents), (status = 404, description = "No such pick list or tote", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn tote(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, tote)): Path<(String, String)>,
+) -> ApiResult<Json<ToteContents>> {
+    caller.require(Permission::Read)?;
+    let tote: u32 = tote
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let job = s
+        .store
+        .get_pick_job(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+    let assignment = job
+        .lists
+        .iter()
+        .flat_map(|l| l.totes.iter())
+        .find(|t| t.tote == tote)
+        .ok_or_else(|| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let fo_id = &assignment.fulfillment_order_id;
+    let progress = job
+        .progress
+        .orders
+        .iter()
+        .find(|o| &o.fulfillment_order_id == fo_id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let fulfillment_order = s
+        .store
+        .get_fulfillment_order(fo_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {fo_id}")))?;
+    Ok(Json(ToteContents {
+        pick_list: job.id.clone(),
+        tote,
+        order: assignment.order_number.clone(),
+        progress,
+        fulfillment_order,
+    }))
+}
+
 /// What the picker should do next.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NextPick {
