@@ -582,6 +582,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     shipping_steps(c, app, base).await;
     routing_steps(c, base).await;
     warehouse_steps(c, app, base).await;
+    manifest_steps(c, app, base).await;
     assert_eq!(login(c, base, "admin").await, "/");
 
     // The remaining screens: structure checks and screenshots.
@@ -1289,6 +1290,130 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
         text_of(c, &format!("#sh-{} .tracking-number", sh.id)).await,
         sh.tracking_number
     );
+}
+
+/// The end of the day at the dock: the labelled shipments wait per carrier and location,
+/// the warehouse closes the manifest from the navigation, and prints it.
+async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
+    let waiting: Vec<String> = app
+        .store
+        .list_shipments(
+            &ordo_store::ShipmentFilter {
+                order: None,
+                location: Some("WH1".into()),
+                status: Some(ordo_domain::shipment::ShipmentStatus::LabelCreated),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|s| s.carrier == "own_fleet")
+        .map(|s| s.id)
+        .collect();
+    assert!(!waiting.is_empty(), "the shipments of the day wait");
+    visit(c, base, "/picking", None).await;
+    click(c, "header nav a[href='/manifests']").await;
+    wait_navigated(c, "/picking").await;
+    assert_eq!(path_of(c).await, "/manifests");
+    check_page(c, "manifests").await;
+    let group = "#open-WH1-own_fleet";
+    let card = text_of(c, group).await;
+    for id in &waiting {
+        assert!(card.contains(id.as_str()), "{id} waits: {card}");
+    }
+    assert!(
+        card.contains(&format!("{} shipment", waiting.len())),
+        "{card}"
+    );
+    assert!(
+        !card.contains("SH-000001"),
+        "handed over already (in transit): {card}"
+    );
+    assert!(
+        text_of(c, "#closed-manifests tbody")
+            .await
+            .contains("No manifest closed yet.")
+    );
+    shot(c, "manifests").await;
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "manifests scroll sideways");
+    shot(c, "manifests-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    click(c, &format!("{group} .close-manifest button")).await;
+    wait_navigated(c, "/manifests").await;
+    let flash = wait_text(c, ".flash.ok", "MF-000001 closed:").await;
+    assert!(
+        flash.contains(&format!(
+            "{} shipment{}",
+            waiting.len(),
+            if waiting.len() == 1 { "" } else { "s" }
+        )) && flash.contains("handed over to Own fleet at WH1"),
+        "{flash}"
+    );
+    assert!(!exists(c, group).await, "nothing of theirs waits any more");
+    let row = text_of(c, "#closed-manifests tr[data-manifest='MF-000001']").await;
+    assert!(row.contains("WH1") && row.contains("Own fleet"), "{row}");
+    check_page(c, "manifest closed").await;
+    shot(c, "manifests-closed").await;
+    for id in &waiting {
+        let sh = app.store.get_shipment(id).await.unwrap().unwrap();
+        assert_eq!(
+            sh.status,
+            ordo_domain::shipment::ShipmentStatus::InTransit,
+            "{id}"
+        );
+    }
+
+    // The manifest for the driver: a PDF saved by the browser, and its CSV.
+    let pdf = "#closed-manifests tr[data-manifest='MF-000001'] a.manifest-pdf";
+    let href = c
+        .find(Locator::Css(pdf))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(href, "/manifests/MF-000001/manifest.pdf");
+    assert_eq!(
+        fetch_head(c, &href).await,
+        json!([200, "application/pdf", "%PDF-"])
+    );
+    click(c, pdf).await;
+    let bytes = downloaded(app, "manifest-MF-000001.pdf").await;
+    assert!(bytes.starts_with(b"%PDF-"));
+    close_other_windows(c).await;
+    let csv = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.text().then(t => done([r.status,
+               r.headers.get('content-type'), t]))).catch(e => done(String(e)));",
+            vec![json!("/manifests/MF-000001/manifest.csv")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(csv[0], json!(200), "{csv}");
+    assert_eq!(csv[1], json!("text/csv; charset=utf-8"));
+    for id in &waiting {
+        let sh = app.store.get_shipment(id).await.unwrap().unwrap();
+        assert!(
+            csv[2].as_str().unwrap().contains(&sh.tracking_number),
+            "{id} on the CSV: {csv}"
+        );
+    }
+
+    // Read again, nothing is left to hand over.
+    visit(c, base, "/manifests", None).await;
+    assert!(exists(c, "#nothing-waiting").await);
+
+    // readonly sees the day's manifests, closes none.
+    assert_eq!(login(c, base, "readonly").await, "/");
+    visit(c, base, "/manifests", None).await;
+    assert!(exists(c, "tr[data-manifest='MF-000001'] a.manifest-pdf").await);
+    assert!(!exists(c, ".close-manifest").await);
 }
 
 /// Closes the tabs a link opened, back on the first one.
