@@ -17,6 +17,7 @@ mod import;
 mod inventory;
 mod labels;
 mod live;
+mod manifests;
 mod orders;
 mod packing;
 mod picking;
@@ -117,6 +118,9 @@ pub fn router_with_connectors(
         .route("/packing/{id}/pack", post(packing::pack))
         .route("/packing/{id}/packing-slip.pdf", get(packing::packing_slip))
         .route("/shipments", get(shipments::list))
+        .route("/manifests", get(manifests::list).post(manifests::close))
+        .route("/manifests/{id}/manifest.pdf", get(manifests::pdf))
+        .route("/manifests/{id}/manifest.csv", get(manifests::csv))
         .route("/returns", get(returns::list))
         .route("/returns/{id}", get(returns::show))
         .route("/returns/{id}/label.pdf", get(returns::label_pdf))
