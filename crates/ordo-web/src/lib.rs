@@ -179,6 +179,7 @@ pub fn router_with_connectors(
         )
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))
+        .route("/routing/rules/order", post(routing::reorder))
         .route("/routing/replay", post(routing::replay))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))

@@ -1388,6 +1388,150 @@ async fn routing_rules_are_edited_simulated_and_replayed() {
     );
 }
 
+/// The names of the rules in force, top to bottom.
+async fn rule_names(app: &common::App) -> Vec<String> {
+    let set = app.store.routing_rules().await.unwrap();
+    set.rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_are_reordered_as_a_new_version() {
+    let app = start("routing-order").await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/routing").await;
+    let csrf = page.csrf();
+    let rules = r#"[{"name": "a", "actions": {"add_tags": ["a"]}}, {"name": "b", "actions": {"add_tags": ["b"]}}, {"name": "c", "actions": {"add_tags": ["c"]}}]"#;
+    let r = m
+        .post(
+            "/routing/rules",
+            &[("csrf", &csrf), ("rules", rules), ("expected_version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get("/routing").await;
+    assert!(page.body.contains("action=\"/routing/rules/order\""));
+    assert!(page.body.contains("draggable=\"true\""));
+    assert!(page.body.contains("aria-label=\"Move b up\""));
+
+    // Without a script, a move button posts the rows as shown plus the move.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "1"),
+                ("rule", "a"),
+                ("rule", "b"),
+                ("rule", "c"),
+                ("move", "up:c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Rule order saved as version 2: a, c, b."),
+        "{}",
+        page.body
+    );
+    assert_eq!(rule_names(&app).await, ["a", "c", "b"]);
+
+    // A dragged order arrives as the rows' new sequence.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+    let set = app.store.routing_rules().await.unwrap();
+    assert_eq!(set.version, 3);
+    assert_eq!(
+        set.rules[1]["actions"]["add_tags"][0], "a",
+        "rules move whole"
+    );
+
+    // From a page showing version 2: refused with who saved since; nothing written.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"order-message\">Not saved: version 3 was saved by user:manager"),
+        "{}",
+        r.body
+    );
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+
+    // A list that drops or invents a rule is refused.
+    for names in [vec!["b", "a"], vec!["b", "a", "x"], vec!["b", "a", "a"]] {
+        let mut form = vec![("csrf", csrf.as_str()), ("expected_version", "3")];
+        form.extend(names.iter().map(|n| ("rule", *n)));
+        let r = m.post("/routing/rules/order", &form).await;
+        assert_eq!(r.status, 422, "{names:?}: {}", r.body);
+        assert!(r.body.contains("Order not saved: rule: "), "{}", r.body);
+    }
+    // The same order again writes no version.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "3"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(app.store.routing_rules().await.unwrap().version, 3);
+
+    // Readers see the rules without the reorder form, and may not post it.
+    let mut ro = Agent::new(&app.base);
+    ro.login("readonly", PASSWORD).await;
+    let page = ro.get("/routing").await;
+    assert!(!page.body.contains("/routing/rules/order"));
+    let r = ro
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &page.csrf()),
+                ("expected_version", "3"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn location_routing_and_channel_split_policy_are_edited_with_field_errors() {
     let app = start("settings").await;
