@@ -49,6 +49,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(internal)?;
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
+    // The writer then turns it off and fsyncs the WAL on its own thread (see `writer`).
     conn.execute_batch(if writer {
         "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
     } else {
@@ -145,7 +146,9 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")
             .map_err(internal)?;
         let wal = checkpoint::WalState::default();
-        let writer = writer::spawn(conn, wal.clone())?;
+        let mut wal_path = path.clone().into_os_string();
+        wal_path.push("-wal");
+        let writer = writer::spawn(conn, wal.clone(), wal_path.into())?;
         let checkpointer = checkpoint::Checkpointer::spawn(path.clone(), wal)?;
         Ok(SqliteStore {
             checkpointer,
