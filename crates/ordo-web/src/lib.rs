@@ -53,6 +53,8 @@ pub(crate) struct WebState {
     /// Long-lived responses (the live event stream) end when this turns true, so a graceful
     /// shutdown does not wait on browsers that keep the stream open.
     pub shutdown: watch::Receiver<bool>,
+    /// CSV imports running on their own tasks, polled by their pages.
+    pub imports: Arc<import::ImportJobs>,
 }
 
 /// The back office, for a server that never asks its streams to stop early.
@@ -81,6 +83,7 @@ pub fn router_with_connectors(
         store,
         connectors,
         shutdown,
+        imports: Arc::default(),
     };
     Router::new()
         .route("/", get(dashboard::show))
@@ -136,6 +139,11 @@ pub fn router_with_connectors(
             "/inventory/import",
             get(import::form_stock).post(import::post_stock),
         )
+        .route(
+            "/inventory/counts/import",
+            get(import::form_counts).post(import::post_counts),
+        )
+        .route("/imports/{id}", get(import::progress))
         .route("/products", get(catalog::products))
         .route(
             "/products/import",

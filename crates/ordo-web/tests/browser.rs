@@ -1677,7 +1677,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
         .put_channel(channel.validate().unwrap(), &ctx)
         .await
         .unwrap();
-    // An order from the shop whose item has no Ordo SKU yet: it waits for a mapping.
+    // An order from the shop whose item has no Ordo SKU yet: held until it is mapped.
     let order = ordo_connectors::ChannelOrder {
         external_id: "S-7001".into(),
         state: ordo_connectors::ChannelOrderState::Open,
@@ -1761,7 +1761,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     click(c, "#sync-form button[value=tracking]").await;
     wait_text(c, ".flash.ok", "shop: tracking pushed for 0 shipments.").await;
 
-    // A mapping: an unknown SKU is refused at its field; a known one imports the order.
+    // A mapping: an unknown SKU is refused at its field; a known one releases the order.
     fill(c, "#map-ref", "SHOP-TEA-GLASS").await;
     fill(c, "#map-sku", "TEA-9").await;
     click(c, "#mapping-form button[type=submit]").await;
@@ -1773,7 +1773,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     wait_text(
         c,
         ".flash.ok",
-        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 1 imported.",
+        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 0 imported, 1 mapped and released.",
     )
     .await;
     assert!(

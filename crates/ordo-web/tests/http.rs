@@ -3874,12 +3874,13 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         before
     );
 
-    let r = a
+    let started = a
         .post(
             "/products/import",
             &[("csrf", &csrf), ("csv", csv), ("action", "import")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body.contains(
@@ -3969,13 +3970,14 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     );
     // The import sends the text kept on the preview.
     let text = receipts.replace("\r\n", "\n");
-    let r = a
+    let started = a
         .post_multipart(
             "/inventory/import",
             &[("csrf", &csrf), ("csv", &text), ("action", "import")],
             &[("file", "", "")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body
@@ -3995,7 +3997,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         moves + 2
     );
     // All rows valid: back to the list with the summary.
-    let r = a
+    let started = a
         .post(
             "/inventory/import",
             &[
@@ -4005,6 +4007,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
             ],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location(), "/inventory");
     assert!(
@@ -4027,6 +4030,76 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(r.status, 422);
     assert!(r.body.contains("unknown column"), "{}", r.body);
 
+    // Stock counts: the counted figure replaces the recorded one; a stale expected figure
+    // refuses the row with the current one, a duplicate place is refused before writing.
+    assert!(inv.body.contains("href=\"/inventory/counts/import\""));
+    let mug_st1 = balance(&app, "MUG-1", "ST1").await.on_hand;
+    let counts = format!(
+        "sku,location,counted,expected,reference\nMUG-1,WH1,7,{},C-1\nMUG-1,ST1,3,{},C-1\nTEA-1,ST1,-1,,\nMUG-1,WH1,2,,\n",
+        mug_wh1 + 10,
+        mug_st1 + 5
+    );
+    let r = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(">Count 7</span>"), "{}", r.body);
+    for e in [
+        "<li>Line 4, counted: Must be a whole number, 0 or more.</li>",
+        "<li>Line 5, sku: MUG-1 at WH1 is already counted on line 2.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    let started = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "import")],
+        )
+        .await;
+    let r = a.finish_import(started).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Imported 1 count. 3 rows with errors were skipped"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("data-line=\"3\""),
+        "the stale count is listed: {}",
+        r.body
+    );
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
+    assert_eq!(
+        balance(&app, "MUG-1", "ST1").await.on_hand,
+        mug_st1,
+        "refused: the counter expected another figure"
+    );
+    let verify = app.store.verify().await.unwrap();
+    assert!(verify.is_clean(), "{verify:?}");
+    // Someone else's import is not shown to another user.
+    let id_url = {
+        let started = a
+            .post(
+                "/inventory/counts/import",
+                &[
+                    ("csrf", &csrf),
+                    ("csv", "MUG-1,WH1,7"),
+                    ("action", "import"),
+                ],
+            )
+            .await;
+        let at = started.body.find("hx-get=\"").unwrap() + "hx-get=\"".len();
+        let end = started.body[at..].find('"').unwrap() + at;
+        started.body[at..end].to_string()
+    };
+    let mut other = Agent::new(&app.base);
+    other.login("warehouse", PASSWORD).await;
+    assert_eq!(other.get(&id_url).await.status, 404);
+
     // Roles: support may import neither; warehouse may receive stock but not products.
     let mut s = Agent::new(&app.base);
     s.login("support", PASSWORD).await;
@@ -4048,7 +4121,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(w.get("/inventory/import").await.status, 200);
     assert_eq!(w.get("/products/import").await.status, 403);
     assert!(!w.get("/products").await.body.contains("/products/import"));
-    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, mug_wh1 + 10);
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
