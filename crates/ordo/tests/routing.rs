@@ -1105,3 +1105,39 @@ async fn every_rule_condition_and_the_priority_and_service_level_actions_apply_a
         assert_clean(&s);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splitting_a_fulfillment_order_uses_no_daily_capacity() {
+    for db in databases("split_capacity") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-A", "WH2", 20)]).await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 2}}),
+        )
+        .await;
+        let first = capture(&s, &order("cap-1", &[("SKU-A", 2)])).await;
+        let fo = format!("{}-1", first["number"].as_str().unwrap());
+        let split = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/split"),
+                &json!({"lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(split.status, 200, "{:?}", split.body);
+        assert_eq!(fo_locations(&split.body).len(), 2);
+        // The split is still one order at WH1: the second order of the day fits, the third not.
+        let second = capture(&s, &order("cap-2", &[("SKU-A", 1)])).await;
+        assert_eq!(
+            fo_locations(&second),
+            [("WH1".into(), "open".into())],
+            "{}",
+            db.label
+        );
+        let third = capture(&s, &order("cap-3", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&third), [("WH2".into(), "open".into())]);
+        assert_clean(&s);
+    }
+}
