@@ -942,12 +942,27 @@ async fn an_order_explains_its_routing_at_capture_and_as_it_would_be_routed_now(
         assert_eq!(r.body["hold"]["note"], "check B stock by hand");
         assert_eq!(r.body["captured"]["rules"], json!(["hold-b"]));
         assert_eq!(r.body["now"]["hold_rule"], "hold-b");
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(
+            (on_order["hold_rule"].clone(), on_order["hold_note"].clone()),
+            (json!("hold-b"), json!("check B stock by hand"))
+        );
         let released = s
             .post(&format!("/api/v1/orders/{held_no}/release"), &json!({}))
             .await;
         assert_eq!(released.status, 200);
         let r = s.get(&format!("/api/v1/orders/{held_no}/routing")).await;
         assert_eq!(r.body["hold"], Value::Null);
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(on_order["status"], "allocated");
+        assert!(on_order.get("hold_note").is_none(), "{on_order:?}");
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}"))
+                .await
+                .body
+                .get("hold_rule"),
+            None
+        );
 
         // Rules changed since: capture keeps what was applied then, `now` uses today's.
         let r = s
