@@ -661,6 +661,12 @@ pub struct Order {
     /// The allocation state, also kept while the order is on hold.
     pub fill_status: OrderStatus,
     pub hold_reason: Option<HoldReason>,
+    /// While a routing rule holds the order: the rule's name (`GET /orders/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_rule: Option<String>,
+    /// While a routing rule holds the order: the reason the rule gives (`GET /orders/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_note: Option<String>,
     pub cancel_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]

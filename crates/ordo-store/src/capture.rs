@@ -556,6 +556,8 @@ fn assemble_from_doc(
         status: header.status,
         fill_status: header.fill_status,
         hold_reason: header.hold_reason,
+        hold_rule: None,
+        hold_note: None,
         cancel_reason: header.cancel_reason.clone(),
         placed_at: header.placed_at,
         created_at: header.created_at,

@@ -744,10 +744,14 @@ pub(crate) async fn render_order(
     number: &str,
     fb: Option<FoFeedback>,
 ) -> WebResult<OrderPage> {
-    let Some(o) = s.store.get_order(number).await? else {
+    let Some(mut o) = s.store.get_order(number).await? else {
         return Err(WebError::NotFound(format!("Order {number}")));
     };
     let events = s.store.order_events(&o.number).await?.unwrap_or_default();
+    if let Some(hold) = ordo_http::routes::routing::rule_hold(&o, &events) {
+        o.hold_rule = hold.rule;
+        o.hold_note = hold.note;
+    }
     let locations = s.store.list_locations().await?;
     let stock = if auth.allows(Permission::ManageOrders) {
         crate::fulfillment::stock_for(s, &o).await?
@@ -770,7 +774,14 @@ pub(crate) async fn render_order(
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),
-        hold_reason: o.hold_reason.map(|r| humanize(r.as_str())),
+        hold_reason: o.hold_reason.map(|r| {
+            let why = humanize(r.as_str());
+            match (&o.hold_rule, &o.hold_note) {
+                (Some(rule), Some(note)) => format!("{why} ({rule}): {note}"),
+                (None, Some(note)) => format!("{why}: {note}"),
+                _ => why,
+            }
+        }),
         placed: fmt_time(o.placed_at),
         updated: fmt_time(o.updated_at),
         payment_status: humanize(match o.payment.status {

@@ -1386,6 +1386,37 @@ async fn routing_rules_are_edited_simulated_and_replayed() {
         "{}",
         r.body
     );
+
+    // An order a rule holds says which rule and why on its page.
+    let mut api = Agent::new(&app.base);
+    let r = api
+        .post_json(
+            "/api/v1/routing/rules",
+            &serde_json::json!({"name": "hold-lamps", "conditions": {"skus": ["LAMP-1"]},
+                                "actions": {"hold": "call the buyer first"}}),
+            &app.api_key,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api
+        .post_json(
+            "/api/v1/orders",
+            &common::order_json("held-1", &[("LAMP-1", 1)]),
+            &app.api_key,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let number = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = m.get(&format!("/orders/{number}")).await;
+    assert!(
+        page.body
+            .contains("On hold: Routing rule (hold-lamps): call the buyer first."),
+        "{}",
+        page.body
+    );
 }
 
 /// The names of the rules in force, top to bottom.

@@ -942,12 +942,27 @@ async fn an_order_explains_its_routing_at_capture_and_as_it_would_be_routed_now(
         assert_eq!(r.body["hold"]["note"], "check B stock by hand");
         assert_eq!(r.body["captured"]["rules"], json!(["hold-b"]));
         assert_eq!(r.body["now"]["hold_rule"], "hold-b");
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(
+            (on_order["hold_rule"].clone(), on_order["hold_note"].clone()),
+            (json!("hold-b"), json!("check B stock by hand"))
+        );
         let released = s
             .post(&format!("/api/v1/orders/{held_no}/release"), &json!({}))
             .await;
         assert_eq!(released.status, 200);
         let r = s.get(&format!("/api/v1/orders/{held_no}/routing")).await;
         assert_eq!(r.body["hold"], Value::Null);
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(on_order["status"], "allocated");
+        assert!(on_order.get("hold_note").is_none(), "{on_order:?}");
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}"))
+                .await
+                .body
+                .get("hold_rule"),
+            None
+        );
 
         // Rules changed since: capture keeps what was applied then, `now` uses today's.
         let r = s
@@ -961,6 +976,183 @@ async fn an_order_explains_its_routing_at_capture_and_as_it_would_be_routed_now(
         let missing = s.get("/api/v1/orders/SO-999999/routing").await;
         assert_eq!(missing.status, 404);
         assert_eq!(missing.headers["content-type"], "application/problem+json");
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rule_condition_and_the_priority_and_service_level_actions_apply_at_capture() {
+    for db in databases("rule_conditions") {
+        let s = Server::start(&db).await;
+        let skus = ["SKU-A", "SKU-F", "SKU-G", "SKU-W", "SKU-S"];
+        let stock: Vec<(&str, &str, i64)> = skus
+            .iter()
+            .flat_map(|k| [(*k, "WH1", 50), (*k, "WH2", 50)])
+            .collect();
+        seed(&s, &stock).await;
+        for (sku, extra) in [
+            ("SKU-F", json!({"category": "frozen"})),
+            ("SKU-G", json!({"handling_classes": ["fragile"]})),
+            ("SKU-W", json!({"weight_g": 2000})),
+        ] {
+            let mut body = json!({"name": sku, "price": "10.00"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            put(&s, &format!("/api/v1/products/{sku}"), body).await;
+        }
+        // Each rule sends its orders to WH2 (WH1 wins otherwise) and tags them, so both
+        // where the order ships and its tags show which rules matched.
+        let to_wh2 = |name: &str, conditions: Value| {
+            json!({"name": name, "conditions": conditions,
+                   "actions": {"restrict_to_locations": ["WH2"], "add_tags": [name]}})
+        };
+        let rules = json!({"rules": [
+            to_wh2("category", json!({"categories": ["Frozen"]})),
+            to_wh2("handling", json!({"handling_classes": ["fragile"]})),
+            to_wh2("weight", json!({"total_weight_g": {"min": 5000, "max": 10000}})),
+            to_wh2("postal", json!({"postal_code_prefixes": ["80"]})),
+            to_wh2("region", json!({"regions": ["BY"]})),
+            to_wh2("sku", json!({"skus": ["SKU-S"]})),
+            to_wh2("authorized", json!({"payment_statuses": ["authorized"]})),
+            {"name": "austria-is-international", "conditions": {"countries": ["AT"]},
+             "actions": {"set_service_level": "international"}},
+            {"name": "international-tagged", "conditions": {"service_levels": ["international"]},
+             "actions": {"add_tags": ["intl"]}},
+            {"name": "express-first", "conditions": {"service_levels": ["express"]},
+             "actions": {"set_priority": 9, "add_tags": ["express"]}}
+        ]});
+        let r = s.send("PUT", "/api/v1/routing/rules", &rules).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+
+        let mut n = 0;
+        let mut place = |body: Value| {
+            n += 1;
+            let mut body = body;
+            body["external_id"] = json!(format!("cond-{n}"));
+            body
+        };
+        let check = |o: &Value, tags: &[&str], location: &str, why: &str| {
+            assert_eq!(o["tags"], json!(tags), "{}: {why}: {o:?}", db.label);
+            assert_eq!(
+                fo_locations(o),
+                [(location.to_string(), "open".to_string())],
+                "{}: {why}",
+                db.label
+            );
+        };
+
+        let plain = capture(&s, &place(order("", &[("SKU-A", 1)]))).await;
+        check(&plain, &[], "WH1", "no condition holds");
+
+        let o = capture(&s, &place(order("", &[("SKU-A", 1), ("SKU-F", 1)]))).await;
+        check(&o, &["category"], "WH2", "a line of a category (any case)");
+        let o = capture(&s, &place(order("", &[("SKU-G", 1)]))).await;
+        check(&o, &["handling"], "WH2", "a line of a handling class");
+
+        let o = capture(&s, &place(order("", &[("SKU-W", 3)]))).await;
+        check(&o, &["weight"], "WH2", "6 kg is inside 5-10 kg");
+        for q in [2, 6] {
+            let o = capture(&s, &place(order("", &[("SKU-W", q)]))).await;
+            check(&o, &[], "WH1", "4 kg and 12 kg are outside 5-10 kg");
+        }
+
+        let mut munich = order("", &[("SKU-A", 1)]);
+        munich["shipping_address"]["postal_code"] = json!("80 331");
+        let o = capture(&s, &place(munich)).await;
+        check(&o, &["postal"], "WH2", "postal code starting 80");
+        let mut bavaria = order("", &[("SKU-A", 1)]);
+        bavaria["shipping_address"]["region"] = json!("by");
+        let o = capture(&s, &place(bavaria)).await;
+        check(&o, &["region"], "WH2", "region BY");
+        let mut berlin = order("", &[("SKU-A", 1)]);
+        berlin["shipping_address"]["region"] = json!("BE");
+        let o = capture(&s, &place(berlin)).await;
+        check(&o, &[], "WH1", "another region");
+
+        let o = capture(&s, &place(order("", &[("SKU-A", 1), ("SKU-S", 1)]))).await;
+        check(&o, &["sku"], "WH2", "an order containing the SKU");
+
+        let mut authorized = order("", &[("SKU-A", 1)]);
+        authorized["payment"]["status"] = json!("authorized");
+        let o = capture(&s, &place(authorized)).await;
+        check(&o, &["authorized"], "WH2", "payment authorized");
+        assert_eq!(o["status"], "allocated");
+
+        // set_service_level changes the order, and a later rule reacts to the new level.
+        let mut vienna = order("", &[("SKU-A", 1)]);
+        vienna["shipping_address"]["country"] = json!("AT");
+        vienna["shipping_address"]["postal_code"] = json!("1010");
+        let o = capture(&s, &place(vienna)).await;
+        check(&o, &["intl"], "WH1", "service level set by a rule");
+        assert_eq!(o["shipping"]["service_level"], "international");
+        assert_eq!(o["priority"], 0, "{:?}", o);
+
+        let mut express = order("", &[("SKU-A", 1)]);
+        express["shipping"]["service_level"] = json!("Express");
+        let o = capture(&s, &place(express)).await;
+        check(&o, &["express"], "WH1", "service level express");
+        assert_eq!(o["priority"], 9);
+        let events = s
+            .get(&format!(
+                "/api/v1/orders/{}/events",
+                o["number"].as_str().unwrap()
+            ))
+            .await;
+        let allocated = events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "order.allocated")
+            .unwrap()
+            .clone();
+        assert_eq!(allocated["data"]["rules"], json!(["express-first"]));
+        // The order read back keeps what the rules set.
+        let stored = s
+            .get(&format!("/api/v1/orders/{}", o["number"].as_str().unwrap()))
+            .await
+            .body;
+        assert_eq!(
+            (stored["priority"].clone(), stored["tags"].clone()),
+            (json!(9), json!(["express"]))
+        );
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splitting_a_fulfillment_order_uses_no_daily_capacity() {
+    for db in databases("split_capacity") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-A", "WH2", 20)]).await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 2}}),
+        )
+        .await;
+        let first = capture(&s, &order("cap-1", &[("SKU-A", 2)])).await;
+        let fo = format!("{}-1", first["number"].as_str().unwrap());
+        let split = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/split"),
+                &json!({"lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(split.status, 200, "{:?}", split.body);
+        assert_eq!(fo_locations(&split.body).len(), 2);
+        // The split is still one order at WH1: the second order of the day fits, the third not.
+        let second = capture(&s, &order("cap-2", &[("SKU-A", 1)])).await;
+        assert_eq!(
+            fo_locations(&second),
+            [("WH1".into(), "open".into())],
+            "{}",
+            db.label
+        );
+        let third = capture(&s, &order("cap-3", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&third), [("WH2".into(), "open".into())]);
         assert_clean(&s);
     }
 }

@@ -45,7 +45,8 @@ pub async fn capture(
     }))
 }
 
-/// Get an order by id (UUID) or number (`SO-000123`).
+/// Get an order by id (UUID) or number (`SO-000123`). While a routing rule holds it,
+/// `hold_rule` and `hold_note` say which rule and why.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     responses((status = 200, body = Order), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
 pub async fn get_order(
@@ -54,11 +55,13 @@ pub async fn get_order(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Order>> {
     caller.require(Permission::Read)?;
-    s.store
+    let mut order = s
+        .store
         .get_order(&id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("order {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
+    super::routing::name_rule_hold(s.store.as_ref(), &mut order).await?;
+    Ok(Json(order))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -749,6 +749,36 @@ pub struct RuleHold {
     pub at: OffsetDateTime,
 }
 
+/// The routing rule holding `order`, from the latest hold its events record.
+pub fn rule_hold(order: &Order, events: &[ordo_store::Event]) -> Option<RuleHold> {
+    if order.hold_reason != Some(ordo_domain::order::HoldReason::RoutingRule) {
+        return None;
+    }
+    events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "order.held" && e.data["reason"] == "routing_rule")
+        .map(|e| RuleHold {
+            rule: e.data["rule"].as_str().map(str::to_string),
+            note: e.data["note"].as_str().map(str::to_string),
+            at: e.at,
+        })
+}
+
+/// Names the routing rule holding `order`, if one does, with the reason it gives. Costs
+/// a read of the order's events only for orders a rule holds.
+pub async fn name_rule_hold(store: &dyn ordo_store::Store, order: &mut Order) -> ApiResult<()> {
+    if order.hold_reason != Some(ordo_domain::order::HoldReason::RoutingRule) {
+        return Ok(());
+    }
+    let events = store.order_events(&order.number).await?.unwrap_or_default();
+    if let Some(hold) = rule_hold(order, &events) {
+        order.hold_rule = hold.rule;
+        order.hold_note = hold.note;
+    }
+    Ok(())
+}
+
 /// An order's routing: what was decided at capture and why, and the full explanation of
 /// how it would be routed now.
 #[derive(Debug, Serialize, ToSchema)]
@@ -800,19 +830,7 @@ pub async fn order_routing(
             allocations: serde_json::from_value(e.data["allocations"].clone()).unwrap_or_default(),
             backordered: e.data["backordered"].as_i64().unwrap_or(0),
         });
-    let hold = if order.hold_reason == Some(ordo_domain::order::HoldReason::RoutingRule) {
-        events
-            .iter()
-            .rev()
-            .find(|e| e.kind == "order.held" && e.data["reason"] == "routing_rule")
-            .map(|e| RuleHold {
-                rule: e.data["rule"].as_str().map(str::to_string),
-                note: e.data["note"].as_str().map(str::to_string),
-                at: e.at,
-            })
-    } else {
-        None
-    };
+    let hold = rule_hold(&order, &events);
     let locations = store.list_locations().await?;
     let rules = RulesView::try_from(store.routing_rules().await?)?.rules;
     let now = route_stored_order(store, &order, &locations, &rules).await?;
