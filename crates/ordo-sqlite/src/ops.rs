@@ -1496,6 +1496,27 @@ pub(crate) fn add_tracking_event(
         &at_text,
         &event_row.data,
     )?;
+    let doc: String = w
+        .conn
+        .prepare_cached("SELECT doc FROM orders WHERE number = ?1")
+        .map_err(internal)?
+        .query_row([row.order_number], |r| r.get(0))
+        .map_err(internal)?;
+    if let Some((doc, flagged)) = ordo_store::plan_flag(&doc, &updated)? {
+        w.conn
+            .prepare_cached("UPDATE orders SET doc = ?1, updated_at = ?2 WHERE number = ?3")
+            .map_err(internal)?
+            .execute(params![doc, at_text, row.order_number])
+            .map_err(internal)?;
+        append_event(
+            &w.conn,
+            flagged.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            &at_text,
+            &flagged.data,
+        )?;
+    }
     refresh_fill(&w.conn, row.order_number, &at_text)?;
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;

@@ -370,6 +370,46 @@ pub fn plan_tracking(
     ))
 }
 
+/// The tag a carrier exception puts on its order, for after-sale follow-up; it stays when
+/// the parcel is delivered after all, since the customer may still have a complaint.
+pub const DELIVERY_EXCEPTION_TAG: &str = "delivery_exception";
+
+/// What a tracking event does to its order's document: an exception adds
+/// [`DELIVERY_EXCEPTION_TAG`] to the order's tags (`doc` is the stored order document) and
+/// raises `order.flagged`. `None` when the order is left as it is.
+pub fn plan_flag(doc: &str, updated: &ShipmentRow) -> Result<Option<(String, EventRow)>, Problem> {
+    if updated.status != ShipmentStatus::Exception {
+        return Ok(None);
+    }
+    // The document is kept as JSON so that fields this code does not know survive.
+    let mut value: serde_json::Value = serde_json::from_str(doc)
+        .map_err(|e| Problem::conflict(format!("the order document is unreadable: {e}")))?;
+    let tags = value
+        .as_object_mut()
+        .ok_or_else(|| Problem::conflict("the order document is not an object"))?
+        .entry("tags")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    let Some(tags) = tags.as_array_mut() else {
+        return Err(Problem::conflict("the order's tags are not a list"));
+    };
+    if tags.iter().any(|t| t == DELIVERY_EXCEPTION_TAG) {
+        return Ok(None);
+    }
+    tags.push(DELIVERY_EXCEPTION_TAG.into());
+    let detail = updated.doc.tracking.last().and_then(|e| e.detail.clone());
+    let event = EventRow {
+        kind: "order.flagged",
+        data: serde_json::json!({
+            "number": ordo_domain::order::order_number(updated.order_number),
+            "tag": DELIVERY_EXCEPTION_TAG,
+            "reason": "carrier_exception",
+            "shipment": shipment_number(updated.number),
+            "detail": detail,
+        }),
+    };
+    Ok(Some((value.to_string(), event)))
+}
+
 /// The parcels a shipment of `fo_lines` would hand over: the given packages, else the
 /// packed boxes, else one parcel weighing what the catalog says.
 pub fn parcels_for(

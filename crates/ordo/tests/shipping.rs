@@ -432,3 +432,64 @@ async fn end_of_day_manifest_hands_over_labelled_shipments() {
         assert_clean(&s);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_exception_flags_the_order_for_follow_up() {
+    for db in databases("exception") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5)]).await;
+        let mut input = order("exc-1", &[("SKU-A", 1)]);
+        input["tags"] = json!(["vip"]);
+        let o = s.post("/api/v1/orders", &input).await.body;
+        let number = o["number"].as_str().unwrap().to_string();
+        let fo = o["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let sh = ship(&s, json!({"fulfillment_order": fo})).await;
+        assert_eq!(sh.status, 201, "{}: {:?}", db.label, sh.body);
+        let id = sh.body["id"].as_str().unwrap().to_string();
+        let events = format!("/api/v1/shipments/{id}/tracking-events");
+        let tags = |o: &Value| o["tags"].clone();
+
+        let r = s.post(&events, &json!({"status": "in_transit"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(tags(&o), json!(["vip"]), "a normal scan flags nothing");
+
+        for _ in 0..2 {
+            let r = s
+                .post(
+                    &events,
+                    &json!({"status": "exception", "detail": "parcel damaged at hub"}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(tags(&o), json!(["vip", "delivery_exception"]), "{o:?}");
+        assert_eq!(o["status"], "shipped");
+        let flagged: Vec<Value> = s
+            .get(&format!("/api/v1/orders/{number}/events"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "order.flagged")
+            .cloned()
+            .collect();
+        assert_eq!(flagged.len(), 1, "flagged once: {flagged:?}");
+        assert_eq!(flagged[0]["data"]["tag"], "delivery_exception");
+        assert_eq!(flagged[0]["data"]["shipment"], id.as_str());
+
+        // Delivered in the end: the order is delivered and keeps the flag for follow-up.
+        let r = s.post(&events, &json!({"status": "delivered"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(o["status"], "delivered");
+        assert_eq!(tags(&o), json!(["vip", "delivery_exception"]));
+        assert_eq!(
+            o["customer"]["email"], "ann@example.com",
+            "the rest of the document is kept"
+        );
+        assert_clean(&s);
+    }
+}

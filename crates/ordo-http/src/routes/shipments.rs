@@ -300,8 +300,9 @@ pub async fn void(
 }
 
 /// A tracking event, as a carrier webhook or poller reports it. `delivered` on every
-/// shipment of a fully shipped order makes the order `delivered`; `exception` is kept for
-/// after-sale follow-up.
+/// shipment of a fully shipped order makes the order `delivered`; `exception` flags the
+/// order for after-sale follow-up in the same transaction (tag `delivery_exception`, event
+/// `order.flagged`), and a later `delivered` leaves the flag.
 #[utoipa::path(post, path = "/api/v1/shipments/{id}/tracking-events", tag = "shipments", request_body = TrackingEventInput,
     responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails),
         (status = 422, body = ProblemDetails)),
