@@ -437,15 +437,45 @@ pub fn parcels_for(
     }]
 }
 
+/// What a carrier service must allow for a shipment: what the packed boxes require, or,
+/// when the fulfillment order was not packed through Ordo, what the packing policies
+/// require of the handling classes of the products in `fo_lines`.
+pub fn service_constraints(
+    packing: Option<&crate::packing::Packing>,
+    fo_lines: &[FulfillmentLine],
+    products: &HashMap<String, Product>,
+    policies: &ordo_warehouse::packing::PackingPolicies,
+) -> ordo_warehouse::packing::ServiceConstraints {
+    let mut constraints = ordo_warehouse::packing::ServiceConstraints::default();
+    match packing {
+        Some(p) => {
+            for package in &p.plan.packages {
+                constraints = constraints.and(&package.service);
+            }
+        }
+        None => {
+            // One service carries every parcel, so it must suit every class, whichever
+            // box each unit ends up in.
+            for l in fo_lines {
+                if let Some(p) = products.get(&l.sku) {
+                    constraints = constraints.and(&policies.rules(&p.handling_classes).service);
+                }
+            }
+        }
+    }
+    constraints
+}
+
 /// Chooses the cheapest configured service that collects at the location, takes every
 /// parcel, is allowed by the packing policies of what is inside (perishable: express and
-/// no weekend in transit; hazmat: ground) and is at least as fast as the level the order
-/// paid for. Returns the carrier, the service code and the recorded choice.
+/// no weekend in transit; hazmat: ground; see [`service_constraints`]) and is at least as
+/// fast as the level the order paid for. Returns the carrier, the service code and the
+/// recorded choice.
 pub fn choose_rate(
     order: &Order,
     location: &Location,
     parcels: &[Package],
-    packing: Option<&crate::packing::Packing>,
+    constraints: ordo_warehouse::packing::ServiceConstraints,
     services: &[ordo_warehouse::shipping::CarrierService],
     now: OffsetDateTime,
 ) -> Result<(String, String, serde_json::Value), Problem> {
@@ -455,12 +485,6 @@ pub fn choose_rate(
         width_mm: 200,
         height_mm: 150,
     };
-    let mut constraints = ordo_warehouse::packing::ServiceConstraints::default();
-    if let Some(p) = packing {
-        for package in &p.plan.packages {
-            constraints = constraints.and(&package.service);
-        }
-    }
     let offset = time::UtcOffset::from_whole_seconds(location.routing.utc_offset_seconds())
         .unwrap_or(time::UtcOffset::UTC);
     let request = ShipmentRequest {

@@ -81,11 +81,14 @@ async fn choose_service(
         }
     }
     let parcels = ordo_store::parcels_for(&input.packages, packing.as_ref(), &fo.lines, &products);
+    let policies = s.store.packing_policies(&location.code).await?;
+    let constraints =
+        ordo_store::service_constraints(packing.as_ref(), &fo.lines, &products, &policies);
     let (carrier, service, recorded) = ordo_store::choose_rate(
         &order,
         &location,
         &parcels,
-        packing.as_ref(),
+        constraints,
         &services,
         OffsetDateTime::now_utc(),
     )?;
