@@ -1747,7 +1747,7 @@ pub(crate) fn create_pick_job(
 pub(crate) fn record_pick(
     w: &mut Writer,
     id: &str,
-    input: &PickInput,
+    input: &PickCommand,
     ctx: &WriteContext,
 ) -> Result<Outcome<PickResult>> {
     if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
@@ -1758,7 +1758,7 @@ pub(crate) fn record_pick(
     let job = reads::find_pick_job(&w.conn, number)?
         .ok_or_else(|| Problem::NotFound(format!("pick list {id}")))?;
     let mut owner = None;
-    if let Some(code) = &input.barcode {
+    if let Some(code) = &input.pick.barcode {
         let skus: BTreeSet<&str> = job
             .lists
             .iter()
@@ -1811,22 +1811,15 @@ pub(crate) fn record_pick(
         };
         change_fulfillment(w, &change, &inner)?;
     }
-    for (sku, units) in missing {
-        let write = StockWrite {
-            sku,
-            location: job.location.clone(),
-            command: ordo_domain::inventory::StockCommand::Adjust {
-                state: StockState::OnHand,
-                delta: -units,
-            },
-            reason: Reason::Shrinkage,
-            reference: Some(format!("pick:{}", job.id)),
-        };
+    let mut recount = None;
+    for write in shortage_writes(&job, &action, &missing) {
         let inner = WriteContext {
             actor: ctx.actor.clone(),
             idempotency_key: None,
         };
-        write_stock(w, &write, &inner)?;
+        if let Outcome::Done(result) = write_stock(w, &write, &inner)? {
+            recount = recount.or(recount_of(&write, &result));
+        }
     }
     for fo_id in &outcome.update.orders_picked {
         if let Some(order) =
@@ -1846,6 +1839,7 @@ pub(crate) fn record_pick(
     let result = PickResult {
         job: outcome.job,
         update: outcome.update,
+        recount,
     };
     remember(&w.conn, ctx, 200, &result)?;
     Ok(Outcome::Done(result))

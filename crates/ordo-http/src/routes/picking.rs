@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ordo_store::{
-    Page, PageRequest, Permission, PickInput, PickJob, PickJobInput, PickJobStatus, PickResult,
+    Page, PageRequest, Permission, PickCommand, PickJob, PickJobInput, PickJobStatus, PickResult,
     SkuBin,
 };
 use ordo_warehouse::bins::{BinRecord, Layout, LayoutConfig, Point};
@@ -341,10 +341,11 @@ pub struct NextPick {
 
 /// Confirm a pick by SKU or barcode (`{sku|barcode, quantity, bin}`): a wrong item, wrong bin
 /// or over-pick is refused with what was expected, and nothing changes. A **short pick**
-/// (`found`: what the bin really held) writes the missing units off (`shrinkage`) and routes
-/// the affected fulfillment orders' units again, newest and lowest priority first. Finished
-/// fulfillment orders become `picked`.
-#[utoipa::path(post, path = "/api/v1/pick-lists/{id}/picks", tag = "picking", request_body = PickInput,
+/// (`found`: what the bin really held) routes the affected fulfillment orders' units again,
+/// newest and lowest priority first, and writes the missing units off (`shrinkage`); with a
+/// recount (`counted_on_hand`) on_hand is set to the count instead (`cycle_count`) and the
+/// answer compares it with the ledger. Finished fulfillment orders become `picked`.
+#[utoipa::path(post, path = "/api/v1/pick-lists/{id}/picks", tag = "picking", request_body = PickCommand,
     responses((status = 200, body = PickResult), (status = 404, body = ProblemDetails),
         (status = 409, description = "The list is done", body = ProblemDetails),
         (status = 422, description = "Wrong item, wrong bin or over-pick, with what was expected", body = ProblemDetails)),
@@ -353,10 +354,13 @@ pub async fn pick(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<PickInput>,
+    JsonBody(input): JsonBody<PickCommand>,
 ) -> ApiResult<Response> {
     caller.require(Permission::WriteStock)?;
-    let result = s.store.record_pick(&id, input, &caller.context()).await?;
+    let result = s
+        .store
+        .record_pick_command(&id, input, &caller.context())
+        .await?;
     Ok(outcome(result, |r| {
         (StatusCode::OK, Json(r)).into_response()
     }))
