@@ -364,6 +364,18 @@ pub(crate) async fn record_pick(
         owner = by_sku
             .into_values()
             .find(|p| p.barcode.as_deref() == Some(code.as_str()));
+        // A product off the list is a wrong item, which the answer explains, not an
+        // unknown barcode.
+        if owner.is_none()
+            && let Some(r) = c
+                .query_opt(
+                    "SELECT doc FROM products WHERE doc::jsonb ->> 'barcode' = $1 ORDER BY sku LIMIT 1",
+                    &[&code.as_str()],
+                )
+                .await?
+        {
+            owner = Some(serde_json::from_str(r.try_get(0)?).map_err(internal)?);
+        }
     }
     let action = resolve_pick(input.clone(), owner.as_ref())?;
     let at = now();

@@ -1773,6 +1773,15 @@ pub(crate) fn record_pick(
                 break;
             }
         }
+        // A product off the list is a wrong item, which the answer explains, not an
+        // unknown barcode.
+        if owner.is_none() {
+            owner = reads::get_doc::<Product>(
+                &w.conn,
+                "SELECT doc FROM products WHERE json_extract(doc, '$.barcode') = ?1 ORDER BY sku LIMIT 1",
+                code,
+            )?;
+        }
     }
     let action = resolve_pick(input.clone(), owner.as_ref())?;
     let at = now();

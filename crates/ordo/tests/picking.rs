@@ -508,3 +508,66 @@ async fn a_short_pick_with_a_recount_sets_on_hand_by_count() {
         assert_clean(&s);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanner_reads_the_next_pick_and_a_foreign_barcode_is_a_wrong_item() {
+    for db in databases("scanner") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/products/SKU-C",
+                &json!({"name": "Other", "price": "10.00", "barcode": "96385074"}),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
+        s.send(
+            "PUT",
+            "/api/v1/locations/WH1/sku-bins",
+            &json!({"bins": [{"sku": "SKU-A", "bin": "A-01-01-1"}]}),
+        )
+        .await;
+        s.post("/api/v1/orders", &order("sc-1", &[("SKU-A", 2)]))
+            .await;
+        let job = s
+            .post("/api/v1/pick-lists", &json!({"location": "WH1"}))
+            .await;
+        assert_eq!(job.status, 201, "{}: {:?}", db.label, job.body);
+        let id = job.body["id"].as_str().unwrap().to_string();
+
+        let next = s.get(&format!("/api/v1/pick-lists/{id}/next")).await;
+        assert_eq!(next.status, 200, "{:?}", next.body);
+        assert_eq!(
+            next.body,
+            json!({"pick_list": id, "status": "open", "lines_left": 1,
+                "next": {"sku": "SKU-A", "bin": "A-01-01-1", "remaining": 2}})
+        );
+        assert_eq!(s.get("/api/v1/pick-lists/PL-000999/next").await.status, 404);
+
+        let picks = format!("/api/v1/pick-lists/{id}/picks");
+        let before = snapshot(&s).await;
+        let foreign = s.post(&picks, &json!({"barcode": "96385074"})).await;
+        assert_eq!(foreign.status, 422, "{:?}", foreign.body);
+        assert_eq!(foreign.body["errors"][0]["field"], "sku");
+        let text = foreign.body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            text.contains("wrong item") && text.contains("SKU-C") && text.contains("SKU-A"),
+            "names what was scanned and what is expected: {text}"
+        );
+        let unknown = s.post(&picks, &json!({"barcode": "0000000000"})).await;
+        assert_eq!(unknown.status, 422);
+        assert_eq!(unknown.body["errors"][0]["field"], "barcode");
+        assert_eq!(snapshot(&s).await, before, "refused scans change nothing");
+
+        let ok = s
+            .post(&picks, &json!({"sku": "SKU-A", "quantity": 2}))
+            .await;
+        assert_eq!(ok.status, 200, "{:?}", ok.body);
+        let next = s.get(&format!("/api/v1/pick-lists/{id}/next")).await.body;
+        assert_eq!(next["next"], Value::Null);
+        assert_eq!(next["lines_left"], 0);
+        assert_eq!(next["status"], "done");
+        assert_clean(&s);
+    }
+}

@@ -336,7 +336,39 @@ pub async fn tote(
 /// What the picker should do next.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NextPick {
+    pub pick_list: String,
+    pub status: PickJobStatus,
+    /// The next line in walk order with units left; `None` once every line is done.
     pub next: Option<ordo_warehouse::picking::Expected>,
+    /// Lines with units left, the next one included.
+    pub lines_left: usize,
+}
+
+/// The next line to pick, in walk order, for a scanner app: SKU, bin and units left.
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}/next", tag = "picking",
+    responses((status = 200, body = NextPick), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn next(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NextPick>> {
+    caller.require(Permission::Read)?;
+    let job = s
+        .store
+        .get_pick_job(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+    Ok(Json(NextPick {
+        next: job.progress.next(),
+        lines_left: job
+            .progress
+            .lines
+            .iter()
+            .filter(|l| l.remaining() > 0)
+            .count(),
+        status: job.status,
+        pick_list: job.id,
+    }))
 }
 
 /// Confirm a pick by SKU or barcode (`{sku|barcode, quantity, bin}`): a wrong item, wrong bin
