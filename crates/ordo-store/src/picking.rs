@@ -100,11 +100,9 @@ pub struct PickInput {
     pub found: Option<i64>,
 }
 
-/// Body of `POST /api/v1/pick-lists/{id}/picks`: a scan or short pick, with a short pick's
-/// optional recount.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+/// A scan or short pick, with a short pick's optional recount.
+#[derive(Debug, Clone, Default)]
 pub struct PickCommand {
-    #[serde(flatten)]
     pub pick: PickInput,
     /// With a short pick, an optional recount: the SKU's on_hand at the location as
     /// counted now — units on the shelves plus units already picked and not yet shipped

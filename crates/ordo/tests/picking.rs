@@ -451,6 +451,14 @@ async fn a_short_pick_with_a_recount_sets_on_hand_by_count() {
             .await;
         assert_eq!(too_few.status, 422, "{:?}", too_few.body);
         assert_eq!(too_few.body["errors"][0]["field"], "counted_on_hand");
+        let typo = s
+            .post(
+                &picks,
+                &json!({"sku": "SKU-A", "found": 3, "counted_on_hand": "five"}),
+            )
+            .await;
+        assert_eq!(typo.status, 422, "{:?}", typo.body);
+        assert_eq!(typo.body["errors"][0]["field"], "counted_on_hand");
         assert_eq!(
             snapshot(&s).await,
             before,
