@@ -123,6 +123,16 @@ pub(crate) const BUMP_COUNTERS_SQL: &str = "INSERT INTO location_day_counts (loc
      ON CONFLICT (location) DO UPDATE SET orders = CASE WHEN location_day_counts.day = EXCLUDED.day \
      THEN location_day_counts.orders + EXCLUDED.orders ELSE EXCLUDED.orders END, day = EXCLUDED.day";
 
+/// Every day counter, unlocked: for reads that only explain routing.
+pub(crate) async fn day_counts(c: &mut Conn) -> Result<DayCounts> {
+    let rows = c
+        .query("SELECT location, day, orders FROM location_day_counts", &[])
+        .await?;
+    let mut counts = DayCounts::default();
+    counts.add_rows(&rows)?;
+    Ok(counts)
+}
+
 /// Locked day counters: location → (day, fulfillment orders routed there that day).
 #[derive(Default)]
 pub(crate) struct DayCounts(pub HashMap<String, (time::Date, i64)>);

@@ -225,6 +225,14 @@ pub(crate) fn capture(
             .map_err(internal)?;
         let mut seen = BTreeSet::new();
         for (i, line) in order.lines.iter().enumerate() {
+            if order
+                .unmapped_lines
+                .iter()
+                .any(|u| u.line_no == i as i32 + 1)
+            {
+                // Held until mapped: the channel's reference names no product.
+                continue;
+            }
             match product
                 .query_row([&line.sku], |r| {
                     Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?))
@@ -2256,4 +2264,93 @@ pub(crate) fn grade_return(
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;
     Ok(Outcome::Done(view))
+}
+
+pub(crate) fn map_order_line(
+    w: &mut Writer,
+    key: &str,
+    line_no: i32,
+    sku: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let Some(number) = reads::resolve_order(&w.conn, key)? else {
+        return Err(Problem::NotFound(format!("order {key}")).into());
+    };
+    let active: Option<bool> = w
+        .conn
+        .prepare_cached("SELECT active FROM products WHERE sku = ?1")
+        .map_err(internal)?
+        .query_row([sku], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    match active {
+        None => return Err(Problem::invalid("sku", format!("unknown SKU '{sku}'")).into()),
+        Some(false) => {
+            return Err(Problem::invalid("sku", format!("product '{sku}' is inactive")).into());
+        }
+        Some(true) => {}
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    let mapping = plan_line_mapping(&order, line_no, sku)?;
+    let at = format_time(now());
+    w.conn
+        .prepare_cached("UPDATE order_lines SET sku = ?1 WHERE order_number = ?2 AND line_no = ?3")
+        .map_err(internal)?
+        .execute(params![sku, number, line_no])
+        .map_err(internal)?;
+    w.conn
+        .prepare_cached("UPDATE orders SET doc = ?1, updated_at = ?2 WHERE number = ?3")
+        .map_err(internal)?
+        .execute(params![mapping.doc_json, at, number])
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "order.line_mapped",
+        Some(number),
+        &ctx.actor,
+        &at,
+        &mapping.event,
+    )?;
+    // The line now waits for its SKU like any backorder: stock at hand goes to waiting
+    // orders in their usual turn.
+    let locations: Vec<String> = {
+        let mut stmt = w
+            .conn
+            .prepare_cached("SELECT location FROM balances WHERE sku = ?1 ORDER BY location")
+            .map_err(internal)?;
+        stmt.query_map([sku], |r| r.get(0))
+            .map_err(internal)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(internal)?
+    };
+    for location in &locations {
+        reallocate(w, sku, location, &ctx.actor, &at)?;
+    }
+    let inner = WriteContext {
+        actor: ctx.actor.clone(),
+        idempotency_key: None,
+    };
+    let num = order_number(number);
+    if mapping.release {
+        let change = OrderChange {
+            transition: Transition::Release,
+            hold_reason: None,
+            note: Some("every item is mapped to an Ordo SKU".into()),
+        };
+        transition(w, &num, &change, &inner)?;
+    }
+    if mapping.hold_for_payment {
+        let change = OrderChange {
+            transition: Transition::Hold,
+            hold_reason: Some(HoldReason::PaymentPending),
+            note: Some("payment pending on the channel".into()),
+        };
+        transition(w, &num, &change, &inner)?;
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    remember(&w.conn, ctx, 200, &order)?;
+    Ok(Outcome::Done(order))
 }

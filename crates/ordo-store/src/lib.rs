@@ -18,6 +18,7 @@ mod capture;
 mod claims;
 mod exchange;
 mod fulfillment;
+mod mapping;
 mod packing;
 mod picking;
 mod returns;
@@ -28,6 +29,7 @@ pub use capture::*;
 pub use claims::*;
 pub use exchange::{exchange_external_id, exchange_order, linked_order, settle_exchange};
 pub use fulfillment::*;
+pub use mapping::*;
 pub use packing::*;
 pub use picking::*;
 pub use returns::*;
@@ -140,6 +142,16 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<Outcome<Order>>;
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>>;
+    /// Names the Ordo SKU of a line a channel sent with an item no SKU was mapped to, offers
+    /// it the stock of that SKU like any backorder, and releases the order once every line
+    /// names a SKU (see [`plan_line_mapping`]); one transaction.
+    async fn map_order_line(
+        &self,
+        id_or_number: &str,
+        line_no: i32,
+        sku: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>>;
 
     /// By id (`SO-000123-2`).
     async fn get_fulfillment_order(&self, id: &str) -> Result<Option<FulfillmentOrder>>;
@@ -430,6 +442,14 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         ctx: &WriteContext,
     ) -> Result<RuleSet>;
+
+    /// Fulfillment orders routed so far today to each of `locations` that has a daily
+    /// capacity, each on its own local day: what routing at `now` would count.
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>>;
 
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);

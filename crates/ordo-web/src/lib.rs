@@ -17,6 +17,7 @@ mod import;
 mod inventory;
 mod labels;
 mod live;
+mod manifests;
 mod orders;
 mod packing;
 mod picking;
@@ -52,6 +53,8 @@ pub(crate) struct WebState {
     /// Long-lived responses (the live event stream) end when this turns true, so a graceful
     /// shutdown does not wait on browsers that keep the stream open.
     pub shutdown: watch::Receiver<bool>,
+    /// CSV imports running on their own tasks, polled by their pages.
+    pub imports: Arc<import::ImportJobs>,
 }
 
 /// The back office, for a server that never asks its streams to stop early.
@@ -80,6 +83,7 @@ pub fn router_with_connectors(
         store,
         connectors,
         shutdown,
+        imports: Arc::default(),
     };
     Router::new()
         .route("/", get(dashboard::show))
@@ -117,6 +121,9 @@ pub fn router_with_connectors(
         .route("/packing/{id}/pack", post(packing::pack))
         .route("/packing/{id}/packing-slip.pdf", get(packing::packing_slip))
         .route("/shipments", get(shipments::list))
+        .route("/manifests", get(manifests::list).post(manifests::close))
+        .route("/manifests/{id}/manifest.pdf", get(manifests::pdf))
+        .route("/manifests/{id}/manifest.csv", get(manifests::csv))
         .route("/returns", get(returns::list))
         .route("/returns/{id}", get(returns::show))
         .route("/returns/{id}/label.pdf", get(returns::label_pdf))
@@ -132,6 +139,11 @@ pub fn router_with_connectors(
             "/inventory/import",
             get(import::form_stock).post(import::post_stock),
         )
+        .route(
+            "/inventory/counts/import",
+            get(import::form_counts).post(import::post_counts),
+        )
+        .route("/imports/{id}", get(import::progress))
         .route("/products", get(catalog::products))
         .route(
             "/products/import",
@@ -175,6 +187,7 @@ pub fn router_with_connectors(
         )
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))
+        .route("/routing/rules/order", post(routing::reorder))
         .route("/routing/replay", post(routing::replay))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))

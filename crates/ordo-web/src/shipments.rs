@@ -33,7 +33,7 @@ const PAGE_SIZE: i64 = 50;
 const ORDER_SHIPMENTS: i64 = 50;
 
 /// `own_fleet` as the shipments section names it (the form says more).
-fn carrier_name(code: &str) -> String {
+pub(crate) fn carrier_name(code: &str) -> String {
     match code {
         "own_fleet" => "Own fleet".into(),
         other => humanize(other),

@@ -46,6 +46,7 @@ impl PageCtx {
             ("/picking", "Picking", "picking"),
             ("/packing", "Packing", "packing"),
             ("/shipments", "Shipments", "shipments"),
+            ("/manifests", "Manifests", "manifests"),
             ("/returns", "Returns", "returns"),
             ("/inventory", "Inventory", "inventory"),
             ("/inventory/movements", "Movements", "movements"),

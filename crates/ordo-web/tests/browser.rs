@@ -47,6 +47,54 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn downloads_dir(app: &common::App) -> PathBuf {
+    let dir = app.dir.join("downloads");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits for the browser to finish saving `name` into the downloads folder; its bytes.
+async fn downloaded(app: &common::App, name: &str) -> Vec<u8> {
+    let path = downloads_dir(app).join(name);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let partial = std::fs::read_dir(downloads_dir(app))
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"));
+        if !partial
+            && let Ok(bytes) = std::fs::read(&path)
+            && !bytes.is_empty()
+        {
+            return bytes;
+        }
+        let have: Vec<_> = std::fs::read_dir(downloads_dir(app))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "{name} was not downloaded; the folder holds {have:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Status, content type and first bytes of `href`, fetched by the page under its session.
+async fn fetch_head(c: &Client, href: &str) -> Value {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status,
+           r.headers.get('content-type'),
+           new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))
+           .catch(e => done(String(e)));",
+        vec![json!(href)],
+    )
+    .await
+    .unwrap()
+}
+
 fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -268,7 +316,14 @@ async fn back_office_in_a_real_browser() {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
-            ]
+            ],
+            // A PDF link saves the file, as a label printer's workstation would, rather
+            // than opening the viewer: the test then reads what was really downloaded.
+            "prefs": {
+                "download.default_directory": downloads_dir(&app).display().to_string(),
+                "download.prompt_for_download": false,
+                "plugins.always_open_pdf_externally": true,
+            }
         }),
     );
     let c = ClientBuilder::new(HttpConnector::new())
@@ -526,7 +581,9 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     fulfillment_steps(c, app, base).await;
     shipping_steps(c, app, base).await;
     routing_steps(c, base).await;
+    rule_order_steps(c, base).await;
     warehouse_steps(c, app, base).await;
+    manifest_steps(c, app, base).await;
     assert_eq!(login(c, base, "admin").await, "/");
 
     // The remaining screens: structure checks and screenshots.
@@ -777,17 +834,7 @@ async fn shipping_steps(c: &Client, app: &common::App, base: &str) {
         .unwrap()
         .unwrap();
     assert_eq!(href, "/shipments/SH-000001/label.pdf");
-    let got = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status,
-               r.headers.get('content-type'),
-               new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))
-               .catch(e => done(String(e)));",
-            vec![json!(href)],
-        )
-        .await
-        .unwrap();
+    let got = fetch_head(c, &href).await;
     assert_eq!(got, json!([200, "application/pdf", "%PDF-"]));
     assert!(exists(c, "#sh-SH-000001 a.label-zpl[download]").await);
 
@@ -939,6 +986,132 @@ async fn routing_steps(c: &Client, base: &str) {
     visit(c, base, "/channels/web", Some("channel-split-policy")).await;
 }
 
+/// The rule names as the rules table shows them, top to bottom.
+async fn rule_rows(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll('#rules-table tr[data-rule]')].map(r => r.dataset.rule);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Drags rule row `from` onto the lower half of row `to`. Chromedriver's pointer actions
+/// never start an HTML5 drag, so the drag events are dispatched as the browser would.
+async fn drag_rule(c: &Client, from: usize, to: usize) {
+    c.execute(
+        r#"const rows = document.querySelectorAll('#rules-table tr[data-rule]');
+           const src = rows[arguments[0]], dst = rows[arguments[1]];
+           const dt = new DataTransfer();
+           src.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+           const box = dst.getBoundingClientRect();
+           dst.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt, clientY: box.bottom - 2}));
+           dst.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+           src.dispatchEvent(new DragEvent('dragend', {bubbles: true, dataTransfer: dt}));"#,
+        vec![json!(from), json!(to)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Rules reordered by dragging and by keyboard, saved as a new version; a reorder from a
+/// stale page is refused with the conflict message. The added rules match no order, so
+/// later steps route as before.
+async fn rule_order_steps(c: &Client, base: &str) {
+    visit(c, base, "/routing", None).await;
+    fill(
+        c,
+        "#rules-json",
+        r#"[{"name": "keep-wh1-for-bulk", "conditions": {"countries": ["DE"]}, "actions": {"exclude_locations": ["WH1"]}},
+            {"name": "iceland-tag", "conditions": {"countries": ["IS"]}, "actions": {"add_tags": ["north"]}},
+            {"name": "iceland-priority", "conditions": {"countries": ["IS"]}, "actions": {"set_priority": 5}}]"#,
+    )
+    .await;
+    click(c, "#editor button[type=submit]").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "Routing rules saved as version 2 (3 rules).",
+    )
+    .await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["keep-wh1-for-bulk", "iceland-tag", "iceland-priority"]
+    );
+    check_page(c, "rules to reorder").await;
+
+    // Drag the first rule below the last.
+    drag_rule(c, 0, 2).await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-tag", "iceland-priority", "keep-wh1-for-bulk"]
+    );
+    assert_eq!(
+        text_of(c, "#rules-table tbody tr:last-child .rule-index").await,
+        "3"
+    );
+    let said = text_of(c, "#order-status").await;
+    assert!(
+        said.contains("keep-wh1-for-bulk is now rule 3 of 3"),
+        "{said}"
+    );
+
+    // Keyboard: Enter on "Move iceland-priority up", twice; the focus moves with the row.
+    let up = c
+        .find(Locator::Css(
+            "button[aria-label='Move iceland-priority up']",
+        ))
+        .await
+        .unwrap();
+    up.send_keys(&Key::Enter.to_string()).await.unwrap();
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    assert_eq!(
+        c.execute(
+            "return document.activeElement.getAttribute('aria-label');",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        json!("Move iceland-priority down"),
+        "at the top the focus moves to the button still usable"
+    );
+    shot_at(c, "#rules", "routing-reorder").await;
+    click(c, "#save-order").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "Rule order saved as version 3: iceland-priority, iceland-tag, keep-wh1-for-bulk.",
+    )
+    .await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    assert!(text_of(c, "#rules-version").await.contains("Version 3"));
+
+    // A page left open while someone saved: its reorder is refused, nothing written.
+    c.execute(
+        "document.querySelector('#reorder-form input[name=expected_version]').value = '2';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    drag_rule(c, 2, 0).await;
+    click(c, "#save-order").await;
+    let m = wait_text(c, "#order-message", "Not saved: version 3 was saved").await;
+    assert!(m.contains("after you started from version 2"), "{m}");
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    check_page(c, "stale reorder").await;
+}
+
 /// How far the page scrolls sideways (0 when everything fits the window).
 async fn sideways(c: &Client) -> i64 {
     c.execute(
@@ -964,6 +1137,10 @@ async fn focused(c: &Client) -> String {
     .to_string()
 }
 
+const MUG_EAN: &str = "4006381000017";
+const TEA_EAN: &str = "4006381000024";
+const LAMP_EAN: &str = "4006381000031";
+
 /// Types into the focused element as a keyboard-wedge scanner does: the code, then Enter.
 async fn scan_keys(c: &Client, field: &str, code: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -987,6 +1164,23 @@ async fn scan_keys(c: &Client, field: &str, code: &str) {
 /// scanned through with the keyboard alone (a wrong item refused on the way), the printed
 /// list, and the pack bench from the scan of an order number to the boxes.
 async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
+    // The items carry EAN-13 barcodes, as a scanner reads them; the mug and the teapot break.
+    for (sku, name, price, barcode, classes) in [
+        ("MUG-1", "Ceramic mug", "12.50", MUG_EAN, vec!["fragile"]),
+        ("TEA-1", "Glass teapot", "39.00", TEA_EAN, vec!["fragile"]),
+        ("LAMP-1", "Desk lamp", "49.90", LAMP_EAN, vec![]),
+    ] {
+        let p: ordo_domain::catalog::ProductInput = serde_json::from_value(json!({
+            "sku": sku, "name": name, "price": price, "unit_cost": "5.00",
+            "currency": "EUR", "weight_g": 500, "category": "Kitchen",
+            "barcode": barcode, "handling_classes": classes,
+        }))
+        .unwrap();
+        app.store
+            .put_product(p.validate().unwrap(), &Default::default())
+            .await
+            .unwrap();
+    }
     assert_eq!(login(c, base, "warehouse").await, "/picking");
 
     // Pick bins, pasted as CSV.
@@ -1025,10 +1219,10 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
     mark_page(c).await;
 
     // A wrong item: refused, with what was expected; nothing picked.
-    scan_keys(c, "scan-code", "LAMP-1").await;
+    scan_keys(c, "scan-code", LAMP_EAN).await;
     let refusal = wait_text(c, "#pick-message", "Wrong item").await;
     assert!(
-        refusal.contains("expected MUG-1 at A-01-02-A (3 left)"),
+        refusal.contains("expected MUG-1 at A-01-02-A (3 left)") && refusal.contains(LAMP_EAN),
         "{refusal}"
     );
     assert_same_page(c, "refused scan").await;
@@ -1036,14 +1230,14 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
     shot(c, "pick-job-refused").await;
 
     // Scan, Enter, scan again: the box takes the focus back after every answer.
-    scan_keys(c, "scan-code", "MUG-1").await;
+    scan_keys(c, "scan-code", MUG_EAN).await;
     wait_text(c, "#units-done", "1 of 4 picked").await;
     assert!(
         text_of(c, "#pick-message")
             .await
             .contains("Picked 1 × MUG-1 from A-01-02-A.")
     );
-    scan_keys(c, "scan-code", "MUG-1").await;
+    scan_keys(c, "scan-code", MUG_EAN).await;
     wait_text(c, "#units-done", "2 of 4 picked").await;
     assert_eq!(text_of(c, "#next-qty").await, "1");
     assert_same_page(c, "scans").await;
@@ -1057,10 +1251,10 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
     c.execute("document.getElementById('scan-code').focus();", vec![])
         .await
         .unwrap();
-    scan_keys(c, "scan-code", "MUG-1").await;
+    scan_keys(c, "scan-code", MUG_EAN).await;
     wait_text(c, "#units-done", "3 of 4 picked").await;
     assert_eq!(text_of(c, "#next-bin").await, "A-02-01-B");
-    scan_keys(c, "scan-code", "TEA-1").await;
+    scan_keys(c, "scan-code", TEA_EAN).await;
     wait_for(c, "#job-done").await;
     assert!(
         text_of(c, "#pick-message")
@@ -1101,14 +1295,15 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
     assert_eq!(path_of(c).await, "/packing/SO-000002-1");
     check_page(c, "pack").await;
     mark_page(c).await;
-    scan_keys(c, "pack-code", "LAMP-1").await;
+    scan_keys(c, "pack-code", LAMP_EAN).await;
     wait_text(
         c,
         "#pack-message",
-        "Wrong item: LAMP-1 is not in SO-000002-1",
+        &format!("Wrong item: {LAMP_EAN} is not in SO-000002-1"),
     )
     .await;
-    scan_keys(c, "pack-code", "MUG-1").await;
+    assert_eq!(text_of(c, "#scan-count").await, "0 of 2 scanned");
+    scan_keys(c, "pack-code", MUG_EAN).await;
     wait_text(c, "#scan-count", "1 of 2 scanned").await;
     assert!(
         text_of(c, "#pack-message")
@@ -1124,7 +1319,7 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
     c.execute("document.getElementById('pack-code').focus();", vec![])
         .await
         .unwrap();
-    scan_keys(c, "pack-code", "TEA-1").await;
+    scan_keys(c, "pack-code", TEA_EAN).await;
     wait_text(c, "#scan-count", "2 of 2 scanned").await;
     // Every item is in: the weight takes the focus, and Enter packs.
     scan_keys(c, "pack-weight", "1100").await;
@@ -1145,17 +1340,7 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
         .await
         .unwrap()
         .unwrap();
-    let got = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status,
-               r.headers.get('content-type'),
-               new TextDecoder().decode(new Uint8Array(b).slice(0, 5))])))
-               .catch(e => done(String(e)));",
-            vec![json!(href)],
-        )
-        .await
-        .unwrap();
+    let got = fetch_head(c, &href).await;
     assert_eq!(got, json!([200, "application/pdf", "%PDF-"]));
     // Ship from the order page.
     click(c, "#ship-link").await;
@@ -1172,6 +1357,202 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
             .as_deref(),
         Some("packed")
     );
+    // The packed boxes go as they are: the form needs nothing more.
+    mark_page(c).await;
+    click(c, "#fo-SO-000002-1 .fo-ship summary").await;
+    click(c, "#fo-SO-000002-1 .fo-ship button[type=submit]").await;
+    let m = wait_text(c, "#fo-message", "SO-000002-1 shipped as SH-").await;
+    assert_same_page(c, "ship the packed order").await;
+    assert_eq!(text_of(c, "#order-status").await, "Shipped");
+    let shipped = app
+        .store
+        .list_shipments(
+            &ordo_store::ShipmentFilter {
+                order: Some("SO-000002".into()),
+                location: None,
+                status: None,
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(shipped.len(), 1);
+    let sh = &shipped[0];
+    assert!(m.contains(&sh.id), "{m}");
+    assert_eq!(sh.fulfillment_order, "SO-000002-1");
+    assert_eq!(
+        sh.packages.iter().map(|p| p.weight_g).sum::<i64>(),
+        1100,
+        "the packages are the packed boxes, weighed on the scale"
+    );
+    check_page(c, "packed order shipped").await;
+    shot_at(c, "#shipments", "order-packed-shipped").await;
+
+    // Its label: a real PDF, served as one and saved by the browser.
+    let link = format!("#sh-{} a.label-pdf", sh.id);
+    let href = c
+        .find(Locator::Css(&link))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(href, format!("/shipments/{}/label.pdf", sh.id));
+    assert_eq!(
+        fetch_head(c, &href).await,
+        json!([200, "application/pdf", "%PDF-"])
+    );
+    click(c, &link).await;
+    let pdf = downloaded(app, &format!("label-{}-1.pdf", sh.id)).await;
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    assert!(pdf.windows(5).any(|w| w == b"%%EOF"), "a truncated PDF");
+    close_other_windows(c).await;
+
+    // Read again from scratch, the order tells the same story.
+    visit(c, base, "/orders/SO-000002", None).await;
+    assert_eq!(text_of(c, "#order-status").await, "Shipped");
+    assert_eq!(
+        text_of(c, &format!("#sh-{} .tracking-number", sh.id)).await,
+        sh.tracking_number
+    );
+}
+
+/// The end of the day at the dock: the labelled shipments wait per carrier and location,
+/// the warehouse closes the manifest from the navigation, and prints it.
+async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
+    let waiting: Vec<String> = app
+        .store
+        .list_shipments(
+            &ordo_store::ShipmentFilter {
+                order: None,
+                location: Some("WH1".into()),
+                status: Some(ordo_domain::shipment::ShipmentStatus::LabelCreated),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|s| s.carrier == "own_fleet")
+        .map(|s| s.id)
+        .collect();
+    assert!(!waiting.is_empty(), "the shipments of the day wait");
+    visit(c, base, "/picking", None).await;
+    click(c, "header nav a[href='/manifests']").await;
+    wait_navigated(c, "/picking").await;
+    assert_eq!(path_of(c).await, "/manifests");
+    check_page(c, "manifests").await;
+    let group = "#open-WH1-own_fleet";
+    let card = text_of(c, group).await;
+    for id in &waiting {
+        assert!(card.contains(id.as_str()), "{id} waits: {card}");
+    }
+    assert!(
+        card.contains(&format!("{} shipment", waiting.len())),
+        "{card}"
+    );
+    assert!(
+        !card.contains("SH-000001"),
+        "handed over already (in transit): {card}"
+    );
+    assert!(
+        text_of(c, "#closed-manifests tbody")
+            .await
+            .contains("No manifest closed yet.")
+    );
+    shot(c, "manifests").await;
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "manifests scroll sideways");
+    shot(c, "manifests-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    click(c, &format!("{group} .close-manifest button")).await;
+    wait_navigated(c, "/manifests").await;
+    let flash = wait_text(c, ".flash.ok", "MF-000001 closed:").await;
+    assert!(
+        flash.contains(&format!(
+            "{} shipment{}",
+            waiting.len(),
+            if waiting.len() == 1 { "" } else { "s" }
+        )) && flash.contains("handed over to Own fleet at WH1"),
+        "{flash}"
+    );
+    assert!(!exists(c, group).await, "nothing of theirs waits any more");
+    let row = text_of(c, "#closed-manifests tr[data-manifest='MF-000001']").await;
+    assert!(row.contains("WH1") && row.contains("Own fleet"), "{row}");
+    check_page(c, "manifest closed").await;
+    shot(c, "manifests-closed").await;
+    for id in &waiting {
+        let sh = app.store.get_shipment(id).await.unwrap().unwrap();
+        assert_eq!(
+            sh.status,
+            ordo_domain::shipment::ShipmentStatus::InTransit,
+            "{id}"
+        );
+    }
+
+    // The manifest for the driver: a PDF saved by the browser, and its CSV.
+    let pdf = "#closed-manifests tr[data-manifest='MF-000001'] a.manifest-pdf";
+    let href = c
+        .find(Locator::Css(pdf))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(href, "/manifests/MF-000001/manifest.pdf");
+    assert_eq!(
+        fetch_head(c, &href).await,
+        json!([200, "application/pdf", "%PDF-"])
+    );
+    click(c, pdf).await;
+    let bytes = downloaded(app, "manifest-MF-000001.pdf").await;
+    assert!(bytes.starts_with(b"%PDF-"));
+    close_other_windows(c).await;
+    let csv = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.text().then(t => done([r.status,
+               r.headers.get('content-type'), t]))).catch(e => done(String(e)));",
+            vec![json!("/manifests/MF-000001/manifest.csv")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(csv[0], json!(200), "{csv}");
+    assert_eq!(csv[1], json!("text/csv; charset=utf-8"));
+    for id in &waiting {
+        let sh = app.store.get_shipment(id).await.unwrap().unwrap();
+        assert!(
+            csv[2].as_str().unwrap().contains(&sh.tracking_number),
+            "{id} on the CSV: {csv}"
+        );
+    }
+
+    // Read again, nothing is left to hand over.
+    visit(c, base, "/manifests", None).await;
+    assert!(exists(c, "#nothing-waiting").await);
+
+    // readonly sees the day's manifests, closes none.
+    assert_eq!(login(c, base, "readonly").await, "/");
+    visit(c, base, "/manifests", None).await;
+    assert!(exists(c, "tr[data-manifest='MF-000001'] a.manifest-pdf").await);
+    assert!(!exists(c, ".close-manifest").await);
+}
+
+/// Closes the tabs a link opened, back on the first one.
+async fn close_other_windows(c: &Client) {
+    let first = c.window().await.unwrap();
+    for w in c.windows().await.unwrap() {
+        if w != first {
+            c.switch_to_window(w).await.unwrap();
+            c.close_window().await.unwrap();
+        }
+    }
+    c.switch_to_window(first).await.unwrap();
 }
 
 /// Settings (an API key created and shown once), a CSV import previewed and imported, and the
@@ -1296,7 +1677,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
         .put_channel(channel.validate().unwrap(), &ctx)
         .await
         .unwrap();
-    // An order from the shop whose item has no Ordo SKU yet: it waits for a mapping.
+    // An order from the shop whose item has no Ordo SKU yet: held until it is mapped.
     let order = ordo_connectors::ChannelOrder {
         external_id: "S-7001".into(),
         state: ordo_connectors::ChannelOrderState::Open,
@@ -1380,7 +1761,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     click(c, "#sync-form button[value=tracking]").await;
     wait_text(c, ".flash.ok", "shop: tracking pushed for 0 shipments.").await;
 
-    // A mapping: an unknown SKU is refused at its field; a known one imports the order.
+    // A mapping: an unknown SKU is refused at its field; a known one releases the order.
     fill(c, "#map-ref", "SHOP-TEA-GLASS").await;
     fill(c, "#map-sku", "TEA-9").await;
     click(c, "#mapping-form button[type=submit]").await;
@@ -1392,7 +1773,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     wait_text(
         c,
         ".flash.ok",
-        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 1 imported.",
+        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 0 imported, 1 mapped and released.",
     )
     .await;
     assert!(

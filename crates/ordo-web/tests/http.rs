@@ -1388,6 +1388,150 @@ async fn routing_rules_are_edited_simulated_and_replayed() {
     );
 }
 
+/// The names of the rules in force, top to bottom.
+async fn rule_names(app: &common::App) -> Vec<String> {
+    let set = app.store.routing_rules().await.unwrap();
+    set.rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_are_reordered_as_a_new_version() {
+    let app = start("routing-order").await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/routing").await;
+    let csrf = page.csrf();
+    let rules = r#"[{"name": "a", "actions": {"add_tags": ["a"]}}, {"name": "b", "actions": {"add_tags": ["b"]}}, {"name": "c", "actions": {"add_tags": ["c"]}}]"#;
+    let r = m
+        .post(
+            "/routing/rules",
+            &[("csrf", &csrf), ("rules", rules), ("expected_version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get("/routing").await;
+    assert!(page.body.contains("action=\"/routing/rules/order\""));
+    assert!(page.body.contains("draggable=\"true\""));
+    assert!(page.body.contains("aria-label=\"Move b up\""));
+
+    // Without a script, a move button posts the rows as shown plus the move.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "1"),
+                ("rule", "a"),
+                ("rule", "b"),
+                ("rule", "c"),
+                ("move", "up:c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Rule order saved as version 2: a, c, b."),
+        "{}",
+        page.body
+    );
+    assert_eq!(rule_names(&app).await, ["a", "c", "b"]);
+
+    // A dragged order arrives as the rows' new sequence.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+    let set = app.store.routing_rules().await.unwrap();
+    assert_eq!(set.version, 3);
+    assert_eq!(
+        set.rules[1]["actions"]["add_tags"][0], "a",
+        "rules move whole"
+    );
+
+    // From a page showing version 2: refused with who saved since; nothing written.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"order-message\">Not saved: version 3 was saved by user:manager"),
+        "{}",
+        r.body
+    );
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+
+    // A list that drops or invents a rule is refused.
+    for names in [vec!["b", "a"], vec!["b", "a", "x"], vec!["b", "a", "a"]] {
+        let mut form = vec![("csrf", csrf.as_str()), ("expected_version", "3")];
+        form.extend(names.iter().map(|n| ("rule", *n)));
+        let r = m.post("/routing/rules/order", &form).await;
+        assert_eq!(r.status, 422, "{names:?}: {}", r.body);
+        assert!(r.body.contains("Order not saved: rule: "), "{}", r.body);
+    }
+    // The same order again writes no version.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "3"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(app.store.routing_rules().await.unwrap().version, 3);
+
+    // Readers see the rules without the reorder form, and may not post it.
+    let mut ro = Agent::new(&app.base);
+    ro.login("readonly", PASSWORD).await;
+    let page = ro.get("/routing").await;
+    assert!(!page.body.contains("/routing/rules/order"));
+    let r = ro
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &page.csrf()),
+                ("expected_version", "3"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn location_routing_and_channel_split_policy_are_edited_with_field_errors() {
     let app = start("settings").await;
@@ -3730,12 +3874,13 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         before
     );
 
-    let r = a
+    let started = a
         .post(
             "/products/import",
             &[("csrf", &csrf), ("csv", csv), ("action", "import")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body.contains(
@@ -3825,13 +3970,14 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     );
     // The import sends the text kept on the preview.
     let text = receipts.replace("\r\n", "\n");
-    let r = a
+    let started = a
         .post_multipart(
             "/inventory/import",
             &[("csrf", &csrf), ("csv", &text), ("action", "import")],
             &[("file", "", "")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body
@@ -3851,7 +3997,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         moves + 2
     );
     // All rows valid: back to the list with the summary.
-    let r = a
+    let started = a
         .post(
             "/inventory/import",
             &[
@@ -3861,6 +4007,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
             ],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location(), "/inventory");
     assert!(
@@ -3883,6 +4030,76 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(r.status, 422);
     assert!(r.body.contains("unknown column"), "{}", r.body);
 
+    // Stock counts: the counted figure replaces the recorded one; a stale expected figure
+    // refuses the row with the current one, a duplicate place is refused before writing.
+    assert!(inv.body.contains("href=\"/inventory/counts/import\""));
+    let mug_st1 = balance(&app, "MUG-1", "ST1").await.on_hand;
+    let counts = format!(
+        "sku,location,counted,expected,reference\nMUG-1,WH1,7,{},C-1\nMUG-1,ST1,3,{},C-1\nTEA-1,ST1,-1,,\nMUG-1,WH1,2,,\n",
+        mug_wh1 + 10,
+        mug_st1 + 5
+    );
+    let r = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(">Count 7</span>"), "{}", r.body);
+    for e in [
+        "<li>Line 4, counted: Must be a whole number, 0 or more.</li>",
+        "<li>Line 5, sku: MUG-1 at WH1 is already counted on line 2.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    let started = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "import")],
+        )
+        .await;
+    let r = a.finish_import(started).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Imported 1 count. 3 rows with errors were skipped"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("data-line=\"3\""),
+        "the stale count is listed: {}",
+        r.body
+    );
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
+    assert_eq!(
+        balance(&app, "MUG-1", "ST1").await.on_hand,
+        mug_st1,
+        "refused: the counter expected another figure"
+    );
+    let verify = app.store.verify().await.unwrap();
+    assert!(verify.is_clean(), "{verify:?}");
+    // Someone else's import is not shown to another user.
+    let id_url = {
+        let started = a
+            .post(
+                "/inventory/counts/import",
+                &[
+                    ("csrf", &csrf),
+                    ("csv", "MUG-1,WH1,7"),
+                    ("action", "import"),
+                ],
+            )
+            .await;
+        let at = started.body.find("hx-get=\"").unwrap() + "hx-get=\"".len();
+        let end = started.body[at..].find('"').unwrap() + at;
+        started.body[at..end].to_string()
+    };
+    let mut other = Agent::new(&app.base);
+    other.login("warehouse", PASSWORD).await;
+    assert_eq!(other.get(&id_url).await.status, 404);
+
     // Roles: support may import neither; warehouse may receive stock but not products.
     let mut s = Agent::new(&app.base);
     s.login("support", PASSWORD).await;
@@ -3904,7 +4121,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(w.get("/inventory/import").await.status, 200);
     assert_eq!(w.get("/products/import").await.status, 403);
     assert!(!w.get("/products").await.body.contains("/products/import"));
-    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, mug_wh1 + 10);
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4605,13 +4822,18 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let outcome = ordo_connectors::import::import_order(&state, order)
         .await
         .unwrap();
-    assert!(matches!(
-        outcome,
-        ordo_connectors::import::Imported::NeedsAttention { .. }
-    ));
+    let ordo_connectors::import::Imported::HeldUnmapped { number, unmapped } = outcome else {
+        panic!("captured on hold, not {outcome:?}");
+    };
+    assert_eq!(unmapped, vec!["SHOP-MUG-RED".to_string()]);
     let page = m.get("/channels/shop").await;
     assert!(page.body.contains("data-order=\"S-9001\""));
     assert!(page.body.contains("no Ordo SKU for SHOP-MUG-RED"));
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/orders/{number}\">{number}</a>")),
+        "the held order is linked"
+    );
     let r = m
         .post(
             "/channels/shop/sku-mappings",
@@ -4639,7 +4861,7 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let page = m.get("/channels/shop").await;
     assert!(
         page.body.contains(
-            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 1 imported."
+            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 0 imported, 1 mapped and released."
         ),
         "{}",
         page.body

@@ -259,3 +259,55 @@ pub async fn order_events(
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("order {id}")))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineSkuInput {
+    /// The Ordo SKU the channel's item is.
+    pub sku: String,
+}
+
+/// Names the Ordo SKU of a line a channel sent with an item no SKU is mapped to (the order
+/// is on hold `unmapped_sku`, the line listed in `unmapped_lines`). The line then waits for
+/// stock like any backorder; the order is released when its last such line is mapped. To
+/// map the item for every future order too, add a SKU mapping on the channel.
+#[utoipa::path(put, path = "/api/v1/orders/{id}/lines/{line_no}/sku", tag = "orders", request_body = LineSkuInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first answer")),
+    responses((status = 200, body = Order), (status = 404, body = ProblemDetails),
+        (status = 409, description = "The line already names a SKU, or the order is cancelled", body = ProblemDetails),
+        (status = 422, description = "Unknown or inactive SKU, or one already on the order", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn map_line(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, line_no)): Path<(String, i32)>,
+    JsonBody(input): JsonBody<LineSkuInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ManageOrders)?;
+    let sku = input.sku.trim().to_string();
+    if let Err(e) = ordo_domain::catalog::check_sku(&sku) {
+        return Err(ApiError::field("sku", e));
+    }
+    let result = s
+        .store
+        .map_order_line(&id, line_no, &sku, &caller.context())
+        .await?;
+    if let ordo_store::Outcome::Done(order) = &result
+        && order.unmapped_lines.is_empty()
+    {
+        // Mapped by hand: the channel's "needs attention" list has nothing left to ask.
+        // The mapping is committed whatever happens here; a stale entry goes at the
+        // channel's next retry.
+        if let Err(e) = s
+            .connectors
+            .state(&order.channel)
+            .release_attention_if_any(&order.external_id)
+            .await
+        {
+            tracing::warn!(error = %e, order = %order.number, "attention entry kept");
+        }
+    }
+    Ok(outcome(result, |o| {
+        (StatusCode::OK, Json(o)).into_response()
+    }))
+}
