@@ -136,7 +136,7 @@ impl Modify for SecurityAddon {
         shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
         shipments::close_manifest, shipments::list_manifests, shipments::manifest_pdf, shipments::manifest_csv,
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
-        picking::create, picking::list, picking::get, picking::tote, picking::pick, picking::print_pdf,
+        picking::create, picking::list, picking::get, picking::next, picking::tote, picking::pick, picking::print_pdf,
         packing::list_box_types, packing::put_box_type, packing::pack, packing::pack_plan, packing::pack_scan, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
@@ -300,6 +300,7 @@ pub fn router(state: AppState) -> Router {
             get(picking::list).post(picking::create),
         )
         .route("/api/v1/pick-lists/{id}", get(picking::get))
+        .route("/api/v1/pick-lists/{id}/next", get(picking::next))
         .route("/api/v1/pick-lists/{id}/totes/{tote}", get(picking::tote))
         .route("/api/v1/box-types", get(packing::list_box_types))
         .route(

@@ -476,10 +476,10 @@ impl Store for PgStore {
     ) -> Result<Page<PickJob>> {
         read!(self, |c| reads::list_pick_jobs(c, location, status, page))
     }
-    async fn record_pick(
+    async fn record_pick_command(
         &self,
         id: &str,
-        input: PickInput,
+        input: PickCommand,
         ctx: &WriteContext,
     ) -> Result<Outcome<PickResult>> {
         let (id, ctx) = (id.to_string(), ctx.clone());

@@ -1688,6 +1688,18 @@ pub(crate) async fn add_tracking_event(
     update_shipment(c, &updated).await?;
     refresh_fill(c, order, at).await?;
     c.event(event_row.kind, Some(order), &ctx.actor, at, &event_row.data);
+    let doc: String = c
+        .query_one("SELECT doc FROM orders WHERE number = $1", &[&order])
+        .await?
+        .get(0);
+    if let Some((doc, flagged)) = ordo_store::plan_flag(&doc, &updated)? {
+        c.execute(
+            "UPDATE orders SET doc = $1, updated_at = $2 WHERE number = $3",
+            &[&doc, &at, &order],
+        )
+        .await?;
+        c.event(flagged.kind, Some(order), &ctx.actor, at, &flagged.data);
+    }
     let view = updated.view();
     remember(c, ctx, 200, &view).await?;
     Ok(Outcome::Done(view))

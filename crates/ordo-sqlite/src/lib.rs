@@ -580,10 +580,10 @@ impl Store for SqliteStore {
         self.read(move |c| reads::list_pick_jobs(c, location.as_deref(), status, &page))
             .await
     }
-    async fn record_pick(
+    async fn record_pick_command(
         &self,
         id: &str,
-        input: PickInput,
+        input: PickCommand,
         ctx: &WriteContext,
     ) -> Result<Outcome<PickResult>> {
         let (id, ctx) = (id.to_string(), ctx.clone());

@@ -1504,6 +1504,27 @@ pub(crate) fn add_tracking_event(
         &at_text,
         &event_row.data,
     )?;
+    let doc: String = w
+        .conn
+        .prepare_cached("SELECT doc FROM orders WHERE number = ?1")
+        .map_err(internal)?
+        .query_row([row.order_number], |r| r.get(0))
+        .map_err(internal)?;
+    if let Some((doc, flagged)) = ordo_store::plan_flag(&doc, &updated)? {
+        w.conn
+            .prepare_cached("UPDATE orders SET doc = ?1, updated_at = ?2 WHERE number = ?3")
+            .map_err(internal)?
+            .execute(params![doc, at_text, row.order_number])
+            .map_err(internal)?;
+        append_event(
+            &w.conn,
+            flagged.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            &at_text,
+            &flagged.data,
+        )?;
+    }
     refresh_fill(&w.conn, row.order_number, &at_text)?;
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;
@@ -1734,7 +1755,7 @@ pub(crate) fn create_pick_job(
 pub(crate) fn record_pick(
     w: &mut Writer,
     id: &str,
-    input: &PickInput,
+    input: &PickCommand,
     ctx: &WriteContext,
 ) -> Result<Outcome<PickResult>> {
     if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
@@ -1745,7 +1766,7 @@ pub(crate) fn record_pick(
     let job = reads::find_pick_job(&w.conn, number)?
         .ok_or_else(|| Problem::NotFound(format!("pick list {id}")))?;
     let mut owner = None;
-    if let Some(code) = &input.barcode {
+    if let Some(code) = &input.pick.barcode {
         let skus: BTreeSet<&str> = job
             .lists
             .iter()
@@ -1759,6 +1780,15 @@ pub(crate) fn record_pick(
                 owner = Some(p);
                 break;
             }
+        }
+        // A product off the list is a wrong item, which the answer explains, not an
+        // unknown barcode.
+        if owner.is_none() {
+            owner = reads::get_doc::<Product>(
+                &w.conn,
+                "SELECT doc FROM products WHERE json_extract(doc, '$.barcode') = ?1 ORDER BY sku LIMIT 1",
+                code,
+            )?;
         }
     }
     let action = resolve_pick(input.clone(), owner.as_ref())?;
@@ -1798,22 +1828,15 @@ pub(crate) fn record_pick(
         };
         change_fulfillment(w, &change, &inner)?;
     }
-    for (sku, units) in missing {
-        let write = StockWrite {
-            sku,
-            location: job.location.clone(),
-            command: ordo_domain::inventory::StockCommand::Adjust {
-                state: StockState::OnHand,
-                delta: -units,
-            },
-            reason: Reason::Shrinkage,
-            reference: Some(format!("pick:{}", job.id)),
-        };
+    let mut recount = None;
+    for write in shortage_writes(&job, &action, &missing) {
         let inner = WriteContext {
             actor: ctx.actor.clone(),
             idempotency_key: None,
         };
-        write_stock(w, &write, &inner)?;
+        if let Outcome::Done(result) = write_stock(w, &write, &inner)? {
+            recount = recount.or(recount_of(&write, &result));
+        }
     }
     for fo_id in &outcome.update.orders_picked {
         if let Some(order) =
@@ -1833,6 +1856,7 @@ pub(crate) fn record_pick(
     let result = PickResult {
         job: outcome.job,
         update: outcome.update,
+        recount,
     };
     remember(&w.conn, ctx, 200, &result)?;
     Ok(Outcome::Done(result))

@@ -226,13 +226,24 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<PickJob>>;
     /// A scan or a short pick. Finished fulfillment orders become `picked`; a short pick
-    /// writes the missing units off (`shrinkage`) and routes them again elsewhere.
+    /// routes the missing units again elsewhere and writes them off (`shrinkage`), or,
+    /// with a recount, sets on_hand to the count (`cycle_count`).
+    async fn record_pick_command(
+        &self,
+        id: &str,
+        command: PickCommand,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<PickResult>>;
+    /// A scan or a short pick without a recount.
     async fn record_pick(
         &self,
         id: &str,
         input: PickInput,
         ctx: &WriteContext,
-    ) -> Result<Outcome<PickResult>>;
+    ) -> Result<Outcome<PickResult>> {
+        self.record_pick_command(id, PickCommand::from(input), ctx)
+            .await
+    }
 
     /// The box types of the pack bench ([`default_box_types`] until any is saved).
     async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>>;
@@ -456,6 +467,9 @@ pub struct SkuBin {
 pub struct PickResult {
     pub job: PickJob,
     pub update: ordo_warehouse::picking::PickUpdate,
+    /// A short pick's recount (`counted_on_hand`), compared with the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recount: Option<Recount>,
 }
 
 /// What an operator asks of an order.

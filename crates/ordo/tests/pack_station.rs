@@ -299,5 +299,19 @@ async fn tote_scan_item_checks_and_suggested_packing() {
         assert_eq!(again.status, 409, "packed already: {:?}", again.body);
         assert_eq!(again.body["current"], "packed");
         assert_clean(&s);
+
+        let docs = s
+            .request("GET", "/api/openapi.json", None, None, &[])
+            .await
+            .unwrap()
+            .body;
+        for (path, method) in [
+            ("/api/v1/fulfillment-orders/{id}/pack-plan", "post"),
+            ("/api/v1/fulfillment-orders/{id}/pack-scans", "post"),
+            ("/api/v1/pick-lists/{id}/totes/{tote}", "get"),
+            ("/api/v1/pick-lists/{id}/next", "get"),
+        ] {
+            assert!(docs["paths"][path][method].is_object(), "{path} documented");
+        }
     }
 }
