@@ -144,3 +144,17 @@
     dragged = null;
   });
 })();
+
+// A label printed from the pack bench opens by itself for the printer; the link stays for
+// a reprint (and for browsers that block the new tab).
+(function () {
+  'use strict';
+  function openLabels(root) {
+    root.querySelectorAll('a[data-open-once]').forEach(function (a) {
+      a.removeAttribute('data-open-once');
+      window.open(a.href, '_blank', 'noopener');
+    });
+  }
+  openLabels(document);
+  document.addEventListener('htmx:afterSettle', function (e) { openLabels(e.target); });
+})();

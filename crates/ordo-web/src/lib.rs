@@ -119,6 +119,7 @@ pub fn router_with_connectors(
         .route("/packing/{id}", get(packing::show))
         .route("/packing/{id}/scan", post(packing::scan))
         .route("/packing/{id}/pack", post(packing::pack))
+        .route("/packing/{id}/label", post(packing::label))
         .route("/packing/{id}/packing-slip.pdf", get(packing::packing_slip))
         .route("/shipments", get(shipments::list))
         .route("/manifests", get(manifests::list).post(manifests::close))

@@ -1,7 +1,8 @@
-//! The pack bench: find a fulfillment order by scanning its id or the order number
-//! (`/packing`), scan its items into the parcel (`/packing/{fo}`), pack (the store checks
-//! the items are exactly the fulfillment order's and chooses the boxes), then print the
-//! packing slips and ship.
+//! The pack bench: find a fulfillment order by scanning its tote (`PL-000001-T2`), its id
+//! or the order number (`/packing`), see the boxes the planner suggests and what its
+//! handling classes need, scan its items into the parcel (`/packing/{fo}`), pack (the store
+//! checks the items are exactly the fulfillment order's and chooses the boxes, or takes the
+//! packer's), then print the packing slips and the label, which ships it.
 //!
 //! Scans are tallied on the server but kept nowhere: the page carries the tally in hidden
 //! fields (`scan` = `{quantity} {sku}`; SKUs hold no whitespace), each scan posts it back
@@ -17,20 +18,24 @@ use axum::response::{IntoResponse, Redirect};
 use ordo_domain::catalog::Product;
 use ordo_domain::fulfillment::{FulfillmentOrder, FulfillmentStatus, parse_fulfillment_order_id};
 use ordo_domain::order::{Order, OrderStatus};
+use ordo_domain::shipment::{ShipmentInput, ShipmentStatus};
 use ordo_domain::{FieldError, Problem};
 use ordo_store::{
     FulfillmentFilter, Outcome, PackInput, PackScanInput, Packing, PageRequest, Permission,
-    StoreError,
+    ShipmentFilter, StoreError, plan_pack,
 };
+use ordo_warehouse::cartonize::BoxType;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::WebState;
 use crate::error::{WebError, WebResult, sentence};
 use crate::form::{FormData, encode};
 use crate::fulfillment::{is_htmx, lines_text};
 use crate::orders::Opt;
-use crate::picking::Feedback;
+use crate::picking::{Feedback, parse_tote_code, tote_order};
 use crate::session::{Auth, Posted};
+use crate::shipments::{carrier_name, label_href};
 use crate::view::{PageCtx, fmt_time, group, humanize, page, page_with_inline_flash};
 
 const MAX_QUANTITY: i64 = 10_000;
@@ -118,7 +123,21 @@ pub(crate) async fn find(
     let text = q.q.as_deref().map(str::trim).unwrap_or("").to_string();
     let mut error = None;
     let mut choices = Vec::new();
-    if !text.is_empty() {
+    if let Some((job_id, n)) = parse_tote_code(&text) {
+        match s.store.get_pick_job(&job_id).await? {
+            Some(job) => match tote_order(&job, n) {
+                Some(fo) => {
+                    return Ok(Redirect::to(&format!("/packing/{}", encode(&fo))).into_response());
+                }
+                None => error = Some(format!("{job_id} has no tote or list {n}.")),
+            },
+            None => {
+                error = Some(format!(
+                    "Nothing found for {text}: there is no pick job {job_id}."
+                ))
+            }
+        }
+    } else if !text.is_empty() {
         let upper = text.to_ascii_uppercase();
         if parse_fulfillment_order_id(&upper).is_some()
             && let Some(fo) = s.store.get_fulfillment_order(&upper).await?
@@ -164,7 +183,7 @@ pub(crate) async fn find(
             }
             None => {
                 error = Some(format!(
-                    "Nothing found for {text}: scan a fulfillment order (SO-000123-1) or an order number."
+                    "Nothing found for {text}: scan a tote (PL-000001-T2), a fulfillment order (SO-000123-1) or an order number."
                 ));
             }
         }
@@ -247,6 +266,45 @@ struct PackageView {
     slip_href: String,
 }
 
+/// A box the planner suggests, with what the packer must do for what goes in it.
+struct SuggestedBox {
+    n: usize,
+    box_code: String,
+    outer: String,
+    weight: String,
+    items: String,
+    markings: Vec<String>,
+    materials: Vec<String>,
+    instructions: Vec<String>,
+}
+
+/// The planner's answer before packing: the boxes, or why nothing fits.
+struct Suggestion {
+    boxes: Vec<SuggestedBox>,
+    refusal: Option<String>,
+}
+
+impl Suggestion {
+    /// `S` or `S + M`, as the box menu offers the suggestion.
+    fn codes(&self) -> String {
+        self.boxes
+            .iter()
+            .map(|b| b.box_code.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
+/// A shipment of this fulfillment order and its labels.
+struct LabelView {
+    id: String,
+    carrier: String,
+    service: String,
+    tracking_number: String,
+    /// `(package number, href)`.
+    pdfs: Vec<(u32, String)>,
+}
+
 struct PackedView {
     packed_at: String,
     weighed: Option<String>,
@@ -281,6 +339,10 @@ struct PackPage {
     box_error: bool,
     packing: Option<PackedView>,
     can_ship: bool,
+    suggestion: Option<Suggestion>,
+    labels: Vec<LabelView>,
+    /// The label to open at once, just printed from this screen.
+    open_label: Option<String>,
 }
 
 /// The last form's outcome on the pack screen.
@@ -292,6 +354,8 @@ struct PackFeedback {
     fields: Vec<String>,
     values: Option<FormData>,
     tally: Tally,
+    /// A label just created, to open for printing.
+    label: Option<String>,
 }
 
 impl PackFeedback {
@@ -303,6 +367,7 @@ impl PackFeedback {
             fields: vec![],
             values: None,
             tally,
+            label: None,
         }
     }
     fn refused(
@@ -319,6 +384,7 @@ impl PackFeedback {
             fields: vec![field.to_string()],
             values: Some(values),
             tally,
+            label: None,
         }
     }
 }
@@ -423,6 +489,106 @@ fn expected(fo: &FulfillmentOrder) -> Vec<(String, i64)> {
     out
 }
 
+/// What packing would give right now: the pack command's own planner (`plan_pack`) over
+/// exactly the fulfillment order's items, with the bench's boxes and the location's
+/// policies. Only a plan: nothing is written, and packing plans again.
+async fn suggest(
+    s: &WebState,
+    order: &Order,
+    fo: &FulfillmentOrder,
+    products: &HashMap<String, Product>,
+    boxes: &[BoxType],
+) -> WebResult<Suggestion> {
+    let policies = s.store.packing_policies(&fo.location).await?;
+    let input = PackInput {
+        scans: expected(fo)
+            .into_iter()
+            .map(|(sku, q)| PackScanInput {
+                sku: Some(sku),
+                barcode: None,
+                quantity: Some(q),
+            })
+            .collect(),
+        boxes: None,
+        weight_g: None,
+    };
+    let now = OffsetDateTime::now_utc();
+    Ok(
+        match plan_pack(order, &fo.id, &input, products, boxes, &policies, now) {
+            Ok((_, packing)) => Suggestion {
+                boxes: packing
+                    .plan
+                    .packages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pkg)| SuggestedBox {
+                        n: i + 1,
+                        box_code: pkg.box_code.clone(),
+                        outer: dims(&pkg.outer),
+                        weight: format!("{} g", group(&pkg.gross_weight_g.to_string())),
+                        items: pkg
+                            .items
+                            .iter()
+                            .map(|it| format!("{} × {}", it.quantity, it.sku))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        markings: pkg.markings.clone(),
+                        materials: pkg.materials.iter().map(|m| humanize(m)).collect(),
+                        instructions: pkg.instructions.clone(),
+                    })
+                    .collect(),
+                refusal: None,
+            },
+            Err(p) => {
+                let (text, details) = crate::error::describe(&p);
+                Suggestion {
+                    boxes: vec![],
+                    refusal: Some(
+                        std::iter::once(text)
+                            .chain(details)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                }
+            }
+        },
+    )
+}
+
+/// The fulfillment order's shipments that still hold (not voided), with their labels.
+async fn labels_of(s: &WebState, fo: &FulfillmentOrder) -> WebResult<Vec<LabelView>> {
+    let page = s
+        .store
+        .list_shipments(
+            &ShipmentFilter {
+                order: Some(fo.order.clone()),
+                location: None,
+                status: None,
+            },
+            &PageRequest {
+                limit: Some(LIST_SIZE),
+                cursor: None,
+            },
+        )
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter(|sh| sh.fulfillment_order == fo.id && sh.status != ShipmentStatus::Voided)
+        .map(|sh| LabelView {
+            id: sh.id.clone(),
+            carrier: carrier_name(&sh.carrier),
+            service: humanize(&sh.service),
+            tracking_number: sh.tracking_number.clone(),
+            pdfs: sh
+                .packages
+                .iter()
+                .map(|p| (p.number, label_href(&sh.id, p.number, "pdf")))
+                .collect(),
+        })
+        .collect())
+}
+
 async fn pack_page(
     s: &WebState,
     auth: &Auth,
@@ -516,6 +682,20 @@ async fn pack_page(
     } else {
         vec![]
     };
+    let suggestion = if can_pack {
+        Some(suggest(s, &order, &fo, &products, &box_types).await?)
+    } else {
+        None
+    };
+    let labels = if packing.is_some() {
+        labels_of(s, &fo).await?
+    } else {
+        vec![]
+    };
+    let open_label = fb
+        .as_ref()
+        .and_then(|f| f.label.clone())
+        .filter(|href| labels.iter().flat_map(|l| &l.pdfs).any(|(_, h)| h == href));
     let p = PackPage {
         ctx,
         fo: fo.id.clone(),
@@ -562,6 +742,9 @@ async fn pack_page(
             && !on_hold
             && auth.allows(Permission::WriteStock),
         packing: packing.as_ref().map(packed_view),
+        suggestion,
+        labels,
+        open_label,
     };
     Ok((p, had_flash))
 }
@@ -813,6 +996,102 @@ pub(crate) async fn pack(
                 "Not packed: please correct the fields marked below.".into()
             };
             let fb = PackFeedback::refused(text, details, field, form, tally);
+            answer(&s, &auth, &id, status, fb).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /packing/{fo}/label`: ships the packed boxes with the service chosen as the API
+/// chooses it (the cheapest configured one that takes the parcels and what is inside), and
+/// opens the label for printing.
+pub(crate) async fn label(
+    State(s): State<WebState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    p: Posted,
+) -> WebResult {
+    let Posted { auth, form } = p;
+    auth.require(Permission::WriteStock)?;
+    let (fo, _) = load(&s, &id).await?;
+    let input = ShipmentInput {
+        fulfillment_order: Some(fo.id.clone()),
+        carrier: None,
+        service: None,
+        tracking_number: None,
+        packages: vec![],
+    };
+    let result = match input.validate() {
+        Ok(mut shipment) => {
+            // The back office books with no outside carrier itself: a service of one is
+            // refused here, naming it, and shipped from the order page with its number.
+            match ordo_http::routes::shipments::auto_service(
+                s.store.as_ref(),
+                |_| false,
+                &mut shipment,
+            )
+            .await
+            {
+                Ok(()) => s.store.create_shipment(shipment, &auth.context()).await,
+                Err(e) => Err(e),
+            }
+        }
+        Err(p) => Err(StoreError::Problem(p)),
+    };
+    match result {
+        Ok(Outcome::Done(created)) => {
+            let sh = created.value;
+            let href = label_href(&sh.id, 1, "pdf");
+            let text = format!(
+                "{} shipped as {} ({}, {}); tracking number {}.",
+                fo.id,
+                sh.id,
+                carrier_name(&sh.carrier),
+                humanize(&sh.service),
+                sh.tracking_number
+            );
+            if is_htmx(&headers) {
+                let mut fb = PackFeedback::ok(
+                    text,
+                    vec!["The label opens for printing; stick it on the box.".into()],
+                    Tally::default(),
+                );
+                fb.label = Some(href);
+                answer(&s, &auth, &id, StatusCode::OK, fb).await
+            } else {
+                Ok(auth.redirect_with(&format!("/packing/{}#labels", encode(&fo.id)), true, &text))
+            }
+        }
+        Ok(Outcome::Replayed { .. }) => Ok(auth.redirect_with(
+            &format!("/packing/{}#labels", encode(&fo.id)),
+            true,
+            "This label was already printed.",
+        )),
+        Err(StoreError::Problem(problem)) => {
+            let (status, text) = match problem {
+                Problem::Invalid(errs) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    errs.iter()
+                        .map(|e| sentence(&e.message))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                Problem::Conflict { message, .. } => (StatusCode::CONFLICT, sentence(&message)),
+                Problem::NotFound(what) => (
+                    StatusCode::NOT_FOUND,
+                    sentence(&format!("{what} was not found")),
+                ),
+            };
+            let fb = PackFeedback::refused(
+                format!("No label: {text}"),
+                vec![format!(
+                    "Ship {} from its order page to choose the carrier yourself.",
+                    fo.id
+                )],
+                "label",
+                form,
+                Tally::default(),
+            );
             answer(&s, &auth, &id, status, fb).await
         }
         Err(e) => Err(e.into()),

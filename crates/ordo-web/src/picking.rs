@@ -542,6 +542,7 @@ struct ListView {
 
 struct ToteRow {
     label: String,
+    code: String,
     fo: String,
     order: String,
     quantity: i64,
@@ -659,6 +660,54 @@ fn tote_labels(job: &PickJob) -> HashMap<String, (String, String)> {
     out
 }
 
+/// The code a tote is scanned by at the pack bench: the job and its tote (`PL-000001-T2`),
+/// or its list for single picking, where each list is one order (`PL-000001-L2`). Printed
+/// with the tote, so a tote carried to the bench opens its order there.
+fn tote_codes(job: &PickJob) -> HashMap<String, String> {
+    let single = tag(&job.strategy) == "single";
+    let mut out = HashMap::new();
+    for list in &job.lists {
+        for t in &list.totes {
+            let (kind, n) = if single {
+                ('L', list.number)
+            } else {
+                ('T', t.tote)
+            };
+            out.entry(t.fulfillment_order_id.clone())
+                .or_insert_with(|| format!("{}-{kind}{n}", job.id));
+        }
+    }
+    out
+}
+
+/// A scanned tote code (`PL-000001-T2`, also typed as `pl-000001 t2` or `PL-000001/2`):
+/// the pick job and the tote or list number.
+pub(crate) fn parse_tote_code(code: &str) -> Option<(String, u32)> {
+    let code = code.trim().to_ascii_uppercase();
+    let rest = code.strip_prefix("PL-")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let number = ordo_store::parse_pick_job_number(&code[..3 + digits])?;
+    let tail = rest[digits..].trim_start_matches(['-', '/', ' ']);
+    let n = tail
+        .strip_prefix(['T', 'L'])
+        .unwrap_or(tail)
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)?;
+    Some((ordo_store::pick_job_number(number), n))
+}
+
+/// The fulfillment order in tote (or, for single picking, list) `n` of a job.
+pub(crate) fn tote_order(job: &PickJob, n: u32) -> Option<String> {
+    let single = tag(&job.strategy) == "single";
+    job.lists
+        .iter()
+        .filter(|l| !single || l.number == n)
+        .flat_map(|l| &l.totes)
+        .find(|t| single || t.tote == n)
+        .map(|t| t.fulfillment_order_id.clone())
+}
+
 async fn job_page(
     s: &WebState,
     auth: &Auth,
@@ -678,6 +727,7 @@ async fn job_page(
             .map_or_else(String::new, |p| p.name.clone())
     };
     let labels = tote_labels(&job);
+    let codes = tote_codes(&job);
     let tote_label = |fo: &str, tote: u32| {
         labels
             .get(fo)
@@ -796,6 +846,10 @@ async fn job_page(
                 .unwrap_or_default();
             ToteRow {
                 label,
+                code: codes
+                    .get(&o.fulfillment_order_id)
+                    .cloned()
+                    .unwrap_or_default(),
                 fo: o.fulfillment_order_id.clone(),
                 order,
                 quantity: o.quantity,
@@ -1352,6 +1406,7 @@ struct PrintLine {
 
 struct PrintTote {
     label: String,
+    code: String,
     fo: String,
     order: String,
     units: i64,
@@ -1396,6 +1451,7 @@ pub(crate) async fn print(
     let locations = s.store.list_locations().await?;
     let products = products_of(&s, job_skus(&job)).await?;
     let labels = tote_labels(&job);
+    let codes = tote_codes(&job);
     let label = |fo: &str, tote: u32| {
         labels
             .get(fo)
@@ -1416,6 +1472,10 @@ pub(crate) async fn print(
                 .iter()
                 .map(|t| PrintTote {
                     label: label(&t.fulfillment_order_id, t.tote),
+                    code: codes
+                        .get(&t.fulfillment_order_id)
+                        .cloned()
+                        .unwrap_or_default(),
                     fo: t.fulfillment_order_id.clone(),
                     order: t.order_number.clone(),
                     units: t.units,
@@ -1483,6 +1543,29 @@ mod tests {
             "4 stops · 12 bins along the walk · 36.5 m"
         );
         assert_eq!(path_text(3, 0, Some(0.0)), "3 stops");
+    }
+
+    #[test]
+    fn tote_codes_read_as_typed_or_scanned() {
+        let want = Some(("PL-000012".to_string(), 3));
+        for code in [
+            "PL-000012-T3",
+            "pl-000012 t3",
+            "PL-000012/3",
+            "PL-12-L3",
+            " PL-000012-3 ",
+        ] {
+            assert_eq!(parse_tote_code(code), want, "{code}");
+        }
+        for code in [
+            "PL-000012",
+            "PL-000012-T0",
+            "PL-000012-TX",
+            "SO-000012-3",
+            "PL--T3",
+        ] {
+            assert_eq!(parse_tote_code(code), None, "{code}");
+        }
     }
 
     #[test]

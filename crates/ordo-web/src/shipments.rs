@@ -54,7 +54,7 @@ fn package_text(p: &Package) -> String {
     text
 }
 
-fn label_href(id: &str, package: u32, ext: &str) -> String {
+pub(crate) fn label_href(id: &str, package: u32, ext: &str) -> String {
     let base = format!("/shipments/{}/label.{ext}", encode(id));
     if package == 1 {
         base

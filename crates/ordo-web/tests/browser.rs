@@ -1417,6 +1417,156 @@ async fn warehouse_steps(c: &Client, app: &common::App, base: &str) {
         text_of(c, &format!("#sh-{} .tracking-number", sh.id)).await,
         sh.tracking_number
     );
+
+    tote_steps(c, app, base).await;
+}
+
+/// The pack bench from a tote: the tote scanned opens its order, the suggested box and the
+/// fragile instructions show before anything is packed (and nothing is written for them),
+/// the packer changes the box, packs, and prints the label with the service chosen for it.
+async fn tote_steps(c: &Client, app: &common::App, base: &str) {
+    let services = json!([
+        {"carrier": "own_fleet", "code": "standard", "name": "Standard", "level": "standard",
+         "transit_days": 2, "max_weight_g": 30000,
+         "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": 490}],
+         "cutoffs": [{"location": "WH1", "time": "17:00"}]},
+        {"carrier": "own_fleet", "code": "express", "name": "Express", "level": "express",
+         "transit_days": 1, "weekend_delivery": true, "max_weight_g": 30000,
+         "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": 990}],
+         "cutoffs": [{"location": "WH1", "time": "17:00"}]}
+    ]);
+    app.store
+        .put_carrier_services(
+            serde_json::from_value(services).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    // The other tote of the cart, as the pick job screen labels it.
+    let job = app.store.get_pick_job("PL-000001").await.unwrap().unwrap();
+    let fo = job
+        .progress
+        .orders
+        .iter()
+        .map(|o| o.fulfillment_order_id.clone())
+        .find(|f| f != "SO-000002-1")
+        .expect("a second order on the cart");
+    visit(c, base, "/picking/PL-000001", None).await;
+    let code = text_of(c, &format!("#totes tr[data-fo='{fo}'] .tote-code")).await;
+    assert!(code.starts_with("PL-000001-T"), "{code}");
+    shot_at(c, "#totes", "pick-job-totes").await;
+
+    visit(c, base, "/packing", None).await;
+    scan_keys(c, "find-q", &code).await;
+    wait_navigated(c, "/packing").await;
+    assert_eq!(path_of(c).await, format!("/packing/{fo}"));
+    check_page(c, "pack from a tote").await;
+    // Before packing: the planner's boxes and what the fragile mug needs.
+    let suggested = text_of(c, "#suggested-boxes").await;
+    let advice = text_of(c, "#suggestion").await;
+    assert!(advice.contains("FRAGILE"), "{advice}");
+    assert!(advice.contains("Bubble wrap"), "{advice}");
+    assert!(exists(c, "#suggestion .instructions li").await, "{advice}");
+    let chosen = text_of(c, "#pack-box option[value='']").await;
+    assert_eq!(chosen, format!("Suggested: {suggested}"));
+    assert!(
+        app.store.get_packing(&fo).await.unwrap().is_none(),
+        "a suggestion writes nothing"
+    );
+    assert_eq!(
+        app.store
+            .get_fulfillment_order(&fo)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "picked"
+    );
+    shot(c, "pack-suggestion").await;
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "pack suggestion scrolls sideways");
+    shot(c, "pack-suggestion-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // A bigger box than suggested, by the packer's choice; then the item and the scale.
+    let other = if suggested == "M" { "L" } else { "M" };
+    mark_page(c).await;
+    c.execute("document.getElementById('pack-code').focus();", vec![])
+        .await
+        .unwrap();
+    scan_keys(c, "pack-code", MUG_EAN).await;
+    wait_text(c, "#scan-count", "1 of 1 scanned").await;
+    c.find(Locator::Id("pack-box"))
+        .await
+        .unwrap()
+        .select_by_value(other)
+        .await
+        .unwrap();
+    c.execute("document.getElementById('pack-weight').focus();", vec![])
+        .await
+        .unwrap();
+    scan_keys(c, "pack-weight", "640").await;
+    wait_text(
+        c,
+        "#pack-message",
+        &format!("{fo} packed in 1 box: {other}."),
+    )
+    .await;
+    assert_same_page(c, "pack from a tote").await;
+    let packing = app.store.get_packing(&fo).await.unwrap().unwrap();
+    assert_eq!(packing.plan.packages[0].box_code, other);
+
+    // Print label: shipped at once with the cheaper service, the label opened to print.
+    click(c, "#print-label").await;
+    let m = wait_text(c, "#pack-message", &format!("{fo} shipped as SH-")).await;
+    assert!(m.contains("(Own fleet, Standard)"), "{m}");
+    assert_same_page(c, "print label").await;
+    assert_eq!(text_of(c, "#fo-status").await, "Shipped");
+    assert!(!exists(c, "#print-label").await, "one label per shipment");
+    let sh = app
+        .store
+        .list_shipments(
+            &ordo_store::ShipmentFilter {
+                order: Some(fo[..9].to_string()),
+                location: None,
+                status: None,
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|s| s.fulfillment_order == fo)
+        .expect("the shipment of the tote's order");
+    assert_eq!(
+        (sh.carrier.as_str(), sh.service.as_str()),
+        ("own_fleet", "standard")
+    );
+    assert!(sh.rate_choice.is_some(), "the choice is recorded");
+    assert_eq!(sh.packages[0].weight_g, 640);
+    assert_eq!(
+        text_of(c, &format!("#label-{} .tracking-number", sh.id)).await,
+        sh.tracking_number
+    );
+    let pdf = downloaded(app, &format!("label-{}-1.pdf", sh.id)).await;
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    close_other_windows(c).await;
+    check_page(c, "label printed").await;
+    shot(c, "pack-label-printed").await;
+    c.set_window_size(360, 800).await.unwrap();
+    assert!(sideways(c).await <= 1, "printed label scrolls sideways");
+    shot(c, "pack-label-printed-360px").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // A tote that is not on the cart is named as such.
+    visit(c, base, "/packing?q=PL-000001-T9", None).await;
+    assert!(
+        text_of(c, "#find-error")
+            .await
+            .contains("PL-000001 has no tote or list 9.")
+    );
 }
 
 /// The end of the day at the dock: the labelled shipments wait per carrier and location,

@@ -52,31 +52,41 @@ async fn choose_service(
     s: &AppState,
     input: &mut ordo_domain::shipment::NewShipment,
 ) -> ApiResult<()> {
-    let services = s.store.carrier_services().await?;
+    Ok(auto_service(s.store.as_ref(), |c| s.carriers.get(c).is_some(), input).await?)
+}
+
+/// The automatic service choice of `POST /api/v1/shipments`, for every front end that
+/// ships: `booked` says which carriers have an adapter that returns the tracking number.
+/// A chosen carrier without one is refused at `tracking_number`, since nobody else can
+/// number its parcels.
+pub async fn auto_service(
+    store: &dyn ordo_store::Store,
+    booked: impl Fn(&str) -> bool,
+    input: &mut ordo_domain::shipment::NewShipment,
+) -> Result<(), ordo_store::StoreError> {
+    use ordo_domain::Problem;
+    let services = store.carrier_services().await?;
     if services.is_empty() {
         return Ok(());
     }
-    let fo = s
-        .store
+    let fo = store
         .get_fulfillment_order(&input.fulfillment_order)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!("fulfillment order {}", input.fulfillment_order))
+            Problem::NotFound(format!("fulfillment order {}", input.fulfillment_order))
         })?;
-    let order = s
-        .store
+    let order = store
         .get_order(&fo.order)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("order {}", fo.order)))?;
-    let location = s
-        .store
+        .ok_or_else(|| Problem::NotFound(format!("order {}", fo.order)))?;
+    let location = store
         .get_location(&fo.location)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("location {}", fo.location)))?;
-    let packing = s.store.get_packing(&fo.id).await?;
+        .ok_or_else(|| Problem::NotFound(format!("location {}", fo.location)))?;
+    let packing = store.get_packing(&fo.id).await?;
     let mut products = std::collections::HashMap::new();
     for l in &fo.lines {
-        if let Some(p) = s.store.get_product(&l.sku).await? {
+        if let Some(p) = store.get_product(&l.sku).await? {
             products.insert(l.sku.clone(), p);
         }
     }
@@ -94,14 +104,15 @@ async fn choose_service(
     )?;
     if carrier != ordo_domain::shipment::OWN_FLEET
         && input.tracking_number.is_none()
-        && s.carriers.get(&carrier).is_none()
+        && !booked(&carrier)
     {
-        return Err(ApiError::field(
+        return Err(Problem::invalid(
             "tracking_number",
             format!(
                 "{carrier} {service} is the best service; give its tracking number (no {carrier} connection is set up)"
             ),
-        ));
+        )
+        .into());
     }
     input.carrier = carrier;
     input.service = service;
