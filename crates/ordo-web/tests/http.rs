@@ -442,6 +442,230 @@ async fn bulk_actions_report_each_order_and_csv_exports_the_filter() {
     assert_eq!(day.body.matches("href=\"/orders/SO-").count(), 5);
 }
 
+/// The order numbers in list order, as the page links them.
+fn listed(body: &str) -> Vec<String> {
+    body.split("<th scope=\"row\"><a href=\"/orders/")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_list_filters_by_location_and_tags_and_sorts_by_column() {
+    let app = start("order-sorts").await;
+    let mut api = Agent::new(&app.base);
+    // A tagged order the city store ships: WH1 is excluded by a rule for this tag.
+    let rules = serde_json::json!([{"name": "store-gifts", "conditions": {"tags": ["gift"]}, "actions": {"exclude_locations": ["WH1"]}}]);
+    app.store
+        .put_routing_rules(
+            rules,
+            Some(0),
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut gift = common::order_json("2001", &[("MUG-1", 4)]);
+    gift["tags"] = serde_json::json!(["gift", "rush"]);
+    let r = api.post_json("/api/v1/orders", &gift, &app.api_key).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let mut a = Agent::new(&app.base);
+    a.login("manager", PASSWORD).await;
+    let page = a.get("/orders").await;
+    for label in ["Ships from", "Tags (all of, comma-separated)", "Sort"] {
+        assert!(page.body.contains(&format!(">{label}</label>")), "{label}");
+    }
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000005",
+            "SO-000004",
+            "SO-000003",
+            "SO-000002",
+            "SO-000001"
+        ]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?location=ST1").await.body),
+        ["SO-000006"]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?tags=rush,+gift").await.body),
+        ["SO-000006"]
+    );
+    assert!(listed(&a.get("/orders?tags=gift&location=WH1").await.body).is_empty());
+
+    // Column headings sort, largest total first, then turn the order around.
+    let page = a.get("/orders?tags=&sort=total_desc").await;
+    // Totals: 4 mugs, 3 mugs, then two of 2 units and two of 1 unit (ties by number).
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000004",
+            "SO-000002",
+            "SO-000001",
+            "SO-000005",
+            "SO-000003"
+        ]
+    );
+    assert!(
+        page.body.contains(
+            "aria-sort=\"descending\"><a href=\"/orders?sort=total_asc\" id=\"sort-total\">Total ↓</a>"
+        ),
+        "{}",
+        page.body
+    );
+    let page = a.get("/orders?sort=total_asc").await;
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000003",
+            "SO-000005",
+            "SO-000001",
+            "SO-000002",
+            "SO-000004",
+            "SO-000006"
+        ]
+    );
+    let page = a.get("/orders?sort=placed_asc&location=WH1").await;
+    assert_eq!(
+        listed(&page.body),
+        ["SO-000001", "SO-000002", "SO-000004", "SO-000005"],
+        "the backordered lamp ships from nowhere yet"
+    );
+    assert!(
+        page.body.contains(
+            "href=\"/orders?location=WH1&#38;sort=placed_desc\" id=\"sort-placed\">Placed ↑"
+        ),
+        "{}",
+        page.body
+    );
+    let bad = a.get("/orders?sort=cheapest").await;
+    assert!(bad.body.contains("Sort: choose one of the listed orders."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_orders_go_onto_a_new_pick_list() {
+    let app = start("bulk-pick").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders?location=WH1").await;
+    assert!(page.body.contains("id=\"bulk-pick\""), "{}", page.body);
+    assert!(
+        !page.body.contains("value=\"hold\""),
+        "warehouse does not hold orders"
+    );
+    assert!(
+        page.body.contains("<option value=\"WH1\" selected>"),
+        "the filtered location is where to pick"
+    );
+    let csrf = page.csrf();
+
+    // The lamp is backordered: nothing of SO-000003 can be picked, so nothing is created.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+                ("order", "SO-000003"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/orders?location=WH1");
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains(
+            "No pick list created. SO-000003 has nothing to pick at this location: no open fulfillment order here"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(app.store.get_pick_job("PL-000001").await.unwrap().is_none());
+
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000004"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/picking/PL-000001");
+    let job = app.store.get_pick_job("PL-000001").await.unwrap().unwrap();
+    let mut released: Vec<&str> = job
+        .progress
+        .orders
+        .iter()
+        .map(|o| o.fulfillment_order_id.as_str())
+        .collect();
+    released.sort();
+    assert_eq!(
+        released,
+        ["SO-000001-1", "SO-000004-1"],
+        "only the chosen orders"
+    );
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Pick list PL-000001 created at WH1 for 2 fulfillment orders."),
+        "{}",
+        page.body
+    );
+
+    // Already on a list: refused by name.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains("SO-000001 has nothing to pick"),
+        "{}",
+        page.body
+    );
+
+    // Support manages orders but not stock: no pick button, and the post is refused.
+    let mut s = Agent::new(&app.base);
+    s.login("support", PASSWORD).await;
+    let page = s.get("/orders").await;
+    assert!(!page.body.contains("id=\"bulk-pick\""));
+    let r = s
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000002"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_forms_keep_input_and_refuse_stale_counts() {
     let app = start("stock").await;
