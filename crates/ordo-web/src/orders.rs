@@ -392,7 +392,7 @@ pub(crate) async fn list(
 }
 
 /// Values a spreadsheet would run as a formula are prefixed, so opening the export is safe.
-fn csv_field(out: &mut String, v: &str) {
+pub(crate) fn csv_field(out: &mut String, v: &str) {
     let risky = v.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let needs_quotes = risky || v.contains([',', '"', '\n', '\r']);
     if needs_quotes {

@@ -5,7 +5,7 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 24] = [
+const PAGES: [&str; 27] = [
     "/",
     "/orders",
     "/orders/SO-000001",
@@ -30,6 +30,9 @@ const PAGES: [&str; 24] = [
     "/locations",
     "/channels",
     "/events/stream",
+    "/products/export.csv",
+    "/inventory/export.csv",
+    "/locations/WH1/bins.csv",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,6 +667,160 @@ async fn selected_orders_go_onto_a_new_pick_list() {
         )
         .await;
     assert_eq!(r.status, 403);
+}
+
+/// A CSV download's rows (after the header), split into cells; asserts the header.
+fn csv_rows(r: &common::Reply, header: &str) -> Vec<Vec<String>> {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ct = r.headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    let mut lines = r.body.lines();
+    assert_eq!(lines.next(), Some(header));
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_stock_and_bins_export_as_csv() {
+    let app = start("exports").await;
+    app.store
+        .put_sku_bins(
+            "WH1",
+            vec![
+                ordo_store::SkuBin {
+                    sku: "TEA-1".into(),
+                    bin: "A-01-02-A".into(),
+                },
+                ordo_store::SkuBin {
+                    sku: "MUG-1".into(),
+                    bin: "A-01-01-A".into(),
+                },
+            ],
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Readers get the downloads, as they get the pages; each page links its own.
+    let mut a = Agent::new(&app.base);
+    a.login("readonly", PASSWORD).await;
+    assert!(
+        a.get("/products")
+            .await
+            .body
+            .contains("href=\"/products/export.csv\"")
+    );
+    assert!(
+        a.get("/inventory?sku=MUG-1")
+            .await
+            .body
+            .contains("href=\"/inventory/export.csv?sku=MUG-1\"")
+    );
+    assert!(
+        a.get("/locations/WH1")
+            .await
+            .body
+            .contains("href=\"/locations/WH1/bins.csv\"")
+    );
+
+    let products = csv_rows(
+        &a.get("/products/export.csv").await,
+        "sku,name,price,barcode,weight_g,category,handling_classes",
+    );
+    let stored = app
+        .store
+        .list_products(&ordo_store::PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(products.len(), stored.len());
+    for (row, p) in products.iter().zip(&stored) {
+        assert_eq!(
+            row,
+            &[
+                p.sku.clone(),
+                p.name.clone(),
+                p.price.clone(),
+                String::new(),
+                p.weight_g.to_string(),
+                p.category.clone().unwrap_or_default(),
+                String::new()
+            ]
+        );
+    }
+
+    let stock = csv_rows(
+        &a.get("/inventory/export.csv").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    let balances = app
+        .store
+        .list_balances(&Default::default(), &Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stock.len(), balances.len());
+    for b in &balances {
+        let row = stock
+            .iter()
+            .find(|r| r[0] == b.sku && r[1] == b.location)
+            .unwrap_or_else(|| panic!("{} at {} missing", b.sku, b.location));
+        let v = &b.balance;
+        let figures: Vec<i64> = row[2..].iter().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(
+            figures,
+            [
+                v.on_hand,
+                v.allocated,
+                b.available,
+                v.damaged,
+                v.quality_control,
+                v.safety_stock,
+                v.incoming
+            ]
+        );
+    }
+    let mugs = csv_rows(
+        &a.get("/inventory/export.csv?sku=MUG-1&location=ST1").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    assert_eq!(mugs.len(), 1);
+    assert_eq!(mugs[0][..2], ["MUG-1", "ST1"]);
+
+    let bins = csv_rows(&a.get("/locations/WH1/bins.csv").await, "sku,bin");
+    assert_eq!(bins, [["MUG-1", "A-01-01-A"], ["TEA-1", "A-01-02-A"]]);
+    assert_eq!(a.get("/locations/NOPE/bins.csv").await.status, 404);
+
+    // The products file goes back in through the import unchanged.
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let file = admin.get("/products/export.csv").await.body;
+    let form = admin.get("/products/import").await;
+    let r = admin
+        .post_multipart(
+            "/products/import",
+            &[("csrf", &form.csrf()), ("action", "preview")],
+            &[("file", "products.csv", &file)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "<strong>{}</strong> rows ready to import. Nothing has been saved yet.",
+            stored.len()
+        )),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
