@@ -680,6 +680,8 @@ struct LineView {
     allocated: i64,
     backordered: i64,
     shipped: i64,
+    /// Units received back through returns.
+    returned: i64,
     allocations: String,
 }
 
@@ -949,6 +951,7 @@ pub(crate) async fn render_order(
     let fo = crate::fulfillment::section(&o, &locations, &stock, auth, &fb);
     let sh = crate::shipments::section(s, &o.number, auth, &fb).await?;
     let rt = crate::returns::section(s, &o, auth, None).await?;
+    let returned = crate::returns::returned_units(s, &o.number).await?;
     let cl = crate::claims::section(s, &o, auth).await?;
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
@@ -983,6 +986,7 @@ pub(crate) async fn render_order(
                 allocated: l.allocated,
                 backordered: l.backordered,
                 shipped: l.shipped,
+                returned: returned.get(&l.line_no).copied().unwrap_or(0),
                 allocations: {
                     // One entry per location, however many fulfillment orders ship from it.
                     let mut per: Vec<(&str, i64)> = Vec::new();

@@ -4855,6 +4855,25 @@ async fn a_return_is_requested_from_the_order_page() {
     assert_eq!(rma.received.len(), 1);
     let shown = w.get("/returns/RMA-000001").await;
     assert!(shown.body.contains("1 × "), "{}", shown.body);
+    // The order page counts the unit back on its line, next to what shipped.
+    let order_page = w.get(&format!("/orders/{}", rma.order)).await;
+    let lines = order_page.body.split("id=\"lines\"").nth(1).unwrap();
+    let lines = &lines[..lines.find("</section>").unwrap()];
+    assert!(lines.contains("<th scope=\"col\" class=\"num\">Returned</th>"));
+    let rows: Vec<&str> = lines.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), order.lines.len());
+    for (row, l) in rows.iter().zip(&order.lines) {
+        let want = if l.line_no == rma.lines[0].line_no {
+            1
+        } else {
+            0
+        };
+        assert!(
+            row.contains(&format!("<td class=\"num returned\">{want}</td>")),
+            "line {}: {row}",
+            l.line_no
+        );
+    }
     assert_eq!(w.get("/returns/RMA-999999").await.status, 404);
     let list = w.get("/returns").await;
     assert!(list.body.contains("href=\"/returns/RMA-000001\""));
