@@ -11,6 +11,7 @@ mod connectors;
 mod csv;
 mod dashboard;
 mod error;
+mod exports;
 mod form;
 mod fulfillment;
 mod import;
@@ -132,6 +133,7 @@ pub fn router_with_connectors(
         .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
         .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))
         .route("/inventory", get(inventory::show))
+        .route("/inventory/export.csv", get(exports::stock))
         .route("/inventory/adjust", post(inventory::adjust))
         .route("/inventory/move", post(inventory::move_stock))
         .route("/inventory/count", post(inventory::count))
@@ -146,12 +148,14 @@ pub fn router_with_connectors(
         )
         .route("/imports/{id}", get(import::progress))
         .route("/products", get(catalog::products))
+        .route("/products/export.csv", get(exports::products))
         .route(
             "/products/import",
             get(import::form_products).post(import::post_products),
         )
         .route("/locations", get(catalog::locations))
         .route("/locations/{code}", get(catalog::location))
+        .route("/locations/{code}/bins.csv", get(exports::bins))
         .route(
             "/locations/{code}/routing",
             post(catalog::save_location_routing),

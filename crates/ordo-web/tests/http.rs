@@ -5,7 +5,7 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 24] = [
+const PAGES: [&str; 27] = [
     "/",
     "/orders",
     "/orders/SO-000001",
@@ -30,6 +30,9 @@ const PAGES: [&str; 24] = [
     "/locations",
     "/channels",
     "/events/stream",
+    "/products/export.csv",
+    "/inventory/export.csv",
+    "/locations/WH1/bins.csv",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,6 +443,384 @@ async fn bulk_actions_report_each_order_and_csv_exports_the_filter() {
         ))
         .await;
     assert_eq!(day.body.matches("href=\"/orders/SO-").count(), 5);
+}
+
+/// The order numbers in list order, as the page links them.
+fn listed(body: &str) -> Vec<String> {
+    body.split("<th scope=\"row\"><a href=\"/orders/")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_list_filters_by_location_and_tags_and_sorts_by_column() {
+    let app = start("order-sorts").await;
+    let mut api = Agent::new(&app.base);
+    // A tagged order the city store ships: WH1 is excluded by a rule for this tag.
+    let rules = serde_json::json!([{"name": "store-gifts", "conditions": {"tags": ["gift"]}, "actions": {"exclude_locations": ["WH1"]}}]);
+    app.store
+        .put_routing_rules(
+            rules,
+            Some(0),
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut gift = common::order_json("2001", &[("MUG-1", 4)]);
+    gift["tags"] = serde_json::json!(["gift", "rush"]);
+    let r = api.post_json("/api/v1/orders", &gift, &app.api_key).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let mut a = Agent::new(&app.base);
+    a.login("manager", PASSWORD).await;
+    let page = a.get("/orders").await;
+    for label in ["Ships from", "Tags (all of, comma-separated)", "Sort"] {
+        assert!(page.body.contains(&format!(">{label}</label>")), "{label}");
+    }
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000005",
+            "SO-000004",
+            "SO-000003",
+            "SO-000002",
+            "SO-000001"
+        ]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?location=ST1").await.body),
+        ["SO-000006"]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?tags=rush,+gift").await.body),
+        ["SO-000006"]
+    );
+    assert!(listed(&a.get("/orders?tags=gift&location=WH1").await.body).is_empty());
+
+    // Column headings sort, largest total first, then turn the order around.
+    let page = a.get("/orders?tags=&sort=total_desc").await;
+    // Totals: 4 mugs, 3 mugs, then two of 2 units and two of 1 unit (ties by number).
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000004",
+            "SO-000002",
+            "SO-000001",
+            "SO-000005",
+            "SO-000003"
+        ]
+    );
+    assert!(
+        page.body.contains(
+            "aria-sort=\"descending\"><a href=\"/orders?sort=total_asc\" id=\"sort-total\">Total ↓</a>"
+        ),
+        "{}",
+        page.body
+    );
+    let page = a.get("/orders?sort=total_asc").await;
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000003",
+            "SO-000005",
+            "SO-000001",
+            "SO-000002",
+            "SO-000004",
+            "SO-000006"
+        ]
+    );
+    let page = a.get("/orders?sort=placed_asc&location=WH1").await;
+    assert_eq!(
+        listed(&page.body),
+        ["SO-000001", "SO-000002", "SO-000004", "SO-000005"],
+        "the backordered lamp ships from nowhere yet"
+    );
+    assert!(
+        page.body.contains(
+            "href=\"/orders?location=WH1&#38;sort=placed_desc\" id=\"sort-placed\">Placed ↑"
+        ),
+        "{}",
+        page.body
+    );
+    let bad = a.get("/orders?sort=cheapest").await;
+    assert!(bad.body.contains("Sort: choose one of the listed orders."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_orders_go_onto_a_new_pick_list() {
+    let app = start("bulk-pick").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders?location=WH1").await;
+    assert!(page.body.contains("id=\"bulk-pick\""), "{}", page.body);
+    assert!(
+        !page.body.contains("value=\"hold\""),
+        "warehouse does not hold orders"
+    );
+    assert!(
+        page.body.contains("<option value=\"WH1\" selected>"),
+        "the filtered location is where to pick"
+    );
+    let csrf = page.csrf();
+
+    // The lamp is backordered: nothing of SO-000003 can be picked, so nothing is created.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+                ("order", "SO-000003"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/orders?location=WH1");
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains(
+            "No pick list created. SO-000003 has nothing to pick at this location: no open fulfillment order here"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(app.store.get_pick_job("PL-000001").await.unwrap().is_none());
+
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000004"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/picking/PL-000001");
+    let job = app.store.get_pick_job("PL-000001").await.unwrap().unwrap();
+    let mut released: Vec<&str> = job
+        .progress
+        .orders
+        .iter()
+        .map(|o| o.fulfillment_order_id.as_str())
+        .collect();
+    released.sort();
+    assert_eq!(
+        released,
+        ["SO-000001-1", "SO-000004-1"],
+        "only the chosen orders"
+    );
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Pick list PL-000001 created at WH1 for 2 fulfillment orders."),
+        "{}",
+        page.body
+    );
+
+    // Already on a list: refused by name.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains("SO-000001 has nothing to pick"),
+        "{}",
+        page.body
+    );
+
+    // Support manages orders but not stock: no pick button, and the post is refused.
+    let mut s = Agent::new(&app.base);
+    s.login("support", PASSWORD).await;
+    let page = s.get("/orders").await;
+    assert!(!page.body.contains("id=\"bulk-pick\""));
+    let r = s
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000002"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+/// A CSV download's rows (after the header), split into cells; asserts the header.
+fn csv_rows(r: &common::Reply, header: &str) -> Vec<Vec<String>> {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ct = r.headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    let mut lines = r.body.lines();
+    assert_eq!(lines.next(), Some(header));
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_stock_and_bins_export_as_csv() {
+    let app = start("exports").await;
+    app.store
+        .put_sku_bins(
+            "WH1",
+            vec![
+                ordo_store::SkuBin {
+                    sku: "TEA-1".into(),
+                    bin: "A-01-02-A".into(),
+                },
+                ordo_store::SkuBin {
+                    sku: "MUG-1".into(),
+                    bin: "A-01-01-A".into(),
+                },
+            ],
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Readers get the downloads, as they get the pages; each page links its own.
+    let mut a = Agent::new(&app.base);
+    a.login("readonly", PASSWORD).await;
+    assert!(
+        a.get("/products")
+            .await
+            .body
+            .contains("href=\"/products/export.csv\"")
+    );
+    assert!(
+        a.get("/inventory?sku=MUG-1")
+            .await
+            .body
+            .contains("href=\"/inventory/export.csv?sku=MUG-1\"")
+    );
+    assert!(
+        a.get("/locations/WH1")
+            .await
+            .body
+            .contains("href=\"/locations/WH1/bins.csv\"")
+    );
+
+    let products = csv_rows(
+        &a.get("/products/export.csv").await,
+        "sku,name,price,barcode,weight_g,category,handling_classes",
+    );
+    let stored = app
+        .store
+        .list_products(&ordo_store::PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(products.len(), stored.len());
+    for (row, p) in products.iter().zip(&stored) {
+        assert_eq!(
+            row,
+            &[
+                p.sku.clone(),
+                p.name.clone(),
+                p.price.clone(),
+                String::new(),
+                p.weight_g.to_string(),
+                p.category.clone().unwrap_or_default(),
+                String::new()
+            ]
+        );
+    }
+
+    let stock = csv_rows(
+        &a.get("/inventory/export.csv").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    let balances = app
+        .store
+        .list_balances(&Default::default(), &Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stock.len(), balances.len());
+    for b in &balances {
+        let row = stock
+            .iter()
+            .find(|r| r[0] == b.sku && r[1] == b.location)
+            .unwrap_or_else(|| panic!("{} at {} missing", b.sku, b.location));
+        let v = &b.balance;
+        let figures: Vec<i64> = row[2..].iter().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(
+            figures,
+            [
+                v.on_hand,
+                v.allocated,
+                b.available,
+                v.damaged,
+                v.quality_control,
+                v.safety_stock,
+                v.incoming
+            ]
+        );
+    }
+    let mugs = csv_rows(
+        &a.get("/inventory/export.csv?sku=MUG-1&location=ST1").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    assert_eq!(mugs.len(), 1);
+    assert_eq!(mugs[0][..2], ["MUG-1", "ST1"]);
+
+    let bins = csv_rows(&a.get("/locations/WH1/bins.csv").await, "sku,bin");
+    assert_eq!(bins, [["MUG-1", "A-01-01-A"], ["TEA-1", "A-01-02-A"]]);
+    assert_eq!(a.get("/locations/NOPE/bins.csv").await.status, 404);
+
+    // The products file goes back in through the import unchanged.
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let file = admin.get("/products/export.csv").await.body;
+    let form = admin.get("/products/import").await;
+    let r = admin
+        .post_multipart(
+            "/products/import",
+            &[("csrf", &form.csrf()), ("action", "preview")],
+            &[("file", "products.csv", &file)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "<strong>{}</strong> rows ready to import. Nothing has been saved yet.",
+            stored.len()
+        )),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4578,6 +4959,25 @@ async fn a_return_is_requested_from_the_order_page() {
     assert_eq!(rma.received.len(), 1);
     let shown = w.get("/returns/RMA-000001").await;
     assert!(shown.body.contains("1 × "), "{}", shown.body);
+    // The order page counts the unit back on its line, next to what shipped.
+    let order_page = w.get(&format!("/orders/{}", rma.order)).await;
+    let lines = order_page.body.split("id=\"lines\"").nth(1).unwrap();
+    let lines = &lines[..lines.find("</section>").unwrap()];
+    assert!(lines.contains("<th scope=\"col\" class=\"num\">Returned</th>"));
+    let rows: Vec<&str> = lines.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), order.lines.len());
+    for (row, l) in rows.iter().zip(&order.lines) {
+        let want = if l.line_no == rma.lines[0].line_no {
+            1
+        } else {
+            0
+        };
+        assert!(
+            row.contains(&format!("<td class=\"num returned\">{want}</td>")),
+            "line {}: {row}",
+            l.line_no
+        );
+    }
     assert_eq!(w.get("/returns/RMA-999999").await.status, 404);
     let list = w.get("/returns").await;
     assert!(list.body.contains("href=\"/returns/RMA-000001\""));

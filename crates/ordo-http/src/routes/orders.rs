@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ordo_domain::order::{HoldReason, Order, OrderInput, OrderStatus, Transition};
-use ordo_store::{Event, OrderChange, OrderFilter, OrderSummary, Page, PageRequest, Permission};
+use ordo_store::{
+    Event, OrderChange, OrderFilter, OrderSort, OrderSummary, Page, PageRequest, Permission,
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -77,6 +79,13 @@ pub struct OrderParams {
     pub placed_before: Option<String>,
     /// An order number, customer email or external id.
     pub q: Option<String>,
+    /// Orders with a fulfillment order (not cancelled) at this location code.
+    pub location: Option<String>,
+    /// Comma-separated tags; orders carrying every one of them.
+    pub tags: Option<String>,
+    /// number (newest captured first, the default), placed_desc, placed_asc, total_desc or
+    /// total_asc (totals compared in minor units). A cursor continues only the sort it came from.
+    pub sort: Option<String>,
     /// 1–500, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -90,7 +99,7 @@ fn parse_time(field: &str, v: Option<String>) -> ApiResult<Option<OffsetDateTime
     .transpose()
 }
 
-/// List orders, newest first.
+/// List orders, newest captured first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderParams),
     responses((status = 200, body = inline(Page<OrderSummary>)), (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
 pub async fn list_orders(
@@ -110,6 +119,25 @@ pub async fn list_orders(
         placed_after: parse_time("placed_after", p.placed_after)?,
         placed_before: parse_time("placed_before", p.placed_before)?,
         q: p.q.filter(|q| !q.trim().is_empty()),
+        location: p.location.filter(|l| !l.trim().is_empty()),
+        tags: p
+            .tags
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        sort: match p.sort.as_deref().map(str::trim) {
+            None | Some("") => OrderSort::Number,
+            Some(v) => OrderSort::parse(v).ok_or_else(|| {
+                ApiError::field(
+                    "sort",
+                    "must be one of number, placed_desc, placed_asc, total_desc, total_asc",
+                )
+            })?,
+        },
     };
     Ok(Json(
         s.store

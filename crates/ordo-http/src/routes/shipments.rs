@@ -91,7 +91,7 @@ pub async fn auto_service(
         }
     }
     let parcels = ordo_store::parcels_for(&input.packages, packing.as_ref(), &fo.lines, &products);
-    let policies = s.store.packing_policies(&location.code).await?;
+    let policies = store.packing_policies(&location.code).await?;
     let constraints =
         ordo_store::service_constraints(packing.as_ref(), &fo.lines, &products, &policies);
     let (carrier, service, recorded) = ordo_store::choose_rate(
