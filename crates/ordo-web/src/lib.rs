@@ -99,6 +99,10 @@ pub fn router_with_connectors(
         .route("/orders/{number}/claims", post(claims::create))
         .route("/orders/{number}/{action}", post(orders::act))
         .route(
+            "/orders/{number}/lines/{line_no}/sku",
+            post(orders::map_line),
+        )
+        .route(
             "/orders/{number}/fulfillment/merge",
             post(fulfillment::merge),
         )

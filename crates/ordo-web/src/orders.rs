@@ -672,7 +672,10 @@ pub(crate) async fn bulk(State(s): State<WebState>, p: Posted) -> WebResult {
 }
 
 struct LineView {
+    line_no: i32,
     sku: String,
+    /// The channel's reference when no Ordo SKU is mapped to the line yet.
+    unmapped: Option<String>,
     quantity: i64,
     unit_price: String,
     discount: String,
@@ -711,6 +714,8 @@ pub(crate) struct OrderPage {
     can_hold: bool,
     can_release: bool,
     can_cancel: bool,
+    /// May map a channel's unmapped item to an Ordo SKU.
+    can_manage: bool,
     hold_reasons: Vec<Opt>,
     fo: FulfillmentSection,
     sh: ShipmentsSection,
@@ -989,7 +994,13 @@ pub(crate) async fn render_order(
             .lines
             .iter()
             .map(|l| LineView {
+                line_no: l.line_no,
                 sku: l.sku.clone(),
+                unmapped: o
+                    .unmapped_lines
+                    .iter()
+                    .find(|u| u.line_no == l.line_no)
+                    .map(|u| u.channel_ref.clone()),
                 quantity: l.quantity,
                 unit_price: group(&l.unit_price),
                 discount: group(&l.discount),
@@ -1026,6 +1037,7 @@ pub(crate) async fn render_order(
         can_hold: allowed(Transition::Hold),
         can_release: allowed(Transition::Release),
         can_cancel: allowed(Transition::Cancel),
+        can_manage: manage && o.status != ordo_domain::order::OrderStatus::Cancelled,
         hold_reasons: hold_reason_options(),
         ctx,
         o,
@@ -1059,6 +1071,60 @@ pub(crate) async fn act(
             };
             Ok(p.auth
                 .redirect_with(&here, true, &format!("{number} {what}.")))
+        }
+        Err(StoreError::Problem(Problem::NotFound(_))) => {
+            Err(WebError::NotFound(format!("Order {number}")))
+        }
+        Err(StoreError::Problem(pr)) => {
+            let (m, d) = crate::error::describe(&pr);
+            let text = std::iter::once(m).chain(d).collect::<Vec<_>>().join(" ");
+            Ok(p.auth.redirect_with(&here, false, &sentence(&text)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /orders/{number}/lines/{line_no}/sku`: names the Ordo SKU of a line the channel
+/// sent with an item no SKU is mapped to; the order is released with its last such line.
+pub(crate) async fn map_line(
+    State(s): State<WebState>,
+    Path((number, line_no)): Path<(String, i32)>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageOrders)?;
+    let here = format!("/orders/{}", crate::form::encode(&number));
+    let sku = p.form.get("sku").unwrap_or_default();
+    let sku = sku.trim();
+    if let Err(e) = ordo_domain::catalog::check_sku(sku) {
+        return Ok(p
+            .auth
+            .redirect_with(&here, false, &format!("Ordo SKU: {}", sentence(e))));
+    }
+    match s
+        .store
+        .map_order_line(&number, line_no, sku, &p.auth.context())
+        .await
+    {
+        Ok(outcome) => {
+            let mut text = format!("Line {line_no} is now {sku}.");
+            if let ordo_store::Outcome::Done(order) = outcome
+                && order.unmapped_lines.is_empty()
+            {
+                // Nothing is left for the channel's "needs attention" list to ask.
+                if let Err(e) = s
+                    .connectors
+                    .state(&order.channel)
+                    .release_attention_if_any(&order.external_id)
+                    .await
+                {
+                    tracing::warn!(error = %e, order = %order.number, "attention entry kept");
+                }
+                text.push_str(&format!(
+                    " Every item is mapped; the order is {}.",
+                    humanize(order.status.as_str()).to_lowercase()
+                ));
+            }
+            Ok(p.auth.redirect_with(&here, true, &text))
         }
         Err(StoreError::Problem(Problem::NotFound(_))) => {
             Err(WebError::NotFound(format!("Order {number}")))

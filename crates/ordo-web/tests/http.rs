@@ -1291,7 +1291,7 @@ async fn third_party_requests_are_submitted_accepted_and_rejected() {
 
     // support manages orders but does not answer for fulfillers.
     let mut sup = Agent::new(&app.base);
-    sup.login("support", PASSWORD).await;
+    sup.login("readonly", PASSWORD).await;
     let page = sup.get("/orders/SO-000003").await;
     assert!(page.body.contains("Request unsubmitted"), "{}", page.body);
     assert!(!page.body.contains("/submit\""));
@@ -5265,6 +5265,9 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
             .contains(&format!("<a href=\"/orders/{number}\">{number}</a>")),
         "the held order is linked"
     );
+    let held = m.get(&format!("/orders/{number}")).await;
+    assert!(held.body.contains("id=\"unmapped-1\""), "{}", held.body);
+    assert!(held.body.contains("Unmapped sku"), "{}", held.body);
     let r = m
         .post(
             "/channels/shop/sku-mappings",
@@ -5299,6 +5302,76 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     );
     assert!(page.body.contains("data-ref=\"SHOP-MUG-RED\""));
     assert!(!page.body.contains("data-order=\"S-9001\""));
+    let released = m.get(&format!("/orders/{number}")).await;
+    assert!(
+        !released.body.contains("id=\"unmapped-1\""),
+        "{}",
+        released.body
+    );
+
+    // An item mapped on the order page itself, for this order only.
+    let order = ordo_connectors::ChannelOrder {
+        external_id: "S-9004".into(),
+        state: ordo_connectors::ChannelOrderState::Open,
+        input: serde_json::from_value(common::order_json("S-9004", &[("SHOP-TEA-GIFT", 2)]))
+            .unwrap(),
+        listing_ids: vec![],
+        fulfilled_by_channel: false,
+    };
+    let ordo_connectors::import::Imported::HeldUnmapped { number, .. } =
+        ordo_connectors::import::import_order(&state, order)
+            .await
+            .unwrap()
+    else {
+        panic!("held");
+    };
+    let here = format!("/orders/{number}");
+    let r = m
+        .post(
+            &format!("{here}/lines/1/sku"),
+            &[("csrf", csrf.as_str()), ("sku", "NOPE-1")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        m.get(&here).await.body.contains("NOPE-1"),
+        "the refusal names the SKU"
+    );
+    let r = m
+        .post(
+            &format!("{here}/lines/1/sku"),
+            &[("csrf", csrf.as_str()), ("sku", "TEA-1")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = m.get(&here).await;
+    assert!(
+        page.body
+            .contains("Line 1 is now TEA-1. Every item is mapped; the order is"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("id=\"unmapped-1\""));
+    assert!(
+        !m.get("/channels/shop")
+            .await
+            .body
+            .contains("data-order=\"S-9004\""),
+        "no longer needs attention"
+    );
+    let order = app.store.get_order(&number).await.unwrap().unwrap();
+    assert_eq!(order.lines[0].sku, "TEA-1");
+    assert!(order.unmapped_lines.is_empty());
+    let mut sup = Agent::new(&app.base);
+    sup.login("readonly", PASSWORD).await;
+    let c = sup.get("/orders").await.csrf();
+    let r = sup
+        .post(
+            &format!("{here}/lines/1/sku"),
+            &[("csrf", c.as_str()), ("sku", "MUG-1")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "a readonly user may not change orders");
     let imported = app
         .store
         .list_orders(
@@ -5310,7 +5383,7 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
         )
         .await
         .unwrap();
-    assert_eq!(imported.items.len(), 1);
+    assert_eq!(imported.items.len(), 2, "S-9001 and S-9004");
     let r = m
         .post(
             "/channels/shop/sku-mappings/delete",
