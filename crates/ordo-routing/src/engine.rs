@@ -206,7 +206,7 @@ impl Router<'static> {
     pub fn new(cost: CostModel) -> Self {
         Self {
             cost,
-            centroids: Centroids::builtin(),
+            centroids: Centroids::configured(),
             node_budget: DEFAULT_NODE_BUDGET,
         }
     }

@@ -51,6 +51,7 @@
 pub mod adapt;
 pub mod baselines;
 pub mod capacity;
+pub mod config;
 pub mod engine;
 pub mod geo;
 pub mod model;

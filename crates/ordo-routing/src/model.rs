@@ -278,7 +278,7 @@ impl LocationProfile {
 /// cost of locations matters: the router first minimises the number of shipments and only
 /// then compares costs between plans with the same count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CostModel {
     /// Paid once per shipment whatever its origin, so a split is never free.
     pub per_shipment_minor: i64,

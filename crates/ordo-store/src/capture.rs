@@ -275,7 +275,7 @@ pub fn plan_prepared(
     );
     let profiles = location_profiles(routing.locations, routing.orders_today);
     let decision =
-        Router::new(CostModel::default()).decide(&request, &profiles, stock, routing.rules);
+        Router::new(CostModel::configured()).decide(&request, &profiles, stock, routing.rules);
     let mut lines = Vec::with_capacity(order.lines.len());
     let mut allocations = Vec::new();
     let mut allocated_units = 0;

@@ -545,7 +545,7 @@ fn route_lines(
     let mut profiles = location_profiles(ctx.locations, ctx.orders_today);
     profiles.retain(|p| !excluded.contains(&p.code.as_str()));
     let decision =
-        Router::new(CostModel::default()).decide(&request, &profiles, ctx.stock, ctx.rules);
+        Router::new(CostModel::configured()).decide(&request, &profiles, ctx.stock, ctx.rules);
     let mut by_location: Vec<(String, Vec<FulfillmentLine>)> = Vec::new();
     let mut backordered = Vec::new();
     for (l, routed) in lines.iter().zip(&decision.lines) {

@@ -25,6 +25,40 @@ pub struct ServeArgs {
     /// nodes on one PostgreSQL database share one key: set ORDO_SECRET_KEY instead.
     #[arg(long, env = "ORDO_SECRET_KEY_FILE")]
     pub secret_key_file: Option<std::path::PathBuf>,
+    /// JSON file with the routing cost model: any of per_shipment_minor, per_km_minor,
+    /// per_priority_minor, unknown_distance_km, preferred_discount_minor (the others keep
+    /// their defaults). Every node of a deployment needs the same file.
+    #[arg(long, env = "ORDO_ROUTING_COST")]
+    pub routing_cost: Option<std::path::PathBuf>,
+    /// CSV of `country,postal_prefix,lat,lon` rows added to (or replacing rows of) the
+    /// shipped centroid table, used for addresses without coordinates.
+    #[arg(long, env = "ORDO_CENTROIDS")]
+    pub centroids: Option<std::path::PathBuf>,
+}
+
+/// Installs the deployment's routing cost model and centroids, when files name them.
+pub fn install_routing_config(
+    cost: Option<&std::path::Path>,
+    centroids: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if cost.is_none() && centroids.is_none() {
+        return Ok(());
+    }
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+    };
+    let cost = match cost {
+        Some(p) => ordo_routing::config::cost_from_json(&read(p)?)
+            .with_context(|| p.display().to_string())?,
+        None => ordo_routing::model::CostModel::default(),
+    };
+    let table = match centroids {
+        Some(p) => ordo_routing::config::centroids_with(&read(p)?)
+            .with_context(|| p.display().to_string())?,
+        None => ordo_routing::Centroids::builtin().clone(),
+    };
+    ordo_routing::config::install(cost, table)?;
+    Ok(())
 }
 
 /// Where the sealing key lives when no file is named.
@@ -146,6 +180,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    install_routing_config(args.routing_cost.as_deref(), args.centroids.as_deref())?;
     let store = crate::store::open(&args.db).await?;
     let mut extra = Vec::new();
     if let Some(token) = ensure_admin_key(store.as_ref(), args.admin_key.as_deref()).await? {

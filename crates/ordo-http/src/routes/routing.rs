@@ -467,7 +467,7 @@ pub async fn run_simulate(
                 &profiles,
                 &stock,
                 &rules,
-                &CostModel::default(),
+                &CostModel::configured(),
             ))
         }
         (None, Some(id)) => {
@@ -507,7 +507,7 @@ pub async fn route_stored_order(
         &profiles,
         &WithOwn::new(&stock, order),
         rules,
-        &CostModel::default(),
+        &CostModel::configured(),
     ))
 }
 
@@ -706,7 +706,7 @@ pub async fn run_replay(
         .iter()
         .map(LocationProfile::from_location)
         .collect();
-    let router = ordo_routing::Router::new(CostModel::default());
+    let router = ordo_routing::Router::new(CostModel::configured());
     Ok(ordo_routing::replay::replay(
         &router, &orders, &profiles, &stock, &rules,
     ))

@@ -94,6 +94,11 @@ pub struct Response {
 
 impl Server {
     pub async fn start(db: &Db) -> Server {
+        Self::start_with(db, &[]).await
+    }
+
+    /// `ordo serve` with `extra` arguments after the usual ones.
+    pub async fn start_with(db: &Db, extra: &[&str]) -> Server {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("ordo-test-{}.log", unique("server")));
         let child = Command::new(env!("CARGO_BIN_EXE_ordo"))
@@ -106,6 +111,7 @@ impl Server {
                 "--admin-key",
                 ADMIN_KEY,
             ])
+            .args(extra)
             .env("ORDO_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
