@@ -169,7 +169,7 @@ async fn edit_rules(
         let mut rules = current.rules;
         let edited = edit(&mut rules)?;
         match save_rules(s, caller, &rules, Some(current.version)).await {
-            Err(e) if expected_version.is_none() && e.is_conflict() && attempts < 5 => {
+            Err(e) if expected_version.is_none() && e.is_conflict() && attempts < 50 => {
                 attempts += 1;
             }
             Err(e) => {
@@ -193,10 +193,20 @@ fn position_of(rules: &[Rule], name: &str) -> ApiResult<usize> {
         .ok_or_else(|| ApiError::not_found(format!("routing rule '{name}'")))
 }
 
+/// Paths under `/api/v1/routing/rules/` that are not rules, so a rule of that name could
+/// not be read or edited by its name.
+const RESERVED_NAMES: [&str; 2] = ["history", "reorder"];
+
 /// Refuses a name another rule (other than the one at `except`) already has: names are
 /// how explanations, events and these endpoints point at a rule.
 fn name_free(rules: &[Rule], name: &str, except: Option<usize>) -> ApiResult<()> {
     let name = name.trim();
+    if RESERVED_NAMES.contains(&name) {
+        return Err(ApiError::field(
+            "name",
+            format!("'{name}' is taken by /api/v1/routing/rules/{name}; choose another name"),
+        ));
+    }
     match rules.iter().position(|r| r.name.trim() == name) {
         Some(i) if !name.is_empty() && Some(i) != except => Err(ordo_domain::Problem::Conflict {
             message: format!("a routing rule named '{name}' already exists"),
