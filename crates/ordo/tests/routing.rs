@@ -1161,6 +1161,25 @@ async fn splitting_a_fulfillment_order_uses_no_daily_capacity() {
         );
         let third = capture(&s, &order("cap-3", &[("SKU-A", 1)])).await;
         assert_eq!(fo_locations(&third), [("WH2".into(), "open".into())]);
+
+        // With the capacity lowered to 1, the first order explained again counts once at
+        // WH1 however many pieces it was split into, and the second order fills the day.
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 1}}),
+        )
+        .await;
+        let plan = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order_id": first["number"]}),
+            )
+            .await
+            .body;
+        assert_eq!(plan["shipments"][0]["location"], "WH2", "{plan:?}");
+        assert!(reason_codes(&verdict(&plan, "WH1")).contains(&"over_capacity".to_string()));
         assert_clean(&s);
     }
 }

@@ -568,8 +568,9 @@ async fn load_stock(
 }
 
 /// The locations as routing sees them at this instant, with today's capacity counts. An
-/// order being explained again does not count against itself: each of its live
-/// fulfillment orders created on its location's current local day is taken off that count.
+/// order being explained again does not count against itself: a location where it has a
+/// live fulfillment order created on that location's current local day counts one order
+/// fewer (once per location, as a split of that work used no capacity).
 async fn profiles_now(
     store: &dyn ordo_store::Store,
     locations: &[Location],
@@ -577,17 +578,21 @@ async fn profiles_now(
 ) -> ApiResult<Vec<LocationProfile>> {
     let now = OffsetDateTime::now_utc();
     let mut today = store.orders_today(locations, now).await?;
-    for f in own
+    let mut counted: Vec<&str> = own
         .iter()
         .flat_map(|o| &o.fulfillment_orders)
         .filter(|f| f.status.is_active())
-    {
-        let Some(l) = locations.iter().find(|l| l.code == f.location) else {
-            continue;
-        };
-        if location_today(l, f.created_at) == location_today(l, now)
-            && let Some(n) = today.get_mut(&f.location)
-        {
+        .filter(|f| {
+            locations.iter().any(|l| {
+                l.code == f.location && location_today(l, f.created_at) == location_today(l, now)
+            })
+        })
+        .map(|f| f.location.as_str())
+        .collect();
+    counted.sort_unstable();
+    counted.dedup();
+    for code in counted {
+        if let Some(n) = today.get_mut(code) {
             *n = n.saturating_sub(1);
         }
     }
