@@ -138,14 +138,6 @@ async fn save_rules(
     saved.try_into()
 }
 
-fn stale(current: i64, expected: i64) -> ApiError {
-    ordo_domain::Problem::Conflict {
-        message: format!("the rules are at version {current}, not {expected}; reload and retry"),
-        current: Some(current.to_string()),
-    }
-    .into()
-}
-
 /// Applies `edit` to the saved rules and saves the result as the next version. `edit`
 /// returns the index of the rule the request body describes, if any, so validation errors
 /// name that rule's fields as the body does (`conditions.order_value.max`). Without
@@ -161,11 +153,7 @@ async fn edit_rules(
     let mut attempts = 0;
     loop {
         let current = RulesView::try_from(s.store.routing_rules().await?)?;
-        if let Some(v) = expected_version
-            && v != current.version
-        {
-            return Err(stale(current.version, v));
-        }
+        ordo_store::check_rules_version(current.version, expected_version)?;
         let mut rules = current.rules;
         let edited = edit(&mut rules)?;
         match save_rules(s, caller, &rules, Some(current.version)).await {
