@@ -715,6 +715,14 @@ async fn routing_simulation_explains_and_reserves_nothing() {
             )
             .await;
         assert_eq!(again.status, 200);
+        // The stored order, routed again with its own reservations given back, stays put.
+        assert_eq!(again.body["outcome"], "allocated", "{:?}", again.body);
+        assert_eq!(again.body["shipments"].as_array().unwrap().len(), 1);
+        assert_eq!(again.body["shipments"][0]["location"], "MUC");
+        assert_eq!(
+            again.body["lines"][1]["allocations"],
+            json!([{"location": "MUC", "quantity": 1}])
+        );
 
         // Saved rules: versioned, validated, compare-and-swap, and used by the simulator.
         let r = s.get("/api/v1/routing/rules").await;

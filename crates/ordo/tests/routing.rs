@@ -634,6 +634,14 @@ async fn rules_are_created_read_replaced_deleted_and_reordered_one_at_a_time() {
             (stale.status, stale.body["current"].as_str()),
             (409, Some("3"))
         );
+        let reserved = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "history", "actions": {"set_priority": 1}}),
+            )
+            .await;
+        assert_eq!(reserved.status, 422);
+        assert_eq!(reserved.body["errors"][0]["field"], "name");
         let far = s
             .post(
                 "/api/v1/routing/rules",
@@ -1153,6 +1161,62 @@ async fn splitting_a_fulfillment_order_uses_no_daily_capacity() {
         );
         let third = capture(&s, &order("cap-3", &[("SKU-A", 1)])).await;
         assert_eq!(fo_locations(&third), [("WH2".into(), "open".into())]);
+
+        // With the capacity lowered to 1, the first order explained again counts once at
+        // WH1 however many pieces it was split into, and the second order fills the day.
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 1}}),
+        )
+        .await;
+        let plan = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order_id": first["number"]}),
+            )
+            .await
+            .body;
+        assert_eq!(plan["shipments"][0]["location"], "WH2", "{plan:?}");
+        assert!(reason_codes(&verdict(&plan, "WH1")).contains(&"over_capacity".to_string()));
         assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_single_rule_edits_all_land() {
+    for db in databases("rule_race") {
+        let s = Server::start(&db).await;
+        seed(&s, &[]).await;
+        let bodies: Vec<String> = (0..12)
+            .map(|i| json!({"name": format!("r{i}"), "actions": {"set_priority": i}}).to_string())
+            .collect();
+        let results = futures_join(
+            bodies
+                .iter()
+                .map(|b| {
+                    s.request(
+                        "POST",
+                        "/api/v1/routing/rules",
+                        Some(ADMIN_KEY),
+                        Some(b),
+                        &[],
+                    )
+                })
+                .collect(),
+        )
+        .await;
+        for r in &results {
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        }
+        // Without expected_version each edit is redone on the newest list: none is lost.
+        let view = s.get("/api/v1/routing/rules").await.body;
+        assert_eq!(view["version"], 12);
+        let mut names = rule_names(&view);
+        names.sort();
+        let mut wanted: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
+        wanted.sort();
+        assert_eq!(names, wanted);
     }
 }

@@ -138,14 +138,6 @@ async fn save_rules(
     saved.try_into()
 }
 
-fn stale(current: i64, expected: i64) -> ApiError {
-    ordo_domain::Problem::Conflict {
-        message: format!("the rules are at version {current}, not {expected}; reload and retry"),
-        current: Some(current.to_string()),
-    }
-    .into()
-}
-
 /// Applies `edit` to the saved rules and saves the result as the next version. `edit`
 /// returns the index of the rule the request body describes, if any, so validation errors
 /// name that rule's fields as the body does (`conditions.order_value.max`). Without
@@ -161,15 +153,11 @@ async fn edit_rules(
     let mut attempts = 0;
     loop {
         let current = RulesView::try_from(s.store.routing_rules().await?)?;
-        if let Some(v) = expected_version
-            && v != current.version
-        {
-            return Err(stale(current.version, v));
-        }
+        ordo_store::check_rules_version(current.version, expected_version)?;
         let mut rules = current.rules;
         let edited = edit(&mut rules)?;
         match save_rules(s, caller, &rules, Some(current.version)).await {
-            Err(e) if expected_version.is_none() && e.is_conflict() && attempts < 5 => {
+            Err(e) if expected_version.is_none() && e.is_conflict() && attempts < 50 => {
                 attempts += 1;
             }
             Err(e) => {
@@ -193,10 +181,20 @@ fn position_of(rules: &[Rule], name: &str) -> ApiResult<usize> {
         .ok_or_else(|| ApiError::not_found(format!("routing rule '{name}'")))
 }
 
+/// Paths under `/api/v1/routing/rules/` that are not rules, so a rule of that name could
+/// not be read or edited by its name.
+const RESERVED_NAMES: [&str; 2] = ["history", "reorder"];
+
 /// Refuses a name another rule (other than the one at `except`) already has: names are
 /// how explanations, events and these endpoints point at a rule.
 fn name_free(rules: &[Rule], name: &str, except: Option<usize>) -> ApiResult<()> {
     let name = name.trim();
+    if RESERVED_NAMES.contains(&name) {
+        return Err(ApiError::field(
+            "name",
+            format!("'{name}' is taken by /api/v1/routing/rules/{name}; choose another name"),
+        ));
+    }
     match rules.iter().position(|r| r.name.trim() == name) {
         Some(i) if !name.is_empty() && Some(i) != except => Err(ordo_domain::Problem::Conflict {
             message: format!("a routing rule named '{name}' already exists"),
@@ -558,8 +556,9 @@ async fn load_stock(
 }
 
 /// The locations as routing sees them at this instant, with today's capacity counts. An
-/// order being explained again does not count against itself: each of its live
-/// fulfillment orders created on its location's current local day is taken off that count.
+/// order being explained again does not count against itself: a location where it has a
+/// live fulfillment order created on that location's current local day counts one order
+/// fewer (once per location, as a split of that work used no capacity).
 async fn profiles_now(
     store: &dyn ordo_store::Store,
     locations: &[Location],
@@ -567,17 +566,21 @@ async fn profiles_now(
 ) -> ApiResult<Vec<LocationProfile>> {
     let now = OffsetDateTime::now_utc();
     let mut today = store.orders_today(locations, now).await?;
-    for f in own
+    let mut counted: Vec<&str> = own
         .iter()
         .flat_map(|o| &o.fulfillment_orders)
         .filter(|f| f.status.is_active())
-    {
-        let Some(l) = locations.iter().find(|l| l.code == f.location) else {
-            continue;
-        };
-        if location_today(l, f.created_at) == location_today(l, now)
-            && let Some(n) = today.get_mut(&f.location)
-        {
+        .filter(|f| {
+            locations.iter().any(|l| {
+                l.code == f.location && location_today(l, f.created_at) == location_today(l, now)
+            })
+        })
+        .map(|f| f.location.as_str())
+        .collect();
+    counted.sort_unstable();
+    counted.dedup();
+    for code in counted {
+        if let Some(n) = today.get_mut(code) {
             *n = n.saturating_sub(1);
         }
     }
