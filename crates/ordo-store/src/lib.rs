@@ -377,11 +377,14 @@ pub trait Store: Send + Sync + 'static {
         entries: &[(String, Option<String>)],
     ) -> Result<()>;
     /// Adds `delta` to an integer value (absent counts as 0) in one statement, so concurrent
-    /// callers never lose an update; returns the new value.
+    /// callers never lose an update; returns the new value. For counters only: a backend
+    /// may commit it without waiting for the disk.
     async fn sync_add(&self, channel: &str, key: &str, delta: i64) -> Result<i64>;
     /// The order a channel knows by `external_id`, through the unique index.
     async fn find_channel_order(&self, channel: &str, external_id: &str) -> Result<Option<Order>>;
-    /// Stores the value only if the key is absent; `true` when it was stored now.
+    /// Stores the value only if the key is absent; `true` when it was stored now. For marks
+    /// that are safe to lose in a crash (delivery ids, leases): a backend may commit it
+    /// without waiting for the disk.
     async fn sync_insert_if_absent(&self, channel: &str, key: &str, value: &str) -> Result<bool>;
     /// Entries whose key starts with `prefix`, in key order, after `after_key`.
     async fn sync_list(
