@@ -181,6 +181,7 @@ pub fn router_with_connectors(
         .route("/routing/rules", post(routing::save_rules))
         .route("/routing/rules/order", post(routing::reorder))
         .route("/routing/replay", post(routing::replay))
+        .route("/routing/simulate", post(routing::simulate))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))
         .route("/settings/api-keys", post(settings::create_key))

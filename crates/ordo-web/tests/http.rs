@@ -1914,6 +1914,112 @@ async fn routing_rules_are_reordered_as_a_new_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_order_is_simulated_with_errors_naming_the_field() {
+    let app = start("routing-paste").await;
+    // Readers may run the dry run too.
+    let mut a = Agent::new(&app.base);
+    a.login("readonly", PASSWORD).await;
+    let page = a.get("/routing").await;
+    assert!(page.body.contains("<label for=\"sim-json\">"));
+    let csrf = page.csrf();
+    let before = app
+        .store
+        .list_orders(&Default::default(), &Default::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+
+    let mut order = common::order_json("paste-1", &[("MUG-1", 2), ("TEA-1", 1)]);
+    let r = a
+        .post(
+            "/routing/simulate",
+            &[("csrf", &csrf), ("order_json", &order.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Plan for the pasted order paste-1 <span"),
+        "{}",
+        r.body
+    );
+    // Only WH1 holds the teapot: one shipment from there, the store told why not.
+    let wh1 = r.body.split("data-location=\"WH1\"").nth(1).unwrap();
+    assert!(wh1.contains("Chosen"), "{wh1}");
+    assert!(r.body.contains("id=\"plan-shipments\""));
+    assert!(r.body.contains("paste-1"), "the text is kept");
+
+    // A wrong type names its path in the document; the text stays for correcting.
+    order["lines"][1]["quantity"] = serde_json::json!("one");
+    let r = a
+        .post(
+            "/routing/simulate",
+            &[("csrf", &csrf), ("order_json", &order.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body
+            .contains("<code>order.lines[1].quantity: invalid type"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("aria-invalid=\"true\" aria-describedby=\"sim-json-errors\"")
+    );
+
+    // The order's own checks, every field named.
+    order["lines"][1]["quantity"] = serde_json::json!(0);
+    order.as_object_mut().unwrap().remove("currency");
+    let r = a
+        .post(
+            "/routing/simulate",
+            &[("csrf", &csrf), ("order_json", &order.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    for e in ["order.currency: ", "order.lines[1].quantity: "] {
+        assert!(r.body.contains(&format!("<code>{e}")), "{e}: {}", r.body);
+    }
+    order["currency"] = serde_json::json!("EUR");
+    order["lines"][1]["quantity"] = serde_json::json!(1);
+    order["channel"] = serde_json::json!("nope");
+    let r = a
+        .post(
+            "/routing/simulate",
+            &[("csrf", &csrf), ("order_json", &order.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body
+            .contains("<code>order.channel: unknown channel &#39;nope&#39;"),
+        "{}",
+        r.body
+    );
+    let r = a
+        .post(
+            "/routing/simulate",
+            &[("csrf", &csrf), ("order_json", "[1,")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("<code>order"), "{}", r.body);
+
+    // A dry run: no order was captured.
+    assert_eq!(
+        app.store
+            .list_orders(&Default::default(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn location_routing_and_channel_split_policy_are_edited_with_field_errors() {
     let app = start("settings").await;
     let mut m = Agent::new(&app.base);
