@@ -188,6 +188,8 @@ pub fn router_with_connectors(
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/carrier-services", post(settings::save_carriers))
         .route("/settings/box-types", post(settings::save_box))
+        .route("/settings/locations", post(settings::save_location))
+        .route("/settings/channels", post(settings::save_channel))
         .route("/settings/packing-policies", post(settings::save_policies))
         .route("/static/htmx.min.js", get(htmx_js))
         .route("/static/app.js", get(app_js))

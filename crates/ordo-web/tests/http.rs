@@ -824,6 +824,235 @@ async fn products_stock_and_bins_export_as_csv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locations_and_channels_are_added_and_changed_from_settings() {
+    let app = start("settings-records").await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/settings").await;
+    assert!(page.body.contains("id=\"location-form\""));
+    assert!(page.body.contains("id=\"channel-form\""));
+    assert!(page.body.contains("<tr data-location=\"WH1\">"));
+    let csrf = page.csrf();
+
+    // A new warehouse; the country is typed in lower case.
+    let r = m
+        .post(
+            "/settings/locations",
+            &[
+                ("csrf", &csrf),
+                ("code", "WH2"),
+                ("name", "North hub"),
+                ("kind", "warehouse"),
+                ("line1", "Hafenstraße 9"),
+                ("postal_code", "20457"),
+                ("city", "Hamburg"),
+                ("country", "de"),
+                ("priority", "3"),
+                ("ships_to", "de, at"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        m.get(r.location())
+            .await
+            .body
+            .contains("Location WH2 added.")
+    );
+    let wh2 = app.store.get_location("WH2").await.unwrap().unwrap();
+    assert_eq!(wh2.name, "North hub");
+    assert_eq!(wh2.address.country.as_deref(), Some("DE"));
+    assert_eq!(wh2.ships_to, ["DE", "AT"]);
+    assert_eq!(wh2.priority, 3);
+    assert!(wh2.active);
+
+    // Refused field by field, the input kept; nothing written.
+    let r = m
+        .post(
+            "/settings/locations",
+            &[
+                ("csrf", &csrf),
+                ("code", "WH2"),
+                ("name", "North hub, renamed"),
+                ("kind", "warehouse"),
+                ("country", "Germany"),
+                ("priority", "first"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"location-country-err\">must be an ISO 3166-1 alpha-2 code"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"location-priority-err\">must be a whole number")
+    );
+    assert!(r.body.contains("value=\"North hub, renamed\""));
+    assert_eq!(
+        app.store.get_location("WH2").await.unwrap().unwrap().name,
+        "North hub"
+    );
+
+    // Changing a location keeps what the form does not show (its routing settings).
+    let r = m
+        .post(
+            "/locations/WH1/routing",
+            &[
+                ("csrf", &csrf),
+                ("handling_cost", "2.5"),
+                ("utc_offset", "+01:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let edit = m.get("/settings?location=WH1").await;
+    assert!(edit.body.contains("Change location WH1"), "{}", edit.body);
+    assert!(edit.body.contains("value=\"Main warehouse\""));
+    let r = m
+        .post(
+            "/settings/locations",
+            &[
+                ("csrf", &csrf),
+                ("code", "WH1"),
+                ("name", "Main warehouse Berlin"),
+                ("kind", "warehouse"),
+                ("city", "Berlin"),
+                ("country", "DE"),
+                ("priority", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let wh1 = app.store.get_location("WH1").await.unwrap().unwrap();
+    assert_eq!(wh1.name, "Main warehouse Berlin");
+    assert!(!wh1.active, "the box was left unticked");
+    assert_eq!(wh1.routing.handling_cost, "2.50");
+    assert_eq!(wh1.routing.utc_offset, "+01:00");
+
+    // Channels: a new shop selling one location's stock; an unknown location is refused.
+    let r = m
+        .post(
+            "/settings/channels",
+            &[
+                ("csrf", &csrf),
+                ("code", "shop"),
+                ("name", "Shopify store"),
+                ("kind", "shopify"),
+                ("currency", "eur"),
+                ("locations", "WH2, NOPE"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"channel-locations-err\">unknown location &#39;NOPE&#39;"),
+        "{}",
+        r.body
+    );
+    assert!(app.store.get_channel("shop").await.unwrap().is_none());
+    let r = m
+        .post(
+            "/settings/channels",
+            &[
+                ("csrf", &csrf),
+                ("code", "shop"),
+                ("name", "Shopify store"),
+                ("kind", "shopify"),
+                ("currency", "eur"),
+                ("locations", "WH2"),
+                ("buffer", "2"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let shop = app.store.get_channel("shop").await.unwrap().unwrap();
+    assert_eq!(shop.currency, "EUR");
+    assert_eq!(shop.locations, ["WH2"]);
+    assert_eq!(shop.buffer, 2);
+    let r = m
+        .post(
+            "/settings/channels",
+            &[
+                ("csrf", &csrf),
+                ("code", "shop"),
+                ("name", "Shop"),
+                ("kind", "fax"),
+                ("currency", "EUR"),
+                ("buffer", "-"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("id=\"channel-kind-err\">must be one of"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"channel-buffer-err\">must be a whole number")
+    );
+
+    // Changing the web channel keeps its split policy.
+    let r = m
+        .post(
+            "/channels/web/split-policy",
+            &[("csrf", &csrf), ("split_policy", "never")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let edit = m.get("/settings?channel=web").await;
+    assert!(edit.body.contains("Change channel web"));
+    let r = m
+        .post(
+            "/settings/channels",
+            &[
+                ("csrf", &csrf),
+                ("code", "web"),
+                ("name", "Web shop DE"),
+                ("kind", "web"),
+                ("currency", "EUR"),
+                ("buffer", "1"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let web = app.store.get_channel("web").await.unwrap().unwrap();
+    assert_eq!(web.name, "Web shop DE");
+    assert_eq!(web.buffer, 1);
+    assert_eq!(web.split_policy, ordo_domain::catalog::SplitPolicy::Never);
+
+    // Readers and support may not.
+    for role in ["readonly", "support"] {
+        let mut a = Agent::new(&app.base);
+        a.login(role, PASSWORD).await;
+        let csrf = a.get("/orders").await.csrf();
+        let r = a
+            .post(
+                "/settings/locations",
+                &[
+                    ("csrf", &csrf),
+                    ("code", "WH9"),
+                    ("name", "x"),
+                    ("kind", "store"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+    }
+    assert!(app.store.get_location("WH9").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_forms_keep_input_and_refuse_stale_counts() {
     let app = start("stock").await;
     let mut a = Agent::new(&app.base);
