@@ -548,6 +548,17 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/locations", Some("locations")).await;
     visit(c, base, "/channels?channel=web&sku=MUG-1", Some("channels")).await;
     visit(c, base, "/orders?status=backordered", None).await;
+    visit(
+        c,
+        base,
+        "/orders?location=WH1&sort=total_desc",
+        Some("orders-sorted"),
+    )
+    .await;
+    assert_eq!(
+        text_of(c, "th[aria-sort=descending]").await.trim(),
+        "Total ↓"
+    );
     settings_steps(c, app, base).await;
     connector_steps(c, app, base).await;
 
@@ -1076,6 +1087,26 @@ async fn rule_order_steps(c: &Client, base: &str) {
         ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
     );
     check_page(c, "stale reorder").await;
+
+    // An order pasted as JSON: first with a wrong type, named by its path, then routed.
+    mark_page(c).await;
+    let mut order = order_json("paste-1", &[("MUG-1", 1)]);
+    order["lines"][0]["quantity"] = json!("one");
+    fill(c, "#sim-json", &order.to_string()).await;
+    click(c, "#sim-json-form button[type=submit]").await;
+    let errors = wait_text(c, "#sim-json-errors", "order.lines[0].quantity").await;
+    assert!(errors.contains("invalid type"), "{errors}");
+    assert_same_page(c, "pasted order refused").await;
+    check_page(c, "pasted order refused").await;
+    order["lines"][0]["quantity"] = json!(1);
+    fill(c, "#sim-json", &order.to_string()).await;
+    click(c, "#sim-json-form button[type=submit]").await;
+    wait_text(c, "#plan", "Plan for the pasted order paste-1").await;
+    assert_same_page(c, "pasted order").await;
+    let wh1 = text_of(c, "#plan-explanation tr[data-location=WH1]").await;
+    assert!(wh1.contains("Excluded by rule"), "{wh1}");
+    check_page(c, "pasted order plan").await;
+    shot_at(c, "#simulation", "routing-simulation-pasted").await;
 }
 
 /// A return from the order page: requested, approved and received on its own page, then
