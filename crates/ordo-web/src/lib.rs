@@ -184,6 +184,10 @@ pub fn router_with_connectors(
         .route("/routing/simulate", post(routing::simulate))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))
+        .route(
+            "/settings/users/{username}/{action}",
+            post(settings::user_state),
+        )
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/carrier-services", post(settings::save_carriers))

@@ -85,8 +85,8 @@ struct SettingsPage {
     can_keys: bool,
     can_edit: bool,
     key_count: i64,
-    /// Username and role, by username.
-    users: Vec<(String, &'static str)>,
+    /// Username, role and whether disabled, by username.
+    users: Vec<(String, &'static str, bool)>,
     /// Id, name, role, created.
     keys: Vec<(i64, String, &'static str, String)>,
     user: SettingsForm,
@@ -250,7 +250,7 @@ async fn render_editing(s: &WebState, auth: &Auth, shown: Shown, ed: Editing<'_>
         key_count,
         users: users
             .into_iter()
-            .map(|u| (u.username, u.role.as_str()))
+            .map(|u| (u.username, u.role.as_str(), u.disabled))
             .collect(),
         keys: keys
             .into_iter()
@@ -396,6 +396,40 @@ fn check_username(u: &str) -> Result<(), &'static str> {
         return Err("may hold only letters, digits and . _ - @");
     }
     Ok(())
+}
+
+/// `POST /settings/users/{username}/disable` (every session of theirs ends at once) and
+/// `…/enable`. Nobody disables themselves, so an admin cannot lock everyone out by mistake.
+pub(crate) async fn user_state(
+    State(s): State<WebState>,
+    Path((username, action)): Path<(String, String)>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageKeys)?;
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(WebError::NotFound(format!("The action '{action}'"))),
+    };
+    if disabled && username == p.auth.session.user.username {
+        return Ok(p.auth.redirect_with(
+            "/settings#users",
+            false,
+            "You cannot disable your own account.",
+        ));
+    }
+    if !s.store.set_user_disabled(&username, disabled).await? {
+        return Err(WebError::NotFound(format!("User {username}")));
+    }
+    Ok(p.auth.redirect_with(
+        "/settings#users",
+        true,
+        &if disabled {
+            format!("{username} is disabled: signed out everywhere, and cannot sign in.")
+        } else {
+            format!("{username} is enabled and may sign in again.")
+        },
+    ))
 }
 
 /// `POST /settings/api-keys/{id}/revoke`: the key stops working at once on this node.

@@ -1053,6 +1053,90 @@ async fn locations_and_channels_are_added_and_changed_from_settings() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_user_is_signed_out_and_cannot_sign_in_until_enabled() {
+    let app = start("disable-user").await;
+    let mut support = Agent::new(&app.base);
+    assert_eq!(support.login("support", PASSWORD).await.status, 303);
+    assert_eq!(support.get("/orders").await.status, 200);
+
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let page = admin.get("/settings").await;
+    assert!(page.body.contains("aria-label=\"Disable support\""));
+    assert!(
+        !page.body.contains("aria-label=\"Disable admin\""),
+        "no button to disable yourself"
+    );
+    let csrf = page.csrf();
+    let r = admin
+        .post("/settings/users/admin/disable", &[("csrf", &csrf)])
+        .await;
+    assert!(
+        admin
+            .get(r.location())
+            .await
+            .body
+            .contains("You cannot disable your own account.")
+    );
+    // Managers do not manage people.
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let mcsrf = m.get("/orders").await.csrf();
+    let r = m
+        .post("/settings/users/support/disable", &[("csrf", &mcsrf)])
+        .await;
+    assert_eq!(r.status, 403);
+
+    let r = admin
+        .post("/settings/users/support/disable", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = admin.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("support is disabled: signed out everywhere, and cannot sign in."),
+        "{}",
+        page.body
+    );
+    let row = page.body.split("data-user=\"support\"").nth(1).unwrap();
+    assert!(
+        row[..row.find("</tr>").unwrap()].contains(">Disabled<"),
+        "{row}"
+    );
+
+    // The open session is gone; the right password is refused with the reason, a wrong
+    // one the usual way (the reason is told only to whoever knows the password).
+    let r = support.get("/orders").await;
+    assert_eq!(r.status, 303);
+    assert!(r.location().starts_with("/login"));
+    let r = support.login("support", PASSWORD).await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("This account is disabled."), "{}", r.body);
+    let r = support.login("support", "not the password").await;
+    assert!(r.body.contains("Wrong username or password."));
+    assert!(!r.body.contains("disabled"));
+    assert!(
+        app.store
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .any(|u| u.username == "support" && u.disabled)
+    );
+
+    let r = admin
+        .post("/settings/users/support/enable", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(support.login("support", PASSWORD).await.status, 303);
+    assert_eq!(support.get("/orders").await.status, 200);
+    let r = admin
+        .post("/settings/users/nobody/disable", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_forms_keep_input_and_refuse_stale_counts() {
     let app = start("stock").await;
     let mut a = Agent::new(&app.base);
