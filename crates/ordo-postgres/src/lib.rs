@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_returns.sql")),
     (10, include_str!("../migrations/0010_channel_sync.sql")),
     (11, include_str!("../migrations/0011_claims.sql")),
+    (12, include_str!("../migrations/0012_user_disabled.sql")),
 ];
 
 /// Connections for reads and for writes other than capture.
@@ -807,6 +808,14 @@ impl Store for PgStore {
     }
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
         read!(self, |c| reads::find_user(c, username))
+    }
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let username = username.to_string();
+        self.write(move |c| {
+            let username = username.clone();
+            Box::pin(async move { ops::set_user_disabled(c, &username, disabled).await })
+        })
+        .await
     }
     async fn record_login(
         &self,

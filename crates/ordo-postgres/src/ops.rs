@@ -1314,7 +1314,36 @@ pub(crate) async fn create_user(
         id: row.try_get(0)?,
         username: username.into(),
         role,
+        disabled: false,
     })
+}
+
+pub(crate) async fn set_user_disabled(
+    c: &mut Conn,
+    username: &str,
+    disabled: bool,
+) -> Result<bool> {
+    let changed = if disabled {
+        c.execute(
+            "UPDATE users SET disabled_at = COALESCE(disabled_at, $2) WHERE username = $1",
+            &[&username, &now()],
+        )
+        .await?
+    } else {
+        c.execute(
+            "UPDATE users SET disabled_at = NULL WHERE username = $1",
+            &[&username],
+        )
+        .await?
+    };
+    if changed > 0 && disabled {
+        c.execute(
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = $1)",
+            &[&username],
+        )
+        .await?;
+    }
+    Ok(changed > 0)
 }
 
 pub(crate) async fn record_login(

@@ -1101,7 +1101,7 @@ pub(crate) async fn count_api_keys(c: &mut Conn) -> Result<i64> {
 pub(crate) async fn find_user(c: &mut Conn, username: &str) -> Result<Option<UserRecord>> {
     let Some(r) = c
         .query_opt(
-            "SELECT id, username, role, password_hash, failed_attempts, locked_until FROM users WHERE username = $1",
+            "SELECT id, username, role, password_hash, failed_attempts, locked_until, disabled_at IS NOT NULL FROM users WHERE username = $1",
             &[&username],
         )
         .await?
@@ -1114,6 +1114,7 @@ pub(crate) async fn find_user(c: &mut Conn, username: &str) -> Result<Option<Use
             id: r.try_get(0)?,
             username: r.try_get(1)?,
             role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            disabled: r.try_get(6)?,
         },
         password_hash: r.try_get(3)?,
         failed_attempts: r.try_get(4)?,
@@ -1129,7 +1130,7 @@ pub(crate) async fn find_session(
     let Some(r) = c
         .query_opt(
             "SELECT u.id, u.username, u.role, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
             &[&hash, &now],
         )
         .await?
@@ -1142,6 +1143,7 @@ pub(crate) async fn find_session(
             id: r.try_get(0)?,
             username: r.try_get(1)?,
             role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            disabled: false,
         },
         csrf_token: r.try_get(3)?,
         expires_at: r.try_get(4)?,

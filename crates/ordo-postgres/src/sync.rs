@@ -181,7 +181,7 @@ pub(crate) async fn delete_api_key(c: &mut Conn, id: i64) -> Result<bool> {
 pub(crate) async fn list_users(c: &mut Conn) -> Result<Vec<ordo_store::User>> {
     let rows = c
         .query(
-            "SELECT id, username, role FROM users ORDER BY username",
+            "SELECT id, username, role, disabled_at IS NOT NULL FROM users ORDER BY username",
             &[],
         )
         .await?;
@@ -193,6 +193,7 @@ pub(crate) async fn list_users(c: &mut Conn) -> Result<Vec<ordo_store::User>> {
                 username: r.try_get(1)?,
                 role: ordo_store::Role::parse(&role)
                     .ok_or_else(|| crate::conn::internal("unknown role"))?,
+                disabled: r.try_get(3)?,
             })
         })
         .collect()

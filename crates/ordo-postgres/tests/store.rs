@@ -991,6 +991,19 @@ async fn users_sessions_and_dashboard() {
     store.delete_session("t1").await.unwrap();
     assert!(store.find_session("t1", now).await.unwrap().is_none());
 
+    // Disabling ends the user's sessions in the same write; enabling lets them sign in anew.
+    store.create_session(&session).await.unwrap();
+    assert!(store.set_user_disabled("ada", true).await.unwrap());
+    assert!(store.find_session("t1", now).await.unwrap().is_none());
+    assert!(store.find_user("ada").await.unwrap().unwrap().user.disabled);
+    assert!(store.list_users().await.unwrap()[0].disabled);
+    assert!(!store.set_user_disabled("bob", true).await.unwrap());
+    assert!(store.set_user_disabled("ada", false).await.unwrap());
+    assert!(!store.find_user("ada").await.unwrap().unwrap().user.disabled);
+    store.create_session(&session).await.unwrap();
+    assert!(store.find_session("t1", now).await.unwrap().is_some());
+    store.delete_session("t1").await.unwrap();
+
     seed(&store, &["SKU-A", "SKU-B"]).await;
     store
         .write_stock(adjust("SKU-A", "WH1", 3), &ctx())

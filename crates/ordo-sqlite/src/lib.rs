@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_returns.sql")),
     (10, include_str!("../migrations/0010_channel_sync.sql")),
     (11, include_str!("../migrations/0011_claims.sql")),
+    (12, include_str!("../migrations/0012_user_disabled.sql")),
 ];
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -845,6 +846,12 @@ impl Store for SqliteStore {
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>> {
         let username = username.to_string();
         self.read_point(move |c| reads::find_user(c, &username))
+            .await
+    }
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let username = username.to_string();
+        self.writer
+            .run(move |w| ops::set_user_disabled(w, &username, disabled))
             .await
     }
     async fn record_login(

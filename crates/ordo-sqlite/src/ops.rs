@@ -1066,7 +1066,35 @@ pub(crate) fn create_user(w: &mut Writer, username: &str, role: Role, hash: &str
         id: w.conn.last_insert_rowid(),
         username: username.into(),
         role,
+        disabled: false,
     })
+}
+
+pub(crate) fn set_user_disabled(w: &mut Writer, username: &str, disabled: bool) -> Result<bool> {
+    let changed = if disabled {
+        w.conn
+            .execute(
+                "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2) WHERE username = ?1",
+                params![username, format_time(now())],
+            )
+            .map_err(internal)?
+    } else {
+        w.conn
+            .execute(
+                "UPDATE users SET disabled_at = NULL WHERE username = ?1",
+                [username],
+            )
+            .map_err(internal)?
+    };
+    if changed > 0 && disabled {
+        w.conn
+            .execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+                [username],
+            )
+            .map_err(internal)?;
+    }
+    Ok(changed > 0)
 }
 
 pub(crate) fn record_login(

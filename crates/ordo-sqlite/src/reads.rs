@@ -926,19 +926,21 @@ pub(crate) fn find_api_key(conn: &Connection, hash: &str) -> Result<Option<ApiKe
 }
 
 pub(crate) fn find_user(conn: &Connection, username: &str) -> Result<Option<UserRecord>> {
-    let row: Option<(i64, String, String, String, i64, Option<String>)> = conn
-        .prepare_cached("SELECT id, username, role, password_hash, failed_attempts, locked_until FROM users WHERE username = ?1")
+    type UserRow = (i64, String, String, String, i64, Option<String>, bool);
+    let row: Option<UserRow> = conn
+        .prepare_cached("SELECT id, username, role, password_hash, failed_attempts, locked_until, disabled_at IS NOT NULL FROM users WHERE username = ?1")
         .map_err(internal)?
-        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
         .optional()
         .map_err(internal)?;
     row.map(
-        |(id, username, role, password_hash, failed_attempts, locked)| {
+        |(id, username, role, password_hash, failed_attempts, locked, disabled)| {
             Ok(UserRecord {
                 user: User {
                     id,
                     username,
                     role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+                    disabled,
                 },
                 password_hash,
                 failed_attempts,
@@ -960,7 +962,7 @@ pub(crate) fn find_session(
     let row: Option<(i64, String, String, String, String)> = conn
         .prepare_cached(
             "SELECT u.id, u.username, u.role, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
         )
         .map_err(internal)?
         .query_row(params![hash, format_time(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
@@ -972,6 +974,7 @@ pub(crate) fn find_session(
                 id,
                 username,
                 role: Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+                disabled: false,
             },
             csrf_token,
             expires_at: parse_time(&expires).map_err(internal)?,

@@ -220,7 +220,9 @@ pub(crate) fn delete_api_key(w: &mut Writer, id: i64) -> Result<bool> {
 
 pub(crate) fn list_users(c: &Connection) -> Result<Vec<ordo_store::User>> {
     let mut stmt = c
-        .prepare_cached("SELECT id, username, role FROM users ORDER BY username")
+        .prepare_cached(
+            "SELECT id, username, role, disabled_at IS NOT NULL FROM users ORDER BY username",
+        )
         .map_err(internal)?;
     let rows = stmt
         .query_map([], |r| {
@@ -228,16 +230,18 @@ pub(crate) fn list_users(c: &Connection) -> Result<Vec<ordo_store::User>> {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
             ))
         })
         .map_err(internal)?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, username, role) = row.map_err(internal)?;
+        let (id, username, role, disabled) = row.map_err(internal)?;
         out.push(ordo_store::User {
             id,
             username,
             role: ordo_store::Role::parse(&role).ok_or_else(|| internal("unknown role"))?,
+            disabled,
         });
     }
     Ok(out)

@@ -417,6 +417,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, username: &str) -> Result<Option<UserRecord>>;
     /// Every back-office user, by username.
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// Disables a user (ending every session of theirs in the same write) or enables them
+    /// again; `false` when there is no such user.
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool>;
     /// Records a login attempt: success clears the failure count, failure increments it and
     /// may lock the account until `locked_until`.
     async fn record_login(

@@ -82,6 +82,9 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub role: Role,
+    /// Disabled users cannot sign in; their sessions ended when they were disabled.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A user with what login needs.

@@ -198,12 +198,19 @@ pub fn router_with_connectors(
         .route("/routing/rules", post(routing::save_rules))
         .route("/routing/rules/order", post(routing::reorder))
         .route("/routing/replay", post(routing::replay))
+        .route("/routing/simulate", post(routing::simulate))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))
+        .route(
+            "/settings/users/{username}/{action}",
+            post(settings::user_state),
+        )
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/carrier-services", post(settings::save_carriers))
         .route("/settings/box-types", post(settings::save_box))
+        .route("/settings/locations", post(settings::save_location))
+        .route("/settings/channels", post(settings::save_channel))
         .route("/settings/packing-policies", post(settings::save_policies))
         .route("/static/htmx.min.js", get(htmx_js))
         .route("/static/app.js", get(app_js))

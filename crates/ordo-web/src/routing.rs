@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use ordo_domain::money::format_amount;
+use ordo_domain::order::OrderInput;
 use ordo_domain::{FieldError, Problem};
 use ordo_http::error::ApiError;
 use ordo_http::routes::routing::{ReplayInput, SimulateInput, run_replay, run_simulate};
@@ -67,6 +68,8 @@ struct VerdictRow {
 
 struct PlanView {
     order: String,
+    /// A stored order (linked), not one pasted into the simulator.
+    linked: bool,
     outcome: String,
     outcome_label: String,
     shipments: Vec<ShipmentRow>,
@@ -134,6 +137,10 @@ struct RoutingPage {
     history: Vec<HistoryRow>,
     sim_order: String,
     sim_errors: Vec<String>,
+    /// An order pasted as JSON, kept as typed.
+    sim_json: String,
+    /// Refusals of the pasted order, each naming its field.
+    json_errors: Vec<String>,
     plan: Option<PlanView>,
     replay: ReplayForm,
     /// The outcome of a refused reorder, shown above the rules table.
@@ -282,6 +289,7 @@ fn plan_view(order: &str, p: &RoutingPlan) -> PlanView {
     }
     PlanView {
         order: order.to_string(),
+        linked: true,
         outcome_label: humanize(&outcome),
         outcome,
         shipments: p
@@ -541,6 +549,8 @@ async fn render(
             .collect(),
         sim_order: sim_order.to_string(),
         sim_errors,
+        sim_json: String::new(),
+        json_errors: vec![],
         plan,
         replay,
         order_message: None,
@@ -570,6 +580,79 @@ pub(crate) async fn show(
     let order = q.order.as_deref().map(str::trim).unwrap_or("");
     let p = render(&s, &auth, None, order, ReplayForm::default()).await?;
     page(&p.ctx, &p)
+}
+
+/// An order typed as JSON: a wrong type or a malformed document names its path.
+fn parse_order(text: &str) -> Result<OrderInput, Vec<String>> {
+    if text.trim().is_empty() {
+        return Err(vec![
+            "order: paste an order as JSON, as for POST /api/v1/orders".into(),
+        ]);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let order: OrderInput = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let at = match path.as_str() {
+            "." => "order".to_string(),
+            p if p.starts_with('[') => format!("order{p}"),
+            p => format!("order.{p}"),
+        };
+        vec![format!("{at}: {}", e.into_inner())]
+    })?;
+    de.end().map_err(|e| vec![format!("order: {e}")])?;
+    Ok(order)
+}
+
+/// `POST /routing/simulate`: routes an order pasted as JSON, as if it arrived now. Nothing
+/// is reserved or written; a POST only because an order does not fit in a link.
+pub(crate) async fn simulate(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::Read)?;
+    let text = p.form.raw("order_json");
+    let mut view = render(&s, &p.auth, None, "", ReplayForm::default()).await?;
+    view.sim_json = text.clone();
+    let mut status = StatusCode::OK;
+    match parse_order(&text) {
+        Err(errors) => {
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            view.json_errors = errors;
+        }
+        Ok(order) => {
+            let label = match order.external_id.as_deref().map(str::trim) {
+                Some(id) if !id.is_empty() => format!("the pasted order {id}"),
+                _ => "the pasted order".to_string(),
+            };
+            let input = SimulateInput {
+                order: Some(order),
+                order_id: None,
+                rules: None,
+            };
+            match run_simulate(s.store.as_ref(), input).await {
+                Ok(plan) => {
+                    let mut v = plan_view(&label, &plan);
+                    v.linked = false;
+                    view.plan = Some(v);
+                }
+                Err(e) => {
+                    let (st, lines) = api_problem(e).await?;
+                    status = st;
+                    // The order's own checks name fields inside it (`lines[0].sku`).
+                    view.json_errors = lines
+                        .into_iter()
+                        .map(|l| {
+                            if l.starts_with("order") || !l.contains(": ") {
+                                l
+                            } else {
+                                format!("order.{l}")
+                            }
+                        })
+                        .collect();
+                }
+            }
+        }
+    }
+    let mut r = page(&view.ctx, &view)?;
+    *r.status_mut() = status;
+    Ok(r)
 }
 
 /// `POST /routing/rules`: a new version of the whole list, from the version the editor

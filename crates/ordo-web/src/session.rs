@@ -393,6 +393,13 @@ pub(crate) async fn login(State(s): State<WebState>, headers: HeaderMap, body: B
             },
         );
     }
+    // Said only to someone who knows the password, so it reveals nothing to a guesser.
+    if record.user.disabled {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "This account is disabled. Ask an administrator to enable it.",
+        );
+    }
     s.store.record_login(record.user.id, true, None).await?;
     let token = generate_token();
     s.store

@@ -59,6 +59,8 @@ struct Shown {
     carriers: TextForm,
     box_form: Option<SettingsForm>,
     policies: TextForm,
+    location: Option<SettingsForm>,
+    channel: Option<SettingsForm>,
 }
 
 impl Default for Shown {
@@ -70,6 +72,8 @@ impl Default for Shown {
             carriers: TextForm::default(),
             box_form: None,
             policies: TextForm::default(),
+            location: None,
+            channel: None,
         }
     }
 }
@@ -81,8 +85,8 @@ struct SettingsPage {
     can_keys: bool,
     can_edit: bool,
     key_count: i64,
-    /// Username and role, by username.
-    users: Vec<(String, &'static str)>,
+    /// Username, role and whether disabled, by username.
+    users: Vec<(String, &'static str, bool)>,
     /// Id, name, role, created.
     keys: Vec<(i64, String, &'static str, String)>,
     user: SettingsForm,
@@ -100,6 +104,23 @@ struct SettingsPage {
     editing_box: bool,
     policies_csv: String,
     policies: TextForm,
+    /// Code, name and kind of every location / channel, by code.
+    locations: Vec<(String, String, String)>,
+    channels: Vec<(String, String, String)>,
+    location_form: SettingsForm,
+    location_specs: Vec<FieldSpec>,
+    editing_location: bool,
+    channel_form: SettingsForm,
+    channel_specs: Vec<FieldSpec>,
+    editing_channel: bool,
+}
+
+/// Which saved records the forms open with (`?box=`, `?location=`, `?channel=`).
+#[derive(Default)]
+struct Editing<'a> {
+    box_code: Option<&'a str>,
+    location: Option<&'a str>,
+    channel: Option<&'a str>,
 }
 
 fn role_opts(roles: &[Role], current: &str) -> Vec<Opt> {
@@ -157,6 +178,20 @@ fn require_settings(auth: &Auth) -> WebResult<()> {
 }
 
 async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) -> WebResult {
+    render_editing(
+        s,
+        auth,
+        shown,
+        Editing {
+            box_code: editing,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn render_editing(s: &WebState, auth: &Auth, shown: Shown, ed: Editing<'_>) -> WebResult {
+    let editing = ed.box_code;
     require_settings(auth)?;
     let can_keys = auth.allows(Permission::ManageKeys);
     let services = s.store.carrier_services().await?;
@@ -173,6 +208,37 @@ async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) 
         Some(f) => f,
         None => editing_box.map(box_form_of).unwrap_or_else(empty_form),
     };
+    let all_locations = s.store.list_locations().await?;
+    let all_channels = s.store.list_channels().await?;
+    let blank = |names: &[&'static str]| SettingsForm {
+        values: names
+            .iter()
+            .map(|n| (*n, if *n == "active" { "1" } else { "" }.to_string()))
+            .collect(),
+        ..empty_form()
+    };
+    let location_form = match shown.location {
+        Some(f) => f,
+        None => ed
+            .location
+            .and_then(|c| all_locations.iter().find(|l| l.code == c))
+            .map(location_form_of)
+            .unwrap_or_else(|| blank(&LOCATION_FIELDS)),
+    };
+    let channel_form = match shown.channel {
+        Some(f) => f,
+        None => ed
+            .channel
+            .and_then(|c| all_channels.iter().find(|l| l.code == c))
+            .map(channel_form_of)
+            .unwrap_or_else(|| blank(&CHANNEL_FIELDS)),
+    };
+    let saved_location = all_locations
+        .iter()
+        .any(|l| l.code == location_form.val("code"));
+    let saved_channel = all_channels
+        .iter()
+        .any(|c| c.code == channel_form.val("code"));
     let people: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| *r != Role::Integration)
@@ -184,7 +250,7 @@ async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) 
         key_count,
         users: users
             .into_iter()
-            .map(|u| (u.username, u.role.as_str()))
+            .map(|u| (u.username, u.role.as_str(), u.disabled))
             .collect(),
         keys: keys
             .into_iter()
@@ -257,6 +323,20 @@ async fn render(s: &WebState, auth: &Auth, shown: Shown, editing: Option<&str>) 
             None => policies.to_csv(),
         },
         policies: shown.policies,
+        locations: all_locations
+            .iter()
+            .map(|l| (l.code.clone(), l.name.clone(), l.kind.as_str().to_string()))
+            .collect(),
+        channels: all_channels
+            .iter()
+            .map(|c| (c.code.clone(), c.name.clone(), c.kind.as_str().to_string()))
+            .collect(),
+        location_specs: location_fields(&location_form),
+        editing_location: saved_location,
+        location_form,
+        channel_specs: channel_fields(&channel_form),
+        editing_channel: saved_channel,
+        channel_form,
     };
     page(&p.ctx, &p)
 }
@@ -271,15 +351,28 @@ fn with_status(r: WebResult, status: StatusCode) -> WebResult {
 pub(crate) struct ShowQuery {
     #[serde(rename = "box")]
     box_code: Option<String>,
+    location: Option<String>,
+    channel: Option<String>,
 }
 
-/// `GET /settings` (`?box=CODE` opens that box type in the form).
+/// `GET /settings` (`?box=CODE`, `?location=CODE`, `?channel=CODE` open that record in
+/// its form).
 pub(crate) async fn show(
     State(s): State<WebState>,
     auth: Auth,
     Query(q): Query<ShowQuery>,
 ) -> WebResult {
-    render(&s, &auth, Shown::default(), q.box_code.as_deref()).await
+    render_editing(
+        &s,
+        &auth,
+        Shown::default(),
+        Editing {
+            box_code: q.box_code.as_deref(),
+            location: q.location.as_deref(),
+            channel: q.channel.as_deref(),
+        },
+    )
+    .await
 }
 
 fn kept(f: &FormData, names: &[&'static str]) -> SettingsForm {
@@ -303,6 +396,40 @@ fn check_username(u: &str) -> Result<(), &'static str> {
         return Err("may hold only letters, digits and . _ - @");
     }
     Ok(())
+}
+
+/// `POST /settings/users/{username}/disable` (every session of theirs ends at once) and
+/// `…/enable`. Nobody disables themselves, so an admin cannot lock everyone out by mistake.
+pub(crate) async fn user_state(
+    State(s): State<WebState>,
+    Path((username, action)): Path<(String, String)>,
+    p: Posted,
+) -> WebResult {
+    p.auth.require(Permission::ManageKeys)?;
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(WebError::NotFound(format!("The action '{action}'"))),
+    };
+    if disabled && username == p.auth.session.user.username {
+        return Ok(p.auth.redirect_with(
+            "/settings#users",
+            false,
+            "You cannot disable your own account.",
+        ));
+    }
+    if !s.store.set_user_disabled(&username, disabled).await? {
+        return Err(WebError::NotFound(format!("User {username}")));
+    }
+    Ok(p.auth.redirect_with(
+        "/settings#users",
+        true,
+        &if disabled {
+            format!("{username} is disabled: signed out everywhere, and cannot sign in.")
+        } else {
+            format!("{username} is enabled and may sign in again.")
+        },
+    ))
 }
 
 /// `POST /settings/api-keys/{id}/revoke`: the key stops working at once on this node.
@@ -731,6 +858,387 @@ pub(crate) async fn save_policies(State(s): State<WebState>, p: Posted) -> WebRe
         render(&s, &p.auth, shown, None).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
+}
+
+/// One input of a record form: `kind` is `text`, `number`, `select` or `checkbox`.
+pub(crate) struct FieldSpec {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub options: Vec<Opt>,
+}
+
+fn spec(name: &'static str, label: &'static str, kind: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        label,
+        kind,
+        options: vec![],
+    }
+}
+
+fn choose(name: &'static str, label: &'static str, values: &[&str], current: &str) -> FieldSpec {
+    FieldSpec {
+        name,
+        label,
+        kind: "select",
+        options: values
+            .iter()
+            .map(|v| Opt {
+                value: (*v).to_string(),
+                label: crate::view::humanize(v),
+                selected: *v == current,
+            })
+            .collect(),
+    }
+}
+
+const LOCATION_FIELDS: [&str; 12] = [
+    "code",
+    "name",
+    "kind",
+    "line1",
+    "postal_code",
+    "city",
+    "country",
+    "latitude",
+    "longitude",
+    "priority",
+    "ships_to",
+    "active",
+];
+
+const CHANNEL_FIELDS: [&str; 8] = [
+    "code",
+    "name",
+    "kind",
+    "currency",
+    "locations",
+    "buffer",
+    "max_listed",
+    "active",
+];
+
+pub(crate) fn location_fields(form: &SettingsForm) -> Vec<FieldSpec> {
+    vec![
+        spec("code", "Code (e.g. WH2)", "text"),
+        spec("name", "Name", "text"),
+        choose(
+            "kind",
+            "Kind",
+            &["warehouse", "store", "3pl", "marketplace"],
+            form.val("kind"),
+        ),
+        spec("line1", "Street and number", "text"),
+        spec("postal_code", "Postal code", "text"),
+        spec("city", "City", "text"),
+        spec("country", "Country (ISO code, e.g. DE)", "text"),
+        spec("latitude", "Latitude (optional)", "number"),
+        spec("longitude", "Longitude (optional)", "number"),
+        spec("priority", "Priority (lower ships first)", "number"),
+        spec(
+            "ships_to",
+            "Ships to (country codes, comma-separated; empty: everywhere)",
+            "text",
+        ),
+        spec("active", "Active: routing may send orders here", "checkbox"),
+    ]
+}
+
+pub(crate) fn channel_fields(form: &SettingsForm) -> Vec<FieldSpec> {
+    let kinds: Vec<&str> = ordo_domain::catalog::ChannelKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    vec![
+        spec("code", "Code (e.g. shop)", "text"),
+        spec("name", "Name", "text"),
+        choose("kind", "Kind", &kinds, form.val("kind")),
+        spec("currency", "Currency (ISO code, e.g. EUR)", "text"),
+        spec(
+            "locations",
+            "Sells stock of (location codes, comma-separated; empty: every active location)",
+            "text",
+        ),
+        spec("buffer", "Buffer (units per SKU held back)", "number"),
+        spec(
+            "max_listed",
+            "Most units listed per SKU (optional)",
+            "number",
+        ),
+        spec("active", "Active", "checkbox"),
+    ]
+}
+
+fn list_text(v: &serde_json::Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(b) => if *b { "1" } else { "" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The form filled from a saved location (as the API shows it).
+fn location_form_of(l: &ordo_domain::catalog::Location) -> SettingsForm {
+    let v = serde_json::to_value(l).unwrap_or_default();
+    let a = &v["address"];
+    SettingsForm {
+        values: LOCATION_FIELDS
+            .iter()
+            .map(|n| {
+                let text = match *n {
+                    "line1" | "postal_code" | "city" | "country" => scalar_text(&a[*n]),
+                    "ships_to" => list_text(&v[*n]),
+                    _ => scalar_text(&v[*n]),
+                };
+                (*n, text)
+            })
+            .collect(),
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+fn channel_form_of(c: &ordo_domain::catalog::Channel) -> SettingsForm {
+    let v = serde_json::to_value(c).unwrap_or_default();
+    SettingsForm {
+        values: CHANNEL_FIELDS
+            .iter()
+            .map(|n| {
+                let text = match *n {
+                    "locations" => list_text(&v[*n]),
+                    _ => scalar_text(&v[*n]),
+                };
+                (*n, text)
+            })
+            .collect(),
+        checked: vec![],
+        errors: vec![],
+        message: None,
+    }
+}
+
+/// A typed number into `doc[key]` (empty: absent), or a field error.
+fn put_number(
+    doc: &mut serde_json::Map<String, serde_json::Value>,
+    f: &FormData,
+    name: &'static str,
+    decimal: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    match f.get(name) {
+        None => {
+            doc.insert(name.into(), serde_json::Value::Null);
+        }
+        Some(v) if decimal => match v.parse::<f64>() {
+            Ok(n) if n.is_finite() => {
+                doc.insert(name.into(), serde_json::json!(n));
+            }
+            _ => errors.push(FieldError::new(name, "must be a number such as 52.52")),
+        },
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) => {
+                doc.insert(name.into(), serde_json::json!(n));
+            }
+            Err(_) => errors.push(FieldError::new(name, "must be a whole number")),
+        },
+    }
+}
+
+fn comma_list(f: &FormData, name: &str, upper: bool) -> serde_json::Value {
+    f.raw(name)
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            if upper {
+                x.to_ascii_uppercase()
+            } else {
+                x.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// A domain field path as the input that holds it (`address.country` → `country`).
+fn input_of(field: &str, names: &[&'static str]) -> Option<&'static str> {
+    let base = field.split('[').next().unwrap_or(field);
+    let base = base.strip_prefix("address.").unwrap_or(base);
+    names.iter().copied().find(|n| *n == base)
+}
+
+/// Sorts a refusal into errors at their inputs and a message for the rest.
+fn refusal_form(
+    f: &FormData,
+    names: &[&'static str],
+    mut errors: Vec<FieldError>,
+    problem: Option<Problem>,
+) -> (StatusCode, SettingsForm) {
+    let mut form = kept(f, names);
+    if f.get("active").is_some() {
+        form.values.retain(|(n, _)| *n != "active");
+        form.values.push(("active", "1".into()));
+    }
+    let mut loose = Vec::new();
+    let status = match problem {
+        None => StatusCode::UNPROCESSABLE_ENTITY,
+        Some(Problem::Invalid(more)) => {
+            for e in more {
+                match input_of(&e.field, names) {
+                    Some(n) if !errors.iter().any(|x| x.field == n) => {
+                        errors.push(FieldError::new(n, e.message));
+                    }
+                    Some(_) => {}
+                    None => loose.push(format!("{}: {}", e.field, e.message)),
+                }
+            }
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Some(p) => {
+            loose.push(crate::error::describe(&p).0);
+            StatusCode::CONFLICT
+        }
+    };
+    form.errors = errors;
+    form.message = Some(if loose.is_empty() {
+        "Not saved: correct the fields marked below.".into()
+    } else {
+        format!("Not saved: {}", loose.join("; "))
+    });
+    (status, form)
+}
+
+/// `POST /settings/locations`: adds a location, or changes the one with this code. What the
+/// form has no input for (routing settings, GS1 prefix) keeps its saved value.
+pub(crate) async fn save_location(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let f = &p.form;
+    let code = f.get("code").unwrap_or_default();
+    let existing = if code.is_empty() {
+        None
+    } else {
+        s.store.get_location(&code).await?
+    };
+    let mut doc = match existing.as_ref().map(serde_json::to_value) {
+        Some(Ok(serde_json::Value::Object(m))) => m,
+        _ => serde_json::Map::new(),
+    };
+    let mut errors = Vec::new();
+    for n in ["code", "name", "kind"] {
+        doc.insert(n.into(), f.get(n).into());
+    }
+    let mut address = match doc.remove("address") {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for n in ["line1", "postal_code", "city"] {
+        address.insert(n.into(), f.get(n).into());
+    }
+    address.insert(
+        "country".into(),
+        f.get("country").map(|c| c.to_ascii_uppercase()).into(),
+    );
+    doc.insert("address".into(), address.into());
+    put_number(&mut doc, f, "latitude", true, &mut errors);
+    put_number(&mut doc, f, "longitude", true, &mut errors);
+    put_number(&mut doc, f, "priority", false, &mut errors);
+    doc.insert("ships_to".into(), comma_list(f, "ships_to", true));
+    doc.insert("active".into(), f.get("active").is_some().into());
+    let input: ordo_domain::catalog::LocationInput =
+        serde_json::from_value(doc.into()).map_err(|e| WebError::Internal(e.to_string()))?;
+    let problem = match input.validate() {
+        Ok(l) if errors.is_empty() => match s.store.put_location(l, &p.auth.context()).await {
+            Ok(_) => {
+                return Ok(p.auth.redirect_with(
+                    "/settings#locations",
+                    true,
+                    &format!(
+                        "Location {code} {}.",
+                        if existing.is_some() { "saved" } else { "added" }
+                    ),
+                ));
+            }
+            Err(StoreError::Problem(pr)) => Some(pr),
+            Err(e) => return Err(e.into()),
+        },
+        Ok(_) => None,
+        Err(pr) => Some(pr),
+    };
+    let (status, form) = refusal_form(f, &LOCATION_FIELDS, errors, problem);
+    let shown = Shown {
+        location: Some(form),
+        ..Shown::default()
+    };
+    with_status(render(&s, &p.auth, shown, None).await, status)
+}
+
+/// `POST /settings/channels`: adds a sales channel, or changes the one with this code. Its
+/// split policy and connection keep their saved values.
+pub(crate) async fn save_channel(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let f = &p.form;
+    let code = f.get("code").unwrap_or_default();
+    let existing = if code.is_empty() {
+        None
+    } else {
+        s.store.get_channel(&code).await?
+    };
+    let mut doc = match existing.as_ref().map(serde_json::to_value) {
+        Some(Ok(serde_json::Value::Object(m))) => m,
+        _ => serde_json::Map::new(),
+    };
+    let mut errors = Vec::new();
+    for n in ["code", "name", "kind"] {
+        doc.insert(n.into(), f.get(n).into());
+    }
+    doc.insert(
+        "currency".into(),
+        f.get("currency").map(|c| c.to_ascii_uppercase()).into(),
+    );
+    doc.insert("locations".into(), comma_list(f, "locations", false));
+    put_number(&mut doc, f, "buffer", false, &mut errors);
+    put_number(&mut doc, f, "max_listed", false, &mut errors);
+    doc.insert("active".into(), f.get("active").is_some().into());
+    let input: ordo_domain::catalog::ChannelInput =
+        serde_json::from_value(doc.into()).map_err(|e| WebError::Internal(e.to_string()))?;
+    let problem = match input.validate() {
+        Ok(c) if errors.is_empty() => match s.store.put_channel(c, &p.auth.context()).await {
+            Ok(_) => {
+                return Ok(p.auth.redirect_with(
+                    "/settings#channels",
+                    true,
+                    &format!(
+                        "Channel {code} {}.",
+                        if existing.is_some() { "saved" } else { "added" }
+                    ),
+                ));
+            }
+            Err(StoreError::Problem(pr)) => Some(pr),
+            Err(e) => return Err(e.into()),
+        },
+        Ok(_) => None,
+        Err(pr) => Some(pr),
+    };
+    let (status, form) = refusal_form(f, &CHANNEL_FIELDS, errors, problem);
+    let shown = Shown {
+        channel: Some(form),
+        ..Shown::default()
+    };
+    with_status(render(&s, &p.auth, shown, None).await, status)
 }
 
 #[cfg(test)]

@@ -585,6 +585,18 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     warehouse_steps(c, app, base).await;
     manifest_steps(c, app, base).await;
     assert_eq!(login(c, base, "admin").await, "/");
+    let rma = return_steps(c, app, base).await;
+    csrf_steps(c, app, base).await;
+    // Every page of these areas: one h1, a title, a label for every input.
+    for path in [
+        "/returns".to_string(),
+        format!("/returns/{rma}"),
+        "/settings".to_string(),
+        "/products/import".to_string(),
+        "/inventory/import".to_string(),
+    ] {
+        visit(c, base, &path, None).await;
+    }
 
     // The remaining screens: structure checks and screenshots.
     visit(c, base, "/inventory/movements", Some("movements")).await;
@@ -592,6 +604,17 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/locations", Some("locations")).await;
     visit(c, base, "/channels?channel=web&sku=MUG-1", Some("channels")).await;
     visit(c, base, "/orders?status=backordered", None).await;
+    visit(
+        c,
+        base,
+        "/orders?location=WH1&sort=total_desc",
+        Some("orders-sorted"),
+    )
+    .await;
+    assert_eq!(
+        text_of(c, "th[aria-sort=descending]").await.trim(),
+        "Total ↓"
+    );
     settings_steps(c, app, base).await;
     connector_steps(c, app, base).await;
 
@@ -1110,6 +1133,160 @@ async fn rule_order_steps(c: &Client, base: &str) {
         ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
     );
     check_page(c, "stale reorder").await;
+
+    // An order pasted as JSON: first with a wrong type, named by its path, then routed.
+    mark_page(c).await;
+    let mut order = order_json("paste-1", &[("MUG-1", 1)]);
+    order["lines"][0]["quantity"] = json!("one");
+    fill(c, "#sim-json", &order.to_string()).await;
+    click(c, "#sim-json-form button[type=submit]").await;
+    let errors = wait_text(c, "#sim-json-errors", "order.lines[0].quantity").await;
+    assert!(errors.contains("invalid type"), "{errors}");
+    assert_same_page(c, "pasted order refused").await;
+    check_page(c, "pasted order refused").await;
+    order["lines"][0]["quantity"] = json!(1);
+    fill(c, "#sim-json", &order.to_string()).await;
+    click(c, "#sim-json-form button[type=submit]").await;
+    wait_text(c, "#plan", "Plan for the pasted order paste-1").await;
+    assert_same_page(c, "pasted order").await;
+    let wh1 = text_of(c, "#plan-explanation tr[data-location=WH1]").await;
+    assert!(wh1.contains("Excluded by rule"), "{wh1}");
+    check_page(c, "pasted order plan").await;
+    shot_at(c, "#simulation", "routing-simulation-pasted").await;
+}
+
+/// A return from the order page: requested, approved and received on its own page, then
+/// counted back on the order's line.
+async fn return_steps(c: &Client, app: &common::App, base: &str) -> String {
+    visit(c, base, "/orders/SO-000001", None).await;
+    let returned_before = text_of(c, "#lines tbody tr:first-child td.returned").await;
+    assert_eq!(returned_before, "0");
+    click(c, ".rt-request summary").await;
+    check_page(c, "return request form").await;
+    c.find(Locator::Id("rt-sku"))
+        .await
+        .unwrap()
+        .select_by_value("MUG-1")
+        .await
+        .unwrap();
+    fill(c, "#rt-quantity", "1").await;
+    shot_at(c, "#returns", "order-return-form").await;
+    click(c, "#rt-form button[type=submit]").await;
+    let row = wait_for(c, "#returns tr[data-status]").await;
+    let id = row.attr("id").await.unwrap().unwrap();
+    let rma = id.trim_start_matches("rt-").to_string();
+    assert!(rma.starts_with("RMA-"), "{id}");
+    let stored = app.store.get_return(&rma).await.unwrap().unwrap();
+    assert_eq!(stored.order, "SO-000001");
+    assert_eq!(stored.lines[0].sku, "MUG-1");
+    assert_eq!(stored.lines[0].quantity, 1);
+    shot_at(c, "#returns", "order-return-requested").await;
+
+    // Its own page: approve, then receive the unit as resellable at the warehouse.
+    click(c, &format!("#returns a[href='/returns/{rma}']")).await;
+    wait_text(c, "h1", &format!("Return {rma}")).await;
+    check_page(c, "return page").await;
+    shot(c, "return-requested").await;
+    let status = text_of(c, "#return-status").await;
+    click(c, "form[action$='/approve'] button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while text_of(c, "#return-status").await == status {
+        assert!(Instant::now() < deadline, "still {status} after approving");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.store
+            .get_return(&rma)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "approved"
+    );
+    check_page(c, "approved return").await;
+    let on_hand = |b: ordo_domain::inventory::Balance| b.on_hand;
+    let before = app
+        .store
+        .list_balances(
+            &ordo_store::BalanceFilter {
+                sku: Some("MUG-1".into()),
+                location: Some("WH1".into()),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .balance;
+    c.find(Locator::Id("receive-location"))
+        .await
+        .unwrap()
+        .select_by_value("WH1")
+        .await
+        .unwrap();
+    let line_no = stored.lines[0].line_no;
+    c.find(Locator::Id(&format!("cond_{line_no}")))
+        .await
+        .unwrap()
+        .select_by_value("resellable")
+        .await
+        .unwrap();
+    shot_at(c, "#receive-form", "return-receive-form").await;
+    click(c, "#receive-form button[type=submit]").await;
+    wait_text(c, "#return-received", "1 × MUG-1").await;
+    check_page(c, "received return").await;
+    shot(c, "return-received").await;
+    let after = app
+        .store
+        .list_balances(
+            &ordo_store::BalanceFilter {
+                sku: Some("MUG-1".into()),
+                location: Some("WH1".into()),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .balance;
+    assert_eq!(
+        on_hand(after),
+        on_hand(before) + 1,
+        "the unit is back on hand"
+    );
+
+    // The order's line counts it as returned.
+    visit(c, base, "/orders/SO-000001", None).await;
+    assert_eq!(
+        text_of(c, "#lines tbody tr:first-child td.returned").await,
+        "1"
+    );
+    shot_at(c, "#lines", "order-returned-line").await;
+    visit(c, base, "/returns", Some("returns")).await;
+    assert!(exists(c, &format!("a[href='/returns/{rma}']")).await);
+    rma
+}
+
+/// A form posted without its CSRF field is refused and changes nothing.
+async fn csrf_steps(c: &Client, app: &common::App, base: &str) {
+    visit(c, base, "/orders/SO-000003", None).await;
+    let status = text_of(c, "#order-status").await;
+    c.execute(
+        "document.querySelector(\"form[action$='/hold'] input[name=csrf]\").remove();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(c, "form[action$='/hold'] button[type=submit]").await;
+    wait_text(c, "main", "This form could not be verified").await;
+    assert_eq!(text_of(c, "h1").await, "Form expired");
+    check_page(c, "csrf refusal").await;
+    shot(c, "csrf-refused").await;
+    let order = app.store.get_order("SO-000003").await.unwrap().unwrap();
+    assert_ne!(order.status.as_str(), "on_hold", "nothing changed");
+    visit(c, base, "/orders/SO-000003", None).await;
+    assert_eq!(text_of(c, "#order-status").await, status);
 }
 
 /// How far the page scrolls sideways (0 when everything fits the window).

@@ -836,7 +836,7 @@ async fn api_keys_and_users_are_listed_and_keys_revoked() {
         let users = s.get("/api/v1/users").await.body;
         assert_eq!(
             users,
-            json!([{"id": users[0]["id"], "username": "pat", "role": "support"}])
+            json!([{"id": users[0]["id"], "username": "pat", "role": "support", "disabled": false}])
         );
 
         // The scanner key works, is forbidden here, and stops working once revoked.
