@@ -641,9 +641,10 @@ async fn pack_page(
                     humanize(fo.status.as_str()).to_lowercase()
                 ))
             }
-            FulfillmentStatus::Packed => {
-                Some(format!("{} is packed: print the slips and ship it.", fo.id))
-            }
+            FulfillmentStatus::Packed => Some(format!(
+                "{} is packed: print its label and packing slips.",
+                fo.id
+            )),
             FulfillmentStatus::Shipped => Some(format!("{} has shipped.", fo.id)),
             FulfillmentStatus::Cancelled | FulfillmentStatus::OnHold => Some(format!(
                 "{} is {}: there is nothing to pack.",
@@ -1002,6 +1003,26 @@ pub(crate) async fn pack(
     }
 }
 
+/// The packed boxes as one shipment, with the service the API would choose. The back
+/// office books with no outside carrier itself: a service of one is refused, naming it, and
+/// ships from the order page with its tracking number.
+async fn ship_packed(
+    s: &WebState,
+    auth: &Auth,
+    fo: &FulfillmentOrder,
+) -> Result<Outcome<ordo_store::Created<ordo_domain::shipment::Shipment>>, StoreError> {
+    let input = ShipmentInput {
+        fulfillment_order: Some(fo.id.clone()),
+        carrier: None,
+        service: None,
+        tracking_number: None,
+        packages: vec![],
+    };
+    let mut shipment = input.validate()?;
+    ordo_http::routes::shipments::auto_service(s.store.as_ref(), |_| false, &mut shipment).await?;
+    s.store.create_shipment(shipment, &auth.context()).await
+}
+
 /// `POST /packing/{fo}/label`: ships the packed boxes with the service chosen as the API
 /// chooses it (the cheapest configured one that takes the parcels and what is inside), and
 /// opens the label for printing.
@@ -1014,29 +1035,18 @@ pub(crate) async fn label(
     let Posted { auth, form } = p;
     auth.require(Permission::WriteStock)?;
     let (fo, _) = load(&s, &id).await?;
-    let input = ShipmentInput {
-        fulfillment_order: Some(fo.id.clone()),
-        carrier: None,
-        service: None,
-        tracking_number: None,
-        packages: vec![],
-    };
-    let result = match input.validate() {
-        Ok(mut shipment) => {
-            // The back office books with no outside carrier itself: a service of one is
-            // refused here, naming it, and shipped from the order page with its number.
-            match ordo_http::routes::shipments::auto_service(
-                s.store.as_ref(),
-                |_| false,
-                &mut shipment,
-            )
-            .await
-            {
-                Ok(()) => s.store.create_shipment(shipment, &auth.context()).await,
-                Err(e) => Err(e),
-            }
-        }
-        Err(p) => Err(StoreError::Problem(p)),
+    // The bench labels what it packed; anything else ships from the order page.
+    let result = if fo.status != FulfillmentStatus::Packed {
+        Err(StoreError::Problem(Problem::Conflict {
+            message: format!(
+                "{} is {}, not packed: pack it first",
+                fo.id,
+                humanize(fo.status.as_str()).to_lowercase()
+            ),
+            current: Some(fo.status.as_str().into()),
+        }))
+    } else {
+        ship_packed(&s, &auth, &fo).await
     };
     match result {
         Ok(Outcome::Done(created)) => {
