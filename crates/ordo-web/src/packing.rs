@@ -282,6 +282,8 @@ struct SuggestedBox {
 struct Suggestion {
     boxes: Vec<SuggestedBox>,
     refusal: Option<String>,
+    /// Planned in the box the packer chose rather than the cheapest.
+    chosen: bool,
 }
 
 impl Suggestion {
@@ -498,6 +500,7 @@ async fn suggest(
     fo: &FulfillmentOrder,
     products: &HashMap<String, Product>,
     boxes: &[BoxType],
+    chosen: &str,
 ) -> WebResult<Suggestion> {
     let policies = s.store.packing_policies(&fo.location).await?;
     let input = PackInput {
@@ -509,7 +512,7 @@ async fn suggest(
                 quantity: Some(q),
             })
             .collect(),
-        boxes: None,
+        boxes: (!chosen.is_empty()).then(|| vec![chosen.to_string()]),
         weight_g: None,
     };
     let now = OffsetDateTime::now_utc();
@@ -538,10 +541,12 @@ async fn suggest(
                     })
                     .collect(),
                 refusal: None,
+                chosen: !chosen.is_empty(),
             },
             Err(p) => {
                 let (text, details) = crate::error::describe(&p);
                 Suggestion {
+                    chosen: !chosen.is_empty(),
                     boxes: vec![],
                     refusal: Some(
                         std::iter::once(text)
@@ -594,6 +599,7 @@ async fn pack_page(
     auth: &Auth,
     id: &str,
     fb: Option<PackFeedback>,
+    chosen_box: Option<String>,
 ) -> WebResult<(PackPage, bool)> {
     let (fo, order) = load(s, id).await?;
     let products = products_of(s, &fo).await?;
@@ -677,14 +683,17 @@ async fn pack_page(
             .and_then(|f| f.values.as_ref())
             .map(|v| v.raw(field).trim().to_string())
     };
-    let chosen_box = kept("box").unwrap_or_default();
+    // The box the packer chose (kept from a refused pack, or previewed), else the planner's.
+    let chosen_box = chosen_box
+        .or_else(|| kept("box").filter(|b| !b.is_empty()))
+        .unwrap_or_default();
     let box_types = if can_pack {
         s.store.box_types().await?
     } else {
         vec![]
     };
     let suggestion = if can_pack {
-        Some(suggest(s, &order, &fo, &products, &box_types).await?)
+        Some(suggest(s, &order, &fo, &products, &box_types, &chosen_box).await?)
     } else {
         None
     };
@@ -750,14 +759,26 @@ async fn pack_page(
     Ok((p, had_flash))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ShowQuery {
+    /// A box the packer chose: the suggestion shows how the items go into it.
+    #[serde(rename = "box")]
+    chosen: Option<String>,
+}
+
 /// `GET /packing/{fo}`: the items to scan, or what was packed.
 pub(crate) async fn show(
     State(s): State<WebState>,
     auth: Auth,
     Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
-    let (p, had_flash) = pack_page(&s, &auth, &id, None).await?;
+    let chosen = q
+        .chosen
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty());
+    let (p, had_flash) = pack_page(&s, &auth, &id, None, chosen).await?;
     page_with_inline_flash(had_flash, &p)
 }
 
@@ -768,7 +789,7 @@ async fn answer(
     status: StatusCode,
     fb: PackFeedback,
 ) -> WebResult {
-    let (p, had_flash) = pack_page(s, auth, id, Some(fb)).await?;
+    let (p, had_flash) = pack_page(s, auth, id, Some(fb), None).await?;
     let mut r = page_with_inline_flash(had_flash, &p)?;
     *r.status_mut() = status;
     Ok(r)

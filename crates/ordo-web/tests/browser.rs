@@ -1404,6 +1404,17 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
         .select_by_value(other)
         .await
         .unwrap();
+    // The plan follows the choice at once, still before anything is packed.
+    wait_text(
+        c,
+        "#suggestion-h",
+        &format!("Packing in the box chosen: {other}"),
+    )
+    .await;
+    assert!(text_of(c, "#suggestion").await.contains("FRAGILE"));
+    assert!(app.store.get_packing(&fo).await.unwrap().is_none());
+    assert_same_page(c, "box chosen").await;
+    shot(c, "pack-box-chosen").await;
     c.execute("document.getElementById('pack-weight').focus();", vec![])
         .await
         .unwrap();

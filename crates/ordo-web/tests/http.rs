@@ -4997,6 +4997,20 @@ async fn the_bench_prints_labels_and_the_dock_closes_manifests() {
         "{}",
         page.body
     );
+    let chosen = w.get("/packing/SO-000001-1?box=L").await;
+    assert!(
+        chosen
+            .body
+            .contains("Packing in the box chosen: <span id=\"suggested-boxes\">L</span>"),
+        "{}",
+        chosen.body
+    );
+    let unknown = w.get("/packing/SO-000001-1?box=NOPE").await;
+    assert!(
+        unknown.body.contains("unknown box type NOPE"),
+        "{}",
+        unknown.body
+    );
     assert!(
         app.store
             .get_packing("SO-000001-1")
