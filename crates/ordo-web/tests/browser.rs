@@ -1609,6 +1609,10 @@ async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/manifests", None).await;
     assert!(exists(c, "tr[data-manifest='MF-000001'] a.manifest-pdf").await);
     assert!(!exists(c, ".close-manifest").await);
+
+    // The day's picking, packing and shipping left the ledger consistent.
+    let report = app.store.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.discrepancies);
 }
 
 /// Closes the tabs a link opened, back on the first one.

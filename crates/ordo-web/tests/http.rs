@@ -5199,4 +5199,6 @@ async fn the_bench_prints_labels_and_the_dock_closes_manifests() {
         "{}",
         r.body
     );
+    let report = app.store.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.discrepancies);
 }
