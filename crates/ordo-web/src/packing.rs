@@ -33,13 +33,15 @@ use crate::error::{WebError, WebResult, sentence};
 use crate::form::{FormData, encode};
 use crate::fulfillment::{is_htmx, lines_text};
 use crate::orders::Opt;
-use crate::picking::{Feedback, parse_tote_code, tote_order};
+use crate::picking::{Feedback, parse_tote_code, tote_codes, tote_order};
 use crate::session::{Auth, Posted};
 use crate::shipments::{carrier_name, label_href};
 use crate::view::{PageCtx, fmt_time, group, humanize, page, page_with_inline_flash};
 
 const MAX_QUANTITY: i64 = 10_000;
 const LIST_SIZE: i64 = 50;
+/// Pick jobs read to tell the totes of the orders waiting at the bench.
+const RECENT_JOBS: i64 = 50;
 
 /// What the pack bench may still pack (the store decides; this only chooses the screen).
 fn packable(f: &FulfillmentOrder) -> bool {
@@ -59,6 +61,8 @@ pub(crate) struct FindQuery {
 
 struct FoRow {
     id: String,
+    /// The tote it was picked into (`PL-000001-T2`), when a recent pick job holds it.
+    tote: String,
     order: String,
     location: String,
     lines: String,
@@ -70,6 +74,7 @@ impl FoRow {
     fn new(f: &FulfillmentOrder) -> Self {
         FoRow {
             id: f.id.clone(),
+            tote: String::new(),
             order: f.order.clone(),
             location: f.location.clone(),
             lines: lines_text(&f.lines),
@@ -188,7 +193,31 @@ pub(crate) async fn find(
             }
         }
     }
-    let (ready, ready_more) = fos_with(&s, FulfillmentStatus::Picked).await?;
+    let (mut ready, ready_more) = fos_with(&s, FulfillmentStatus::Picked).await?;
+    // Which tote each waiting order sits in, from the recent pick jobs (newest first, so a
+    // re-picked order shows its latest tote).
+    let jobs = s
+        .store
+        .list_pick_jobs(
+            None,
+            None,
+            &PageRequest {
+                limit: Some(RECENT_JOBS),
+                cursor: None,
+            },
+        )
+        .await?;
+    let mut totes: HashMap<String, String> = HashMap::new();
+    for job in &jobs.items {
+        for (fo, code) in tote_codes(job) {
+            totes.entry(fo).or_insert(code);
+        }
+    }
+    for row in &mut ready {
+        if let Some(code) = totes.get(&row.id) {
+            row.tote = code.clone();
+        }
+    }
     let (packed, _) = fos_with(&s, FulfillmentStatus::Packed).await?;
     let p = FindPage {
         ctx: PageCtx::new(&auth, "packing"),

@@ -1351,6 +1351,12 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
     shot_at(c, "#totes", "pick-job-totes").await;
 
     visit(c, base, "/packing", None).await;
+    assert_eq!(
+        text_of(c, &format!("#ready tr[data-fo='{fo}'] .tote-code")).await,
+        code,
+        "the bench sees which tote holds it"
+    );
+    shot_at(c, "#ready", "packing-ready-totes").await;
     assert_touch_targets(c, "#find-q, .find-box button", "pack bench search").await;
     scan_keys(c, "find-q", &code).await;
     wait_navigated(c, "/packing").await;
