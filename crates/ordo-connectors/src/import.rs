@@ -4,7 +4,7 @@
 //! `(channel, external_id)`.
 
 use ordo_domain::Problem;
-use ordo_domain::order::{HoldReason, OrderStatus, PaymentInput, Transition};
+use ordo_domain::order::{HoldReason, OrderStatus, PaymentInput, Transition, UnmappedLine};
 use ordo_store::{OrderChange, Outcome, StoreError, WriteContext};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -32,9 +32,18 @@ pub enum Imported {
     Released {
         number: String,
     },
-    /// Kept back until its items are mapped to Ordo SKUs (or its data fixed).
+    /// Kept back until its data is fixed: nothing was captured.
     NeedsAttention {
         reason: String,
+    },
+    /// Captured on hold `unmapped_sku`: these channel items have no Ordo SKU yet.
+    HeldUnmapped {
+        number: String,
+        unmapped: Vec<String>,
+    },
+    /// Its last unmapped item was mapped: the order is released.
+    Mapped {
+        number: String,
     },
     /// Nothing to do: cancelled or completed on the channel before Ordo ever saw it.
     Skipped {
@@ -81,45 +90,33 @@ pub async fn import_order(
     let ctx = context(&state.channel);
     match order.state {
         ChannelOrderState::Cancelled | ChannelOrderState::Closed => {
-            state.release_attention_if_any(&order.external_id).await?;
-            let Some(known) = existing(state, &order.external_id).await? else {
-                return Ok(Imported::Skipped {
-                    reason: format!(
-                        "{} on the channel before it was imported",
-                        if order.state == ChannelOrderState::Cancelled {
-                            "cancelled"
-                        } else {
-                            "completed"
-                        }
-                    ),
-                });
+            let what = if order.state == ChannelOrderState::Cancelled {
+                "cancelled"
+            } else {
+                "completed"
             };
-            if order.state == ChannelOrderState::Closed || known.status == OrderStatus::Cancelled {
-                return Ok(Imported::AlreadyKnown {
-                    number: known.number,
+            if order.state == ChannelOrderState::Closed {
+                state.release_attention_if_any(&order.external_id).await?;
+                return Ok(match existing(state, &order.external_id).await? {
+                    Some(known) => Imported::AlreadyKnown {
+                        number: known.number,
+                    },
+                    None => Imported::Skipped {
+                        reason: format!("{what} on the channel before it was imported"),
+                    },
                 });
             }
-            let change = OrderChange {
-                transition: Transition::Cancel,
-                hold_reason: None,
-                note: Some("cancelled on the channel".into()),
-            };
-            return match store.transition_order(&known.number, change, &ctx).await {
-                Ok(_) => Ok(Imported::Cancelled {
-                    number: known.number,
-                }),
-                // Already shipped here: the channel's cancellation cannot undo that; the
-                // operator sees the order as shipped and handles it as a return.
-                Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
-                    number: known.number,
-                }),
-                Err(e) => Err(e.into()),
-            };
+            return cancel_on_channel(state, &order.external_id, what).await;
         }
         ChannelOrderState::Open | ChannelOrderState::PaymentPending => {}
     }
 
     if let Some(known) = existing(state, &order.external_id).await? {
+        if !known.unmapped_lines.is_empty() && known.status != OrderStatus::Cancelled {
+            return map_waiting_lines(state, &order, known).await;
+        }
+        // Its items may have been mapped on the order itself since it was listed.
+        state.release_attention_if_any(&order.external_id).await?;
         return release_if_paid(state, &order, known).await;
     }
 
@@ -148,17 +145,19 @@ pub async fn import_order(
         };
         match resolved {
             Some(s) => line.sku = Some(s),
-            None => unmapped.push(if sku.is_empty() {
-                listing.unwrap_or_else(|| format!("line {}", i + 1))
-            } else {
-                sku
-            }),
+            None => {
+                let channel_ref = if sku.is_empty() {
+                    listing.unwrap_or_else(|| format!("line {}", i + 1))
+                } else {
+                    sku
+                };
+                line.sku = Some(unmapped_placeholder(&channel_ref));
+                unmapped.push(UnmappedLine {
+                    line_no: i as i32 + 1,
+                    channel_ref,
+                });
+            }
         }
-    }
-    if !unmapped.is_empty() {
-        let reason = format!("no Ordo SKU for {}", unmapped.join(", "));
-        hold(state, &order, unmapped, &reason).await?;
-        return Ok(Imported::NeedsAttention { reason });
     }
     let address = input.shipping_address.get_or_insert_with(Default::default);
     let addressless = address.line1.is_none() || address.country.is_none();
@@ -187,7 +186,10 @@ pub async fn import_order(
         payment.status = Some("pending".into());
     }
     let new = match input.validate(OffsetDateTime::now_utc()) {
-        Ok(new) => new,
+        Ok(mut new) => {
+            new.unmapped_lines = unmapped.clone();
+            new
+        }
         Err(problem) => {
             let reason = describe(&problem);
             hold(state, &order, Vec::new(), &reason).await?;
@@ -206,13 +208,158 @@ pub async fn import_order(
         }
         Err(e) => return Err(e.into()),
     };
-    state.release_attention_if_any(&order.external_id).await?;
     let number = created.value.number.clone();
+    if unmapped.is_empty() {
+        state.release_attention_if_any(&order.external_id).await?;
+    } else {
+        // Captured and holding its mapped items' stock; listed until every item is mapped.
+        hold_unmapped(state, &order, &number, &unmapped).await?;
+    }
     if created.created {
         state.count("orders_imported", 1).await?;
-        Ok(Imported::Created { number })
-    } else {
-        Ok(Imported::AlreadyKnown { number })
+    }
+    Ok(match (created.created, unmapped.is_empty()) {
+        (_, false) => Imported::HeldUnmapped {
+            number,
+            unmapped: unmapped.into_iter().map(|u| u.channel_ref).collect(),
+        },
+        (true, true) => Imported::Created { number },
+        (false, true) => Imported::AlreadyKnown { number },
+    })
+}
+
+/// What an unmapped line's `sku` holds until it is mapped: never a valid product's SKU by
+/// accident (the prefix), within the SKU rules (no whitespace, at most 64 characters).
+fn unmapped_placeholder(channel_ref: &str) -> String {
+    let cleaned: String = channel_ref
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(54)
+        .collect();
+    format!("unmapped:{cleaned}")
+}
+
+/// Maps the lines of a held order whose channel references now resolve to an Ordo SKU (a
+/// mapping was added or a product created since); the store releases the order with its
+/// last line.
+async fn map_waiting_lines(
+    state: &ChannelState,
+    order: &ChannelOrder,
+    known: ordo_domain::order::Order,
+) -> Result<Imported, ImportError> {
+    let store = state.store().clone();
+    let refs: Vec<&str> = known
+        .unmapped_lines
+        .iter()
+        .map(|u| u.channel_ref.as_str())
+        .collect();
+    let mapped = state.mapped_skus(&refs).await?;
+    let mut current = known.clone();
+    for waiting in &known.unmapped_lines {
+        let sku = match mapped.get(&waiting.channel_ref) {
+            Some(s) => Some(s.clone()),
+            None if store.get_product(&waiting.channel_ref).await?.is_some() => {
+                Some(waiting.channel_ref.clone())
+            }
+            None => None,
+        };
+        let Some(sku) = sku else { continue };
+        match store
+            .map_order_line(
+                &known.number,
+                waiting.line_no,
+                &sku,
+                &context(&state.channel),
+            )
+            .await
+        {
+            Ok(Outcome::Done(order)) => current = order,
+            Ok(Outcome::Replayed { .. }) => unreachable!("no idempotency key"),
+            // Mapped meanwhile, or the SKU is already on the order: it stays listed.
+            Err(StoreError::Problem(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if current.unmapped_lines.is_empty() {
+        state.release_attention_if_any(&order.external_id).await?;
+        return match release_if_paid(state, order, current).await? {
+            Imported::AlreadyKnown { number } => Ok(Imported::Mapped { number }),
+            other => Ok(other),
+        };
+    }
+    let unmapped: Vec<UnmappedLine> = current.unmapped_lines.clone();
+    hold_unmapped(state, order, &current.number, &unmapped).await?;
+    Ok(Imported::HeldUnmapped {
+        number: current.number,
+        unmapped: unmapped.into_iter().map(|u| u.channel_ref).collect(),
+    })
+}
+
+async fn hold_unmapped(
+    state: &ChannelState,
+    order: &ChannelOrder,
+    number: &str,
+    unmapped: &[UnmappedLine],
+) -> Result<(), StateError> {
+    let refs: Vec<String> = unmapped.iter().map(|u| u.channel_ref.clone()).collect();
+    state
+        .hold_for_attention(&Attention {
+            external_id: order.external_id.clone(),
+            reason: format!(
+                "no Ordo SKU for {}; order {number} is on hold until it is mapped",
+                refs.join(", ")
+            ),
+            unmapped: refs,
+            number: Some(number.to_string()),
+            since: OffsetDateTime::now_utc(),
+            order: order.clone(),
+        })
+        .await
+}
+
+/// The channel cancelled (or deleted) the order: cancelled here too, its stock released;
+/// refused only once it has shipped, which the channel cannot undo.
+pub async fn cancel_on_channel(
+    state: &ChannelState,
+    external_id: &str,
+    what: &str,
+) -> Result<Imported, ImportError> {
+    state.release_attention_if_any(external_id).await?;
+    let Some(known) = existing(state, external_id).await? else {
+        return Ok(Imported::Skipped {
+            reason: format!("{what} on the channel before it was imported"),
+        });
+    };
+    if known.status == OrderStatus::Cancelled {
+        return Ok(Imported::AlreadyKnown {
+            number: known.number,
+        });
+    }
+    let change = OrderChange {
+        transition: Transition::Cancel,
+        hold_reason: None,
+        note: Some(format!("{what} on the channel")),
+    };
+    match state
+        .store()
+        .transition_order(&known.number, change, &context(&state.channel))
+        .await
+    {
+        Ok(_) => Ok(Imported::Cancelled {
+            number: known.number,
+        }),
+        // Already shipped here: the operator sees the order as shipped and handles it as
+        // a return.
+        Err(StoreError::Problem(Problem::Conflict { .. })) => Ok(Imported::AlreadyKnown {
+            number: known.number,
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -260,6 +407,7 @@ async fn hold(
             external_id: order.external_id.clone(),
             unmapped,
             reason: reason.to_string(),
+            number: None,
             since: OffsetDateTime::now_utc(),
             order: order.clone(),
         })
@@ -375,9 +523,13 @@ pub async fn import_file(
     for (i, order) in parsed.orders.into_iter().enumerate() {
         match import_order(state, order).await? {
             Imported::Created { .. } => report.created += 1,
-            Imported::AlreadyKnown { .. } | Imported::Released { .. } => report.already_known += 1,
+            Imported::AlreadyKnown { .. } | Imported::Released { .. } | Imported::Mapped { .. } => {
+                report.already_known += 1
+            }
             Imported::Cancelled { .. } => report.cancelled += 1,
-            Imported::NeedsAttention { .. } => report.needs_attention += 1,
+            Imported::NeedsAttention { .. } | Imported::HeldUnmapped { .. } => {
+                report.needs_attention += 1
+            }
             Imported::Skipped { .. } => report.skipped += 1,
         }
         progress(i + 1, total);

@@ -70,7 +70,8 @@ pub struct SyncStatus {
     pub trackings_pushed: u64,
 }
 
-/// An order kept back because some of its lines name items with no Ordo SKU.
+/// A channel order that needs an operator: captured on hold because some of its lines name
+/// items with no Ordo SKU, or kept back because Ordo refuses its data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attention {
     pub external_id: String,
@@ -78,6 +79,9 @@ pub struct Attention {
     pub unmapped: Vec<String>,
     /// Why it is kept back, in words an operator can act on.
     pub reason: String,
+    /// The Ordo order, when it was captured on hold (`unmapped_sku`).
+    #[serde(default)]
+    pub number: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub since: OffsetDateTime,
     pub order: ChannelOrder,

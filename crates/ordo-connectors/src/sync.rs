@@ -225,7 +225,9 @@ impl Connectors {
                 match import_order(&state, order).await? {
                     Imported::Created { .. } => report.created += 1,
                     Imported::Cancelled { .. } => report.cancelled += 1,
-                    Imported::NeedsAttention { .. } => report.needs_attention += 1,
+                    Imported::NeedsAttention { .. } | Imported::HeldUnmapped { .. } => {
+                        report.needs_attention += 1
+                    }
                     _ => {}
                 }
             }

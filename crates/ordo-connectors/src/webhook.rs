@@ -54,6 +54,14 @@ fn dialect(kind: ConnectorKind) -> Dialect {
     }
 }
 
+/// Deletion topics carry only the order's id (`{"id": 123}`): the order is cancelled.
+fn deletes(kind: ConnectorKind, topic: &str) -> bool {
+    match kind {
+        ConnectorKind::Woocommerce => topic == "order.deleted",
+        _ => topic == "orders/delete",
+    }
+}
+
 fn acts_on(kind: ConnectorKind, topic: &str) -> bool {
     match kind {
         ConnectorKind::Woocommerce => {
@@ -112,6 +120,22 @@ pub async fn receive(
         return Ok(WebhookOutcome::Duplicate);
     }
     let topic = header(names.topic).unwrap_or_default();
+    if deletes(kind, &topic) {
+        let id = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("id").and_then(deleted_id))
+            .ok_or_else(|| WebhookRefusal::Malformed("a deletion names the order's id".into()))?;
+        let imported = crate::import::cancel_on_channel(&state, &id, "deleted")
+            .await
+            .map_err(|e| WebhookRefusal::Failed(e.to_string()))?;
+        if let Some(delivery) = &delivery {
+            state
+                .first_delivery(delivery)
+                .await
+                .map_err(|e| WebhookRefusal::Failed(e.to_string()))?;
+        }
+        return Ok(WebhookOutcome::Imported(imported));
+    }
     if !acts_on(kind, &topic) {
         return Ok(WebhookOutcome::Ignored { topic });
     }
@@ -135,6 +159,15 @@ pub async fn receive(
             .map_err(|e| WebhookRefusal::Failed(e.to_string()))?;
     }
     Ok(WebhookOutcome::Imported(imported))
+}
+
+/// Ids as the channels send them: a JSON number (kept exactly, even above 2^53) or a string.
+fn deleted_id(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Number(n) if n.is_u64() => Some(n.to_string()),
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
 }
 
 fn is_ping(body: &[u8]) -> bool {

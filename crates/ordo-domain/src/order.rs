@@ -107,10 +107,12 @@ pub enum HoldReason {
     Manual,
     /// An exchange's replacement, waiting until the returned goods arrive.
     AwaitingReturn,
+    /// A channel order with items no Ordo SKU is mapped to; released once every one is.
+    UnmappedSku,
 }
 
 impl HoldReason {
-    pub const ALL: [HoldReason; 8] = [
+    pub const ALL: [HoldReason; 9] = [
         HoldReason::PaymentPending,
         HoldReason::FraudReview,
         HoldReason::AddressInvalid,
@@ -119,6 +121,7 @@ impl HoldReason {
         HoldReason::RoutingRule,
         HoldReason::Manual,
         HoldReason::AwaitingReturn,
+        HoldReason::UnmappedSku,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,6 +133,7 @@ impl HoldReason {
             HoldReason::RoutingRule => "routing_rule",
             HoldReason::Manual => "manual",
             HoldReason::AwaitingReturn => "awaiting_return",
+            HoldReason::UnmappedSku => "unmapped_sku",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -342,6 +346,17 @@ pub struct NewOrder {
     pub tags: Vec<String>,
     pub notes: Option<String>,
     pub priority: i32,
+    /// Lines whose `sku` is still the channel's reference because no Ordo SKU is mapped
+    /// to it: only channel imports set them, and the order is held until they are mapped.
+    pub unmapped_lines: Vec<UnmappedLine>,
+}
+
+/// A line of a channel order that no Ordo SKU is mapped to yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnmappedLine {
+    pub line_no: i32,
+    /// The channel's SKU or listing id, as the channel sent it.
+    pub channel_ref: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -575,6 +590,7 @@ impl OrderInput {
                 tags: self.tags,
                 notes: self.notes,
                 priority: self.priority.unwrap_or(0),
+                unmapped_lines: Vec::new(),
             }
         })
     }
@@ -645,6 +661,12 @@ pub struct Order {
     /// The allocation state, also kept while the order is on hold.
     pub fill_status: OrderStatus,
     pub hold_reason: Option<HoldReason>,
+    /// While a routing rule holds the order: the rule's name (`GET /orders/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_rule: Option<String>,
+    /// While a routing rule holds the order: the reason the rule gives (`GET /orders/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_note: Option<String>,
     pub cancel_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -666,6 +688,9 @@ pub struct Order {
     pub priority: i32,
     pub totals: OrderTotals,
     pub lines: Vec<OrderLine>,
+    /// Channel items not yet mapped to an Ordo SKU (see [`HoldReason::UnmappedSku`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_lines: Vec<UnmappedLine>,
     /// One per location shipping part of the order, including finished and cancelled ones.
     pub fulfillment_orders: Vec<crate::fulfillment::FulfillmentOrder>,
 }

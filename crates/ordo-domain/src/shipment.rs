@@ -313,6 +313,9 @@ pub struct Shipment {
     pub tracking_number: String,
     pub status: ShipmentStatus,
     pub packages: Vec<Package>,
+    /// Where each package's 4×6 label is printed from, in the order of `packages`.
+    #[serde(default)]
+    pub labels: Vec<LabelLinks>,
     pub lines: Vec<FulfillmentLine>,
     pub tracking: Vec<TrackingEvent>,
     /// How the service was chosen: the chosen quote and every alternative with why not.
@@ -323,6 +326,35 @@ pub struct Shipment {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
+}
+
+/// The label URLs of one package of a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelLinks {
+    /// The package's number (1-based).
+    pub package: u32,
+    /// `/api/v1/shipments/{id}/label.pdf?package=n`
+    pub pdf: String,
+    /// `/api/v1/shipments/{id}/label.zpl?package=n`
+    pub zpl: String,
+}
+
+/// The label URLs of every package of shipment `id`; a shipment always has a label, so one
+/// without recorded packages still gets the first.
+pub fn label_links(id: &str, packages: &[Package]) -> Vec<LabelLinks> {
+    let numbers: Vec<u32> = if packages.is_empty() {
+        vec![1]
+    } else {
+        packages.iter().map(|p| p.number).collect()
+    };
+    numbers
+        .into_iter()
+        .map(|n| LabelLinks {
+            package: n,
+            pdf: format!("/api/v1/shipments/{id}/label.pdf?package={n}"),
+            zpl: format!("/api/v1/shipments/{id}/label.zpl?package={n}"),
+        })
+        .collect()
 }
 
 pub fn shipment_number(n: i64) -> String {

@@ -35,6 +35,9 @@ pub trait CarrierAdapter: Send + Sync {
     fn carrier(&self) -> &str;
     /// Books the parcels; an error refuses the shipment and nothing is written.
     async fn book(&self, request: &BookingRequest) -> Result<Booking, ApiError>;
+    /// Cancels the label of a booked shipment not yet handed over (aggregators refund
+    /// it); an error refuses the void and nothing is written.
+    async fn void(&self, tracking_number: &str) -> Result<(), ApiError>;
 }
 
 /// The adapters registered at start-up, by carrier code.
@@ -71,6 +74,16 @@ mod tests {
                 tracking_number: format!("ACME-{}", request.reference),
             })
         }
+        async fn void(&self, tracking_number: &str) -> Result<(), ApiError> {
+            if tracking_number.starts_with("ACME-") {
+                Ok(())
+            } else {
+                Err(ApiError::field(
+                    "tracking_number",
+                    format!("{tracking_number} was not booked with acme"),
+                ))
+            }
+        }
     }
 
     #[tokio::test]
@@ -103,10 +116,10 @@ mod tests {
                 height_mm: None,
             }],
         };
-        assert_eq!(
-            acme.book(&request).await.unwrap().tracking_number,
-            "ACME-SO-000001-1"
-        );
+        let booked = acme.book(&request).await.unwrap().tracking_number;
+        assert_eq!(booked, "ACME-SO-000001-1");
+        acme.void(&booked).await.expect("its own label voids");
+        assert!(acme.void("OR000000017DE").await.is_err());
         let empty = BookingRequest {
             parcels: vec![],
             ..request

@@ -95,6 +95,30 @@ impl ApiError {
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }
+    pub fn is_conflict(&self) -> bool {
+        self.status == StatusCode::CONFLICT
+    }
+    /// Renames field paths (`None` keeps a path as it is), e.g. to name fields as a
+    /// narrower request body than the validated one spells them.
+    pub fn map_fields(self, rename: impl Fn(&str) -> Option<String>) -> Self {
+        if self.errors.is_empty() {
+            return self;
+        }
+        let errors = self
+            .errors
+            .into_iter()
+            .map(|mut e| {
+                if let Some(f) = rename(&e.field) {
+                    e.field = f;
+                }
+                e
+            })
+            .collect();
+        Self {
+            current: self.current,
+            ..Self::invalid(errors)
+        }
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -128,7 +128,7 @@ impl Modify for SecurityAddon {
         catalog::list_locations, catalog::get_location, catalog::post_location, catalog::put_location,
         catalog::list_channels, catalog::get_channel, catalog::post_channel, catalog::put_channel, catalog::channel_availability,
         inventory::list_balances, inventory::list_movements, inventory::adjust, inventory::move_stock, inventory::count, inventory::verify,
-        orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events,
+        orders::capture, orders::list_orders, orders::get_order, orders::cancel, orders::hold, orders::release, orders::order_events, orders::map_line,
         events::list_events,
         fulfillment::list, fulfillment::get, fulfillment::move_to, fulfillment::split, fulfillment::merge,
         fulfillment::submit, fulfillment::accept, fulfillment::reject,
@@ -136,12 +136,13 @@ impl Modify for SecurityAddon {
         shipments::label_pdf, shipments::label_zpl, shipments::list_services, shipments::put_services,
         shipments::close_manifest, shipments::list_manifests, shipments::manifest_pdf, shipments::manifest_csv,
         picking::get_layout, picking::put_layout, picking::put_bin, picking::get_sku_bins, picking::put_sku_bins,
-        picking::create, picking::list, picking::get, picking::pick, picking::print_pdf,
-        packing::list_box_types, packing::put_box_type, packing::pack, packing::get_packing, packing::packing_slip,
+        picking::create, picking::list, picking::get, picking::next, picking::tote, picking::pick, picking::print_pdf,
+        packing::list_box_types, packing::put_box_type, packing::pack, packing::pack_plan, packing::pack_scan, packing::get_packing, packing::packing_slip,
         packing::get_policies, packing::put_policies, packing::get_location_policies, packing::put_location_policies,
         returns::create, returns::list, returns::get, returns::approve, returns::reject, returns::ship,
         returns::close, returns::receive, returns::grade, returns::issue_label, returns::label_pdf, returns::label_zpl, returns::get_policy, returns::put_policy,
         routing::simulate, routing::replay, routing::get_rules, routing::put_rules, routing::rules_history,
+        routing::order_routing, routing::create_rule, routing::get_rule, routing::put_rule, routing::delete_rule, routing::reorder_rules,
         connectors::get_connection, connectors::put_connection, connectors::delete_connection,
         connectors::list_mappings, connectors::put_mapping, connectors::delete_mapping,
         connectors::list_attention, connectors::retry_attention, connectors::sync_status, connectors::run_sync,
@@ -252,6 +253,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}", get(orders::get_order))
         .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
         .route("/api/v1/orders/{id}/hold", post(orders::hold))
+        .route(
+            "/api/v1/orders/{id}/lines/{line_no}/sku",
+            axum::routing::put(orders::map_line),
+        )
         .route("/api/v1/orders/{id}/release", post(orders::release))
         .route("/api/v1/orders/{id}/events", get(orders::order_events))
         .route("/api/v1/events", get(events::list_events))
@@ -295,6 +300,8 @@ pub fn router(state: AppState) -> Router {
             get(picking::list).post(picking::create),
         )
         .route("/api/v1/pick-lists/{id}", get(picking::get))
+        .route("/api/v1/pick-lists/{id}/next", get(picking::next))
+        .route("/api/v1/pick-lists/{id}/totes/{tote}", get(picking::tote))
         .route("/api/v1/box-types", get(packing::list_box_types))
         .route(
             "/api/v1/packing-policies",
@@ -309,6 +316,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(packing::put_box_type),
         )
         .route("/api/v1/fulfillment-orders/{id}/pack", post(packing::pack))
+        .route(
+            "/api/v1/fulfillment-orders/{id}/pack-plan",
+            post(packing::pack_plan),
+        )
+        .route(
+            "/api/v1/fulfillment-orders/{id}/pack-scans",
+            post(packing::pack_scan),
+        )
         .route(
             "/api/v1/fulfillment-orders/{id}/packing",
             get(packing::get_packing),
@@ -415,13 +430,26 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(access::revoke_key),
         )
         .route("/api/v1/users", get(access::list_users))
+        .route("/api/v1/orders/{id}/routing", get(routing::order_routing))
         .route("/api/v1/routing/simulate", post(routing::simulate))
         .route("/api/v1/routing/replay", post(routing::replay))
         .route(
             "/api/v1/routing/rules",
-            get(routing::get_rules).put(routing::put_rules),
+            get(routing::get_rules)
+                .put(routing::put_rules)
+                .post(routing::create_rule),
         )
         .route("/api/v1/routing/rules/history", get(routing::rules_history))
+        .route(
+            "/api/v1/routing/rules/reorder",
+            post(routing::reorder_rules),
+        )
+        .route(
+            "/api/v1/routing/rules/{name}",
+            get(routing::get_rule)
+                .put(routing::put_rule)
+                .delete(routing::delete_rule),
+        )
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/docs", get(system::docs))
         .route("/api/docs/swagger-ui-bundle.js", get(system::swagger_js))

@@ -1012,6 +1012,14 @@ fn check(
     }
     let mut errors = Errors::default();
     for (i, line) in order.lines.iter().enumerate() {
+        if order
+            .unmapped_lines
+            .iter()
+            .any(|u| u.line_no == i as i32 + 1)
+        {
+            // Held until mapped: the channel's reference names no product.
+            continue;
+        }
         match active.get(&line.sku) {
             None => errors.add(
                 format!("lines[{i}].sku"),

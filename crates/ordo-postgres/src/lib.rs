@@ -342,6 +342,20 @@ impl Store for PgStore {
         })
         .await
     }
+    async fn map_order_line(
+        &self,
+        id_or_number: &str,
+        line_no: i32,
+        sku: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let (key, sku, ctx) = (id_or_number.to_string(), sku.to_string(), ctx.clone());
+        self.write(move |c| {
+            let (key, sku, ctx) = (key.clone(), sku.clone(), ctx.clone());
+            Box::pin(async move { ops::map_order_line(c, &key, line_no, &sku, &ctx).await })
+        })
+        .await
+    }
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>> {
         read!(self, |c| async {
             match reads::resolve_order(c, id_or_number).await? {
@@ -462,10 +476,10 @@ impl Store for PgStore {
     ) -> Result<Page<PickJob>> {
         read!(self, |c| reads::list_pick_jobs(c, location, status, page))
     }
-    async fn record_pick(
+    async fn record_pick_command(
         &self,
         id: &str,
-        input: PickInput,
+        input: PickCommand,
         ctx: &WriteContext,
     ) -> Result<Outcome<PickResult>> {
         let (id, ctx) = (id.to_string(), ctx.clone());
@@ -854,6 +868,15 @@ impl Store for PgStore {
             )
         })
         .await
+    }
+
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: time::OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let counts = read!(self, |c| reads::day_counts(c))?;
+        Ok(counts.orders_today(locations, now))
     }
 
     async fn close(&self) {

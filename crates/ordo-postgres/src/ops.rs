@@ -1688,6 +1688,18 @@ pub(crate) async fn add_tracking_event(
     update_shipment(c, &updated).await?;
     refresh_fill(c, order, at).await?;
     c.event(event_row.kind, Some(order), &ctx.actor, at, &event_row.data);
+    let doc: String = c
+        .query_one("SELECT doc FROM orders WHERE number = $1", &[&order])
+        .await?
+        .get(0);
+    if let Some((doc, flagged)) = ordo_store::plan_flag(&doc, &updated)? {
+        c.execute(
+            "UPDATE orders SET doc = $1, updated_at = $2 WHERE number = $3",
+            &[&doc, &at, &order],
+        )
+        .await?;
+        c.event(flagged.kind, Some(order), &ctx.actor, at, &flagged.data);
+    }
     let view = updated.view();
     remember(c, ctx, 200, &view).await?;
     Ok(Outcome::Done(view))
@@ -1781,4 +1793,100 @@ pub(crate) async fn close_manifest(
         value: manifest,
         created: true,
     }))
+}
+
+pub(crate) async fn map_order_line(
+    c: &mut Conn,
+    key: &str,
+    line_no: i32,
+    sku: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(c, ctx).await? {
+        return Ok(replay);
+    }
+    let Some(number) = reads::resolve_order(c, key).await? else {
+        return Err(Problem::NotFound(format!("order {key}")).into());
+    };
+    let active: Option<bool> = c
+        .query_opt("SELECT active FROM products WHERE sku = $1", &[&sku])
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    match active {
+        None => return Err(Problem::invalid("sku", format!("unknown SKU '{sku}'")).into()),
+        Some(false) => {
+            return Err(Problem::invalid("sku", format!("product '{sku}' is inactive")).into());
+        }
+        Some(true) => {}
+    }
+    // Stock rows before the order row, as every writer does.
+    let mut stock = lock_balances(c, &[sku.to_string()]).await?;
+    c.execute(
+        "SELECT 1 FROM orders WHERE number = $1 FOR UPDATE",
+        &[&number],
+    )
+    .await?;
+    let order = reads::load_order(c, number).await?;
+    let mapping = plan_line_mapping(&order, line_no, sku)?;
+    let at = now();
+    c.execute(
+        "UPDATE order_lines SET sku = $1 WHERE order_number = $2 AND line_no = $3",
+        &[&sku, &number, &line_no],
+    )
+    .await?;
+    c.execute(
+        "UPDATE orders SET doc = $1, updated_at = $2 WHERE number = $3",
+        &[&mapping.doc_json, &at, &number],
+    )
+    .await?;
+    c.event(
+        "order.line_mapped",
+        Some(number),
+        &ctx.actor,
+        at,
+        &mapping.event,
+    );
+    // The line now waits for its SKU like any backorder: stock at hand goes to waiting
+    // orders in their usual turn.
+    let mut routing = None;
+    let keys: Vec<(String, String)> = stock.keys().cloned().collect();
+    for key in keys {
+        let mut balance = stock[&key];
+        reallocate(
+            c,
+            &mut routing,
+            &key.0,
+            &key.1,
+            &mut balance,
+            &ctx.actor,
+            at,
+        )
+        .await?;
+        stock.insert(key, balance);
+    }
+    let inner = WriteContext {
+        actor: ctx.actor.clone(),
+        idempotency_key: None,
+    };
+    let num = order_number(number);
+    if mapping.release {
+        let change = OrderChange {
+            transition: Transition::Release,
+            hold_reason: None,
+            note: Some("every item is mapped to an Ordo SKU".into()),
+        };
+        transition(c, &num, &change, &inner).await?;
+    }
+    if mapping.hold_for_payment {
+        let change = OrderChange {
+            transition: Transition::Hold,
+            hold_reason: Some(HoldReason::PaymentPending),
+            note: Some("payment pending on the channel".into()),
+        };
+        transition(c, &num, &change, &inner).await?;
+    }
+    let order = reads::load_order(c, number).await?;
+    remember(c, ctx, 200, &order).await?;
+    Ok(Outcome::Done(order))
 }

@@ -19,7 +19,6 @@ use ordo_domain::Problem;
 use ordo_domain::catalog::{Location, Product};
 use ordo_domain::error::Errors;
 use ordo_domain::fulfillment::{FulfillmentLine, parse_fulfillment_order_id};
-use ordo_domain::inventory::{Reason, StockCommand, StockState, StockWrite};
 use ordo_domain::order::Order;
 use ordo_store::*;
 use ordo_warehouse::bins::LayoutConfig;
@@ -323,7 +322,7 @@ async fn lock_for_shortage(c: &mut Conn, numbers: &[i64]) -> Result<()> {
 pub(crate) async fn record_pick(
     c: &mut Conn,
     id: &str,
-    input: &PickInput,
+    input: &PickCommand,
     ctx: &WriteContext,
 ) -> Result<Outcome<PickResult>> {
     if let Some(replay) = ops::idempotent_replay(c, ctx).await? {
@@ -338,8 +337,12 @@ pub(crate) async fn record_pick(
     let job: PickJob = serde_json::from_str(row.try_get(0)?).map_err(internal)?;
     // A barcode is looked up among the products of the job's SKUs only.
     let mut owner = None;
-    let sku_given = input.sku.as_deref().is_some_and(|s| !s.trim().is_empty());
-    if let (Some(code), false) = (&input.barcode, sku_given) {
+    let sku_given = input
+        .pick
+        .sku
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty());
+    if let (Some(code), false) = (&input.pick.barcode, sku_given) {
         let skus: Vec<&str> = job
             .lists
             .iter()
@@ -361,6 +364,18 @@ pub(crate) async fn record_pick(
         owner = by_sku
             .into_values()
             .find(|p| p.barcode.as_deref() == Some(code.as_str()));
+        // A product off the list is a wrong item, which the answer explains, not an
+        // unknown barcode.
+        if owner.is_none()
+            && let Some(r) = c
+                .query_opt(
+                    "SELECT doc FROM products WHERE doc::jsonb ->> 'barcode' = $1 ORDER BY sku LIMIT 1",
+                    &[&code.as_str()],
+                )
+                .await?
+        {
+            owner = Some(serde_json::from_str(r.try_get(0)?).map_err(internal)?);
+        }
     }
     let action = resolve_pick(input.clone(), owner.as_ref())?;
     let at = now();
@@ -406,18 +421,11 @@ pub(crate) async fn record_pick(
         };
         ops::change_fulfillment(c, &change, &inner).await?;
     }
-    for (sku, units) in missing {
-        let write = StockWrite {
-            sku,
-            location: job.location.clone(),
-            command: StockCommand::Adjust {
-                state: StockState::OnHand,
-                delta: -units,
-            },
-            reason: Reason::Shrinkage,
-            reference: Some(format!("pick:{}", job.id)),
-        };
-        ops::write_stock(c, &write, &inner).await?;
+    let mut recount = None;
+    for write in shortage_writes(&job, &action, &missing) {
+        if let Outcome::Done(result) = ops::write_stock(c, &write, &inner).await? {
+            recount = recount.or(recount_of(&write, &result));
+        }
     }
     let picked = set_fulfillment_status(
         c,
@@ -450,6 +458,7 @@ pub(crate) async fn record_pick(
     let result = PickResult {
         job: outcome.job,
         update: outcome.update,
+        recount,
     };
     ops::remember(c, ctx, 200, &result).await?;
     Ok(Outcome::Done(result))

@@ -123,6 +123,16 @@ pub(crate) const BUMP_COUNTERS_SQL: &str = "INSERT INTO location_day_counts (loc
      ON CONFLICT (location) DO UPDATE SET orders = CASE WHEN location_day_counts.day = EXCLUDED.day \
      THEN location_day_counts.orders + EXCLUDED.orders ELSE EXCLUDED.orders END, day = EXCLUDED.day";
 
+/// Every day counter, unlocked: for reads that only explain routing.
+pub(crate) async fn day_counts(c: &mut Conn) -> Result<DayCounts> {
+    let rows = c
+        .query("SELECT location, day, orders FROM location_day_counts", &[])
+        .await?;
+    let mut counts = DayCounts::default();
+    counts.add_rows(&rows)?;
+    Ok(counts)
+}
+
 /// Locked day counters: location → (day, fulfillment orders routed there that day).
 #[derive(Default)]
 pub(crate) struct DayCounts(pub HashMap<String, (time::Date, i64)>);
@@ -913,9 +923,43 @@ pub(crate) async fn list_orders(
         args.push(value);
         sql.push_str(&fragment.replace('?', &format!("${}", args.len())));
     };
-    if let Some(after) = cursor_key(page)? {
-        let n: i64 = after.parse().map_err(|_| bad_cursor())?;
-        push(&mut sql, " AND number < ?", Box::new(n));
+    let sort = filter.sort;
+    let cmp = if sort.descending() { "<" } else { ">" };
+    match sort.after(page)? {
+        None => {}
+        Some(OrderPageKey::Number(n)) => {
+            push(&mut sql, &format!(" AND number {cmp} ?"), Box::new(n))
+        }
+        Some(OrderPageKey::Placed(t, n)) => {
+            push(
+                &mut sql,
+                &format!(" AND (placed_at, number) {cmp} (?"),
+                Box::new(t),
+            );
+            push(&mut sql, ", ?)", Box::new(n));
+        }
+        Some(OrderPageKey::Total(t, n)) => {
+            push(
+                &mut sql,
+                &format!(" AND (total, number) {cmp} (?"),
+                Box::new(t),
+            );
+            push(&mut sql, ", ?)", Box::new(n));
+        }
+    }
+    if let Some(l) = &filter.location {
+        push(
+            &mut sql,
+            " AND number IN (SELECT order_number FROM fulfillment_orders WHERE location = ? AND status <> 'cancelled')",
+            Box::new(l.clone()),
+        );
+    }
+    for t in &filter.tags {
+        push(
+            &mut sql,
+            " AND (doc::jsonb -> 'tags') @> jsonb_build_array(?::text)",
+            Box::new(t.clone()),
+        );
     }
     if let Some(s) = filter.status {
         push(
@@ -953,24 +997,25 @@ pub(crate) async fn list_orders(
             push(&mut sql, " OR external_id = ?)", Box::new(q.to_string()));
         }
     }
-    push(
-        &mut sql,
-        " ORDER BY number DESC LIMIT ?",
-        Box::new(page.limit()),
-    );
+    let dir = if sort.descending() { "DESC" } else { "ASC" };
+    let order = match sort.column() {
+        Some(col) => format!(" ORDER BY {col} {dir}, number {dir} LIMIT ?"),
+        None => format!(" ORDER BY number {dir} LIMIT ?"),
+    };
+    push(&mut sql, &order, Box::new(page.limit()));
     let params: Vec<&(dyn ToSql + Sync)> = args
         .iter()
         .map(|a| a.as_ref() as &(dyn ToSql + Sync))
         .collect();
     let rows = c.client.query(sql.as_str(), &params).await?;
     let mut items = Vec::with_capacity(rows.len());
-    let mut last = 0;
+    let mut last = (0, 0);
     for r in &rows {
         let number: i64 = r.try_get(0)?;
-        last = number;
         let status: String = r.try_get(4)?;
         let currency: String = r.try_get(6)?;
         let total: i64 = r.try_get(7)?;
+        last = (number, total);
         let exponent = ordo_domain::money::Currency::parse(&currency).map_or(2, |c| c.exponent);
         items.push(OrderSummary {
             id: r.try_get(1)?,
@@ -985,8 +1030,12 @@ pub(crate) async fn list_orders(
             placed_at: r.try_get(9)?,
         });
     }
-    let next_cursor =
-        (items.len() as i64 == page.limit()).then(|| encode_cursor(&last.to_string()));
+    let next_cursor = (items.len() as i64 == page.limit()).then(|| {
+        let placed = items
+            .last()
+            .map_or(time::OffsetDateTime::UNIX_EPOCH, |o| o.placed_at);
+        sort.cursor(last.0, placed, last.1)
+    });
     Ok(Page { items, next_cursor })
 }
 

@@ -127,6 +127,9 @@ pub struct RoutingPlan {
     pub shipments: Vec<Shipment>,
     /// Set by a rule; the plan is still computed so the order keeps its claim on stock.
     pub hold: Option<String>,
+    /// The rule behind `hold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_rule: Option<String>,
     pub added_tags: Vec<String>,
     pub priority: Option<i32>,
     pub service_level: Option<String>,
@@ -661,6 +664,7 @@ impl Router<'_> {
             lines,
             shipments,
             hold: p.rules.hold,
+            hold_rule: p.rules.hold_rule,
             added_tags: p.rules.added_tags,
             priority: p.rules.priority,
             service_level: p.rules.service_level,

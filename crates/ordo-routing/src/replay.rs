@@ -53,15 +53,38 @@ pub struct ReplayReport {
 }
 
 /// Current stock with one order's own reservations given back, so the order can be
-/// placed again where it is now.
-struct WithOwn<'a> {
+/// routed again as if it arrived now: what it holds counts as available to it.
+pub struct WithOwn<'a> {
     stock: &'a dyn StockView,
     own: HashMap<(&'a str, &'a str), i64>,
 }
 
+impl<'a> WithOwn<'a> {
+    /// Gives back what `order`'s fulfillment orders still hold (not shipped, not cancelled).
+    pub fn new(stock: &'a dyn StockView, order: &'a Order) -> Self {
+        let mut own: HashMap<(&str, &str), i64> = HashMap::new();
+        for f in order
+            .fulfillment_orders
+            .iter()
+            .filter(|f| f.status.is_active())
+        {
+            for l in &f.lines {
+                *own.entry((l.sku.as_str(), f.location.as_str()))
+                    .or_default() += l.quantity;
+            }
+        }
+        Self { stock, own }
+    }
+
+    /// Units of `sku` the order holds at `location`.
+    pub fn own(&self, sku: &str, location: &str) -> i64 {
+        self.own.get(&(sku, location)).copied().unwrap_or(0)
+    }
+}
+
 impl StockView for WithOwn<'_> {
     fn available(&self, sku: &str, location: &str) -> i64 {
-        self.stock.available(sku, location) + self.own.get(&(sku, location)).copied().unwrap_or(0)
+        self.stock.available(sku, location) + self.own(sku, location)
     }
 }
 
@@ -101,15 +124,8 @@ pub fn replay(
             .fulfillment_orders
             .iter()
             .filter(|f| f.status != FulfillmentStatus::Cancelled && !f.lines.is_empty());
-        let actual: BTreeSet<String> = live.clone().map(|f| f.location.clone()).collect();
-        let mut own: HashMap<(&str, &str), i64> = HashMap::new();
-        for f in live.filter(|f| f.status.is_active()) {
-            for l in &f.lines {
-                *own.entry((l.sku.as_str(), f.location.as_str()))
-                    .or_default() += l.quantity;
-            }
-        }
-        let view = WithOwn { stock, own };
+        let actual: BTreeSet<String> = live.map(|f| f.location.clone()).collect();
+        let view = WithOwn::new(stock, order);
         let decision = router.decide(request, profiles, &view, rules);
         let replayed: BTreeSet<String> = decision
             .lines

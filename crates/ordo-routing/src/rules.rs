@@ -162,6 +162,8 @@ pub struct RuleOutcome {
     /// The first rule that required a single shipment.
     pub single_shipment_rule: Option<String>,
     pub hold: Option<String>,
+    /// The rule whose hold is in force (the last matching one that holds).
+    pub hold_rule: Option<String>,
     pub added_tags: Vec<String>,
     pub priority: Option<i32>,
     pub service_level: Option<String>,
@@ -225,6 +227,7 @@ pub fn evaluate(rules: &[Rule], request: &RoutingRequest) -> RuleOutcome {
         }
         if let Some(h) = &a.hold {
             out.hold = Some(h.clone());
+            out.hold_rule = Some(rule.name.clone());
         }
         for t in &a.add_tags {
             if !facts.tags.contains(t) {

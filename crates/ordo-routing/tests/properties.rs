@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use ordo_domain::catalog::HandlingClass;
 use ordo_routing::solver::{self, DEFAULT_NODE_BUDGET, Instance, Site};
 use ordo_routing::{
-    CostModel, Destination, LocationProfile, RouteLine, Router, RoutingRequest, SplitPolicy,
+    Actions, Conditions, CostModel, Destination, LocationProfile, RouteLine, Router,
+    RoutingRequest, Rule, SplitPolicy,
 };
 use proptest::prelude::*;
 
@@ -18,6 +19,55 @@ struct Net {
     locations: Vec<LocationProfile>,
     stock: HashMap<(String, String), i64>,
     request: RoutingRequest,
+    rules: Vec<Rule>,
+}
+
+/// A rule as bit masks over the network's locations: (only for `vip` orders, restrict
+/// mask, exclude mask, require single shipment, stop processing).
+type RuleSpec = (bool, u8, u8, bool, bool);
+
+fn rule_spec() -> impl Strategy<Value = RuleSpec> {
+    (
+        prop::bool::weighted(0.3),
+        prop_oneof![2 => Just(0u8), 1 => any::<u8>()],
+        prop_oneof![1 => Just(0u8), 1 => any::<u8>()],
+        prop::bool::weighted(0.2),
+        prop::bool::weighted(0.15),
+    )
+}
+
+fn codes(mask: u8, n: usize) -> Vec<String> {
+    (0..n.min(8))
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| format!("L{i}"))
+        .collect()
+}
+
+/// What the rules decide for the order, worked out here rather than by the engine: the
+/// locations they keep out, and whether they require a single shipment.
+fn rule_effects(n: &Net) -> (Vec<String>, bool) {
+    let mut blocked = Vec::new();
+    let mut single = false;
+    for r in &n.rules {
+        let matches = r.conditions.tags.iter().all(|t| n.request.tags.contains(t));
+        if !matches {
+            continue;
+        }
+        let a = &r.actions;
+        for l in &n.locations {
+            if a.exclude_locations.contains(&l.code)
+                || (!a.restrict_to_locations.is_empty()
+                    && !a.restrict_to_locations.contains(&l.code))
+            {
+                blocked.push(l.code.clone());
+            }
+        }
+        single |= a.require_single_shipment;
+        if r.stop_processing {
+            break;
+        }
+    }
+    (blocked, single)
 }
 
 /// A location, its stock of each SKU, and whether the order's channel may sell from it.
@@ -66,62 +116,99 @@ fn net() -> impl Strategy<Value = Net> {
     (
         prop::collection::vec(location(), 1..7),
         prop::collection::vec((0usize..4, 1i64..5), 1..6),
-        (prop::bool::weighted(0.15), 0u8..3, prop::bool::ANY),
+        (
+            prop::bool::weighted(0.15),
+            0u8..3,
+            prop::bool::ANY,
+            0i64..8_000,
+            prop::bool::ANY,
+        ),
+        prop::collection::vec(rule_spec(), 0..4),
     )
-        .prop_map(|(locs, lines, (single, split, c_hazmat))| {
-            let mut stock = HashMap::new();
-            let mut allowed = Vec::new();
-            let mut any_blocked = false;
-            let locations: Vec<LocationProfile> = locs
-                .into_iter()
-                .enumerate()
-                .map(|(i, (mut l, s, channel_ok))| {
-                    l.code = format!("L{i}");
-                    if channel_ok {
-                        allowed.push(l.code.clone());
-                    } else {
-                        any_blocked = true;
-                    }
-                    for (k, q) in s.iter().enumerate() {
-                        stock.insert((SKUS[k].to_string(), l.code.clone()), *q);
-                    }
-                    l
-                })
-                .collect();
-            let mut request = RoutingRequest::new(
-                lines
-                    .iter()
-                    .map(|&(k, q)| {
-                        let mut line = RouteLine::new(SKUS[k], q);
-                        if k == 2 && c_hazmat {
-                            line.handling_classes = vec![HandlingClass::Hazmat];
+        .prop_map(
+            |(locs, lines, (single, split, c_hazmat, value, vip), specs)| {
+                let mut stock = HashMap::new();
+                let mut allowed = Vec::new();
+                let mut any_blocked = false;
+                let locations: Vec<LocationProfile> = locs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (mut l, s, channel_ok))| {
+                        l.code = format!("L{i}");
+                        if channel_ok {
+                            allowed.push(l.code.clone());
+                        } else {
+                            any_blocked = true;
                         }
-                        line
+                        for (k, q) in s.iter().enumerate() {
+                            stock.insert((SKUS[k].to_string(), l.code.clone()), *q);
+                        }
+                        l
                     })
-                    .collect(),
-                Destination {
-                    country: "DE".into(),
-                    latitude: Some(50.0),
-                    longitude: Some(8.0),
-                    ..Default::default()
-                },
-            );
-            request.single_shipment = single;
-            request.order_value_minor = 5_000;
-            request.channel.split = match split {
-                0 => SplitPolicy::Allow,
-                1 => SplitPolicy::Allow,
-                _ => SplitPolicy::AllowIfOrderValueAbove(4_000),
-            };
-            if any_blocked {
-                request.channel.allowed_locations = allowed;
-            }
-            Net {
-                locations,
-                stock,
-                request,
-            }
-        })
+                    .collect();
+                let mut request = RoutingRequest::new(
+                    lines
+                        .iter()
+                        .map(|&(k, q)| {
+                            let mut line = RouteLine::new(SKUS[k], q);
+                            if k == 2 && c_hazmat {
+                                line.handling_classes = vec![HandlingClass::Hazmat];
+                            }
+                            line
+                        })
+                        .collect(),
+                    Destination {
+                        country: "DE".into(),
+                        latitude: Some(50.0),
+                        longitude: Some(8.0),
+                        ..Default::default()
+                    },
+                );
+                request.single_shipment = single;
+                // Around the threshold, so the value policy both allows and blocks splits.
+                request.order_value_minor = value;
+                request.channel.split = match split {
+                    0 => SplitPolicy::Allow,
+                    1 => SplitPolicy::Never,
+                    _ => SplitPolicy::AllowIfOrderValueAbove(4_000),
+                };
+                if any_blocked {
+                    request.channel.allowed_locations = allowed;
+                }
+                if vip {
+                    request.tags = vec!["vip".into()];
+                }
+                let n = locations.len();
+                let rules = specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (only_vip, restrict, exclude, single, stop))| Rule {
+                        name: format!("r{i}"),
+                        conditions: Conditions {
+                            tags: if only_vip {
+                                vec!["vip".into()]
+                            } else {
+                                Vec::new()
+                            },
+                            ..Default::default()
+                        },
+                        actions: Actions {
+                            restrict_to_locations: codes(restrict, n),
+                            exclude_locations: codes(exclude, n),
+                            require_single_shipment: single,
+                            ..Default::default()
+                        },
+                        stop_processing: stop,
+                    })
+                    .collect();
+                Net {
+                    locations,
+                    stock,
+                    request,
+                    rules,
+                }
+            },
+        )
 }
 
 fn eligible(n: &Net, l: &LocationProfile) -> bool {
@@ -129,6 +216,7 @@ fn eligible(n: &Net, l: &LocationProfile) -> bool {
         && l.ships_to_country("DE")
         && n.request.channel.may_sell_from(&l.code)
         && !l.at_capacity()
+        && !rule_effects(n).0.contains(&l.code)
 }
 
 proptest! {
@@ -137,15 +225,17 @@ proptest! {
     #[test]
     fn plans_respect_stock_and_hard_constraints(n in net()) {
         let router = Router::new(CostModel::default());
-        let plan = router.route(&n.request, &n.locations, &n.stock, &[]);
+        let plan = router.route(&n.request, &n.locations, &n.stock, &n.rules);
         // The capture path's lean allocation is the plan's, without the explanation.
-        prop_assert_eq!(&router.allocate(&n.request, &n.locations, &n.stock, &[]), &plan.lines);
+        prop_assert_eq!(&router.allocate(&n.request, &n.locations, &n.stock, &n.rules), &plan.lines);
+        let (blocked, rule_single) = rule_effects(&n);
         let mut used: HashMap<(String, String), i64> = HashMap::new();
         for (line, routed) in n.request.lines.iter().zip(&plan.lines) {
             prop_assert_eq!(routed.allocated() + routed.backordered, line.quantity);
             for a in &routed.allocations {
                 prop_assert!(a.quantity > 0);
                 let loc = n.locations.iter().find(|l| l.code == a.location).unwrap();
+                prop_assert!(!blocked.contains(&loc.code), "a rule keeps {} out", loc.code);
                 prop_assert!(eligible(&n, loc), "{} is not eligible", loc.code);
                 prop_assert!(
                     !line.handling_classes.iter().any(|c| loc.cannot_ship.contains(c)),
@@ -164,7 +254,11 @@ proptest! {
         for v in &plan.explanation {
             prop_assert_eq!(v.chosen, plan.shipments.iter().any(|s| s.location == v.location));
         }
-        let split_allowed = !n.request.single_shipment;
+        let split_allowed = !n.request.single_shipment
+            && !rule_single
+            && n.request.channel.split.allows(n.request.order_value_minor);
+        // Single-shipment orders (asked for, required by a rule, or a channel that may not
+        // split this order) ship whole from one place or wait.
         if !split_allowed {
             prop_assert!(plan.shipments.len() <= 1);
             prop_assert!(plan.allocated_units() == 0 || plan.backordered_units() == 0);
@@ -187,7 +281,7 @@ proptest! {
             prop_assert_eq!(plan.backordered_units(), 0);
         }
         // Shipment count and cost agree with exhaustive search on the same instance.
-        let p = router.prepare(&n.request, &n.locations, &n.stock, &[]);
+        let p = router.prepare(&n.request, &n.locations, &n.stock, &n.rules);
         if split_allowed {
             let brute = solver::brute_force(&p.instance).unwrap();
             prop_assert_eq!(plan.shipments.len(), brute.len());

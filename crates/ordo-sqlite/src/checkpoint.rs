@@ -38,6 +38,11 @@ impl WalState {
         Ok(frames)
     }
 
+    /// Whether the WAL has grown past the point where the writer finishes a checkpoint.
+    pub fn is_large(&self) -> bool {
+        self.frames.load(Ordering::Relaxed) >= WAL_LIMIT_FRAMES
+    }
+
     /// Called by the writer between batches.
     pub fn finish_if_large(&self, conn: &Connection) {
         if self.frames.load(Ordering::Relaxed) < WAL_LIMIT_FRAMES {

@@ -49,6 +49,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(internal)?;
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
+    // The writer then turns it off and fsyncs the WAL on its own thread (see `writer`).
     conn.execute_batch(if writer {
         "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
     } else {
@@ -145,7 +146,9 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")
             .map_err(internal)?;
         let wal = checkpoint::WalState::default();
-        let writer = writer::spawn(conn, wal.clone())?;
+        let mut wal_path = path.clone().into_os_string();
+        wal_path.push("-wal");
+        let writer = writer::spawn(conn, wal.clone(), wal_path.into())?;
         let checkpointer = checkpoint::Checkpointer::spawn(path.clone(), wal)?;
         Ok(SqliteStore {
             checkpointer,
@@ -340,6 +343,18 @@ impl Store for SqliteStore {
         let (key, ctx) = (id_or_number.to_string(), ctx.clone());
         self.writer
             .run(move |w| ops::transition(w, &key, &change, &ctx))
+            .await
+    }
+    async fn map_order_line(
+        &self,
+        id_or_number: &str,
+        line_no: i32,
+        sku: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>> {
+        let (key, sku, ctx) = (id_or_number.to_string(), sku.to_string(), ctx.clone());
+        self.writer
+            .run(move |w| ops::map_order_line(w, &key, line_no, &sku, &ctx))
             .await
     }
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>> {
@@ -565,10 +580,10 @@ impl Store for SqliteStore {
         self.read(move |c| reads::list_pick_jobs(c, location.as_deref(), status, &page))
             .await
     }
-    async fn record_pick(
+    async fn record_pick_command(
         &self,
         id: &str,
-        input: PickInput,
+        input: PickCommand,
         ctx: &WriteContext,
     ) -> Result<Outcome<PickResult>> {
         let (id, ctx) = (id.to_string(), ctx.clone());
@@ -886,6 +901,16 @@ impl Store for SqliteStore {
         let actor = ctx.actor.clone();
         self.writer
             .run(move |w| ops::put_routing_rules(w, &rules, expected_version, &actor))
+            .await
+    }
+
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: time::OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let locations = locations.to_vec();
+        self.read(move |c| reads::orders_today(c, &locations, now))
             .await
     }
 

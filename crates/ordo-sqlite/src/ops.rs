@@ -225,6 +225,14 @@ pub(crate) fn capture(
             .map_err(internal)?;
         let mut seen = BTreeSet::new();
         for (i, line) in order.lines.iter().enumerate() {
+            if order
+                .unmapped_lines
+                .iter()
+                .any(|u| u.line_no == i as i32 + 1)
+            {
+                // Held until mapped: the channel's reference names no product.
+                continue;
+            }
             match product
                 .query_row([&line.sku], |r| {
                     Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?))
@@ -1496,6 +1504,27 @@ pub(crate) fn add_tracking_event(
         &at_text,
         &event_row.data,
     )?;
+    let doc: String = w
+        .conn
+        .prepare_cached("SELECT doc FROM orders WHERE number = ?1")
+        .map_err(internal)?
+        .query_row([row.order_number], |r| r.get(0))
+        .map_err(internal)?;
+    if let Some((doc, flagged)) = ordo_store::plan_flag(&doc, &updated)? {
+        w.conn
+            .prepare_cached("UPDATE orders SET doc = ?1, updated_at = ?2 WHERE number = ?3")
+            .map_err(internal)?
+            .execute(params![doc, at_text, row.order_number])
+            .map_err(internal)?;
+        append_event(
+            &w.conn,
+            flagged.kind,
+            Some(row.order_number),
+            &ctx.actor,
+            &at_text,
+            &flagged.data,
+        )?;
+    }
     refresh_fill(&w.conn, row.order_number, &at_text)?;
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;
@@ -1726,7 +1755,7 @@ pub(crate) fn create_pick_job(
 pub(crate) fn record_pick(
     w: &mut Writer,
     id: &str,
-    input: &PickInput,
+    input: &PickCommand,
     ctx: &WriteContext,
 ) -> Result<Outcome<PickResult>> {
     if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
@@ -1737,7 +1766,7 @@ pub(crate) fn record_pick(
     let job = reads::find_pick_job(&w.conn, number)?
         .ok_or_else(|| Problem::NotFound(format!("pick list {id}")))?;
     let mut owner = None;
-    if let Some(code) = &input.barcode {
+    if let Some(code) = &input.pick.barcode {
         let skus: BTreeSet<&str> = job
             .lists
             .iter()
@@ -1751,6 +1780,15 @@ pub(crate) fn record_pick(
                 owner = Some(p);
                 break;
             }
+        }
+        // A product off the list is a wrong item, which the answer explains, not an
+        // unknown barcode.
+        if owner.is_none() {
+            owner = reads::get_doc::<Product>(
+                &w.conn,
+                "SELECT doc FROM products WHERE json_extract(doc, '$.barcode') = ?1 ORDER BY sku LIMIT 1",
+                code,
+            )?;
         }
     }
     let action = resolve_pick(input.clone(), owner.as_ref())?;
@@ -1790,22 +1828,15 @@ pub(crate) fn record_pick(
         };
         change_fulfillment(w, &change, &inner)?;
     }
-    for (sku, units) in missing {
-        let write = StockWrite {
-            sku,
-            location: job.location.clone(),
-            command: ordo_domain::inventory::StockCommand::Adjust {
-                state: StockState::OnHand,
-                delta: -units,
-            },
-            reason: Reason::Shrinkage,
-            reference: Some(format!("pick:{}", job.id)),
-        };
+    let mut recount = None;
+    for write in shortage_writes(&job, &action, &missing) {
         let inner = WriteContext {
             actor: ctx.actor.clone(),
             idempotency_key: None,
         };
-        write_stock(w, &write, &inner)?;
+        if let Outcome::Done(result) = write_stock(w, &write, &inner)? {
+            recount = recount.or(recount_of(&write, &result));
+        }
     }
     for fo_id in &outcome.update.orders_picked {
         if let Some(order) =
@@ -1825,6 +1856,7 @@ pub(crate) fn record_pick(
     let result = PickResult {
         job: outcome.job,
         update: outcome.update,
+        recount,
     };
     remember(&w.conn, ctx, 200, &result)?;
     Ok(Outcome::Done(result))
@@ -2232,4 +2264,93 @@ pub(crate) fn grade_return(
     let view = updated.view();
     remember(&w.conn, ctx, 200, &view)?;
     Ok(Outcome::Done(view))
+}
+
+pub(crate) fn map_order_line(
+    w: &mut Writer,
+    key: &str,
+    line_no: i32,
+    sku: &str,
+    ctx: &WriteContext,
+) -> Result<Outcome<Order>> {
+    if let Some(replay) = idempotent_replay(&w.conn, ctx)? {
+        return Ok(replay);
+    }
+    let Some(number) = reads::resolve_order(&w.conn, key)? else {
+        return Err(Problem::NotFound(format!("order {key}")).into());
+    };
+    let active: Option<bool> = w
+        .conn
+        .prepare_cached("SELECT active FROM products WHERE sku = ?1")
+        .map_err(internal)?
+        .query_row([sku], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    match active {
+        None => return Err(Problem::invalid("sku", format!("unknown SKU '{sku}'")).into()),
+        Some(false) => {
+            return Err(Problem::invalid("sku", format!("product '{sku}' is inactive")).into());
+        }
+        Some(true) => {}
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    let mapping = plan_line_mapping(&order, line_no, sku)?;
+    let at = format_time(now());
+    w.conn
+        .prepare_cached("UPDATE order_lines SET sku = ?1 WHERE order_number = ?2 AND line_no = ?3")
+        .map_err(internal)?
+        .execute(params![sku, number, line_no])
+        .map_err(internal)?;
+    w.conn
+        .prepare_cached("UPDATE orders SET doc = ?1, updated_at = ?2 WHERE number = ?3")
+        .map_err(internal)?
+        .execute(params![mapping.doc_json, at, number])
+        .map_err(internal)?;
+    append_event(
+        &w.conn,
+        "order.line_mapped",
+        Some(number),
+        &ctx.actor,
+        &at,
+        &mapping.event,
+    )?;
+    // The line now waits for its SKU like any backorder: stock at hand goes to waiting
+    // orders in their usual turn.
+    let locations: Vec<String> = {
+        let mut stmt = w
+            .conn
+            .prepare_cached("SELECT location FROM balances WHERE sku = ?1 ORDER BY location")
+            .map_err(internal)?;
+        stmt.query_map([sku], |r| r.get(0))
+            .map_err(internal)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(internal)?
+    };
+    for location in &locations {
+        reallocate(w, sku, location, &ctx.actor, &at)?;
+    }
+    let inner = WriteContext {
+        actor: ctx.actor.clone(),
+        idempotency_key: None,
+    };
+    let num = order_number(number);
+    if mapping.release {
+        let change = OrderChange {
+            transition: Transition::Release,
+            hold_reason: None,
+            note: Some("every item is mapped to an Ordo SKU".into()),
+        };
+        transition(w, &num, &change, &inner)?;
+    }
+    if mapping.hold_for_payment {
+        let change = OrderChange {
+            transition: Transition::Hold,
+            hold_reason: Some(HoldReason::PaymentPending),
+            note: Some("payment pending on the channel".into()),
+        };
+        transition(w, &num, &change, &inner)?;
+    }
+    let order = reads::load_order(&w.conn, number)?;
+    remember(&w.conn, ctx, 200, &order)?;
+    Ok(Outcome::Done(order))
 }

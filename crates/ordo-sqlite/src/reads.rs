@@ -726,15 +726,34 @@ pub(crate) fn list_orders(
         "SELECT number, id, channel, external_id, status, email, currency, total, units, placed_at FROM orders WHERE 1 = 1",
     );
     let mut args: Vec<Value> = Vec::new();
-    if let Some(after) = cursor_key(page)? {
-        let n: i64 = after.parse().map_err(|_| {
-            StoreError::from(ordo_domain::Problem::invalid(
-                "cursor",
-                "is not a cursor this server issued",
-            ))
-        })?;
-        sql.push_str(" AND number < ?");
-        args.push(Value::Integer(n));
+    let sort = filter.sort;
+    let cmp = if sort.descending() { "<" } else { ">" };
+    match sort.after(page)? {
+        None => {}
+        Some(OrderPageKey::Number(n)) => {
+            sql.push_str(&format!(" AND number {cmp} ?"));
+            args.push(Value::Integer(n));
+        }
+        Some(OrderPageKey::Placed(t, n)) => {
+            sql.push_str(&format!(" AND (placed_at, number) {cmp} (?, ?)"));
+            args.push(Value::Text(format_time(t)));
+            args.push(Value::Integer(n));
+        }
+        Some(OrderPageKey::Total(t, n)) => {
+            sql.push_str(&format!(" AND (total, number) {cmp} (?, ?)"));
+            args.push(Value::Integer(t));
+            args.push(Value::Integer(n));
+        }
+    }
+    if let Some(l) = &filter.location {
+        sql.push_str(
+            " AND number IN (SELECT order_number FROM fulfillment_orders WHERE location = ? AND status <> 'cancelled')",
+        );
+        args.push(Value::Text(l.clone()));
+    }
+    for t in &filter.tags {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.tags') WHERE value = ?)");
+        args.push(Value::Text(t.clone()));
     }
     if let Some(s) = filter.status {
         sql.push_str(" AND status = ?");
@@ -767,7 +786,11 @@ pub(crate) fn list_orders(
             args.push(Value::Text(q.to_string()));
         }
     }
-    sql.push_str(" ORDER BY number DESC LIMIT ?");
+    let dir = if sort.descending() { "DESC" } else { "ASC" };
+    match sort.column() {
+        Some(col) => sql.push_str(&format!(" ORDER BY {col} {dir}, number {dir} LIMIT ?")),
+        None => sql.push_str(&format!(" ORDER BY number {dir} LIMIT ?")),
+    }
     args.push(Value::Integer(page.limit()));
     let mut stmt = conn.prepare(&sql).map_err(internal)?;
     let rows = stmt
@@ -790,11 +813,11 @@ pub(crate) fn list_orders(
         })
         .map_err(internal)?;
     let mut items = Vec::new();
-    let mut last = 0;
+    let mut last = (0, 0);
     for row in rows {
         let (number, id, channel, external_id, status, email, currency, total, units, placed) =
             row.map_err(internal)?;
-        last = number;
+        last = (number, total);
         let exponent = ordo_domain::money::Currency::parse(&currency).map_or(2, |c| c.exponent);
         items.push(OrderSummary {
             id: Uuid::parse_str(&id).map_err(internal)?,
@@ -809,8 +832,12 @@ pub(crate) fn list_orders(
             placed_at: parse_time(&placed).map_err(internal)?,
         });
     }
-    let next_cursor =
-        (items.len() as i64 == page.limit()).then(|| encode_cursor(&last.to_string()));
+    let next_cursor = (items.len() as i64 == page.limit()).then(|| {
+        let placed = items
+            .last()
+            .map_or(time::OffsetDateTime::UNIX_EPOCH, |o| o.placed_at);
+        sort.cursor(last.0, placed, last.1)
+    });
     Ok(Page { items, next_cursor })
 }
 

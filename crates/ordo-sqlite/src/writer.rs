@@ -1,4 +1,13 @@
 //! The single writer thread and its group commit.
+//!
+//! A batch commits without waiting for the disk (`synchronous=OFF` on this connection);
+//! a second thread then fsyncs the WAL file and only after that answers the batch's
+//! callers. The writer meanwhile runs the next batch, so the fsync of one batch overlaps
+//! the work of the next instead of stalling it. An fsync of the WAL covers every frame
+//! written before it, so answering after it is exactly as durable as `synchronous=FULL`:
+//! nothing is acknowledged before it is on disk. What a crash can lose is only unanswered
+//! work, which other readers may briefly have seen. Checkpoints sync on their own (their
+//! connection keeps `synchronous=FULL`, and the writer switches to it for its own).
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -14,6 +23,9 @@ use crate::internal;
 const MAX_BATCH: usize = 1024;
 
 type Reply = Box<dyn FnOnce(bool) + Send>;
+
+/// The answers of a committed batch, waiting for the WAL to reach the disk.
+type Durable = Vec<Reply>;
 type Job = Box<dyn FnOnce(&mut Writer) -> Reply + Send>;
 
 enum Msg {
@@ -38,6 +50,7 @@ pub(crate) struct Writer {
     next_number: Option<i64>,
     data_version: i64,
     wal: crate::checkpoint::WalState,
+    syncer: mpsc::Sender<Durable>,
 }
 
 impl Writer {
@@ -120,10 +133,26 @@ impl Writer {
             total_ms = started.elapsed().as_millis() as u64,
             "batch committed"
         );
-        for reply in replies {
-            reply(committed);
+        if committed {
+            if let Err(mpsc::SendError(replies)) = self.syncer.send(replies) {
+                tracing::error!("the WAL sync thread is gone; the batch is not confirmed");
+                for reply in replies {
+                    reply(false);
+                }
+            }
+        } else {
+            for reply in replies {
+                reply(false);
+            }
         }
-        self.wal.finish_if_large(&self.conn);
+        if self.wal.is_large() {
+            // A checkpoint resets the WAL: it must fsync what it copies (FULL), and the
+            // batches already answered or queued for sync stay covered by the WAL fsync it
+            // performs first.
+            let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
+            self.wal.finish_if_large(&self.conn);
+            let _ = self.conn.execute_batch("PRAGMA synchronous=OFF");
+        }
     }
 }
 
@@ -132,7 +161,46 @@ pub(crate) struct WriterHandle {
     tx: mpsc::Sender<Msg>,
 }
 
-pub(crate) fn spawn(conn: Connection, wal: crate::checkpoint::WalState) -> Result<WriterHandle> {
+/// Fsyncs the WAL file for every committed batch (several at once when they queue up),
+/// then answers their callers.
+fn spawn_syncer(wal_path: std::path::PathBuf) -> Result<mpsc::Sender<Durable>> {
+    let (tx, rx) = mpsc::channel::<Durable>();
+    std::thread::Builder::new()
+        .name("ordo-sqlite-wal-sync".into())
+        .spawn(move || {
+            let mut file: Option<std::fs::File> = None;
+            while let Ok(first) = rx.recv() {
+                let mut batches = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batches.push(more);
+                }
+                let synced = match &file {
+                    Some(f) => f.sync_data(),
+                    None => std::fs::File::open(&wal_path).and_then(|f| {
+                        let r = f.sync_data();
+                        file = Some(f);
+                        r
+                    }),
+                };
+                if let Err(e) = &synced {
+                    tracing::error!(error = %e, "WAL fsync failed; the batch is not confirmed");
+                }
+                for reply in batches.into_iter().flatten() {
+                    reply(synced.is_ok());
+                }
+            }
+        })
+        .map_err(internal)?;
+    Ok(tx)
+}
+
+pub(crate) fn spawn(
+    conn: Connection,
+    wal: crate::checkpoint::WalState,
+    wal_path: std::path::PathBuf,
+) -> Result<WriterHandle> {
+    conn.execute_batch("PRAGMA synchronous=OFF")
+        .map_err(internal)?;
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut writer = Writer {
         conn,
@@ -140,6 +208,7 @@ pub(crate) fn spawn(conn: Connection, wal: crate::checkpoint::WalState) -> Resul
         next_number: None,
         data_version: -1,
         wal,
+        syncer: spawn_syncer(wal_path)?,
     };
     std::thread::Builder::new()
         .name("ordo-sqlite-writer".into())
@@ -164,7 +233,17 @@ pub(crate) fn spawn(conn: Connection, wal: crate::checkpoint::WalState) -> Resul
                     writer.run_batch(jobs);
                 }
                 if let Some(done) = shutdown {
-                    let _ = writer.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+                    // Answer what is queued for sync before the WAL is folded away.
+                    let (flushed_tx, flushed_rx) = mpsc::channel::<()>();
+                    let flushed: Reply = Box::new(move |_| {
+                        let _ = flushed_tx.send(());
+                    });
+                    if writer.syncer.send(vec![flushed]).is_ok() {
+                        let _ = flushed_rx.recv();
+                    }
+                    let _ = writer
+                        .conn
+                        .execute_batch("PRAGMA synchronous=FULL; PRAGMA wal_checkpoint(TRUNCATE)");
                     let _ = done.send(());
                     return;
                 }

@@ -31,6 +31,8 @@ pub struct OrderDoc {
     pub tags: Vec<String>,
     pub notes: Option<String>,
     pub totals: OrderTotals,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_lines: Vec<ordo_domain::order::UnmappedLine>,
 }
 
 /// One order header row as stored.
@@ -135,6 +137,7 @@ impl PreparedOrder {
             tags: order.tags.clone(),
             notes: order.notes.clone(),
             totals: OrderTotals::format(&totals, order.currency.exponent),
+            unmapped_lines: order.unmapped_lines.clone(),
         };
         let doc_json = serde_json::to_string(&doc).expect("order documents serialise");
         PreparedOrder {
@@ -303,7 +306,9 @@ pub fn plan_prepared(
     let units = order.units();
     let fill = OrderStatus::from_fill(allocated_units, units);
     let rules = &decision.rules;
-    let hold = if order.payment.status == PaymentStatus::Pending {
+    let hold = if !order.unmapped_lines.is_empty() {
+        Some(HoldReason::UnmappedSku)
+    } else if order.payment.status == PaymentStatus::Pending {
         Some(HoldReason::PaymentPending)
     } else {
         rules.hold.as_ref().map(|_| HoldReason::RoutingRule)
@@ -367,6 +372,7 @@ pub fn plan_prepared(
         let mut held = serde_json::json!({"number": number_text, "reason": h.as_str()});
         if h == HoldReason::RoutingRule {
             held["note"] = serde_json::json!(rules.hold);
+            held["rule"] = serde_json::json!(rules.hold_rule);
         }
         events.push(EventRow {
             kind: "order.held",
@@ -550,6 +556,8 @@ fn assemble_from_doc(
         status: header.status,
         fill_status: header.fill_status,
         hold_reason: header.hold_reason,
+        hold_rule: None,
+        hold_note: None,
         cancel_reason: header.cancel_reason.clone(),
         placed_at: header.placed_at,
         created_at: header.created_at,
@@ -565,6 +573,7 @@ fn assemble_from_doc(
         priority: header.priority,
         totals: doc.totals,
         lines,
+        unmapped_lines: doc.unmapped_lines,
         fulfillment_orders,
     }
 }

@@ -450,7 +450,11 @@ pub fn plan_fulfillment_change(
             }
         }
     }
-    count_capacity(&mut plan, ctx);
+    // A split divides work the location already took on for this order; only a move or a
+    // re-route gives a location another order to handle today.
+    if !matches!(change, FulfillmentChange::Split { .. }) {
+        count_capacity(&mut plan, ctx);
+    }
     Ok(plan)
 }
 

@@ -18,6 +18,7 @@ mod capture;
 mod claims;
 mod exchange;
 mod fulfillment;
+mod mapping;
 mod packing;
 mod picking;
 mod returns;
@@ -28,6 +29,7 @@ pub use capture::*;
 pub use claims::*;
 pub use exchange::{exchange_external_id, exchange_order, linked_order, settle_exchange};
 pub use fulfillment::*;
+pub use mapping::*;
 pub use packing::*;
 pub use picking::*;
 pub use returns::*;
@@ -140,6 +142,16 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<Outcome<Order>>;
     async fn order_events(&self, id_or_number: &str) -> Result<Option<Vec<Event>>>;
+    /// Names the Ordo SKU of a line a channel sent with an item no SKU was mapped to, offers
+    /// it the stock of that SKU like any backorder, and releases the order once every line
+    /// names a SKU (see [`plan_line_mapping`]); one transaction.
+    async fn map_order_line(
+        &self,
+        id_or_number: &str,
+        line_no: i32,
+        sku: &str,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<Order>>;
 
     /// By id (`SO-000123-2`).
     async fn get_fulfillment_order(&self, id: &str) -> Result<Option<FulfillmentOrder>>;
@@ -214,13 +226,24 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<PickJob>>;
     /// A scan or a short pick. Finished fulfillment orders become `picked`; a short pick
-    /// writes the missing units off (`shrinkage`) and routes them again elsewhere.
+    /// routes the missing units again elsewhere and writes them off (`shrinkage`), or,
+    /// with a recount, sets on_hand to the count (`cycle_count`).
+    async fn record_pick_command(
+        &self,
+        id: &str,
+        command: PickCommand,
+        ctx: &WriteContext,
+    ) -> Result<Outcome<PickResult>>;
+    /// A scan or a short pick without a recount.
     async fn record_pick(
         &self,
         id: &str,
         input: PickInput,
         ctx: &WriteContext,
-    ) -> Result<Outcome<PickResult>>;
+    ) -> Result<Outcome<PickResult>> {
+        self.record_pick_command(id, PickCommand::from(input), ctx)
+            .await
+    }
 
     /// The box types of the pack bench ([`default_box_types`] until any is saved).
     async fn box_types(&self) -> Result<Vec<ordo_warehouse::cartonize::BoxType>>;
@@ -420,6 +443,14 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<RuleSet>;
 
+    /// Fulfillment orders routed so far today to each of `locations` that has a daily
+    /// capacity, each on its own local day: what routing at `now` would count.
+    async fn orders_today(
+        &self,
+        locations: &[Location],
+        now: OffsetDateTime,
+    ) -> Result<std::collections::HashMap<String, u32>>;
+
     /// Writes pending data to disk and closes; later calls fail.
     async fn close(&self);
 }
@@ -436,6 +467,9 @@ pub struct SkuBin {
 pub struct PickResult {
     pub job: PickJob,
     pub update: ordo_warehouse::picking::PickUpdate,
+    /// A short pick's recount (`counted_on_hand`), compared with the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recount: Option<Recount>,
 }
 
 /// What an operator asks of an order.
@@ -488,6 +522,124 @@ pub struct OrderFilter {
     pub placed_before: Option<OffsetDateTime>,
     /// Number, email or external id (exact match).
     pub q: Option<String>,
+    /// Orders with a fulfillment order (not cancelled) at this location.
+    pub location: Option<String>,
+    /// Orders carrying every one of these tags.
+    pub tags: Vec<String>,
+    pub sort: OrderSort,
+}
+
+/// The order of an order list. Each sort pages by its own key plus the order number, so a
+/// page never repeats or skips an order and no page needs an offset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderSort {
+    /// Newest captured first (by number).
+    #[default]
+    Number,
+    /// Placed date, newest first.
+    PlacedDesc,
+    /// Placed date, oldest first.
+    PlacedAsc,
+    /// Total (in minor units of the order's currency), largest first.
+    TotalDesc,
+    /// Total, smallest first.
+    TotalAsc,
+}
+
+impl OrderSort {
+    pub const ALL: [OrderSort; 5] = [
+        OrderSort::Number,
+        OrderSort::PlacedDesc,
+        OrderSort::PlacedAsc,
+        OrderSort::TotalDesc,
+        OrderSort::TotalAsc,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSort::Number => "number",
+            OrderSort::PlacedDesc => "placed_desc",
+            OrderSort::PlacedAsc => "placed_asc",
+            OrderSort::TotalDesc => "total_desc",
+            OrderSort::TotalAsc => "total_asc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The sort column besides `number`, if any.
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            OrderSort::Number => None,
+            OrderSort::PlacedDesc | OrderSort::PlacedAsc => Some("placed_at"),
+            OrderSort::TotalDesc | OrderSort::TotalAsc => Some("total"),
+        }
+    }
+
+    pub fn descending(self) -> bool {
+        matches!(
+            self,
+            OrderSort::Number | OrderSort::PlacedDesc | OrderSort::TotalDesc
+        )
+    }
+
+    /// The cursor after the last order of a page.
+    pub fn cursor(self, number: i64, placed_at: OffsetDateTime, total: i64) -> String {
+        encode_cursor(&match self {
+            OrderSort::Number => number.to_string(),
+            OrderSort::PlacedDesc | OrderSort::PlacedAsc => {
+                format!("{}|{}|{number}", self.as_str(), format_time(placed_at))
+            }
+            OrderSort::TotalDesc | OrderSort::TotalAsc => {
+                format!("{}|{total}|{number}", self.as_str())
+            }
+        })
+    }
+
+    /// The key a page continues after; a cursor from another sort is refused.
+    pub fn after(self, page: &PageRequest) -> Result<Option<OrderPageKey>, StoreError> {
+        let Some(c) = &page.cursor else {
+            return Ok(None);
+        };
+        let bad = || {
+            StoreError::from(Problem::invalid(
+                "cursor",
+                "is not a cursor this server issued",
+            ))
+        };
+        let key = decode_cursor(c).ok_or_else(bad)?;
+        let parts: Vec<&str> = key.split('|').collect();
+        let key = match (self, parts.as_slice()) {
+            (OrderSort::Number, [n]) => OrderPageKey::Number(n.parse().map_err(|_| bad())?),
+            (OrderSort::PlacedDesc | OrderSort::PlacedAsc, [s, t, n]) if *s == self.as_str() => {
+                OrderPageKey::Placed(
+                    parse_time(t).map_err(|_| bad())?,
+                    n.parse().map_err(|_| bad())?,
+                )
+            }
+            (OrderSort::TotalDesc | OrderSort::TotalAsc, [s, t, n]) if *s == self.as_str() => {
+                OrderPageKey::Total(t.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?)
+            }
+            _ => {
+                return Err(Problem::invalid(
+                    "cursor",
+                    "was issued for another sort; start again from the first page",
+                )
+                .into());
+            }
+        };
+        Ok(Some(key))
+    }
+}
+
+/// Where a sorted order list continues: the last order's sort value and number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderPageKey {
+    Number(i64),
+    Placed(OffsetDateTime, i64),
+    Total(i64, i64),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -100,6 +100,26 @@ pub struct PickInput {
     pub found: Option<i64>,
 }
 
+/// A scan or short pick, with a short pick's optional recount.
+#[derive(Debug, Clone, Default)]
+pub struct PickCommand {
+    pub pick: PickInput,
+    /// With a short pick, an optional recount: the SKU's on_hand at the location as
+    /// counted now — units on the shelves plus units already picked and not yet shipped
+    /// (this pick's `found` included). On_hand is set to it (`cycle_count`) instead of
+    /// writing off only the missing units (`shrinkage`).
+    pub counted_on_hand: Option<i64>,
+}
+
+impl From<PickInput> for PickCommand {
+    fn from(pick: PickInput) -> Self {
+        PickCommand {
+            pick,
+            counted_on_hand: None,
+        }
+    }
+}
+
 /// A validated pick action, with the SKU resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PickAction {
@@ -108,14 +128,19 @@ pub enum PickAction {
         sku: String,
         bin: Option<String>,
         found: i64,
+        counted_on_hand: Option<i64>,
     },
 }
 
 /// The SKU of a scan: given, or the product whose barcode was scanned.
 pub fn resolve_pick(
-    input: PickInput,
+    command: PickCommand,
     barcode_owner: Option<&Product>,
 ) -> Result<PickAction, Problem> {
+    let PickCommand {
+        pick: input,
+        counted_on_hand,
+    } = command;
     let sku = match (input.sku, &input.barcode) {
         (Some(sku), _) if !sku.trim().is_empty() => sku,
         (_, Some(code)) => match barcode_owner {
@@ -129,14 +154,25 @@ pub fn resolve_pick(
         },
         _ => return Err(Problem::invalid("sku", "give sku or barcode")),
     };
-    match input.found {
-        Some(found) if found < 0 => Err(Problem::invalid("found", "must not be negative")),
-        Some(found) => Ok(PickAction::Short {
+    match (input.found, counted_on_hand) {
+        (Some(found), _) if found < 0 => Err(Problem::invalid("found", "must not be negative")),
+        (Some(found), Some(counted)) if counted < found => Err(Problem::invalid(
+            "counted_on_hand",
+            format!(
+                "the {found} units just picked are still on hand until they ship; count them too (at least {found})"
+            ),
+        )),
+        (Some(found), counted_on_hand) => Ok(PickAction::Short {
             sku,
             bin: input.bin,
             found,
+            counted_on_hand,
         }),
-        None => {
+        (None, Some(_)) => Err(Problem::invalid(
+            "counted_on_hand",
+            "a recount goes with a short pick: give found as well",
+        )),
+        (None, None) => {
             let quantity = input.quantity.unwrap_or(1);
             if quantity < 1 {
                 return Err(Problem::invalid("quantity", "must be at least 1"));
@@ -289,7 +325,9 @@ pub fn plan_pick(
     let mut next = job.clone();
     let update = match action {
         PickAction::Scan(scan) => next.progress.scan(scan).map_err(refusal)?,
-        PickAction::Short { sku, bin, found } => next
+        PickAction::Short {
+            sku, bin, found, ..
+        } => next
             .progress
             .short_pick(sku, bin.as_deref(), *found)
             .map_err(refusal)?,
@@ -331,6 +369,88 @@ pub fn plan_pick(
         job: next,
         update,
         losses,
+    })
+}
+
+/// What a recount during a short pick found, against the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Recount {
+    pub sku: String,
+    pub location: String,
+    /// On_hand as the ledger had it just before the count.
+    pub ledger_on_hand: i64,
+    pub counted_on_hand: i64,
+    /// `counted_on_hand - ledger_on_hand`: negative when units vanished.
+    pub difference: i64,
+}
+
+/// The stock writes after a short pick, once its lost units have left their fulfillment
+/// orders (`missing`: units per SKU the bin did not hold). Without a recount the missing
+/// units are written off as `shrinkage`; with one (`action` carries `counted_on_hand`), the
+/// SKU's on_hand is set by a `cycle_count`, which proves the real loss, whatever it is.
+pub fn shortage_writes(
+    job: &PickJob,
+    action: &PickAction,
+    missing: &std::collections::BTreeMap<String, i64>,
+) -> Vec<ordo_domain::inventory::StockWrite> {
+    use ordo_domain::inventory::{Reason, StockCommand, StockState, StockWrite};
+    let reference = Some(format!("pick:{}", job.id));
+    let recount = match action {
+        PickAction::Short {
+            sku,
+            counted_on_hand: Some(counted),
+            ..
+        } => Some((sku.as_str(), *counted)),
+        _ => None,
+    };
+    let mut writes: Vec<StockWrite> = missing
+        .iter()
+        .filter(|(sku, _)| recount.is_none_or(|(r, _)| r != sku.as_str()))
+        .map(|(sku, units)| StockWrite {
+            sku: sku.clone(),
+            location: job.location.clone(),
+            command: StockCommand::Adjust {
+                state: StockState::OnHand,
+                delta: -units,
+            },
+            reason: Reason::Shrinkage,
+            reference: reference.clone(),
+        })
+        .collect();
+    if let Some((sku, counted)) = recount {
+        writes.push(StockWrite {
+            sku: sku.to_string(),
+            location: job.location.clone(),
+            command: StockCommand::Count {
+                on_hand: counted,
+                expected_on_hand: None,
+            },
+            reason: Reason::CycleCount,
+            reference,
+        });
+    }
+    writes
+}
+
+/// The recount a write of [`shortage_writes`] made, read from its movements.
+pub fn recount_of(
+    write: &ordo_domain::inventory::StockWrite,
+    result: &crate::StockWriteResult,
+) -> Option<Recount> {
+    let ordo_domain::inventory::StockCommand::Count { on_hand, .. } = write.command else {
+        return None;
+    };
+    let ledger_on_hand = result
+        .movements
+        .iter()
+        .find(|m| m.state == "on_hand")
+        .map_or(on_hand, |m| m.before);
+    Some(Recount {
+        sku: write.sku.clone(),
+        location: write.location.clone(),
+        ledger_on_hand,
+        counted_on_hand: on_hand,
+        difference: on_hand - ledger_on_hand,
     })
 }
 

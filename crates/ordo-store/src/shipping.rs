@@ -54,8 +54,10 @@ impl ShipmentRow {
     }
 
     pub fn view(&self) -> Shipment {
+        let id = shipment_number(self.number);
         Shipment {
-            id: shipment_number(self.number),
+            labels: ordo_domain::shipment::label_links(&id, &self.doc.packages),
+            id,
             order: ordo_domain::order::order_number(self.order_number),
             fulfillment_order: ordo_domain::fulfillment::fulfillment_order_id(
                 self.order_number,
@@ -368,6 +370,46 @@ pub fn plan_tracking(
     ))
 }
 
+/// The tag a carrier exception puts on its order, for after-sale follow-up; it stays when
+/// the parcel is delivered after all, since the customer may still have a complaint.
+pub const DELIVERY_EXCEPTION_TAG: &str = "delivery_exception";
+
+/// What a tracking event does to its order's document: an exception adds
+/// [`DELIVERY_EXCEPTION_TAG`] to the order's tags (`doc` is the stored order document) and
+/// raises `order.flagged`. `None` when the order is left as it is.
+pub fn plan_flag(doc: &str, updated: &ShipmentRow) -> Result<Option<(String, EventRow)>, Problem> {
+    if updated.status != ShipmentStatus::Exception {
+        return Ok(None);
+    }
+    // The document is kept as JSON so that fields this code does not know survive.
+    let mut value: serde_json::Value = serde_json::from_str(doc)
+        .map_err(|e| Problem::conflict(format!("the order document is unreadable: {e}")))?;
+    let tags = value
+        .as_object_mut()
+        .ok_or_else(|| Problem::conflict("the order document is not an object"))?
+        .entry("tags")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    let Some(tags) = tags.as_array_mut() else {
+        return Err(Problem::conflict("the order's tags are not a list"));
+    };
+    if tags.iter().any(|t| t == DELIVERY_EXCEPTION_TAG) {
+        return Ok(None);
+    }
+    tags.push(DELIVERY_EXCEPTION_TAG.into());
+    let detail = updated.doc.tracking.last().and_then(|e| e.detail.clone());
+    let event = EventRow {
+        kind: "order.flagged",
+        data: serde_json::json!({
+            "number": ordo_domain::order::order_number(updated.order_number),
+            "tag": DELIVERY_EXCEPTION_TAG,
+            "reason": "carrier_exception",
+            "shipment": shipment_number(updated.number),
+            "detail": detail,
+        }),
+    };
+    Ok(Some((value.to_string(), event)))
+}
+
 /// The parcels a shipment of `fo_lines` would hand over: the given packages, else the
 /// packed boxes, else one parcel weighing what the catalog says.
 pub fn parcels_for(
@@ -395,15 +437,45 @@ pub fn parcels_for(
     }]
 }
 
+/// What a carrier service must allow for a shipment: what the packed boxes require, or,
+/// when the fulfillment order was not packed through Ordo, what the packing policies
+/// require of the handling classes of the products in `fo_lines`.
+pub fn service_constraints(
+    packing: Option<&crate::packing::Packing>,
+    fo_lines: &[FulfillmentLine],
+    products: &HashMap<String, Product>,
+    policies: &ordo_warehouse::packing::PackingPolicies,
+) -> ordo_warehouse::packing::ServiceConstraints {
+    let mut constraints = ordo_warehouse::packing::ServiceConstraints::default();
+    match packing {
+        Some(p) => {
+            for package in &p.plan.packages {
+                constraints = constraints.and(&package.service);
+            }
+        }
+        None => {
+            // One service carries every parcel, so it must suit every class, whichever
+            // box each unit ends up in.
+            for l in fo_lines {
+                if let Some(p) = products.get(&l.sku) {
+                    constraints = constraints.and(&policies.rules(&p.handling_classes).service);
+                }
+            }
+        }
+    }
+    constraints
+}
+
 /// Chooses the cheapest configured service that collects at the location, takes every
 /// parcel, is allowed by the packing policies of what is inside (perishable: express and
-/// no weekend in transit; hazmat: ground) and is at least as fast as the level the order
-/// paid for. Returns the carrier, the service code and the recorded choice.
+/// no weekend in transit; hazmat: ground; see [`service_constraints`]) and is at least as
+/// fast as the level the order paid for. Returns the carrier, the service code and the
+/// recorded choice.
 pub fn choose_rate(
     order: &Order,
     location: &Location,
     parcels: &[Package],
-    packing: Option<&crate::packing::Packing>,
+    constraints: ordo_warehouse::packing::ServiceConstraints,
     services: &[ordo_warehouse::shipping::CarrierService],
     now: OffsetDateTime,
 ) -> Result<(String, String, serde_json::Value), Problem> {
@@ -413,12 +485,6 @@ pub fn choose_rate(
         width_mm: 200,
         height_mm: 150,
     };
-    let mut constraints = ordo_warehouse::packing::ServiceConstraints::default();
-    if let Some(p) = packing {
-        for package in &p.plan.packages {
-            constraints = constraints.and(&package.service);
-        }
-    }
     let offset = time::UtcOffset::from_whole_seconds(location.routing.utc_offset_seconds())
         .unwrap_or(time::UtcOffset::UTC);
     let request = ShipmentRequest {

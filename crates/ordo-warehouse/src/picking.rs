@@ -96,6 +96,10 @@ pub struct PickFilters {
     pub tags: Vec<String>,
     /// Only orders of exactly one unit (they need no sorting and ship from the pick cart).
     pub single_item_only: bool,
+    /// Only these orders (numbers such as `SO-000123`), as chosen by hand from a list. The
+    /// location's other work is left out without being reported as skipped, and a chosen
+    /// order with nothing to pick at the location refuses the request.
+    pub orders: Vec<String>,
 }
 
 /// How much one release may hold: what fits on a cart.
@@ -249,6 +253,24 @@ fn validate(request: &PickRequest) -> Result<(), Problem> {
             }
         }
     }
+    let mut chosen = HashSet::new();
+    for (i, n) in request.filters.orders.iter().enumerate() {
+        let field = format!("filters.orders[{i}]");
+        if n.trim().is_empty() {
+            errors.add(field, "is required");
+        } else if !chosen.insert(n.as_str()) {
+            errors.add(field, format!("{n} appears twice"));
+        } else if !request.orders.iter().any(|o| &o.order_number == n) {
+            errors.add(
+                field,
+                format!(
+                    "{n} has nothing to pick at this location: no open fulfillment order here \
+                     (it may be on hold, already on a pick list, shipped, or shipping from \
+                     another location)"
+                ),
+            );
+        }
+    }
     if request.limits.max_units.is_some_and(|u| u < 0) {
         errors.add("limits.max_units", "must not be negative");
     }
@@ -302,7 +324,10 @@ pub fn build_pick_lists(request: &PickRequest, layout: &Layout) -> Result<PickPl
     validate(request)?;
     let mut skipped = Vec::new();
     let mut eligible: Vec<&CandidateOrder> = Vec::new();
-    for o in &request.orders {
+    let chosen = |o: &&CandidateOrder| {
+        request.filters.orders.is_empty() || request.filters.orders.contains(&o.order_number)
+    };
+    for o in request.orders.iter().filter(chosen) {
         match filter(o, &request.filters) {
             Some(reason) => skipped.push(SkippedOrder {
                 fulfillment_order_id: o.id.clone(),

@@ -79,6 +79,72 @@
   }
 })();
 
+// Routing rules: drag a row, or use its Up/Down buttons, to reorder. Each row carries its
+// rule's name in a hidden field, so the form posts the names in the order the rows show.
+(function () {
+  'use strict';
+
+  var form = document.getElementById('reorder-form');
+  if (!form) return;
+  var body = form.querySelector('tbody');
+  var said = document.getElementById('order-status');
+  var dragged = null;
+
+  function rows() { return body.querySelectorAll('tr[data-rule]'); }
+
+  function renumber(moved) {
+    var all = rows(), at = 0;
+    all.forEach(function (r, i) {
+      r.querySelector('.rule-index').textContent = i + 1;
+      r.querySelector('.js-move[value^="up:"]').disabled = i === 0;
+      r.querySelector('.js-move[value^="down:"]').disabled = i === all.length - 1;
+      if (r === moved) at = i + 1;
+    });
+    form.classList.add('changed');
+    if (said && moved) {
+      said.textContent = moved.dataset.rule + ' is now rule ' + at + ' of ' + all.length +
+        '. Save the order to put it in force.';
+    }
+  }
+
+  form.addEventListener('click', function (e) {
+    var b = e.target.closest('.js-move');
+    if (!b) return;
+    e.preventDefault();
+    var row = b.closest('tr'), up = b.value.indexOf('up:') === 0;
+    if (up && row.previousElementSibling) body.insertBefore(row, row.previousElementSibling);
+    if (!up && row.nextElementSibling) body.insertBefore(row.nextElementSibling, row);
+    renumber(row);
+    // Keep the keyboard on the row that moved, even once it reaches an end.
+    (b.disabled ? row.querySelector('.js-move:not([disabled])') : b).focus();
+  });
+
+  body.addEventListener('dragstart', function (e) {
+    dragged = e.target.closest('tr[data-rule]');
+    if (!dragged) return;
+    dragged.classList.add('dragging');
+    e.dataTransfer.effectAllowed = 'move';
+    e.dataTransfer.setData('text/plain', dragged.dataset.rule);
+  });
+  body.addEventListener('dragover', function (e) {
+    if (!dragged) return;
+    e.preventDefault();
+    var over = e.target.closest('tr[data-rule]');
+    if (!over || over === dragged) return;
+    var box = over.getBoundingClientRect();
+    body.insertBefore(dragged, e.clientY > box.top + box.height / 2 ? over.nextElementSibling : over);
+  });
+  body.addEventListener('drop', function (e) {
+    if (dragged) e.preventDefault();
+  });
+  body.addEventListener('dragend', function () {
+    if (!dragged) return;
+    dragged.classList.remove('dragging');
+    renumber(dragged);
+    dragged = null;
+  });
+})();
+
 // A label printed from the pack bench opens by itself for the printer; the link stays for
 // a reprint (and for browsers that block the new tab).
 (function () {

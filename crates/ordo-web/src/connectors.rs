@@ -68,6 +68,8 @@ pub(crate) struct SyncView {
 
 pub(crate) struct AttentionRow {
     pub external_id: String,
+    /// The Ordo order held for it, when one was captured.
+    pub number: Option<String>,
     pub reason: String,
     pub unmapped: String,
     pub since: String,
@@ -490,6 +492,7 @@ pub(crate) async fn cards(
         .into_iter()
         .map(|a| AttentionRow {
             external_id: a.external_id,
+            number: a.number,
             reason: a.reason,
             unmapped: a.unmapped.join(", "),
             since: fmt_time(a.since),
@@ -881,9 +884,18 @@ pub(crate) async fn run_sync(
 fn retried_summary(retried: &[(String, Imported)]) -> String {
     let count = |f: fn(&Imported) -> bool| retried.iter().filter(|(_, o)| f(o)).count();
     let created = count(|o| matches!(o, Imported::Created { .. }));
-    let waiting = count(|o| matches!(o, Imported::NeedsAttention { .. }));
-    let other = retried.len() - created - waiting;
+    let released = count(|o| matches!(o, Imported::Mapped { .. } | Imported::Released { .. }));
+    let waiting = count(|o| {
+        matches!(
+            o,
+            Imported::NeedsAttention { .. } | Imported::HeldUnmapped { .. }
+        )
+    });
+    let other = retried.len() - created - released - waiting;
     let mut parts = vec![format!("{created} imported")];
+    if released > 0 {
+        parts.push(format!("{released} mapped and released"));
+    }
     if waiting > 0 {
         parts.push(format!(
             "{waiting} still {} attention",

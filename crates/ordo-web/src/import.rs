@@ -1,15 +1,19 @@
-//! CSV import of products (`/products/import`) and stock receipts (`/inventory/import`):
-//! paste or upload, preview every row with its errors (nothing is written), then import the
-//! valid rows, each through the same store call the API uses.
+//! CSV import of products (`/products/import`), stock receipts (`/inventory/import`) and
+//! stock counts (`/inventory/counts/import`): paste or upload, preview every row with its
+//! errors (nothing is written), then import the valid rows, each through the same store
+//! call the API uses. The import runs on its own task; the page shows its progress
+//! (`/imports/{id}`, polled) and then the rows that were not imported.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse};
 use ordo_domain::Problem;
 use ordo_domain::catalog::{Product, ProductInput};
-use ordo_domain::inventory::{AdjustmentInput, StockWrite};
+use ordo_domain::inventory::{AdjustmentInput, CountInput, StockCommand, StockWrite};
 use ordo_store::{Outcome, Permission, StoreError};
 
 use crate::WebState;
@@ -24,6 +28,7 @@ const MAX_ROWS: usize = 2_000;
 pub(crate) enum Kind {
     Products,
     Stock,
+    Counts,
 }
 
 impl Kind {
@@ -39,28 +44,31 @@ impl Kind {
                 "handling_classes",
             ],
             Kind::Stock => &["sku", "location", "quantity", "reference"],
+            Kind::Counts => &["sku", "location", "counted", "expected", "reference"],
         }
     }
     fn url(self) -> &'static str {
         match self {
             Kind::Products => "/products/import",
             Kind::Stock => "/inventory/import",
+            Kind::Counts => "/inventory/counts/import",
         }
     }
     fn back(self) -> &'static str {
         match self {
             Kind::Products => "/products",
-            Kind::Stock => "/inventory",
+            Kind::Stock | Kind::Counts => "/inventory",
         }
     }
     fn permission(self) -> Permission {
         match self {
             Kind::Products => Permission::ManageCatalog,
-            Kind::Stock => Permission::WriteStock,
+            Kind::Stock | Kind::Counts => Permission::WriteStock,
         }
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct PreviewRow {
     pub line: usize,
     pub cells: Vec<String>,
@@ -88,6 +96,20 @@ struct ImportPage {
     message: Option<String>,
     /// After an import that skipped rows: what was done.
     done: Option<String>,
+    /// While an import runs: its progress, polled.
+    progress: Option<ProgressView>,
+}
+
+pub(crate) struct ProgressView {
+    pub id: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+#[derive(Template)]
+#[template(path = "import_progress.html")]
+struct ProgressFragment<'a> {
+    p: &'a ProgressView,
 }
 
 fn page_for(auth: &Auth, kind: Kind, csv: String) -> ImportPage {
@@ -107,6 +129,15 @@ fn page_for(auth: &Auth, kind: Kind, csv: String) -> ImportPage {
             "sku,location,quantity,reference\nMUG-1,WH1,24,PO-1042",
             "inventory",
         ),
+        Kind::Counts => (
+            "Import stock counts",
+            "One count per row: the on-hand units counted at a location replace the recorded \
+             figure (reason: cycle_count), the difference written to the ledger. With \
+             expected, the count applies only if the recorded figure is still the one the \
+             counter saw; otherwise the row is refused with the current figure.",
+            "sku,location,counted,expected,reference\nMUG-1,WH1,22,24,COUNT-2026-11",
+            "inventory",
+        ),
     };
     ImportPage {
         ctx: PageCtx::new(auth, section),
@@ -124,6 +155,7 @@ fn page_for(auth: &Auth, kind: Kind, csv: String) -> ImportPage {
         invalid: 0,
         message: None,
         done: None,
+        progress: None,
     }
 }
 
@@ -134,6 +166,10 @@ pub(crate) async fn form_products(auth: Auth) -> WebResult {
 
 pub(crate) async fn form_stock(auth: Auth) -> WebResult {
     show_form(auth, Kind::Stock)
+}
+
+pub(crate) async fn form_counts(auth: Auth) -> WebResult {
+    show_form(auth, Kind::Counts)
 }
 
 fn show_form(auth: Auth, kind: Kind) -> WebResult {
@@ -302,6 +338,55 @@ fn product_row(
 enum Valid {
     Product(Product, bool),
     Receipt(StockWrite),
+    Count(StockWrite),
+}
+
+/// Whole non-negative numbers (`required`: an empty cell is an error, else it is `None`).
+fn count_cell(
+    line: usize,
+    field: &str,
+    cell: &str,
+    required: bool,
+    errors: &mut Vec<String>,
+) -> Option<i64> {
+    match cell.parse::<i64>() {
+        Ok(n) if n >= 0 => Some(n),
+        _ if cell.is_empty() && !required => None,
+        _ => {
+            errors.push(field_line(line, field, "must be a whole number, 0 or more"));
+            None
+        }
+    }
+}
+
+/// The row's SKU and location must exist (looked up once per import).
+async fn known_place(
+    s: &WebState,
+    line: usize,
+    w: &StockWrite,
+    products: &mut HashMap<String, bool>,
+    locations: &mut HashMap<String, bool>,
+    errors: &mut Vec<String>,
+) -> WebResult<()> {
+    if !products.contains_key(&w.sku) {
+        let known = s.store.get_product(&w.sku).await?.is_some();
+        products.insert(w.sku.clone(), known);
+    }
+    if !products[&w.sku] {
+        errors.push(field_line(line, "sku", &format!("unknown SKU {}", w.sku)));
+    }
+    if !locations.contains_key(&w.location) {
+        let known = s.store.get_location(&w.location).await?.is_some();
+        locations.insert(w.location.clone(), known);
+    }
+    if !locations[&w.location] {
+        errors.push(field_line(
+            line,
+            "location",
+            &format!("unknown location {}", w.location),
+        ));
+    }
+    Ok(())
 }
 
 /// Every row checked (reading only): the valid ones ready to write, the others with errors.
@@ -364,24 +449,8 @@ async fn check(
                 };
                 match input.validate() {
                     Ok(w) => {
-                        if !products.contains_key(&w.sku) {
-                            let known = s.store.get_product(&w.sku).await?.is_some();
-                            products.insert(w.sku.clone(), known);
-                        }
-                        if !products[&w.sku] {
-                            errors.push(field_line(line, "sku", &format!("unknown SKU {}", w.sku)));
-                        }
-                        if !locations.contains_key(&w.location) {
-                            let known = s.store.get_location(&w.location).await?.is_some();
-                            locations.insert(w.location.clone(), known);
-                        }
-                        if !locations[&w.location] {
-                            errors.push(field_line(
-                                line,
-                                "location",
-                                &format!("unknown location {}", w.location),
-                            ));
-                        }
+                        known_place(s, line, &w, &mut products, &mut locations, &mut errors)
+                            .await?;
                         if errors.is_empty() {
                             valid = Some(Valid::Receipt(w));
                         }
@@ -399,8 +468,53 @@ async fn check(
                     }
                 }
             }
+            Kind::Counts => {
+                let counted = count_cell(line, "counted", &cells[2], true, &mut errors);
+                let expected = count_cell(line, "expected", &cells[3], false, &mut errors);
+                let key = format!("{}\u{1f}{}", cells[0], cells[1]);
+                if let Some(first) = seen.get(&key) {
+                    errors.push(field_line(
+                        line,
+                        "sku",
+                        &format!(
+                            "{} at {} is already counted on line {first}",
+                            cells[0], cells[1]
+                        ),
+                    ));
+                } else {
+                    seen.insert(key, line);
+                }
+                let input = CountInput {
+                    sku: some(&cells[0]),
+                    location: some(&cells[1]),
+                    on_hand: counted,
+                    expected_on_hand: expected,
+                    reason: None,
+                    reference: some(&cells[4]),
+                };
+                match input.validate() {
+                    Ok(w) => {
+                        known_place(s, line, &w, &mut products, &mut locations, &mut errors)
+                            .await?;
+                        if errors.is_empty() {
+                            valid = Some(Valid::Count(w));
+                        }
+                    }
+                    Err(problem) => {
+                        for e in problem_lines(line, &problem) {
+                            if !e.contains(", on_hand:") && !errors.contains(&e) {
+                                errors.push(e);
+                            }
+                        }
+                    }
+                }
+            }
         }
         let action = match &valid {
+            Some(Valid::Count(w)) => match &w.command {
+                StockCommand::Count { on_hand, .. } => format!("Count {on_hand}"),
+                _ => "Count".into(),
+            },
             Some(Valid::Product(_, true)) => "Update".to_string(),
             Some(Valid::Product(_, false)) => "Create".to_string(),
             Some(Valid::Receipt(w)) => match &w.command {
@@ -434,6 +548,10 @@ pub(crate) async fn post_stock(State(s): State<WebState>, u: Upload) -> WebResul
     run(s, u, Kind::Stock).await
 }
 
+pub(crate) async fn post_counts(State(s): State<WebState>, u: Upload) -> WebResult {
+    run(s, u, Kind::Counts).await
+}
+
 async fn run(s: WebState, Upload(p): Upload, kind: Kind) -> WebResult {
     p.auth.require(kind.permission())?;
     let file = p.form.raw("file");
@@ -461,17 +579,93 @@ async fn run(s: WebState, Upload(p): Upload, kind: Kind) -> WebResult {
         view.rows = checked.into_iter().map(|(r, _)| r).collect();
         return page(&view.ctx, &view);
     }
-    let ctx = p.auth.context();
-    let (mut created, mut updated, mut received, mut units) = (0, 0, 0, 0i64);
+    let total = checked.len();
+    let id = format!("{:032x}", rand::random::<u128>());
+    let job = s.imports.start(
+        id.clone(),
+        kind,
+        p.auth.session.user.username.clone(),
+        total,
+    );
+    let (store, ctx) = (s.store.clone(), p.auth.context());
+    tokio::spawn(async move {
+        let finished = write_rows(store, kind, checked, ctx, &job).await;
+        job.lock().unwrap_or_else(|e| e.into_inner()).finished = Some(finished);
+    });
+    view.progress = Some(ProgressView { id, done: 0, total });
+    page(&view.ctx, &view)
+}
+
+/// An import in progress or done, for `/imports/{id}`.
+pub(crate) struct ImportJob {
+    kind: Kind,
+    owner: String,
+    total: usize,
+    done: usize,
+    finished: Option<Finished>,
+    started: std::time::Instant,
+}
+
+struct Finished {
+    summary: String,
+    skipped: Vec<PreviewRow>,
+    /// The import stopped at a storage failure; the rows before it were written.
+    failure: Option<String>,
+}
+
+/// Imports of this process by id; finished ones are forgotten after a quarter of an hour.
+#[derive(Default)]
+pub(crate) struct ImportJobs(Mutex<HashMap<String, Arc<Mutex<ImportJob>>>>);
+
+impl ImportJobs {
+    fn start(&self, id: String, kind: Kind, owner: String, total: usize) -> Arc<Mutex<ImportJob>> {
+        let job = Arc::new(Mutex::new(ImportJob {
+            kind,
+            owner,
+            total,
+            done: 0,
+            finished: None,
+            started: std::time::Instant::now(),
+        }));
+        let mut jobs = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.retain(|_, j| {
+            let j = j.lock().unwrap_or_else(|e| e.into_inner());
+            j.finished.is_none() || j.started.elapsed().as_secs() < 900
+        });
+        jobs.insert(id, job.clone());
+        job
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Mutex<ImportJob>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+/// Writes the valid rows one store call each, counting progress; rows the store refuses are
+/// reported with the ones that were invalid from the start.
+async fn write_rows(
+    store: Arc<dyn ordo_store::Store>,
+    kind: Kind,
+    checked: Vec<(PreviewRow, Option<Valid>)>,
+    ctx: ordo_store::WriteContext,
+    job: &Mutex<ImportJob>,
+) -> Finished {
+    let (mut created, mut updated, mut written, mut units) = (0, 0, 0, 0i64);
     let mut skipped: Vec<PreviewRow> = Vec::new();
+    let mut failure = None;
     for (mut row, valid) in checked {
         let result = match valid {
             None => {
                 skipped.push(row);
+                job.lock().unwrap_or_else(|e| e.into_inner()).done += 1;
                 continue;
             }
             Some(Valid::Product(product, existed)) => {
-                s.store.put_product(product, &ctx).await.map(|_| {
+                store.put_product(product, &ctx).await.map(|_| {
                     if existed {
                         updated += 1;
                     } else {
@@ -479,14 +673,14 @@ async fn run(s: WebState, Upload(p): Upload, kind: Kind) -> WebResult {
                     }
                 })
             }
-            Some(Valid::Receipt(w)) => {
+            Some(Valid::Receipt(w) | Valid::Count(w)) => {
                 let n = match &w.command {
-                    ordo_domain::inventory::StockCommand::Adjust { delta, .. } => *delta,
+                    StockCommand::Adjust { delta, .. } => *delta,
                     _ => 0,
                 };
-                s.store.write_stock(w, &ctx).await.map(|o| {
+                store.write_stock(w, &ctx).await.map(|o| {
                     if let Outcome::Done(_) = o {
-                        received += 1;
+                        written += 1;
                         units += n;
                     }
                 })
@@ -499,34 +693,106 @@ async fn run(s: WebState, Upload(p): Upload, kind: Kind) -> WebResult {
                 row.errors = problem_lines(row.line, &problem);
                 skipped.push(row);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "import stopped");
+                failure = Some(format!(
+                    "The import stopped at line {}: the database could not write it. The rows before it were imported; import the file again to finish (rows already imported are not doubled for products; receipts would be).",
+                    row.line
+                ));
+                break;
+            }
         }
+        job.lock().unwrap_or_else(|e| e.into_inner()).done += 1;
     }
-    let done = match kind {
+    let summary = match kind {
         Kind::Products => format!(
             "Imported {} product row{}: {created} created, {updated} updated.",
             created + updated,
             if created + updated == 1 { "" } else { "s" }
         ),
         Kind::Stock => format!(
-            "Imported {received} receipt{} ({units} units).",
-            if received == 1 { "" } else { "s" }
+            "Imported {written} receipt{} ({units} units).",
+            if written == 1 { "" } else { "s" }
+        ),
+        Kind::Counts => format!(
+            "Imported {written} count{}.",
+            if written == 1 { "" } else { "s" }
         ),
     };
-    if skipped.is_empty() {
-        return Ok(p.auth.redirect_with(kind.back(), true, &done));
+    Finished {
+        summary,
+        skipped,
+        failure,
     }
-    view.done = Some(format!(
-        "{done} {} row{} with errors {} skipped: correct {} and import {} again.",
-        skipped.len(),
-        if skipped.len() == 1 { "" } else { "s" },
-        if skipped.len() == 1 { "was" } else { "were" },
-        if skipped.len() == 1 { "it" } else { "them" },
-        if skipped.len() == 1 { "it" } else { "them" },
-    ));
+}
+
+/// `GET /imports/{id}`: the progress of an import (a fragment when polled by the page),
+/// then its result: back to the list when every row was imported, else the rows that
+/// were not.
+pub(crate) async fn progress(
+    State(s): State<WebState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> WebResult {
+    let job = s
+        .imports
+        .get(&id)
+        .ok_or_else(|| crate::error::WebError::NotFound("This import".into()))?;
+    let (kind, owner) = {
+        let j = job.lock().unwrap_or_else(|e| e.into_inner());
+        (j.kind, j.owner.clone())
+    };
+    auth.require(kind.permission())?;
+    if owner != auth.session.user.username {
+        return Err(crate::error::WebError::NotFound("This import".into()));
+    }
+    let polled = crate::fulfillment::is_htmx(&headers);
+    let j = job.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(finished) = &j.finished else {
+        let p = ProgressView {
+            id,
+            done: j.done,
+            total: j.total,
+        };
+        drop(j);
+        if polled {
+            return Ok(Html(ProgressFragment { p: &p }.render()?).into_response());
+        }
+        let mut view = page_for(&auth, kind, String::new());
+        view.progress = Some(p);
+        return page(&view.ctx, &view);
+    };
+    if polled {
+        // Finished: the whole page shows the result.
+        let mut r = StatusCode::OK.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/imports/{id}")) {
+            r.headers_mut().insert("HX-Redirect", v);
+        }
+        return Ok(r);
+    }
+    if finished.skipped.is_empty() && finished.failure.is_none() {
+        return Ok(auth.redirect_with(kind.back(), true, &finished.summary));
+    }
+    let mut view = page_for(&auth, kind, String::new());
+    let skipped = finished.skipped.len();
+    view.done = Some(if skipped == 0 {
+        finished.summary.clone()
+    } else {
+        format!(
+            "{} {skipped} row{} with errors {} skipped: correct {} and import {} again.",
+            finished.summary,
+            if skipped == 1 { "" } else { "s" },
+            if skipped == 1 { "was" } else { "were" },
+            if skipped == 1 { "it" } else { "them" },
+            if skipped == 1 { "it" } else { "them" },
+        )
+    });
+    view.message = finished.failure.clone();
     view.previewed = true;
-    view.invalid = skipped.len();
-    view.rows = skipped;
+    view.invalid = skipped;
+    view.rows = finished.skipped.clone();
+    drop(j);
     page(&view.ctx, &view)
 }
 

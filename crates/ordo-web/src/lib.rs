@@ -11,6 +11,7 @@ mod connectors;
 mod csv;
 mod dashboard;
 mod error;
+mod exports;
 mod form;
 mod fulfillment;
 mod import;
@@ -53,6 +54,8 @@ pub(crate) struct WebState {
     /// Long-lived responses (the live event stream) end when this turns true, so a graceful
     /// shutdown does not wait on browsers that keep the stream open.
     pub shutdown: watch::Receiver<bool>,
+    /// CSV imports running on their own tasks, polled by their pages.
+    pub imports: Arc<import::ImportJobs>,
 }
 
 /// The back office, for a server that never asks its streams to stop early.
@@ -81,6 +84,7 @@ pub fn router_with_connectors(
         store,
         connectors,
         shutdown,
+        imports: Arc::default(),
     };
     Router::new()
         .route("/", get(dashboard::show))
@@ -129,6 +133,7 @@ pub fn router_with_connectors(
         .route("/shipments/{id}/label.pdf", get(shipments::label_pdf))
         .route("/shipments/{id}/label.zpl", get(shipments::label_zpl))
         .route("/inventory", get(inventory::show))
+        .route("/inventory/export.csv", get(exports::stock))
         .route("/inventory/adjust", post(inventory::adjust))
         .route("/inventory/move", post(inventory::move_stock))
         .route("/inventory/count", post(inventory::count))
@@ -137,13 +142,20 @@ pub fn router_with_connectors(
             "/inventory/import",
             get(import::form_stock).post(import::post_stock),
         )
+        .route(
+            "/inventory/counts/import",
+            get(import::form_counts).post(import::post_counts),
+        )
+        .route("/imports/{id}", get(import::progress))
         .route("/products", get(catalog::products))
+        .route("/products/export.csv", get(exports::products))
         .route(
             "/products/import",
             get(import::form_products).post(import::post_products),
         )
         .route("/locations", get(catalog::locations))
         .route("/locations/{code}", get(catalog::location))
+        .route("/locations/{code}/bins.csv", get(exports::bins))
         .route(
             "/locations/{code}/routing",
             post(catalog::save_location_routing),
@@ -180,6 +192,7 @@ pub fn router_with_connectors(
         )
         .route("/routing", get(routing::show))
         .route("/routing/rules", post(routing::save_rules))
+        .route("/routing/rules/order", post(routing::reorder))
         .route("/routing/replay", post(routing::replay))
         .route("/settings", get(settings::show))
         .route("/settings/users", post(settings::create_user))

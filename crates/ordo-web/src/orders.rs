@@ -6,11 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use ordo_domain::Problem;
-use ordo_domain::catalog::Address;
+use ordo_domain::catalog::{Address, LocationKind};
 use ordo_domain::order::{HoldReason, Order, OrderStatus, Transition, transition};
 use ordo_store::{
-    Event, OrderChange, OrderFilter, OrderSummary, PageRequest, Permission, StoreError,
+    Event, OrderChange, OrderFilter, OrderSort, OrderSummary, Outcome, PageRequest, Permission,
+    PickJobInput, StoreError,
 };
+use ordo_warehouse::picking::PickFilters;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, Time};
@@ -26,7 +28,7 @@ use crate::view::{PageCtx, fmt_time, group, humanize, page};
 const PAGE_SIZE: i64 = 50;
 const MAX_NOTE: usize = 500;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
@@ -34,6 +36,9 @@ pub(crate) struct ListQuery {
     placed_after: Option<String>,
     placed_before: Option<String>,
     q: Option<String>,
+    location: Option<String>,
+    tags: Option<String>,
+    sort: Option<String>,
     cursor: Option<String>,
 }
 
@@ -46,6 +51,9 @@ impl ListQuery {
             placed_after: f.get("placed_after"),
             placed_before: f.get("placed_before"),
             q: f.get("q"),
+            location: f.get("location"),
+            tags: f.get("tags"),
+            sort: f.get("sort"),
             cursor: f.get("cursor"),
         }
     }
@@ -63,7 +71,23 @@ impl ListQuery {
             ("placed_after", Self::text(&self.placed_after)),
             ("placed_before", Self::text(&self.placed_before)),
             ("q", Self::text(&self.q)),
+            ("location", Self::text(&self.location)),
+            ("tags", Self::text(&self.tags)),
+            ("sort", Self::text(&self.sort)),
         ])
+    }
+
+    /// The filter with another sort, from the first page: what a column heading links to.
+    fn sorted_by(&self, sort: OrderSort) -> String {
+        let q = ListQuery {
+            sort: (sort != OrderSort::Number).then(|| sort.as_str().to_string()),
+            cursor: None,
+            ..self.clone()
+        };
+        match q.filter_query() {
+            qs if qs.is_empty() => "/orders".into(),
+            qs => format!("/orders?{qs}"),
+        }
     }
 
     fn with_cursor(&self, cursor: &str) -> String {
@@ -97,6 +121,13 @@ impl ListQuery {
         };
         let placed_after = time("Placed on or after", &self.placed_after);
         let placed_before = time("Placed before", &self.placed_before);
+        let sort = match Self::text(&self.sort) {
+            "" => OrderSort::Number,
+            v => OrderSort::parse(v).unwrap_or_else(|| {
+                errors.push("Sort: choose one of the listed orders.".to_string());
+                OrderSort::Number
+            }),
+        };
         let opt = |v: &Option<String>| Some(Self::text(v).to_string()).filter(|s| !s.is_empty());
         if errors.is_empty() {
             Ok(OrderFilter {
@@ -106,10 +137,56 @@ impl ListQuery {
                 placed_after,
                 placed_before,
                 q: opt(&self.q),
+                location: opt(&self.location),
+                tags: tag_list(Self::text(&self.tags)),
+                sort,
             })
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Tags typed as a comma-separated list.
+fn tag_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn sort_label(s: OrderSort) -> &'static str {
+    match s {
+        OrderSort::Number => "Newest captured first",
+        OrderSort::PlacedDesc => "Placed: newest first",
+        OrderSort::PlacedAsc => "Placed: oldest first",
+        OrderSort::TotalDesc => "Total: largest first",
+        OrderSort::TotalAsc => "Total: smallest first",
+    }
+}
+
+/// A sortable column heading: where a click goes and what `aria-sort` says now.
+pub(crate) struct SortHead {
+    pub href: String,
+    /// `ascending`, `descending` or `none`.
+    pub aria: &'static str,
+    pub arrow: &'static str,
+}
+
+fn sort_head(q: &ListQuery, current: OrderSort, desc: OrderSort, asc: OrderSort) -> SortHead {
+    // The first click sorts descending; a click on the sorted column turns it around.
+    let (next, aria, arrow) = if current == desc {
+        (asc, "descending", " ↓")
+    } else if current == asc {
+        (desc, "ascending", " ↑")
+    } else {
+        (desc, "none", "")
+    };
+    SortHead {
+        href: q.sorted_by(next),
+        aria,
+        arrow,
     }
 }
 
@@ -183,6 +260,12 @@ struct OrdersPage {
     placed_after: String,
     placed_before: String,
     q: String,
+    locations: Vec<Opt>,
+    tags: String,
+    sorts: Vec<Opt>,
+    sort_placed: SortHead,
+    sort_total: SortHead,
+    sort_caption: &'static str,
     errors: Vec<String>,
     rows: Vec<ListRow>,
     filtered: bool,
@@ -192,6 +275,8 @@ struct OrdersPage {
     export_href: String,
     back: String,
     can_manage: bool,
+    can_pick: bool,
+    pick_locations: Vec<Opt>,
     hold_reasons: Vec<Opt>,
 }
 
@@ -202,6 +287,7 @@ pub(crate) async fn list(
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let channels = s.store.list_channels().await?;
+    let locations = s.store.list_locations().await?;
     let (rows, next, errors) = match q.filter() {
         Ok(filter) => {
             let page = s
@@ -235,6 +321,7 @@ pub(crate) async fn list(
     };
     let current = ListQuery::text(&q.status);
     let channel = ListQuery::text(&q.channel);
+    let sort = OrderSort::parse(ListQuery::text(&q.sort)).unwrap_or_default();
     let ctx = PageCtx::new(&auth, "orders");
     let p = OrdersPage {
         statuses: options(OrderStatus::ALL.iter().map(|s| s.as_str()), current),
@@ -250,6 +337,30 @@ pub(crate) async fn list(
         placed_after: ListQuery::text(&q.placed_after).to_string(),
         placed_before: ListQuery::text(&q.placed_before).to_string(),
         q: ListQuery::text(&q.q).to_string(),
+        locations: locations
+            .iter()
+            .map(|l| Opt {
+                value: l.code.clone(),
+                label: format!("{} ({})", l.name, l.code),
+                selected: l.code == ListQuery::text(&q.location),
+            })
+            .collect(),
+        tags: ListQuery::text(&q.tags).to_string(),
+        sorts: OrderSort::ALL
+            .iter()
+            .map(|o| Opt {
+                value: if *o == OrderSort::Number {
+                    String::new()
+                } else {
+                    o.as_str().to_string()
+                },
+                label: sort_label(*o).to_string(),
+                selected: *o == sort,
+            })
+            .collect(),
+        sort_placed: sort_head(&q, sort, OrderSort::PlacedDesc, OrderSort::PlacedAsc),
+        sort_total: sort_head(&q, sort, OrderSort::TotalDesc, OrderSort::TotalAsc),
+        sort_caption: sort_label(sort),
         errors,
         rows: rows.iter().map(ListRow::new).collect(),
         filtered: !filter_query.is_empty(),
@@ -263,6 +374,17 @@ pub(crate) async fn list(
         },
         back: q.with_cursor(ListQuery::text(&q.cursor)),
         can_manage: auth.allows(Permission::ManageOrders),
+        can_pick: auth.allows(Permission::WriteStock),
+        // Where the list is filtered by location, that is where to pick.
+        pick_locations: locations
+            .iter()
+            .filter(|l| !matches!(l.kind, LocationKind::ThirdParty | LocationKind::Marketplace))
+            .map(|l| Opt {
+                value: l.code.clone(),
+                label: format!("{} ({})", l.name, l.code),
+                selected: l.code == ListQuery::text(&q.location),
+            })
+            .collect(),
         hold_reasons: hold_reason_options(),
         ctx,
     };
@@ -270,7 +392,7 @@ pub(crate) async fn list(
 }
 
 /// Values a spreadsheet would run as a formula are prefixed, so opening the export is safe.
-fn csv_field(out: &mut String, v: &str) {
+pub(crate) fn csv_field(out: &mut String, v: &str) {
     let risky = v.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let needs_quotes = risky || v.contains([',', '"', '\n', '\r']);
     if needs_quotes {
@@ -441,9 +563,78 @@ fn back_to_list(f: &FormData) -> String {
     }
 }
 
+/// The selected orders' open work at one location, released as one batch pick list. An
+/// order with nothing to pick there refuses the whole release, each such order named.
+async fn bulk_pick(s: &WebState, p: &Posted, back: &str) -> WebResult {
+    p.auth.require(Permission::WriteStock)?;
+    let numbers: Vec<String> = p.form.all("order").into_iter().take(500).collect();
+    if numbers.is_empty() {
+        return Ok(p
+            .auth
+            .redirect_with(back, false, "Select at least one order first."));
+    }
+    let Some(location) = p.form.get("pick_location") else {
+        return Ok(p
+            .auth
+            .redirect_with(back, false, "Choose the location to pick at."));
+    };
+    let input = PickJobInput {
+        location: Some(location.clone()),
+        filters: PickFilters {
+            orders: numbers,
+            ..Default::default()
+        },
+        limits: Default::default(),
+        strategy: Default::default(),
+    };
+    match s
+        .store
+        .create_pick_job(&location, input, &p.auth.context())
+        .await
+    {
+        Ok(Outcome::Done(c)) => {
+            let job = c.value;
+            let orders = job.progress.orders.len();
+            Ok(p.auth.redirect_with(
+                &format!("/picking/{}", job.id),
+                true,
+                &format!(
+                    "Pick list {} created at {location} for {orders} fulfillment order{}.",
+                    job.id,
+                    if orders == 1 { "" } else { "s" }
+                ),
+            ))
+        }
+        Ok(Outcome::Replayed { .. }) => {
+            Ok(p.auth.redirect_with("/picking", true, "Already created."))
+        }
+        Err(StoreError::Problem(Problem::Invalid(errors))) => {
+            let text = errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(p.auth.redirect_with(
+                back,
+                false,
+                &format!("No pick list created. {}.", sentence(&text)),
+            ))
+        }
+        Err(StoreError::Problem(e)) => Ok(p.auth.redirect_with(
+            back,
+            false,
+            &format!("No pick list created: {}.", sentence(&e.to_string())),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) async fn bulk(State(s): State<WebState>, p: Posted) -> WebResult {
-    p.auth.require(Permission::ManageOrders)?;
     let back = back_to_list(&p.form);
+    if p.form.get("action").as_deref() == Some("pick") {
+        return bulk_pick(&s, &p, &back).await;
+    }
+    p.auth.require(Permission::ManageOrders)?;
     let Some(t) = p.form.get("action").as_deref().and_then(parse_action) else {
         return Ok(p.auth.redirect_with(&back, false, "Choose an action."));
     };
@@ -489,6 +680,8 @@ struct LineView {
     allocated: i64,
     backordered: i64,
     shipped: i64,
+    /// Units received back through returns.
+    returned: i64,
     allocations: String,
 }
 
@@ -744,10 +937,14 @@ pub(crate) async fn render_order(
     number: &str,
     fb: Option<FoFeedback>,
 ) -> WebResult<OrderPage> {
-    let Some(o) = s.store.get_order(number).await? else {
+    let Some(mut o) = s.store.get_order(number).await? else {
         return Err(WebError::NotFound(format!("Order {number}")));
     };
     let events = s.store.order_events(&o.number).await?.unwrap_or_default();
+    if let Some(hold) = ordo_http::routes::routing::rule_hold(&o, &events) {
+        o.hold_rule = hold.rule;
+        o.hold_note = hold.note;
+    }
     let locations = s.store.list_locations().await?;
     let stock = if auth.allows(Permission::ManageOrders) {
         crate::fulfillment::stock_for(s, &o).await?
@@ -758,6 +955,7 @@ pub(crate) async fn render_order(
     let fo = crate::fulfillment::section(&o, &locations, &stock, auth, &fb);
     let sh = crate::shipments::section(s, &o.number, auth, &fb).await?;
     let rt = crate::returns::section(s, &o, auth, None).await?;
+    let returned = crate::returns::returned_units(s, &o.number).await?;
     let cl = crate::claims::section(s, &o, auth).await?;
     let manage = auth.allows(Permission::ManageOrders);
     let allowed = |t| manage && transition(o.status, o.fill_status, t).is_ok();
@@ -770,7 +968,14 @@ pub(crate) async fn render_order(
         status: o.status.as_str(),
         status_label: humanize(o.status.as_str()),
         fill_label: humanize(o.fill_status.as_str()),
-        hold_reason: o.hold_reason.map(|r| humanize(r.as_str())),
+        hold_reason: o.hold_reason.map(|r| {
+            let why = humanize(r.as_str());
+            match (&o.hold_rule, &o.hold_note) {
+                (Some(rule), Some(note)) => format!("{why} ({rule}): {note}"),
+                (None, Some(note)) => format!("{why}: {note}"),
+                _ => why,
+            }
+        }),
         placed: fmt_time(o.placed_at),
         updated: fmt_time(o.updated_at),
         payment_status: humanize(match o.payment.status {
@@ -792,6 +997,7 @@ pub(crate) async fn render_order(
                 allocated: l.allocated,
                 backordered: l.backordered,
                 shipped: l.shipped,
+                returned: returned.get(&l.line_no).copied().unwrap_or(0),
                 allocations: {
                     // One entry per location, however many fulfillment orders ship from it.
                     let mut per: Vec<(&str, i64)> = Vec::new();

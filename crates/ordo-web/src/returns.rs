@@ -291,6 +291,39 @@ async fn for_order(s: &WebState, number: &str) -> WebResult<Vec<ListRow>> {
     Ok(page.items.iter().map(ListRow::new).collect())
 }
 
+/// Units received back per order line (by line number), over every return of the order.
+pub(crate) async fn returned_units(
+    s: &WebState,
+    number: &str,
+) -> WebResult<std::collections::HashMap<i32, i64>> {
+    let mut per_line = std::collections::HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .store
+            .list_returns(
+                &ReturnFilter {
+                    order: Some(number.to_string()),
+                    status: None,
+                },
+                &PageRequest {
+                    limit: Some(500),
+                    cursor,
+                },
+            )
+            .await?;
+        for r in &page.items {
+            for l in &r.received {
+                *per_line.entry(l.line_no).or_insert(0) += l.quantity;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(per_line),
+        }
+    }
+}
+
 /// `GET /returns`: returns across orders, newest first.
 pub(crate) async fn list(
     State(s): State<WebState>,

@@ -136,6 +136,8 @@ struct RoutingPage {
     sim_errors: Vec<String>,
     plan: Option<PlanView>,
     replay: ReplayForm,
+    /// The outcome of a refused reorder, shown above the rules table.
+    order_message: Option<Flash>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -541,6 +543,7 @@ async fn render(
         sim_errors,
         plan,
         replay,
+        order_message: None,
     })
 }
 
@@ -680,6 +683,149 @@ pub(crate) async fn save_rules(State(s): State<WebState>, p: Posted) -> WebResul
                 expected,
             );
             respond(&s, &p.auth, Some(ed), ReplayForm::default(), st).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a save from `expected` lost to a newer version, naming who saved it and when.
+async fn stale_message(s: &WebState, expected: i64) -> WebResult<(i64, String)> {
+    let current = s.store.routing_rules().await?;
+    let by = current
+        .saved_by
+        .as_deref()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    let at = current
+        .saved_at
+        .map(|t| format!(" at {}", fmt_time(t)))
+        .unwrap_or_default();
+    Ok((
+        current.version,
+        format!(
+            "Not saved: version {} was saved{by}{at} after you started from version {expected}.",
+            current.version
+        ),
+    ))
+}
+
+/// The posted names in their new order, after an optional `up:NAME` / `down:NAME` move
+/// (what the move buttons send when no script reorders the rows in the page).
+fn reordered(rules: &[Rule], names: &[String], mv: Option<&str>) -> Result<Vec<Rule>, String> {
+    let mut names = names.to_vec();
+    if let Some(mv) = mv {
+        let (dir, name) = mv
+            .split_once(':')
+            .ok_or_else(|| format!("move: {mv:?} is not up:NAME or down:NAME"))?;
+        let i = names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| format!("move: no rule named {name:?}"))?;
+        match dir {
+            "up" if i > 0 => names.swap(i, i - 1),
+            "down" if i + 1 < names.len() => names.swap(i, i + 1),
+            "up" | "down" => {}
+            _ => return Err(format!("move: {dir:?} is neither up nor down")),
+        }
+    }
+    let mut out = Vec::with_capacity(rules.len());
+    for n in &names {
+        let r = rules
+            .iter()
+            .find(|r| &r.name == n)
+            .ok_or_else(|| format!("rule: no rule named {n:?} in the version you started from"))?;
+        if out.iter().any(|o: &Rule| &o.name == n) {
+            return Err(format!("rule: {n:?} is listed twice"));
+        }
+        out.push(r.clone());
+    }
+    if out.len() != rules.len() {
+        return Err(format!(
+            "rule: {} of {} rules listed; every rule must keep a place",
+            out.len(),
+            rules.len()
+        ));
+    }
+    Ok(out)
+}
+
+async fn refuse_order(s: &WebState, auth: &Auth, status: StatusCode, text: String) -> WebResult {
+    let mut page = render(s, auth, None, "", ReplayForm::default()).await?;
+    page.order_message = Some(Flash { ok: false, text });
+    let mut r = crate::view::page(&page.ctx, &page)?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// `POST /routing/rules/order`: the same rules in a new order, saved as a new version of
+/// the whole list from the version the page showed. Each row posts its rule's name, so
+/// the rows' order in the form is the new order.
+pub(crate) async fn reorder(State(s): State<WebState>, p: Posted) -> WebResult {
+    p.auth.require(Permission::ManageCatalog)?;
+    let refuse = |status: StatusCode, text: String| refuse_order(&s, &p.auth, status, text);
+    let Some(expected) = p
+        .form
+        .get("expected_version")
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Order not saved: the form lost the version it started from. Reload the page.".into(),
+        )
+        .await;
+    };
+    let current = s.store.routing_rules().await?;
+    if current.version != expected {
+        let (_, text) = stale_message(&s, expected).await?;
+        return refuse(
+            StatusCode::CONFLICT,
+            format!("{text} The rules in force are shown below; reorder them again."),
+        )
+        .await;
+    }
+    let rules = stored_rules(&current)?;
+    let new = match reordered(&rules, &p.form.all("rule"), p.form.get("move").as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Order not saved: {e}."),
+            )
+            .await;
+        }
+    };
+    if new == rules {
+        return Ok(p.auth.redirect_with(
+            "/routing",
+            true,
+            "The order is unchanged; nothing saved.",
+        ));
+    }
+    let json = serde_json::to_value(&new).map_err(|e| WebError::Internal(e.to_string()))?;
+    match s
+        .store
+        .put_routing_rules(json, Some(expected), &p.auth.context())
+        .await
+    {
+        Ok(saved) => Ok(p.auth.redirect_with(
+            "/routing",
+            true,
+            &format!(
+                "Rule order saved as version {}: {}.",
+                saved.version,
+                new.iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        Err(StoreError::Problem(Problem::Conflict { .. })) => {
+            let (_, text) = stale_message(&s, expected).await?;
+            refuse(
+                StatusCode::CONFLICT,
+                format!("{text} The rules in force are shown below; reorder them again."),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -602,6 +602,7 @@ async fn run(c: &Client, app: &common::App, base: &str) {
     fulfillment_steps(c, app, base).await;
     shipping_steps(c, app, base).await;
     routing_steps(c, base).await;
+    rule_order_steps(c, base).await;
     warehouse_steps(c, app, base).await;
     manifest_steps(c, app, base).await;
     assert_eq!(login(c, base, "admin").await, "/");
@@ -1004,6 +1005,132 @@ async fn routing_steps(c: &Client, base: &str) {
     );
     shot(c, "locations-routing").await;
     visit(c, base, "/channels/web", Some("channel-split-policy")).await;
+}
+
+/// The rule names as the rules table shows them, top to bottom.
+async fn rule_rows(c: &Client) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll('#rules-table tr[data-rule]')].map(r => r.dataset.rule);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Drags rule row `from` onto the lower half of row `to`. Chromedriver's pointer actions
+/// never start an HTML5 drag, so the drag events are dispatched as the browser would.
+async fn drag_rule(c: &Client, from: usize, to: usize) {
+    c.execute(
+        r#"const rows = document.querySelectorAll('#rules-table tr[data-rule]');
+           const src = rows[arguments[0]], dst = rows[arguments[1]];
+           const dt = new DataTransfer();
+           src.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+           const box = dst.getBoundingClientRect();
+           dst.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt, clientY: box.bottom - 2}));
+           dst.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+           src.dispatchEvent(new DragEvent('dragend', {bubbles: true, dataTransfer: dt}));"#,
+        vec![json!(from), json!(to)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Rules reordered by dragging and by keyboard, saved as a new version; a reorder from a
+/// stale page is refused with the conflict message. The added rules match no order, so
+/// later steps route as before.
+async fn rule_order_steps(c: &Client, base: &str) {
+    visit(c, base, "/routing", None).await;
+    fill(
+        c,
+        "#rules-json",
+        r#"[{"name": "keep-wh1-for-bulk", "conditions": {"countries": ["DE"]}, "actions": {"exclude_locations": ["WH1"]}},
+            {"name": "iceland-tag", "conditions": {"countries": ["IS"]}, "actions": {"add_tags": ["north"]}},
+            {"name": "iceland-priority", "conditions": {"countries": ["IS"]}, "actions": {"set_priority": 5}}]"#,
+    )
+    .await;
+    click(c, "#editor button[type=submit]").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "Routing rules saved as version 2 (3 rules).",
+    )
+    .await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["keep-wh1-for-bulk", "iceland-tag", "iceland-priority"]
+    );
+    check_page(c, "rules to reorder").await;
+
+    // Drag the first rule below the last.
+    drag_rule(c, 0, 2).await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-tag", "iceland-priority", "keep-wh1-for-bulk"]
+    );
+    assert_eq!(
+        text_of(c, "#rules-table tbody tr:last-child .rule-index").await,
+        "3"
+    );
+    let said = text_of(c, "#order-status").await;
+    assert!(
+        said.contains("keep-wh1-for-bulk is now rule 3 of 3"),
+        "{said}"
+    );
+
+    // Keyboard: Enter on "Move iceland-priority up", twice; the focus moves with the row.
+    let up = c
+        .find(Locator::Css(
+            "button[aria-label='Move iceland-priority up']",
+        ))
+        .await
+        .unwrap();
+    up.send_keys(&Key::Enter.to_string()).await.unwrap();
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    assert_eq!(
+        c.execute(
+            "return document.activeElement.getAttribute('aria-label');",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        json!("Move iceland-priority down"),
+        "at the top the focus moves to the button still usable"
+    );
+    shot_at(c, "#rules", "routing-reorder").await;
+    click(c, "#save-order").await;
+    wait_text(
+        c,
+        ".flash.ok",
+        "Rule order saved as version 3: iceland-priority, iceland-tag, keep-wh1-for-bulk.",
+    )
+    .await;
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    assert!(text_of(c, "#rules-version").await.contains("Version 3"));
+
+    // A page left open while someone saved: its reorder is refused, nothing written.
+    c.execute(
+        "document.querySelector('#reorder-form input[name=expected_version]').value = '2';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    drag_rule(c, 2, 0).await;
+    click(c, "#save-order").await;
+    let m = wait_text(c, "#order-message", "Not saved: version 3 was saved").await;
+    assert!(m.contains("after you started from version 2"), "{m}");
+    assert_eq!(
+        rule_rows(c).await,
+        ["iceland-priority", "iceland-tag", "keep-wh1-for-bulk"]
+    );
+    check_page(c, "stale reorder").await;
 }
 
 /// How far the page scrolls sideways (0 when everything fits the window).
@@ -1755,7 +1882,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
         .put_channel(channel.validate().unwrap(), &ctx)
         .await
         .unwrap();
-    // An order from the shop whose item has no Ordo SKU yet: it waits for a mapping.
+    // An order from the shop whose item has no Ordo SKU yet: held until it is mapped.
     let order = ordo_connectors::ChannelOrder {
         external_id: "S-7001".into(),
         state: ordo_connectors::ChannelOrderState::Open,
@@ -1839,7 +1966,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     click(c, "#sync-form button[value=tracking]").await;
     wait_text(c, ".flash.ok", "shop: tracking pushed for 0 shipments.").await;
 
-    // A mapping: an unknown SKU is refused at its field; a known one imports the order.
+    // A mapping: an unknown SKU is refused at its field; a known one releases the order.
     fill(c, "#map-ref", "SHOP-TEA-GLASS").await;
     fill(c, "#map-sku", "TEA-9").await;
     click(c, "#mapping-form button[type=submit]").await;
@@ -1851,7 +1978,7 @@ async fn connector_steps(c: &Client, app: &common::App, base: &str) {
     wait_text(
         c,
         ".flash.ok",
-        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 1 imported.",
+        "SHOP-TEA-GLASS is now sold as TEA-1. Waiting orders retried: 0 imported, 1 mapped and released.",
     )
     .await;
     assert!(

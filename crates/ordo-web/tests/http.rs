@@ -5,7 +5,7 @@ mod common;
 use common::{Agent, PASSWORD, start};
 use ordo_domain::order::OrderStatus;
 
-const PAGES: [&str; 24] = [
+const PAGES: [&str; 27] = [
     "/",
     "/orders",
     "/orders/SO-000001",
@@ -30,6 +30,9 @@ const PAGES: [&str; 24] = [
     "/locations",
     "/channels",
     "/events/stream",
+    "/products/export.csv",
+    "/inventory/export.csv",
+    "/locations/WH1/bins.csv",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,6 +443,384 @@ async fn bulk_actions_report_each_order_and_csv_exports_the_filter() {
         ))
         .await;
     assert_eq!(day.body.matches("href=\"/orders/SO-").count(), 5);
+}
+
+/// The order numbers in list order, as the page links them.
+fn listed(body: &str) -> Vec<String> {
+    body.split("<th scope=\"row\"><a href=\"/orders/")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_list_filters_by_location_and_tags_and_sorts_by_column() {
+    let app = start("order-sorts").await;
+    let mut api = Agent::new(&app.base);
+    // A tagged order the city store ships: WH1 is excluded by a rule for this tag.
+    let rules = serde_json::json!([{"name": "store-gifts", "conditions": {"tags": ["gift"]}, "actions": {"exclude_locations": ["WH1"]}}]);
+    app.store
+        .put_routing_rules(
+            rules,
+            Some(0),
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut gift = common::order_json("2001", &[("MUG-1", 4)]);
+    gift["tags"] = serde_json::json!(["gift", "rush"]);
+    let r = api.post_json("/api/v1/orders", &gift, &app.api_key).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let mut a = Agent::new(&app.base);
+    a.login("manager", PASSWORD).await;
+    let page = a.get("/orders").await;
+    for label in ["Ships from", "Tags (all of, comma-separated)", "Sort"] {
+        assert!(page.body.contains(&format!(">{label}</label>")), "{label}");
+    }
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000005",
+            "SO-000004",
+            "SO-000003",
+            "SO-000002",
+            "SO-000001"
+        ]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?location=ST1").await.body),
+        ["SO-000006"]
+    );
+    assert_eq!(
+        listed(&a.get("/orders?tags=rush,+gift").await.body),
+        ["SO-000006"]
+    );
+    assert!(listed(&a.get("/orders?tags=gift&location=WH1").await.body).is_empty());
+
+    // Column headings sort, largest total first, then turn the order around.
+    let page = a.get("/orders?tags=&sort=total_desc").await;
+    // Totals: 4 mugs, 3 mugs, then two of 2 units and two of 1 unit (ties by number).
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000006",
+            "SO-000004",
+            "SO-000002",
+            "SO-000001",
+            "SO-000005",
+            "SO-000003"
+        ]
+    );
+    assert!(
+        page.body.contains(
+            "aria-sort=\"descending\"><a href=\"/orders?sort=total_asc\" id=\"sort-total\">Total ↓</a>"
+        ),
+        "{}",
+        page.body
+    );
+    let page = a.get("/orders?sort=total_asc").await;
+    assert_eq!(
+        listed(&page.body),
+        [
+            "SO-000003",
+            "SO-000005",
+            "SO-000001",
+            "SO-000002",
+            "SO-000004",
+            "SO-000006"
+        ]
+    );
+    let page = a.get("/orders?sort=placed_asc&location=WH1").await;
+    assert_eq!(
+        listed(&page.body),
+        ["SO-000001", "SO-000002", "SO-000004", "SO-000005"],
+        "the backordered lamp ships from nowhere yet"
+    );
+    assert!(
+        page.body.contains(
+            "href=\"/orders?location=WH1&#38;sort=placed_desc\" id=\"sort-placed\">Placed ↑"
+        ),
+        "{}",
+        page.body
+    );
+    let bad = a.get("/orders?sort=cheapest").await;
+    assert!(bad.body.contains("Sort: choose one of the listed orders."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_orders_go_onto_a_new_pick_list() {
+    let app = start("bulk-pick").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/orders?location=WH1").await;
+    assert!(page.body.contains("id=\"bulk-pick\""), "{}", page.body);
+    assert!(
+        !page.body.contains("value=\"hold\""),
+        "warehouse does not hold orders"
+    );
+    assert!(
+        page.body.contains("<option value=\"WH1\" selected>"),
+        "the filtered location is where to pick"
+    );
+    let csrf = page.csrf();
+
+    // The lamp is backordered: nothing of SO-000003 can be picked, so nothing is created.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+                ("order", "SO-000003"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/orders?location=WH1");
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains(
+            "No pick list created. SO-000003 has nothing to pick at this location: no open fulfillment order here"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(app.store.get_pick_job("PL-000001").await.unwrap().is_none());
+
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("back", "location=WH1"),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000004"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/picking/PL-000001");
+    let job = app.store.get_pick_job("PL-000001").await.unwrap().unwrap();
+    let mut released: Vec<&str> = job
+        .progress
+        .orders
+        .iter()
+        .map(|o| o.fulfillment_order_id.as_str())
+        .collect();
+    released.sort();
+    assert_eq!(
+        released,
+        ["SO-000001-1", "SO-000004-1"],
+        "only the chosen orders"
+    );
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Pick list PL-000001 created at WH1 for 2 fulfillment orders."),
+        "{}",
+        page.body
+    );
+
+    // Already on a list: refused by name.
+    let r = w
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000001"),
+            ],
+        )
+        .await;
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains("SO-000001 has nothing to pick"),
+        "{}",
+        page.body
+    );
+
+    // Support manages orders but not stock: no pick button, and the post is refused.
+    let mut s = Agent::new(&app.base);
+    s.login("support", PASSWORD).await;
+    let page = s.get("/orders").await;
+    assert!(!page.body.contains("id=\"bulk-pick\""));
+    let r = s
+        .post(
+            "/orders/bulk",
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("action", "pick"),
+                ("pick_location", "WH1"),
+                ("order", "SO-000002"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+/// A CSV download's rows (after the header), split into cells; asserts the header.
+fn csv_rows(r: &common::Reply, header: &str) -> Vec<Vec<String>> {
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ct = r.headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    let mut lines = r.body.lines();
+    assert_eq!(lines.next(), Some(header));
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_stock_and_bins_export_as_csv() {
+    let app = start("exports").await;
+    app.store
+        .put_sku_bins(
+            "WH1",
+            vec![
+                ordo_store::SkuBin {
+                    sku: "TEA-1".into(),
+                    bin: "A-01-02-A".into(),
+                },
+                ordo_store::SkuBin {
+                    sku: "MUG-1".into(),
+                    bin: "A-01-01-A".into(),
+                },
+            ],
+            &ordo_store::WriteContext {
+                actor: "test".into(),
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Readers get the downloads, as they get the pages; each page links its own.
+    let mut a = Agent::new(&app.base);
+    a.login("readonly", PASSWORD).await;
+    assert!(
+        a.get("/products")
+            .await
+            .body
+            .contains("href=\"/products/export.csv\"")
+    );
+    assert!(
+        a.get("/inventory?sku=MUG-1")
+            .await
+            .body
+            .contains("href=\"/inventory/export.csv?sku=MUG-1\"")
+    );
+    assert!(
+        a.get("/locations/WH1")
+            .await
+            .body
+            .contains("href=\"/locations/WH1/bins.csv\"")
+    );
+
+    let products = csv_rows(
+        &a.get("/products/export.csv").await,
+        "sku,name,price,barcode,weight_g,category,handling_classes",
+    );
+    let stored = app
+        .store
+        .list_products(&ordo_store::PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(products.len(), stored.len());
+    for (row, p) in products.iter().zip(&stored) {
+        assert_eq!(
+            row,
+            &[
+                p.sku.clone(),
+                p.name.clone(),
+                p.price.clone(),
+                String::new(),
+                p.weight_g.to_string(),
+                p.category.clone().unwrap_or_default(),
+                String::new()
+            ]
+        );
+    }
+
+    let stock = csv_rows(
+        &a.get("/inventory/export.csv").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    let balances = app
+        .store
+        .list_balances(&Default::default(), &Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stock.len(), balances.len());
+    for b in &balances {
+        let row = stock
+            .iter()
+            .find(|r| r[0] == b.sku && r[1] == b.location)
+            .unwrap_or_else(|| panic!("{} at {} missing", b.sku, b.location));
+        let v = &b.balance;
+        let figures: Vec<i64> = row[2..].iter().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(
+            figures,
+            [
+                v.on_hand,
+                v.allocated,
+                b.available,
+                v.damaged,
+                v.quality_control,
+                v.safety_stock,
+                v.incoming
+            ]
+        );
+    }
+    let mugs = csv_rows(
+        &a.get("/inventory/export.csv?sku=MUG-1&location=ST1").await,
+        "sku,location,on_hand,allocated,available,damaged,quality_control,safety_stock,incoming",
+    );
+    assert_eq!(mugs.len(), 1);
+    assert_eq!(mugs[0][..2], ["MUG-1", "ST1"]);
+
+    let bins = csv_rows(&a.get("/locations/WH1/bins.csv").await, "sku,bin");
+    assert_eq!(bins, [["MUG-1", "A-01-01-A"], ["TEA-1", "A-01-02-A"]]);
+    assert_eq!(a.get("/locations/NOPE/bins.csv").await.status, 404);
+
+    // The products file goes back in through the import unchanged.
+    let mut admin = Agent::new(&app.base);
+    admin.login("admin", PASSWORD).await;
+    let file = admin.get("/products/export.csv").await.body;
+    let form = admin.get("/products/import").await;
+    let r = admin
+        .post_multipart(
+            "/products/import",
+            &[("csrf", &form.csrf()), ("action", "preview")],
+            &[("file", "products.csv", &file)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "<strong>{}</strong> rows ready to import. Nothing has been saved yet.",
+            stored.len()
+        )),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1388,6 +1769,181 @@ async fn routing_rules_are_edited_simulated_and_replayed() {
         "{}",
         r.body
     );
+
+    // An order a rule holds says which rule and why on its page.
+    let mut api = Agent::new(&app.base);
+    let r = api
+        .post_json(
+            "/api/v1/routing/rules",
+            &serde_json::json!({"name": "hold-lamps", "conditions": {"skus": ["LAMP-1"]},
+                                "actions": {"hold": "call the buyer first"}}),
+            &app.api_key,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api
+        .post_json(
+            "/api/v1/orders",
+            &common::order_json("held-1", &[("LAMP-1", 1)]),
+            &app.api_key,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let number = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = m.get(&format!("/orders/{number}")).await;
+    assert!(
+        page.body
+            .contains("On hold: Routing rule (hold-lamps): call the buyer first."),
+        "{}",
+        page.body
+    );
+}
+
+/// The names of the rules in force, top to bottom.
+async fn rule_names(app: &common::App) -> Vec<String> {
+    let set = app.store.routing_rules().await.unwrap();
+    set.rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_rules_are_reordered_as_a_new_version() {
+    let app = start("routing-order").await;
+    let mut m = Agent::new(&app.base);
+    m.login("manager", PASSWORD).await;
+    let page = m.get("/routing").await;
+    let csrf = page.csrf();
+    let rules = r#"[{"name": "a", "actions": {"add_tags": ["a"]}}, {"name": "b", "actions": {"add_tags": ["b"]}}, {"name": "c", "actions": {"add_tags": ["c"]}}]"#;
+    let r = m
+        .post(
+            "/routing/rules",
+            &[("csrf", &csrf), ("rules", rules), ("expected_version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get("/routing").await;
+    assert!(page.body.contains("action=\"/routing/rules/order\""));
+    assert!(page.body.contains("draggable=\"true\""));
+    assert!(page.body.contains("aria-label=\"Move b up\""));
+
+    // Without a script, a move button posts the rows as shown plus the move.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "1"),
+                ("rule", "a"),
+                ("rule", "b"),
+                ("rule", "c"),
+                ("move", "up:c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = m.get(r.location()).await;
+    assert!(
+        page.body
+            .contains("Rule order saved as version 2: a, c, b."),
+        "{}",
+        page.body
+    );
+    assert_eq!(rule_names(&app).await, ["a", "c", "b"]);
+
+    // A dragged order arrives as the rows' new sequence.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+    let set = app.store.routing_rules().await.unwrap();
+    assert_eq!(set.version, 3);
+    assert_eq!(
+        set.rules[1]["actions"]["add_tags"][0], "a",
+        "rules move whole"
+    );
+
+    // From a page showing version 2: refused with who saved since; nothing written.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "2"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"order-message\">Not saved: version 3 was saved by user:manager"),
+        "{}",
+        r.body
+    );
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
+
+    // A list that drops or invents a rule is refused.
+    for names in [vec!["b", "a"], vec!["b", "a", "x"], vec!["b", "a", "a"]] {
+        let mut form = vec![("csrf", csrf.as_str()), ("expected_version", "3")];
+        form.extend(names.iter().map(|n| ("rule", *n)));
+        let r = m.post("/routing/rules/order", &form).await;
+        assert_eq!(r.status, 422, "{names:?}: {}", r.body);
+        assert!(r.body.contains("Order not saved: rule: "), "{}", r.body);
+    }
+    // The same order again writes no version.
+    let r = m
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &csrf),
+                ("expected_version", "3"),
+                ("rule", "b"),
+                ("rule", "a"),
+                ("rule", "c"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(app.store.routing_rules().await.unwrap().version, 3);
+
+    // Readers see the rules without the reorder form, and may not post it.
+    let mut ro = Agent::new(&app.base);
+    ro.login("readonly", PASSWORD).await;
+    let page = ro.get("/routing").await;
+    assert!(!page.body.contains("/routing/rules/order"));
+    let r = ro
+        .post(
+            "/routing/rules/order",
+            &[
+                ("csrf", &page.csrf()),
+                ("expected_version", "3"),
+                ("rule", "c"),
+                ("rule", "b"),
+                ("rule", "a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(rule_names(&app).await, ["b", "a", "c"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -3732,12 +4288,13 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         before
     );
 
-    let r = a
+    let started = a
         .post(
             "/products/import",
             &[("csrf", &csrf), ("csv", csv), ("action", "import")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body.contains(
@@ -3827,13 +4384,14 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     );
     // The import sends the text kept on the preview.
     let text = receipts.replace("\r\n", "\n");
-    let r = a
+    let started = a
         .post_multipart(
             "/inventory/import",
             &[("csrf", &csrf), ("csv", &text), ("action", "import")],
             &[("file", "", "")],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         r.body
@@ -3853,7 +4411,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
         moves + 2
     );
     // All rows valid: back to the list with the summary.
-    let r = a
+    let started = a
         .post(
             "/inventory/import",
             &[
@@ -3863,6 +4421,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
             ],
         )
         .await;
+    let r = a.finish_import(started).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location(), "/inventory");
     assert!(
@@ -3885,6 +4444,76 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(r.status, 422);
     assert!(r.body.contains("unknown column"), "{}", r.body);
 
+    // Stock counts: the counted figure replaces the recorded one; a stale expected figure
+    // refuses the row with the current one, a duplicate place is refused before writing.
+    assert!(inv.body.contains("href=\"/inventory/counts/import\""));
+    let mug_st1 = balance(&app, "MUG-1", "ST1").await.on_hand;
+    let counts = format!(
+        "sku,location,counted,expected,reference\nMUG-1,WH1,7,{},C-1\nMUG-1,ST1,3,{},C-1\nTEA-1,ST1,-1,,\nMUG-1,WH1,2,,\n",
+        mug_wh1 + 10,
+        mug_st1 + 5
+    );
+    let r = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(">Count 7</span>"), "{}", r.body);
+    for e in [
+        "<li>Line 4, counted: Must be a whole number, 0 or more.</li>",
+        "<li>Line 5, sku: MUG-1 at WH1 is already counted on line 2.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    let started = a
+        .post(
+            "/inventory/counts/import",
+            &[("csrf", &csrf), ("csv", &counts), ("action", "import")],
+        )
+        .await;
+    let r = a.finish_import(started).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Imported 1 count. 3 rows with errors were skipped"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("data-line=\"3\""),
+        "the stale count is listed: {}",
+        r.body
+    );
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
+    assert_eq!(
+        balance(&app, "MUG-1", "ST1").await.on_hand,
+        mug_st1,
+        "refused: the counter expected another figure"
+    );
+    let verify = app.store.verify().await.unwrap();
+    assert!(verify.is_clean(), "{verify:?}");
+    // Someone else's import is not shown to another user.
+    let id_url = {
+        let started = a
+            .post(
+                "/inventory/counts/import",
+                &[
+                    ("csrf", &csrf),
+                    ("csv", "MUG-1,WH1,7"),
+                    ("action", "import"),
+                ],
+            )
+            .await;
+        let at = started.body.find("hx-get=\"").unwrap() + "hx-get=\"".len();
+        let end = started.body[at..].find('"').unwrap() + at;
+        started.body[at..end].to_string()
+    };
+    let mut other = Agent::new(&app.base);
+    other.login("warehouse", PASSWORD).await;
+    assert_eq!(other.get(&id_url).await.status, 404);
+
     // Roles: support may import neither; warehouse may receive stock but not products.
     let mut s = Agent::new(&app.base);
     s.login("support", PASSWORD).await;
@@ -3906,7 +4535,7 @@ async fn csv_imports_preview_without_writing_then_import_the_valid_rows() {
     assert_eq!(w.get("/inventory/import").await.status, 200);
     assert_eq!(w.get("/products/import").await.status, 403);
     assert!(!w.get("/products").await.body.contains("/products/import"));
-    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, mug_wh1 + 10);
+    assert_eq!(balance(&app, "MUG-1", "WH1").await.on_hand, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4332,6 +4961,25 @@ async fn a_return_is_requested_from_the_order_page() {
     assert_eq!(rma.received.len(), 1);
     let shown = w.get("/returns/RMA-000001").await;
     assert!(shown.body.contains("1 × "), "{}", shown.body);
+    // The order page counts the unit back on its line, next to what shipped.
+    let order_page = w.get(&format!("/orders/{}", rma.order)).await;
+    let lines = order_page.body.split("id=\"lines\"").nth(1).unwrap();
+    let lines = &lines[..lines.find("</section>").unwrap()];
+    assert!(lines.contains("<th scope=\"col\" class=\"num\">Returned</th>"));
+    let rows: Vec<&str> = lines.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), order.lines.len());
+    for (row, l) in rows.iter().zip(&order.lines) {
+        let want = if l.line_no == rma.lines[0].line_no {
+            1
+        } else {
+            0
+        };
+        assert!(
+            row.contains(&format!("<td class=\"num returned\">{want}</td>")),
+            "line {}: {row}",
+            l.line_no
+        );
+    }
     assert_eq!(w.get("/returns/RMA-999999").await.status, 404);
     let list = w.get("/returns").await;
     assert!(list.body.contains("href=\"/returns/RMA-000001\""));
@@ -4607,13 +5255,18 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let outcome = ordo_connectors::import::import_order(&state, order)
         .await
         .unwrap();
-    assert!(matches!(
-        outcome,
-        ordo_connectors::import::Imported::NeedsAttention { .. }
-    ));
+    let ordo_connectors::import::Imported::HeldUnmapped { number, unmapped } = outcome else {
+        panic!("captured on hold, not {outcome:?}");
+    };
+    assert_eq!(unmapped, vec!["SHOP-MUG-RED".to_string()]);
     let page = m.get("/channels/shop").await;
     assert!(page.body.contains("data-order=\"S-9001\""));
     assert!(page.body.contains("no Ordo SKU for SHOP-MUG-RED"));
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/orders/{number}\">{number}</a>")),
+        "the held order is linked"
+    );
     let r = m
         .post(
             "/channels/shop/sku-mappings",
@@ -4641,7 +5294,7 @@ async fn channel_connections_keep_secrets_masked_and_follow_the_api_rules() {
     let page = m.get("/channels/shop").await;
     assert!(
         page.body.contains(
-            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 1 imported."
+            "shop: SHOP-MUG-RED is now sold as MUG-1. Waiting orders retried: 0 imported, 1 mapped and released."
         ),
         "{}",
         page.body

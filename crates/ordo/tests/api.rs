@@ -891,3 +891,200 @@ async fn api_keys_and_users_are_listed_and_keys_revoked() {
         s.stop();
     }
 }
+
+/// The order numbers of every page of `path` (which must hold `limit=`), following cursors.
+async fn numbers_through_pages(s: &Server, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = path.to_string();
+    loop {
+        let r = s.get(&next).await;
+        assert_eq!(r.status, 200, "{next}: {:?}", r.body);
+        for o in r.body["items"].as_array().unwrap() {
+            out.push(o["number"].as_str().unwrap().to_string());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => next = format!("{path}&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_filter_by_location_and_tags_and_sort_by_placed_date_and_total() {
+    for db in databases("order_sorts") {
+        let s = Server::start(&db).await;
+        // SKU-A only at WH1, SKU-B only at WH2: each order ships from one known place.
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-B", "WH2", 20)]).await;
+        // (external id, SKU, quantity, placed, tags); o-1 and o-4 share a placed time and a
+        // total, so both sorts need the number to break the tie.
+        let orders = [
+            ("o-1", "SKU-A", 1, "2026-01-03T10:00:00Z", vec!["vip"]),
+            (
+                "o-2",
+                "SKU-B",
+                3,
+                "2026-01-01T10:00:00Z",
+                vec!["vip", "gift"],
+            ),
+            ("o-3", "SKU-A", 2, "2026-01-02T10:00:00Z", vec![]),
+            ("o-4", "SKU-B", 1, "2026-01-03T10:00:00Z", vec!["gift"]),
+        ];
+        for (ext, sku, q, placed, tags) in &orders {
+            let mut body = order(ext, &[(sku, *q)]);
+            body["placed_at"] = json!(placed);
+            body["tags"] = json!(tags);
+            let r = s.post("/api/v1/orders", &body).await;
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        }
+        let n = |ext: &str| {
+            let i = orders.iter().position(|o| o.0 == ext).unwrap();
+            format!("SO-{:06}", i + 1)
+        };
+        let list = |v: &[&str]| v.iter().map(|e| n(e)).collect::<Vec<_>>();
+        let s = &s;
+        let all = |q: &'static str| async move {
+            numbers_through_pages(s, &format!("/api/v1/orders?limit=1{q}")).await
+        };
+
+        // Filters, alone and together; the default sort is newest captured first.
+        assert_eq!(
+            all("&location=WH1").await,
+            list(&["o-3", "o-1"]),
+            "{}",
+            db.label
+        );
+        assert_eq!(all("&location=WH2").await, list(&["o-4", "o-2"]));
+        assert_eq!(all("&tags=vip").await, list(&["o-2", "o-1"]));
+        assert_eq!(all("&tags=vip,%20gift").await, list(&["o-2"]));
+        assert_eq!(all("&tags=gift&location=WH1").await, Vec::<String>::new());
+        assert_eq!(
+            all("&tags=gift&location=WH2&sort=placed_asc").await,
+            list(&["o-2", "o-4"])
+        );
+
+        // Every sort, one order a page: each order once, ties broken by number.
+        assert_eq!(
+            all("&sort=placed_desc").await,
+            list(&["o-4", "o-1", "o-3", "o-2"]),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            all("&sort=placed_asc").await,
+            list(&["o-2", "o-3", "o-1", "o-4"])
+        );
+        assert_eq!(
+            all("&sort=total_desc").await,
+            list(&["o-2", "o-3", "o-4", "o-1"])
+        );
+        assert_eq!(
+            all("&sort=total_asc").await,
+            list(&["o-1", "o-4", "o-3", "o-2"])
+        );
+        assert_eq!(
+            all("&sort=number").await,
+            list(&["o-4", "o-3", "o-2", "o-1"])
+        );
+
+        // Bad input names its parameter; a cursor only continues its own sort.
+        let r = s.get("/api/v1/orders?sort=price").await;
+        assert_eq!(r.status, 422);
+        assert_eq!(r.body["errors"][0]["field"], "sort", "{:?}", r.body);
+        let first = s.get("/api/v1/orders?limit=1&sort=total_desc").await;
+        let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+        let r = s
+            .get(&format!(
+                "/api/v1/orders?limit=1&sort=placed_desc&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], "cursor");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_lists_take_chosen_orders_and_name_those_with_nothing_to_pick() {
+    for db in databases("pick_chosen") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10), ("SKU-B", "WH2", 10)]).await;
+        let mut numbers = Vec::new();
+        for (ext, sku) in [
+            ("c-1", "SKU-A"),
+            ("c-2", "SKU-A"),
+            ("c-3", "SKU-B"),
+            ("c-4", "SKU-A"),
+        ] {
+            let r = s.post("/api/v1/orders", &order(ext, &[(sku, 1)])).await;
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+            numbers.push(r.body["number"].as_str().unwrap().to_string());
+        }
+        let before = snapshot(&s).await;
+        // c-3 ships from WH2; an unknown number has nothing anywhere: both named, nothing made.
+        let r = s
+            .post(
+                "/api/v1/pick-lists",
+                &json!({"location": "WH1", "filters": {"orders": [numbers[0], numbers[2], "SO-999999"]}}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}: {:?}", db.label, r.body);
+        let errors = r.body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{:?}", r.body);
+        assert_eq!(errors[0]["field"], "filters.orders[1]");
+        assert!(
+            errors[0]["message"].as_str().unwrap().starts_with(&format!(
+                "{} has nothing to pick at this location",
+                numbers[2]
+            )),
+            "{:?}",
+            r.body
+        );
+        assert_eq!(errors[1]["field"], "filters.orders[2]");
+        assert_eq!(
+            snapshot(&s).await,
+            before,
+            "a refused release changes nothing"
+        );
+
+        let r = s
+            .post(
+                "/api/v1/pick-lists",
+                &json!({"location": "WH1", "filters": {"orders": [numbers[3], numbers[0]]}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        let mut released: Vec<String> = r.body["progress"]["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["fulfillment_order_id"].as_str().unwrap().to_string())
+            .collect();
+        released.sort();
+        assert_eq!(
+            released,
+            [format!("{}-1", numbers[0]), format!("{}-1", numbers[3])],
+            "only the chosen orders, the other WH1 order left for later"
+        );
+        assert!(r.body["skipped"].as_array().unwrap().is_empty());
+        let o2 = s.get(&format!("/api/v1/orders/{}", numbers[1])).await;
+        assert_eq!(o2.body["fulfillment_orders"][0]["status"], "open");
+
+        let docs = s
+            .request("GET", "/api/openapi.json", None, None, &[])
+            .await
+            .unwrap();
+        let params: Vec<&str> = docs.body["paths"]["/api/v1/orders"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for p in ["location", "tags", "sort"] {
+            assert!(params.contains(&p), "{params:?}");
+        }
+        assert!(
+            docs.body["components"]["schemas"]["PickFilters"]["properties"]["orders"].is_object()
+        );
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
+    }
+}

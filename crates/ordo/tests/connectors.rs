@@ -120,11 +120,14 @@ async fn shopify_orders_in_stock_and_tracking_out() {
         shop.faults().fail_next(1, 500);
         shop.faults().fail_next(1, 503);
         shop.faults().drop_next(1);
+        // A page whose body stops part way is asked for again, never half-imported.
+        shop.faults().cut_next(1);
         let r = s
             .post("/api/v1/channels/shop/sync?what=orders", &json!({}))
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert!(r.body["pages"].as_u64().unwrap() >= 2, "{:?}", r.body);
+        assert_eq!(shop.faults().pending(), 0, "every fault was met");
         let ours: Vec<String> = channel_orders(&s, "shop")
             .await
             .iter()
@@ -134,8 +137,13 @@ async fn shopify_orders_in_stock_and_tracking_out() {
         assert_eq!(ours.len(), unique.len(), "{}: no order twice", db.label);
         assert_eq!(unique, placed, "{}: every channel order, once", db.label);
 
-        // An item with no Ordo SKU waits for a mapping, then is imported.
-        let unmapped = shop.place_order("tee@example.com", &[line("TEE-RED", 1)], "paid");
+        // An item with no Ordo SKU: the order is captured on hold `unmapped_sku`, its
+        // other items reserved, and listed as needing attention; a mapping releases it.
+        let unmapped = shop.place_order(
+            "tee@example.com",
+            &[line("TEE-RED", 1), line("SKU-A", 2)],
+            "paid",
+        );
         let unmapped_id = unmapped["id"].as_u64().unwrap();
         assert_eq!(
             shop.send_webhook(&hook, "orders/create", unmapped_id).await,
@@ -147,6 +155,25 @@ async fn shopify_orders_in_stock_and_tracking_out() {
             json!(["TEE-RED"]),
             "{attention}"
         );
+        let held = by_external_id(&s, "shop", unmapped_id)
+            .await
+            .expect("captured although an item is unmapped");
+        let number = held["number"].as_str().unwrap().to_string();
+        assert_eq!(attention["items"][0]["order"], json!(number), "{attention}");
+        let tee = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(tee["status"], "on_hold", "{tee}");
+        assert_eq!(tee["hold_reason"], "unmapped_sku", "{tee}");
+        assert_eq!(
+            tee["unmapped_lines"],
+            json!([{"line_no": 1, "channel_ref": "TEE-RED"}]),
+            "{tee}"
+        );
+        assert_eq!(tee["lines"][0]["sku"], "unmapped:TEE-RED");
+        assert_eq!(tee["lines"][0]["backordered"], 1);
+        assert_eq!(
+            tee["lines"][1]["allocated"], 2,
+            "the mapped item is reserved"
+        );
         let r = s
             .send(
                 "PUT",
@@ -156,27 +183,82 @@ async fn shopify_orders_in_stock_and_tracking_out() {
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(
-            r.body["retried"][0]["result"]["outcome"], "created",
+            r.body["retried"][0]["result"],
+            json!({"outcome": "mapped", "number": number}),
             "{:?}",
             r.body
         );
-        let tee = by_external_id(&s, "shop", unmapped_id)
-            .await
-            .expect("imported after mapping");
-        let tee = s
-            .get(&format!(
-                "/api/v1/orders/{}",
-                tee["number"].as_str().unwrap()
-            ))
-            .await
-            .body;
+        let tee = s.get(&format!("/api/v1/orders/{number}")).await.body;
         assert_eq!(tee["lines"][0]["sku"], "SKU-B");
+        assert_eq!(tee["lines"][0]["allocated"], 1, "{tee}");
+        assert_eq!(tee["status"], "allocated", "released once mapped: {tee}");
+        assert!(tee.get("unmapped_lines").is_none(), "{tee}");
         assert!(
             s.get("/api/v1/channels/shop/attention").await.body["items"]
                 .as_array()
                 .unwrap()
                 .is_empty()
         );
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
+
+        // Two unknown items, mapped one by one on the order itself.
+        let two = shop.place_order(
+            "two@example.com",
+            &[line("CAP-GREEN", 1), line("CAP-BLUE", 1)],
+            "pending",
+        );
+        let two_id = two["id"].as_u64().unwrap();
+        assert_eq!(shop.send_webhook(&hook, "orders/create", two_id).await, 200);
+        let two = by_external_id(&s, "shop", two_id).await.expect("captured");
+        let number = two["number"].as_str().unwrap().to_string();
+        let map = |line: i32, sku: &str| {
+            let (s, number, sku) = (&s, number.clone(), sku.to_string());
+            async move {
+                s.send(
+                    "PUT",
+                    &format!("/api/v1/orders/{number}/lines/{line}/sku"),
+                    &json!({"sku": sku}),
+                )
+                .await
+            }
+        };
+        let r = map(1, "NOPE").await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], "sku", "{:?}", r.body);
+        let r = map(9, "SKU-A").await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let r = map(1, "SKU-A").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["status"], "on_hold", "one item still unmapped");
+        assert_eq!(r.body["hold_reason"], "unmapped_sku");
+        assert_eq!(r.body["lines"][0]["allocated"], 1, "{:?}", r.body);
+        let r = map(1, "SKU-B").await;
+        assert_eq!(r.status, 409, "already mapped: {:?}", r.body);
+        let r = map(2, "SKU-A").await;
+        assert_eq!(r.status, 422, "SKU-A is already line 1: {:?}", r.body);
+        let r = map(2, "SKU-B").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            r.body["hold_reason"], "payment_pending",
+            "mapped, but the channel is not paid yet: {:?}",
+            r.body
+        );
+        let events = s.get(&format!("/api/v1/orders/{number}/events")).await.body;
+        let kinds: Vec<&str> = events["items"]
+            .as_array()
+            .or_else(|| events.as_array())
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["type"].as_str().or_else(|| e["kind"].as_str()))
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "order.line_mapped").count(),
+            2,
+            "{events}"
+        );
+        let (ok, out) = s.verify();
+        assert!(ok, "{}: {out}", db.label);
 
         // Cancelled on the channel: cancelled here, its stock released.
         let before = balance(&s, "SKU-A", "WH1").await["allocated"]

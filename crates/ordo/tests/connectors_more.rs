@@ -330,6 +330,15 @@ async fn woocommerce_webhooks_polling_stock_and_tracking() {
             "{}",
             db.label
         );
+        // Deleted on the channel: the deletion carries only the id; cancelled here.
+        let deleted = polled[polled.len() - 2];
+        assert_eq!(woo.send_webhook(&hook, "order.deleted", deleted).await, 200);
+        assert_eq!(
+            status_of(&s, "woo", &deleted.to_string()).await,
+            "cancelled",
+            "{}",
+            db.label
+        );
 
         // Stock out: what the channel can sell, after 150+ orders, in a few batch calls.
         let r = s

@@ -410,3 +410,172 @@ async fn packing_policies_are_data_per_location() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_pick_with_a_recount_sets_on_hand_by_count() {
+    for db in databases("recount") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10), ("SKU-A", "WH2", 5)]).await;
+        let mut numbers = Vec::new();
+        for (id, q) in [("rc-1", 3), ("rc-2", 4)] {
+            let o = s
+                .post("/api/v1/orders", &order(id, &[("SKU-A", q)]))
+                .await
+                .body;
+            assert_eq!(o["fulfillment_orders"][0]["location"], "WH1", "{o:?}");
+            numbers.push(o["number"].as_str().unwrap().to_string());
+        }
+        let job = s
+            .post(
+                "/api/v1/pick-lists",
+                &json!({"location": "WH1", "strategy": {"kind": "batch"}}),
+            )
+            .await;
+        assert_eq!(job.status, 201, "{}: {:?}", db.label, job.body);
+        let picks = format!(
+            "/api/v1/pick-lists/{}/picks",
+            job.body["id"].as_str().unwrap()
+        );
+
+        let before = snapshot(&s).await;
+        let alone = s
+            .post(&picks, &json!({"sku": "SKU-A", "counted_on_hand": 4}))
+            .await;
+        assert_eq!(alone.status, 422, "{:?}", alone.body);
+        assert_eq!(alone.body["errors"][0]["field"], "counted_on_hand");
+        let too_few = s
+            .post(
+                &picks,
+                &json!({"sku": "SKU-A", "found": 3, "counted_on_hand": 2}),
+            )
+            .await;
+        assert_eq!(too_few.status, 422, "{:?}", too_few.body);
+        assert_eq!(too_few.body["errors"][0]["field"], "counted_on_hand");
+        let typo = s
+            .post(
+                &picks,
+                &json!({"sku": "SKU-A", "found": 3, "counted_on_hand": "five"}),
+            )
+            .await;
+        assert_eq!(typo.status, 422, "{:?}", typo.body);
+        assert_eq!(typo.body["errors"][0]["field"], "counted_on_hand");
+        assert_eq!(
+            snapshot(&s).await,
+            before,
+            "a refused recount changes nothing"
+        );
+
+        // The bin held 3 of 7; the recount finds 5 on hand (the 3 picked and 2 elsewhere in
+        // the building), where the ledger says 10.
+        let short = s
+            .post(
+                &picks,
+                &json!({"sku": "SKU-A", "found": 3, "counted_on_hand": 5}),
+            )
+            .await;
+        assert_eq!(short.status, 200, "{}: {:?}", db.label, short.body);
+        assert_eq!(
+            short.body["recount"],
+            json!({"sku": "SKU-A", "location": "WH1", "ledger_on_hand": 10, "counted_on_hand": 5, "difference": -5})
+        );
+        assert_eq!(short.body["update"]["losses"][0]["units"], 4);
+        let wh1 = balance(&s, "SKU-A", "WH1").await;
+        assert_eq!(
+            (wh1["on_hand"].as_i64(), wh1["allocated"].as_i64()),
+            (Some(5), Some(3)),
+            "{wh1:?}"
+        );
+        let moves = s
+            .get("/api/v1/inventory/movements?sku=SKU-A&location=WH1")
+            .await
+            .body;
+        let moves = moves["items"].as_array().unwrap();
+        assert!(
+            moves
+                .iter()
+                .any(|m| m["reason"] == "cycle_count" && m["delta"] == -5 && m["before"] == 10),
+            "{moves:?}"
+        );
+        assert!(
+            moves.iter().all(|m| m["reason"] != "shrinkage"),
+            "the count replaces the write-off: {moves:?}"
+        );
+        // Re-routing as without a recount: the newest order's units now come from WH2.
+        let o2 = s.get(&format!("/api/v1/orders/{}", numbers[1])).await.body;
+        let live: Vec<_> = o2["fulfillment_orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] != "cancelled")
+            .collect();
+        assert_eq!(live.len(), 1, "{o2:?}");
+        assert_eq!(live[0]["location"], "WH2");
+        assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 4);
+        let o1 = s.get(&format!("/api/v1/orders/{}", numbers[0])).await.body;
+        assert_eq!(o1["fulfillment_orders"][0]["status"], "picked");
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanner_reads_the_next_pick_and_a_foreign_barcode_is_a_wrong_item() {
+    for db in databases("scanner") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/products/SKU-C",
+                &json!({"name": "Other", "price": "10.00", "barcode": "96385074"}),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
+        s.send(
+            "PUT",
+            "/api/v1/locations/WH1/sku-bins",
+            &json!({"bins": [{"sku": "SKU-A", "bin": "A-01-01-1"}]}),
+        )
+        .await;
+        s.post("/api/v1/orders", &order("sc-1", &[("SKU-A", 2)]))
+            .await;
+        let job = s
+            .post("/api/v1/pick-lists", &json!({"location": "WH1"}))
+            .await;
+        assert_eq!(job.status, 201, "{}: {:?}", db.label, job.body);
+        let id = job.body["id"].as_str().unwrap().to_string();
+
+        let next = s.get(&format!("/api/v1/pick-lists/{id}/next")).await;
+        assert_eq!(next.status, 200, "{:?}", next.body);
+        assert_eq!(
+            next.body,
+            json!({"pick_list": id, "status": "open", "lines_left": 1,
+                "next": {"sku": "SKU-A", "bin": "A-01-01-1", "remaining": 2}})
+        );
+        assert_eq!(s.get("/api/v1/pick-lists/PL-000999/next").await.status, 404);
+
+        let picks = format!("/api/v1/pick-lists/{id}/picks");
+        let before = snapshot(&s).await;
+        let foreign = s.post(&picks, &json!({"barcode": "96385074"})).await;
+        assert_eq!(foreign.status, 422, "{:?}", foreign.body);
+        assert_eq!(foreign.body["errors"][0]["field"], "sku");
+        let text = foreign.body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            text.contains("wrong item") && text.contains("SKU-C") && text.contains("SKU-A"),
+            "names what was scanned and what is expected: {text}"
+        );
+        let unknown = s.post(&picks, &json!({"barcode": "0000000000"})).await;
+        assert_eq!(unknown.status, 422);
+        assert_eq!(unknown.body["errors"][0]["field"], "barcode");
+        assert_eq!(snapshot(&s).await, before, "refused scans change nothing");
+
+        let ok = s
+            .post(&picks, &json!({"sku": "SKU-A", "quantity": 2}))
+            .await;
+        assert_eq!(ok.status, 200, "{:?}", ok.body);
+        let next = s.get(&format!("/api/v1/pick-lists/{id}/next")).await.body;
+        assert_eq!(next["next"], Value::Null);
+        assert_eq!(next["lines_left"], 0);
+        assert_eq!(next["status"], "done");
+        assert_clean(&s);
+    }
+}

@@ -557,3 +557,602 @@ async fn replay_compares_proposed_rules_with_what_happened() {
         assert_eq!(balance(&s, "SKU-A", "WH2").await["allocated"], 1);
     }
 }
+
+fn rule_names(view: &Value) -> Vec<String> {
+    view["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_created_read_replaced_deleted_and_reordered_one_at_a_time() {
+    for db in databases("rule_crud") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5), ("SKU-A", "WH2", 5)]).await;
+
+        let r = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "no-wh1", "actions": {"exclude_locations": ["WH1"]}, "expected_version": 0}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        assert_eq!(r.body["version"], 1);
+        assert_eq!(rule_names(&r.body), ["no-wh1"]);
+        let r = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "vip", "conditions": {"tags": ["vip"]}, "actions": {"set_priority": 5}, "position": 0}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "hold-big", "conditions": {"order_value": {"min": 100000}}, "actions": {"hold": "check"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body["version"], 3);
+        assert_eq!(rule_names(&r.body), ["vip", "no-wh1", "hold-big"]);
+        assert_eq!(r.body["saved_by"], "key:admin (from --admin-key)");
+
+        // Refusals change nothing: a taken name, a bad field, a stale version, a bad position.
+        let dup = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "vip", "actions": {"set_priority": 1}}),
+            )
+            .await;
+        assert_eq!(dup.status, 409, "{:?}", dup.body);
+        assert_eq!(
+            dup.headers["content-type"], "application/problem+json",
+            "{:?}",
+            dup.headers
+        );
+        let bad = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "x", "actions": {"exclude_locations": ["NOWHERE"]}}),
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{:?}", bad.body);
+        assert_eq!(
+            bad.body["errors"][0]["field"],
+            "actions.exclude_locations[0]"
+        );
+        let stale = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "late", "actions": {"set_priority": 1}, "expected_version": 1}),
+            )
+            .await;
+        assert_eq!(
+            (stale.status, stale.body["current"].as_str()),
+            (409, Some("3"))
+        );
+        let far = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "far", "actions": {"set_priority": 1}, "position": 9}),
+            )
+            .await;
+        assert_eq!(far.status, 422);
+        assert_eq!(far.body["errors"][0]["field"], "position");
+        assert_eq!(s.get("/api/v1/routing/rules").await.body["version"], 3);
+
+        let one = s.get("/api/v1/routing/rules/no-wh1").await;
+        assert_eq!(one.status, 200, "{:?}", one.body);
+        assert_eq!(one.body["position"], 1);
+        assert_eq!(one.body["version"], 3);
+        assert_eq!(
+            one.body["rule"]["actions"]["exclude_locations"],
+            json!(["WH1"])
+        );
+        let missing = s.get("/api/v1/routing/rules/nope").await;
+        assert_eq!(missing.status, 404);
+        assert_eq!(missing.headers["content-type"], "application/problem+json");
+        let spaced = s
+            .post(
+                "/api/v1/routing/rules",
+                &json!({"name": "no munich", "actions": {"add_tags": ["m"]}}),
+            )
+            .await;
+        assert_eq!(spaced.status, 201);
+        assert_eq!(
+            s.get("/api/v1/routing/rules/no%20munich").await.body["position"],
+            3
+        );
+
+        // Replace keeps the place and may rename; a bad body names the rule's own field.
+        let replaced = s
+            .send(
+                "PUT",
+                "/api/v1/routing/rules/no-wh1",
+                &json!({"name": "no-wh2", "actions": {"exclude_locations": ["WH2"]}, "expected_version": 4}),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{:?}", replaced.body);
+        assert_eq!(replaced.body["version"], 5);
+        assert_eq!(
+            rule_names(&replaced.body),
+            ["vip", "no-wh2", "hold-big", "no munich"]
+        );
+        let bad = s
+            .send(
+                "PUT",
+                "/api/v1/routing/rules/no-wh2",
+                &json!({"name": "no-wh2", "conditions": {"total_weight_g": {"min": 5, "max": 1}}, "actions": {"set_priority": 1}}),
+            )
+            .await;
+        assert_eq!(bad.status, 422);
+        assert_eq!(
+            bad.body["errors"][0]["field"],
+            "conditions.total_weight_g.max"
+        );
+        let clash = s
+            .send(
+                "PUT",
+                "/api/v1/routing/rules/no-wh2",
+                &json!({"name": "vip", "actions": {"set_priority": 1}}),
+            )
+            .await;
+        assert_eq!(clash.status, 409, "renaming onto another rule's name");
+        assert_eq!(
+            s.send(
+                "PUT",
+                "/api/v1/routing/rules/nope",
+                &json!({"name": "nope", "actions": {"set_priority": 1}}),
+            )
+            .await
+            .status,
+            404
+        );
+        // The saved rule applies at capture: WH2 is excluded, so WH1 ships.
+        let o = capture(&s, &order("after-put", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&o), [("WH1".into(), "open".into())]);
+
+        // Reorder names every rule exactly once.
+        let r = s
+            .post(
+                "/api/v1/routing/rules/reorder",
+                &json!({"names": ["hold-big", "vip", "no munich"]}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], "names");
+        let r = s
+            .post(
+                "/api/v1/routing/rules/reorder",
+                &json!({"names": ["hold-big", "vip", "vip", "no-wh2", "ghost", "no munich"]}),
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        let fields: Vec<_> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["names[2]", "names[4]"]);
+        let r = s
+            .post(
+                "/api/v1/routing/rules/reorder",
+                &json!({"names": ["no munich", "hold-big", "vip", "no-wh2"], "expected_version": 5}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["version"], 6);
+        assert_eq!(
+            rule_names(&r.body),
+            ["no munich", "hold-big", "vip", "no-wh2"]
+        );
+
+        let deleted = s
+            .send(
+                "DELETE",
+                "/api/v1/routing/rules/hold-big?expected_version=6",
+                &json!(null),
+            )
+            .await;
+        assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+        assert_eq!(rule_names(&deleted.body), ["no munich", "vip", "no-wh2"]);
+        let again = s
+            .send("DELETE", "/api/v1/routing/rules/hold-big", &json!(null))
+            .await;
+        assert_eq!(again.status, 404);
+        let stale = s
+            .send(
+                "DELETE",
+                "/api/v1/routing/rules/vip?expected_version=6",
+                &json!(null),
+            )
+            .await;
+        assert_eq!(stale.status, 409);
+
+        // Every edit is a version with who and when, and announced.
+        let history = s.get("/api/v1/routing/rules/history").await.body;
+        let versions: Vec<i64> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_i64().unwrap())
+            .collect();
+        assert_eq!(versions, [7, 6, 5, 4, 3, 2, 1]);
+        assert!(
+            history
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["saved_at"].is_string())
+        );
+        let events = s.get("/api/v1/events?limit=1000").await.body;
+        let changed = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "routing.rules_changed")
+            .count();
+        assert_eq!(changed, 7, "{}", db.label);
+        let docs = s.get("/api/openapi.json").await.body;
+        for (path, method) in [
+            ("/api/v1/routing/rules", "post"),
+            ("/api/v1/routing/rules/{name}", "get"),
+            ("/api/v1/routing/rules/{name}", "put"),
+            ("/api/v1/routing/rules/{name}", "delete"),
+            ("/api/v1/routing/rules/reorder", "post"),
+            ("/api/v1/orders/{id}/routing", "get"),
+        ] {
+            assert!(docs["paths"][path][method].is_object(), "{method} {path}");
+        }
+        assert_clean(&s);
+    }
+}
+
+fn verdict(plan: &Value, location: &str) -> Value {
+    plan["explanation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["location"] == location)
+        .unwrap_or_else(|| panic!("no verdict for {location}: {plan:?}"))
+        .clone()
+}
+
+fn reason_codes(verdict: &Value) -> Vec<String> {
+    verdict["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_explains_its_routing_at_capture_and_as_it_would_be_routed_now() {
+    for db in databases("order_routing") {
+        let s = Server::start(&db).await;
+        seed(
+            &s,
+            &[
+                ("SKU-A", "WH1", 3),
+                ("SKU-A", "WH2", 5),
+                ("SKU-B", "WH2", 5),
+            ],
+        )
+        .await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 1}}),
+        )
+        .await;
+        let rules = json!({"rules": [
+            {"name": "tag-a", "conditions": {"skus": ["SKU-A"]}, "actions": {"add_tags": ["has-a"]}},
+            {"name": "hold-b", "conditions": {"skus": ["SKU-B"]}, "actions": {"hold": "check B stock by hand"}}
+        ]});
+        assert_eq!(
+            s.send("PUT", "/api/v1/routing/rules", &rules).await.status,
+            200
+        );
+
+        // Two of WH1's three units, and its one order of the day.
+        let o1 = capture(&s, &order("o1", &[("SKU-A", 2)])).await;
+        let number = o1["number"].as_str().unwrap().to_string();
+        assert_eq!(fo_locations(&o1), [("WH1".into(), "open".into())]);
+
+        // Simulated again, the order gets its own two units back and does not count
+        // against WH1's capacity: it stays where it is.
+        let again = s
+            .post("/api/v1/routing/simulate", &json!({"order_id": number}))
+            .await;
+        assert_eq!(again.status, 200, "{}: {:?}", db.label, again.body);
+        assert_eq!(again.body["outcome"], "allocated");
+        assert_eq!(
+            again.body["lines"][0]["allocations"],
+            json!([{"location": "WH1", "quantity": 2}]),
+            "{}: {:?}",
+            db.label,
+            again.body
+        );
+        assert_eq!(verdict(&again.body, "WH1")["chosen"], true);
+        // A new order for one unit finds WH1 full for today even though a unit is left.
+        let fresh = s
+            .post(
+                "/api/v1/routing/simulate",
+                &json!({"order": order("o2", &[("SKU-A", 1)])}),
+            )
+            .await;
+        assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+        assert_eq!(fresh.body["shipments"][0]["location"], "WH2");
+        let wh1 = verdict(&fresh.body, "WH1");
+        assert_eq!(wh1["chosen"], false);
+        assert!(
+            reason_codes(&wh1).contains(&"over_capacity".to_string()),
+            "{}: {wh1:?}",
+            db.label
+        );
+        assert_eq!(balance(&s, "SKU-A", "WH1").await["allocated"], 2);
+
+        // The order's own routing: what capture recorded, and the plan now.
+        let r = s.get(&format!("/api/v1/orders/{number}/routing")).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["order"], number.as_str());
+        assert_eq!(r.body["captured"]["event"], "order.allocated");
+        assert_eq!(r.body["captured"]["rules"], json!(["tag-a"]));
+        assert_eq!(
+            r.body["captured"]["allocations"],
+            json!([{"sku": "SKU-A", "location": "WH1", "quantity": 2,
+                    "fulfillment_order": format!("{number}-1")}])
+        );
+        assert_eq!(r.body["captured"]["backordered"], 0);
+        assert_eq!(r.body["hold"], Value::Null);
+        assert_eq!(
+            r.body["lines"][0]["allocations"],
+            json!([{"location": "WH1", "quantity": 2}])
+        );
+        assert_eq!(r.body["now"]["shipments"][0]["location"], "WH1");
+        assert_eq!(r.body["now"]["applied_rules"], json!(["tag-a"]));
+        let explained: Vec<_> = r.body["now"]["explanation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["location"].as_str().unwrap())
+            .collect();
+        assert_eq!(explained, ["WH1", "WH2"]);
+        assert!(
+            !verdict(&r.body["now"], "WH2")["reasons"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+
+        // A rule that holds an order is named on it, with its note.
+        let held = capture(&s, &order("o3", &[("SKU-B", 1)])).await;
+        assert_eq!(held["status"], "on_hold");
+        assert_eq!(held["hold_reason"], "routing_rule");
+        let held_no = held["number"].as_str().unwrap();
+        let r = s.get(&format!("/api/v1/orders/{held_no}/routing")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["hold"]["rule"], "hold-b", "{:?}", r.body);
+        assert_eq!(r.body["hold"]["note"], "check B stock by hand");
+        assert_eq!(r.body["captured"]["rules"], json!(["hold-b"]));
+        assert_eq!(r.body["now"]["hold_rule"], "hold-b");
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(
+            (on_order["hold_rule"].clone(), on_order["hold_note"].clone()),
+            (json!("hold-b"), json!("check B stock by hand"))
+        );
+        let released = s
+            .post(&format!("/api/v1/orders/{held_no}/release"), &json!({}))
+            .await;
+        assert_eq!(released.status, 200);
+        let r = s.get(&format!("/api/v1/orders/{held_no}/routing")).await;
+        assert_eq!(r.body["hold"], Value::Null);
+        let on_order = s.get(&format!("/api/v1/orders/{held_no}")).await.body;
+        assert_eq!(on_order["status"], "allocated");
+        assert!(on_order.get("hold_note").is_none(), "{on_order:?}");
+        assert_eq!(
+            s.get(&format!("/api/v1/orders/{number}"))
+                .await
+                .body
+                .get("hold_rule"),
+            None
+        );
+
+        // Rules changed since: capture keeps what was applied then, `now` uses today's.
+        let r = s
+            .send("DELETE", "/api/v1/routing/rules/tag-a", &json!(null))
+            .await;
+        assert_eq!(r.status, 200);
+        let r = s.get(&format!("/api/v1/orders/{number}/routing")).await;
+        assert_eq!(r.body["captured"]["rules"], json!(["tag-a"]));
+        assert_eq!(r.body["now"]["applied_rules"], json!([]));
+
+        let missing = s.get("/api/v1/orders/SO-999999/routing").await;
+        assert_eq!(missing.status, 404);
+        assert_eq!(missing.headers["content-type"], "application/problem+json");
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rule_condition_and_the_priority_and_service_level_actions_apply_at_capture() {
+    for db in databases("rule_conditions") {
+        let s = Server::start(&db).await;
+        let skus = ["SKU-A", "SKU-F", "SKU-G", "SKU-W", "SKU-S"];
+        let stock: Vec<(&str, &str, i64)> = skus
+            .iter()
+            .flat_map(|k| [(*k, "WH1", 50), (*k, "WH2", 50)])
+            .collect();
+        seed(&s, &stock).await;
+        for (sku, extra) in [
+            ("SKU-F", json!({"category": "frozen"})),
+            ("SKU-G", json!({"handling_classes": ["fragile"]})),
+            ("SKU-W", json!({"weight_g": 2000})),
+        ] {
+            let mut body = json!({"name": sku, "price": "10.00"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            put(&s, &format!("/api/v1/products/{sku}"), body).await;
+        }
+        // Each rule sends its orders to WH2 (WH1 wins otherwise) and tags them, so both
+        // where the order ships and its tags show which rules matched.
+        let to_wh2 = |name: &str, conditions: Value| {
+            json!({"name": name, "conditions": conditions,
+                   "actions": {"restrict_to_locations": ["WH2"], "add_tags": [name]}})
+        };
+        let rules = json!({"rules": [
+            to_wh2("category", json!({"categories": ["Frozen"]})),
+            to_wh2("handling", json!({"handling_classes": ["fragile"]})),
+            to_wh2("weight", json!({"total_weight_g": {"min": 5000, "max": 10000}})),
+            to_wh2("postal", json!({"postal_code_prefixes": ["80"]})),
+            to_wh2("region", json!({"regions": ["BY"]})),
+            to_wh2("sku", json!({"skus": ["SKU-S"]})),
+            to_wh2("authorized", json!({"payment_statuses": ["authorized"]})),
+            {"name": "austria-is-international", "conditions": {"countries": ["AT"]},
+             "actions": {"set_service_level": "international"}},
+            {"name": "international-tagged", "conditions": {"service_levels": ["international"]},
+             "actions": {"add_tags": ["intl"]}},
+            {"name": "express-first", "conditions": {"service_levels": ["express"]},
+             "actions": {"set_priority": 9, "add_tags": ["express"]}}
+        ]});
+        let r = s.send("PUT", "/api/v1/routing/rules", &rules).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+
+        let mut n = 0;
+        let mut place = |body: Value| {
+            n += 1;
+            let mut body = body;
+            body["external_id"] = json!(format!("cond-{n}"));
+            body
+        };
+        let check = |o: &Value, tags: &[&str], location: &str, why: &str| {
+            assert_eq!(o["tags"], json!(tags), "{}: {why}: {o:?}", db.label);
+            assert_eq!(
+                fo_locations(o),
+                [(location.to_string(), "open".to_string())],
+                "{}: {why}",
+                db.label
+            );
+        };
+
+        let plain = capture(&s, &place(order("", &[("SKU-A", 1)]))).await;
+        check(&plain, &[], "WH1", "no condition holds");
+
+        let o = capture(&s, &place(order("", &[("SKU-A", 1), ("SKU-F", 1)]))).await;
+        check(&o, &["category"], "WH2", "a line of a category (any case)");
+        let o = capture(&s, &place(order("", &[("SKU-G", 1)]))).await;
+        check(&o, &["handling"], "WH2", "a line of a handling class");
+
+        let o = capture(&s, &place(order("", &[("SKU-W", 3)]))).await;
+        check(&o, &["weight"], "WH2", "6 kg is inside 5-10 kg");
+        for q in [2, 6] {
+            let o = capture(&s, &place(order("", &[("SKU-W", q)]))).await;
+            check(&o, &[], "WH1", "4 kg and 12 kg are outside 5-10 kg");
+        }
+
+        let mut munich = order("", &[("SKU-A", 1)]);
+        munich["shipping_address"]["postal_code"] = json!("80 331");
+        let o = capture(&s, &place(munich)).await;
+        check(&o, &["postal"], "WH2", "postal code starting 80");
+        let mut bavaria = order("", &[("SKU-A", 1)]);
+        bavaria["shipping_address"]["region"] = json!("by");
+        let o = capture(&s, &place(bavaria)).await;
+        check(&o, &["region"], "WH2", "region BY");
+        let mut berlin = order("", &[("SKU-A", 1)]);
+        berlin["shipping_address"]["region"] = json!("BE");
+        let o = capture(&s, &place(berlin)).await;
+        check(&o, &[], "WH1", "another region");
+
+        let o = capture(&s, &place(order("", &[("SKU-A", 1), ("SKU-S", 1)]))).await;
+        check(&o, &["sku"], "WH2", "an order containing the SKU");
+
+        let mut authorized = order("", &[("SKU-A", 1)]);
+        authorized["payment"]["status"] = json!("authorized");
+        let o = capture(&s, &place(authorized)).await;
+        check(&o, &["authorized"], "WH2", "payment authorized");
+        assert_eq!(o["status"], "allocated");
+
+        // set_service_level changes the order, and a later rule reacts to the new level.
+        let mut vienna = order("", &[("SKU-A", 1)]);
+        vienna["shipping_address"]["country"] = json!("AT");
+        vienna["shipping_address"]["postal_code"] = json!("1010");
+        let o = capture(&s, &place(vienna)).await;
+        check(&o, &["intl"], "WH1", "service level set by a rule");
+        assert_eq!(o["shipping"]["service_level"], "international");
+        assert_eq!(o["priority"], 0, "{:?}", o);
+
+        let mut express = order("", &[("SKU-A", 1)]);
+        express["shipping"]["service_level"] = json!("Express");
+        let o = capture(&s, &place(express)).await;
+        check(&o, &["express"], "WH1", "service level express");
+        assert_eq!(o["priority"], 9);
+        let events = s
+            .get(&format!(
+                "/api/v1/orders/{}/events",
+                o["number"].as_str().unwrap()
+            ))
+            .await;
+        let allocated = events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "order.allocated")
+            .unwrap()
+            .clone();
+        assert_eq!(allocated["data"]["rules"], json!(["express-first"]));
+        // The order read back keeps what the rules set.
+        let stored = s
+            .get(&format!("/api/v1/orders/{}", o["number"].as_str().unwrap()))
+            .await
+            .body;
+        assert_eq!(
+            (stored["priority"].clone(), stored["tags"].clone()),
+            (json!(9), json!(["express"]))
+        );
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splitting_a_fulfillment_order_uses_no_daily_capacity() {
+    for db in databases("split_capacity") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 20), ("SKU-A", "WH2", 20)]).await;
+        put(
+            &s,
+            "/api/v1/locations/WH1",
+            json!({"name": "WH1", "kind": "warehouse", "priority": 10,
+            "routing": {"daily_capacity": 2}}),
+        )
+        .await;
+        let first = capture(&s, &order("cap-1", &[("SKU-A", 2)])).await;
+        let fo = format!("{}-1", first["number"].as_str().unwrap());
+        let split = s
+            .post(
+                &format!("/api/v1/fulfillment-orders/{fo}/split"),
+                &json!({"lines": [{"sku": "SKU-A", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(split.status, 200, "{:?}", split.body);
+        assert_eq!(fo_locations(&split.body).len(), 2);
+        // The split is still one order at WH1: the second order of the day fits, the third not.
+        let second = capture(&s, &order("cap-2", &[("SKU-A", 1)])).await;
+        assert_eq!(
+            fo_locations(&second),
+            [("WH1".into(), "open".into())],
+            "{}",
+            db.label
+        );
+        let third = capture(&s, &order("cap-3", &[("SKU-A", 1)])).await;
+        assert_eq!(fo_locations(&third), [("WH2".into(), "open".into())]);
+        assert_clean(&s);
+    }
+}

@@ -136,6 +136,16 @@ async fn shipping_takes_stock_out_and_tracking_delivers() {
         assert_eq!(cancel.status, 409);
         assert_clean(&s);
 
+        // The answer tells the integrator where the label is printed from.
+        assert_eq!(
+            sh["labels"],
+            json!([{"package": 1, "pdf": "/api/v1/shipments/SH-000001/label.pdf?package=1",
+                "zpl": "/api/v1/shipments/SH-000001/label.zpl?package=1"}])
+        );
+        let (status, linked) = raw(&s, sh["labels"][0]["pdf"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert!(linked.starts_with(b"%PDF-"));
+
         // Labels: a 4×6 in PDF page and ZPL with the tracking number.
         let (status, pdf) = raw(&s, "/api/v1/shipments/SH-000001/label.pdf").await;
         assert_eq!(status, 200);
@@ -189,8 +199,20 @@ async fn shipping_takes_stock_out_and_tracking_delivers() {
         assert_clean(&s);
 
         // Ship again, hand over, deliver everything.
-        let third = ship(&s, json!({"fulfillment_order": fos[1], "carrier": "manual", "service": "express", "tracking_number": "1Z999AA10123456784"})).await;
+        let third = ship(&s, json!({"fulfillment_order": fos[1], "carrier": "manual", "service": "express",
+            "tracking_number": "1Z999AA10123456784", "packages": [{"weight_g": 300}, {"weight_g": 400}]})).await;
         assert_eq!(third.status, 201, "{:?}", third.body);
+        assert_eq!(third.body["tracking_number"], "1Z999AA10123456784");
+        let labels = third.body["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), 2, "one label per package: {labels:?}");
+        assert_eq!(labels[1]["package"], 2);
+        let (status, zpl) = raw(&s, labels[1]["zpl"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert!(
+            String::from_utf8(zpl)
+                .unwrap()
+                .contains("1Z999AA10123456784")
+        );
         let dup = ship(&s, json!({"fulfillment_order": fos[0], "carrier": "manual", "tracking_number": "1Z999AA10123456784"})).await;
         assert_eq!(dup.status, 409);
         for (id, status) in [
@@ -407,6 +429,136 @@ async fn end_of_day_manifest_hands_over_labelled_shipments() {
             s.get("/api/v1/manifests?location=WH1").await.body["items"][0]["id"],
             "MF-000001"
         );
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_exception_flags_the_order_for_follow_up() {
+    for db in databases("exception") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5)]).await;
+        let mut input = order("exc-1", &[("SKU-A", 1)]);
+        input["tags"] = json!(["vip"]);
+        let o = s.post("/api/v1/orders", &input).await.body;
+        let number = o["number"].as_str().unwrap().to_string();
+        let fo = o["fulfillment_orders"][0]["id"].as_str().unwrap();
+        let sh = ship(&s, json!({"fulfillment_order": fo})).await;
+        assert_eq!(sh.status, 201, "{}: {:?}", db.label, sh.body);
+        let id = sh.body["id"].as_str().unwrap().to_string();
+        let events = format!("/api/v1/shipments/{id}/tracking-events");
+        let tags = |o: &Value| o["tags"].clone();
+
+        let r = s.post(&events, &json!({"status": "in_transit"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(tags(&o), json!(["vip"]), "a normal scan flags nothing");
+
+        for _ in 0..2 {
+            let r = s
+                .post(
+                    &events,
+                    &json!({"status": "exception", "detail": "parcel damaged at hub"}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(tags(&o), json!(["vip", "delivery_exception"]), "{o:?}");
+        assert_eq!(o["status"], "shipped");
+        let flagged: Vec<Value> = s
+            .get(&format!("/api/v1/orders/{number}/events"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "order.flagged")
+            .cloned()
+            .collect();
+        assert_eq!(flagged.len(), 1, "flagged once: {flagged:?}");
+        assert_eq!(flagged[0]["data"]["tag"], "delivery_exception");
+        assert_eq!(flagged[0]["data"]["shipment"], id.as_str());
+
+        // Delivered in the end: the order is delivered and keeps the flag for follow-up.
+        let r = s.post(&events, &json!({"status": "delivered"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let o = s.get(&format!("/api/v1/orders/{number}")).await.body;
+        assert_eq!(o["status"], "delivered");
+        assert_eq!(tags(&o), json!(["vip", "delivery_exception"]));
+        assert_eq!(
+            o["customer"]["email"], "ann@example.com",
+            "the rest of the document is kept"
+        );
+        assert_clean(&s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpacked_perishable_order_still_ships_express() {
+    for db in databases("unpacked") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 5)]).await;
+        let r = s
+            .send(
+                "PUT",
+                "/api/v1/products/COLD-1",
+                &json!({"name": "Cheese", "price": "10.00", "handling_classes": ["perishable"], "weight_g": 500}),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
+        s.post(
+            "/api/v1/inventory/adjustments",
+            &json!({"sku": "COLD-1", "location": "WH1", "delta": 5, "reason": "received"}),
+        )
+        .await;
+        let service = |code: &str, level: &str, days: u32, price: i64| {
+            json!({
+                "carrier": "own_fleet", "code": code, "name": code, "level": level, "transit_days": days,
+                "weekend_delivery": true, "max_weight_g": 30000,
+                "rates": [{"zone": "DE", "max_weight_g": 30000, "price_minor": price}],
+                "cutoffs": [{"location": "WH1", "time": "23:59"}]
+            })
+        };
+        let services = json!([
+            service("economy", "ground", 3, 400),
+            service("express", "express", 1, 900)
+        ]);
+        assert_eq!(
+            s.send("PUT", "/api/v1/carrier-services", &services)
+                .await
+                .status,
+            200
+        );
+        let fo = |o: &Value| {
+            o["fulfillment_orders"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let cold = s
+            .post("/api/v1/orders", &order("unpacked-cold", &[("COLD-1", 1)]))
+            .await
+            .body;
+        let plain = s
+            .post("/api/v1/orders", &order("unpacked-plain", &[("SKU-A", 1)]))
+            .await
+            .body;
+
+        // Neither went through the pack station: the classes of the products decide.
+        let shipped = ship(&s, json!({"fulfillment_order": fo(&cold)})).await;
+        assert_eq!(shipped.status, 201, "{}: {:?}", db.label, shipped.body);
+        assert_eq!(
+            shipped.body["service"], "express",
+            "perishables only travel express: {:?}",
+            shipped.body["rate_choice"]
+        );
+        let refused = &shipped.body["rate_choice"]["alternatives"][0];
+        assert_eq!(refused["service"], "economy");
+        assert!(!refused["reasons"].as_array().unwrap().is_empty());
+        let shipped = ship(&s, json!({"fulfillment_order": fo(&plain)})).await;
+        assert_eq!(shipped.status, 201, "{:?}", shipped.body);
+        assert_eq!(shipped.body["service"], "economy", "the cheapest otherwise");
         assert_clean(&s);
     }
 }

@@ -66,8 +66,8 @@ async fn capture_pick_pack_ship_deliver() {
             assert_eq!(o.status, 201, "{:?}", o.body);
             assert_eq!(o.body["fulfillment_orders"][0]["location"], "WH1");
             numbers.push(o.body["number"].as_str().unwrap().to_string());
+            assert_clean(&s, &format!("capturing day-{i}"));
         }
-        assert_clean(&s, "capture");
 
         // Carrier cut-offs decide which orders are urgent: none is due before the year 2000.
         let service = json!([{"carrier": "own_fleet", "code": "standard", "name": "Standard", "level": "standard",
@@ -172,6 +172,7 @@ async fn capture_pick_pack_ship_deliver() {
                 )
                 .await;
             assert_eq!(packed.status, 200, "{fid}: {:?}", packed.body);
+            assert_clean(&s, &format!("packing {fid}"));
             for p in packed.body["plan"]["packages"].as_array().unwrap() {
                 boxes.insert(p["box_code"].as_str().unwrap().to_string());
                 if p["items"]
@@ -193,16 +194,52 @@ async fn capture_pick_pack_ship_deliver() {
                 .post("/api/v1/shipments", &json!({"fulfillment_order": fid}))
                 .await;
             assert_eq!(shipped.status, 201, "{fid}: {:?}", shipped.body);
+            assert_clean(&s, &format!("shipping {fid}"));
         }
         assert!(
             boxes.contains("COOL-M"),
             "cheese ships insulated: {boxes:?}"
         );
-        assert_clean(&s, "shipping");
+
+        // Everything WH1 held for the day left on_hand and allocated together: 20 MUG,
+        // 3 VASE (2 written off by the short pick) and 5 CHEESE shipped.
+        for (sku, location, on_hand, allocated) in [
+            ("MUG", "WH1", 40, 0),
+            ("VASE", "WH1", 15, 0),
+            ("CHEESE", "WH1", 15, 0),
+            ("VASE", "WH2", 5, 2),
+            ("MUG", "WH2", 5, 0),
+        ] {
+            let b = balance(&s, sku, location).await;
+            assert_eq!(
+                (b["on_hand"].as_i64(), b["allocated"].as_i64()),
+                (Some(on_hand), Some(allocated)),
+                "{}: {sku} at {location}: {b:?}",
+                db.label
+            );
+        }
+        let vase = s
+            .get("/api/v1/inventory/movements?sku=VASE&location=WH1&limit=500")
+            .await
+            .body;
+        let vase = vase["items"].as_array().unwrap();
+        let shrinkage: Vec<&Value> = vase.iter().filter(|m| m["reason"] == "shrinkage").collect();
+        assert_eq!(shrinkage.len(), 1, "{vase:?}");
+        assert_eq!(shrinkage[0]["state"], "on_hand");
+        assert_eq!(shrinkage[0]["delta"], -2);
+        assert_eq!(shrinkage[0]["reference"], format!("pick:{id}"));
+        let shipped_units: i64 = vase
+            .iter()
+            .filter(|m| m["reason"] == "shipped" && m["state"] == "on_hand")
+            .map(|m| m["delta"].as_i64().unwrap())
+            .sum();
+        assert_eq!(shipped_units, -3);
         let manifest = s
             .post("/api/v1/manifests", &json!({"location": "WH1"}))
             .await;
         assert_eq!(manifest.status, 201, "{:?}", manifest.body);
+        assert_eq!(manifest.body["shipments"].as_array().unwrap().len(), 20);
+        assert_clean(&s, "manifest");
         for sid in manifest.body["shipments"].as_array().unwrap() {
             let r = s
                 .post(
@@ -214,6 +251,7 @@ async fn capture_pick_pack_ship_deliver() {
                 )
                 .await;
             assert_eq!(r.status, 200);
+            assert_clean(&s, &format!("tracking {sid}"));
         }
         let mut delivered = 0;
         for n in &numbers {

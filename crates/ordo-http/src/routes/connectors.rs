@@ -285,7 +285,7 @@ pub async fn list_attention(
         .map_err(failure)?;
     let view: Vec<Value> = items
         .iter()
-        .map(|a| json!({"external_id": a.external_id, "unmapped": a.unmapped, "reason": a.reason, "since": a.since.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}))
+        .map(|a| json!({"external_id": a.external_id, "order": a.number, "unmapped": a.unmapped, "reason": a.reason, "since": a.since.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}))
         .collect();
     Ok(Json(json!({"items": view})))
 }

@@ -5,7 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ordo_domain::order::{HoldReason, Order, OrderInput, OrderStatus, Transition};
-use ordo_store::{Event, OrderChange, OrderFilter, OrderSummary, Page, PageRequest, Permission};
+use ordo_store::{
+    Event, OrderChange, OrderFilter, OrderSort, OrderSummary, Page, PageRequest, Permission,
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -45,7 +47,8 @@ pub async fn capture(
     }))
 }
 
-/// Get an order by id (UUID) or number (`SO-000123`).
+/// Get an order by id (UUID) or number (`SO-000123`). While a routing rule holds it,
+/// `hold_rule` and `hold_note` say which rule and why.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     responses((status = 200, body = Order), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
 pub async fn get_order(
@@ -54,11 +57,13 @@ pub async fn get_order(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Order>> {
     caller.require(Permission::Read)?;
-    s.store
+    let mut order = s
+        .store
         .get_order(&id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("order {id}")))
+        .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
+    super::routing::name_rule_hold(s.store.as_ref(), &mut order).await?;
+    Ok(Json(order))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -74,6 +79,13 @@ pub struct OrderParams {
     pub placed_before: Option<String>,
     /// An order number, customer email or external id.
     pub q: Option<String>,
+    /// Orders with a fulfillment order (not cancelled) at this location code.
+    pub location: Option<String>,
+    /// Comma-separated tags; orders carrying every one of them.
+    pub tags: Option<String>,
+    /// number (newest captured first, the default), placed_desc, placed_asc, total_desc or
+    /// total_asc (totals compared in minor units). A cursor continues only the sort it came from.
+    pub sort: Option<String>,
     /// 1–500, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -87,7 +99,7 @@ fn parse_time(field: &str, v: Option<String>) -> ApiResult<Option<OffsetDateTime
     .transpose()
 }
 
-/// List orders, newest first.
+/// List orders, newest captured first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderParams),
     responses((status = 200, body = inline(Page<OrderSummary>)), (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
 pub async fn list_orders(
@@ -107,6 +119,25 @@ pub async fn list_orders(
         placed_after: parse_time("placed_after", p.placed_after)?,
         placed_before: parse_time("placed_before", p.placed_before)?,
         q: p.q.filter(|q| !q.trim().is_empty()),
+        location: p.location.filter(|l| !l.trim().is_empty()),
+        tags: p
+            .tags
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        sort: match p.sort.as_deref().map(str::trim) {
+            None | Some("") => OrderSort::Number,
+            Some(v) => OrderSort::parse(v).ok_or_else(|| {
+                ApiError::field(
+                    "sort",
+                    "must be one of number, placed_desc, placed_asc, total_desc, total_asc",
+                )
+            })?,
+        },
     };
     Ok(Json(
         s.store
@@ -258,4 +289,56 @@ pub async fn order_events(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("order {id}")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineSkuInput {
+    /// The Ordo SKU the channel's item is.
+    pub sku: String,
+}
+
+/// Names the Ordo SKU of a line a channel sent with an item no SKU is mapped to (the order
+/// is on hold `unmapped_sku`, the line listed in `unmapped_lines`). The line then waits for
+/// stock like any backorder; the order is released when its last such line is mapped. To
+/// map the item for every future order too, add a SKU mapping on the channel.
+#[utoipa::path(put, path = "/api/v1/orders/{id}/lines/{line_no}/sku", tag = "orders", request_body = LineSkuInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request return the first answer")),
+    responses((status = 200, body = Order), (status = 404, body = ProblemDetails),
+        (status = 409, description = "The line already names a SKU, or the order is cancelled", body = ProblemDetails),
+        (status = 422, description = "Unknown or inactive SKU, or one already on the order", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn map_line(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, line_no)): Path<(String, i32)>,
+    JsonBody(input): JsonBody<LineSkuInput>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ManageOrders)?;
+    let sku = input.sku.trim().to_string();
+    if let Err(e) = ordo_domain::catalog::check_sku(&sku) {
+        return Err(ApiError::field("sku", e));
+    }
+    let result = s
+        .store
+        .map_order_line(&id, line_no, &sku, &caller.context())
+        .await?;
+    if let ordo_store::Outcome::Done(order) = &result
+        && order.unmapped_lines.is_empty()
+    {
+        // Mapped by hand: the channel's "needs attention" list has nothing left to ask.
+        // The mapping is committed whatever happens here; a stale entry goes at the
+        // channel's next retry.
+        if let Err(e) = s
+            .connectors
+            .state(&order.channel)
+            .release_attention_if_any(&order.external_id)
+            .await
+        {
+            tracing::warn!(error = %e, order = %order.number, "attention entry kept");
+        }
+    }
+    Ok(outcome(result, |o| {
+        (StatusCode::OK, Json(o)).into_response()
+    }))
 }

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ordo_store::{PackInput, Packing, Permission};
+use ordo_store::{
+    PackInput, PackPlanInput, PackScanCheck, PackScanCheckInput, Packing, Permission,
+};
 use ordo_warehouse::cartonize::BoxType;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -96,6 +98,86 @@ pub async fn pack(
     Ok(outcome(result, |p| {
         (StatusCode::OK, Json(p)).into_response()
     }))
+}
+
+/// What the pack station reads to check or plan a fulfillment order: its order and the
+/// products of the order's lines.
+async fn pack_context(
+    s: &AppState,
+    id: &str,
+) -> ApiResult<(
+    ordo_domain::order::Order,
+    std::collections::HashMap<String, ordo_domain::catalog::Product>,
+)> {
+    let fo = s
+        .store
+        .get_fulfillment_order(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
+    let order = s
+        .store
+        .get_order(&fo.order)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {id}")))?;
+    let mut products = std::collections::HashMap::new();
+    for l in &order.lines {
+        if let Some(p) = s.store.get_product(&l.sku).await? {
+            products.insert(l.sku.clone(), p);
+        }
+    }
+    Ok((order, products))
+}
+
+/// The suggested packing of a fulfillment order, written nowhere: the cheapest boxes that
+/// fit its items by size and product class, what goes in each, and the packer's
+/// instructions from the packing policies — what `pack` would choose. `boxes` plans with
+/// only those box types, to see whether another box works.
+#[utoipa::path(post, path = "/api/v1/fulfillment-orders/{id}/pack-plan", tag = "packing", request_body = PackPlanInput,
+    responses((status = 200, body = ordo_warehouse::cartonize::PackingPlan), (status = 404, body = ProblemDetails),
+        (status = 409, description = "Not packable now (on hold, already packed or shipped)", body = ProblemDetails),
+        (status = 422, description = "Unknown box type, or no box fits", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn pack_plan(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<PackPlanInput>,
+) -> ApiResult<Json<ordo_warehouse::cartonize::PackingPlan>> {
+    caller.require(Permission::Read)?;
+    let (order, products) = pack_context(&s, &id).await?;
+    let location = ordo_store::fulfillment_location(&order, &id).unwrap_or_default();
+    let policies = s.store.packing_policies(location).await?;
+    let boxes = s.store.box_types().await?;
+    Ok(Json(ordo_store::suggest_pack(
+        &order,
+        &id,
+        input.boxes.as_deref(),
+        &products,
+        &boxes,
+        &policies,
+    )?))
+}
+
+/// Check one scan at the pack station, written nowhere: `scan` ({sku|barcode, quantity})
+/// against the fulfillment order given what was `scanned` before. A wrong item, or one more
+/// than ordered, is refused (422 on `scan.sku` / `scan.barcode`) naming what is still
+/// expected; an accepted scan answers how many of that SKU are in and what is left.
+#[utoipa::path(post, path = "/api/v1/fulfillment-orders/{id}/pack-scans", tag = "packing", request_body = PackScanCheckInput,
+    responses((status = 200, body = PackScanCheck), (status = 404, body = ProblemDetails),
+        (status = 409, description = "Not packable now", body = ProblemDetails),
+        (status = 422, description = "Wrong or extra item, with what is expected", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn pack_scan(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<PackScanCheckInput>,
+) -> ApiResult<Json<PackScanCheck>> {
+    caller.require(Permission::Read)?;
+    let (order, products) = pack_context(&s, &id).await?;
+    Ok(Json(ordo_store::check_pack_scan(
+        &order, &id, &input, &products,
+    )?))
 }
 
 /// What the pack station recorded for a fulfillment order.

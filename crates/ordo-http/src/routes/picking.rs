@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ordo_store::{
-    Page, PageRequest, Permission, PickInput, PickJob, PickJobInput, PickJobStatus, PickResult,
-    SkuBin,
+    Page, PageRequest, Permission, PickCommand, PickInput, PickJob, PickJobInput, PickJobStatus,
+    PickResult, SkuBin,
 };
 use ordo_warehouse::bins::{BinRecord, Layout, LayoutConfig, Point};
 use serde::{Deserialize, Serialize};
@@ -273,18 +273,144 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))
 }
 
+/// What is in one tote of a pick job: the fulfillment order it was assigned to, for the
+/// pack station that scans the tote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToteContents {
+    pub pick_list: String,
+    pub tote: u32,
+    pub order: String,
+    /// Units of this order on the job, and how far picking got.
+    pub progress: ordo_warehouse::picking::OrderProgress,
+    pub fulfillment_order: ordo_domain::fulfillment::FulfillmentOrder,
+}
+
+/// The fulfillment order in a tote of a batch or wave pick (what a pack station shows after
+/// scanning the tote).
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}/totes/{tote}", tag = "picking",
+    responses((status = 200, body = ToteContents), (status = 404, description = "No such pick list or tote", body = ProblemDetails)),
+    security(("api_key" = [])))]
+pub async fn tote(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, tote)): Path<(String, String)>,
+) -> ApiResult<Json<ToteContents>> {
+    caller.require(Permission::Read)?;
+    let tote: u32 = tote
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let job = s
+        .store
+        .get_pick_job(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+    let assignment = job
+        .lists
+        .iter()
+        .flat_map(|l| l.totes.iter())
+        .find(|t| t.tote == tote)
+        .ok_or_else(|| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let fo_id = &assignment.fulfillment_order_id;
+    let progress = job
+        .progress
+        .orders
+        .iter()
+        .find(|o| &o.fulfillment_order_id == fo_id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("tote {tote} of pick list {id}")))?;
+    let fulfillment_order = s
+        .store
+        .get_fulfillment_order(fo_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("fulfillment order {fo_id}")))?;
+    Ok(Json(ToteContents {
+        pick_list: job.id.clone(),
+        tote,
+        order: assignment.order_number.clone(),
+        progress,
+        fulfillment_order,
+    }))
+}
+
 /// What the picker should do next.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NextPick {
+    pub pick_list: String,
+    pub status: PickJobStatus,
+    /// The next line in walk order with units left; `None` once every line is done.
     pub next: Option<ordo_warehouse::picking::Expected>,
+    /// Lines with units left, the next one included.
+    pub lines_left: usize,
+}
+
+/// The next line to pick, in walk order, for a scanner app: SKU, bin and units left.
+#[utoipa::path(get, path = "/api/v1/pick-lists/{id}/next", tag = "picking",
+    responses((status = 200, body = NextPick), (status = 404, body = ProblemDetails)), security(("api_key" = [])))]
+pub async fn next(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NextPick>> {
+    caller.require(Permission::Read)?;
+    let job = s
+        .store
+        .get_pick_job(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("pick list {id}")))?;
+    Ok(Json(NextPick {
+        next: job.progress.next(),
+        lines_left: job
+            .progress
+            .lines
+            .iter()
+            .filter(|l| l.remaining() > 0)
+            .count(),
+        status: job.status,
+        pick_list: job.id,
+    }))
+}
+
+/// Body of `POST /api/v1/pick-lists/{id}/picks`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PickBody {
+    pub sku: Option<String>,
+    /// A product barcode instead of the SKU.
+    pub barcode: Option<String>,
+    pub bin: Option<String>,
+    /// Units taken (scan), default 1.
+    pub quantity: Option<i64>,
+    /// Set for a short pick: how many units the bin really held for this line (0 = empty).
+    pub found: Option<i64>,
+    /// With a short pick, an optional recount: the SKU's on_hand at the location as counted
+    /// now — units on the shelves plus units already picked and not yet shipped (this
+    /// pick's `found` included). On_hand is set to it (`cycle_count`) instead of writing
+    /// off only the missing units (`shrinkage`).
+    pub counted_on_hand: Option<i64>,
+}
+
+impl From<PickBody> for PickCommand {
+    fn from(b: PickBody) -> Self {
+        PickCommand {
+            pick: PickInput {
+                sku: b.sku,
+                barcode: b.barcode,
+                bin: b.bin,
+                quantity: b.quantity,
+                found: b.found,
+            },
+            counted_on_hand: b.counted_on_hand,
+        }
+    }
 }
 
 /// Confirm a pick by SKU or barcode (`{sku|barcode, quantity, bin}`): a wrong item, wrong bin
 /// or over-pick is refused with what was expected, and nothing changes. A **short pick**
-/// (`found`: what the bin really held) writes the missing units off (`shrinkage`) and routes
-/// the affected fulfillment orders' units again, newest and lowest priority first. Finished
-/// fulfillment orders become `picked`.
-#[utoipa::path(post, path = "/api/v1/pick-lists/{id}/picks", tag = "picking", request_body = PickInput,
+/// (`found`: what the bin really held) routes the affected fulfillment orders' units again,
+/// newest and lowest priority first, and writes the missing units off (`shrinkage`); with a
+/// recount (`counted_on_hand`) on_hand is set to the count instead (`cycle_count`) and the
+/// answer compares it with the ledger. Finished fulfillment orders become `picked`.
+#[utoipa::path(post, path = "/api/v1/pick-lists/{id}/picks", tag = "picking", request_body = PickBody,
     responses((status = 200, body = PickResult), (status = 404, body = ProblemDetails),
         (status = 409, description = "The list is done", body = ProblemDetails),
         (status = 422, description = "Wrong item, wrong bin or over-pick, with what was expected", body = ProblemDetails)),
@@ -293,10 +419,13 @@ pub async fn pick(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<PickInput>,
+    JsonBody(input): JsonBody<PickBody>,
 ) -> ApiResult<Response> {
     caller.require(Permission::WriteStock)?;
-    let result = s.store.record_pick(&id, input, &caller.context()).await?;
+    let result = s
+        .store
+        .record_pick_command(&id, input.into(), &caller.context())
+        .await?;
     Ok(outcome(result, |r| {
         (StatusCode::OK, Json(r)).into_response()
     }))

@@ -91,11 +91,14 @@ pub async fn auto_service(
         }
     }
     let parcels = ordo_store::parcels_for(&input.packages, packing.as_ref(), &fo.lines, &products);
+    let policies = store.packing_policies(&location.code).await?;
+    let constraints =
+        ordo_store::service_constraints(packing.as_ref(), &fo.lines, &products, &policies);
     let (carrier, service, recorded) = ordo_store::choose_rate(
         &order,
         &location,
         &parcels,
-        packing.as_ref(),
+        constraints,
         &services,
         OffsetDateTime::now_utc(),
     )?;
@@ -294,7 +297,9 @@ pub async fn get(
 }
 
 /// Void a label not yet handed to the carrier: the units go back on the shelf and into
-/// the fulfillment order's reservation, which is open again.
+/// the fulfillment order's reservation, which is open again. A label booked through a
+/// carrier connection is cancelled with the carrier first; if the carrier refuses, nothing
+/// changes.
 #[utoipa::path(post, path = "/api/v1/shipments/{id}/void", tag = "shipments",
     responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails)),
     security(("api_key" = [])))]
@@ -304,6 +309,14 @@ pub async fn void(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     caller.require(Permission::WriteStock)?;
+    // Only a label Ordo would void goes to the carrier; a retry of a finished void
+    // finds it voided and does not ask again.
+    if let Some(shipment) = s.store.get_shipment(&id).await?
+        && shipment.status == ShipmentStatus::LabelCreated
+        && let Some(adapter) = s.carriers.get(&shipment.carrier).cloned()
+    {
+        adapter.void(&shipment.tracking_number).await?;
+    }
     let result = s.store.void_shipment(&id, &caller.context()).await?;
     Ok(outcome(result, |v| {
         (StatusCode::OK, Json(v)).into_response()
@@ -311,8 +324,9 @@ pub async fn void(
 }
 
 /// A tracking event, as a carrier webhook or poller reports it. `delivered` on every
-/// shipment of a fully shipped order makes the order `delivered`; `exception` is kept for
-/// after-sale follow-up.
+/// shipment of a fully shipped order makes the order `delivered`; `exception` flags the
+/// order for after-sale follow-up in the same transaction (tag `delivery_exception`, event
+/// `order.flagged`), and a later `delivered` leaves the flag.
 #[utoipa::path(post, path = "/api/v1/shipments/{id}/tracking-events", tag = "shipments", request_body = TrackingEventInput,
     responses((status = 200, body = Shipment), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails),
         (status = 422, body = ProblemDetails)),

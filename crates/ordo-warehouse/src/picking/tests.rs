@@ -211,6 +211,7 @@ fn filters_explain_each_order_left_out() {
         cutoff_before: Some(t0() + Duration::hours(1)),
         tags: vec!["vip".into()],
         single_item_only: true,
+        orders: vec![],
     };
     let plan = build_pick_lists(&req, &layout()).unwrap();
     assert_eq!(plan.selected, ["ok"]);
@@ -229,6 +230,42 @@ fn filters_explain_each_order_left_out() {
             ("tags", SkipReason::Tags),
             ("multi", SkipReason::NotSingleItem),
         ]
+    );
+}
+
+#[test]
+fn chosen_orders_are_the_only_ones_released() {
+    let orders = vec![
+        order("1", 0, 10, vec![line("X", 1, Some("A-01-01-A"))]),
+        order("2", 5, 20, vec![line("Y", 1, Some("A-01-02-A"))]),
+        order("3", 0, 30, vec![line("X", 2, Some("A-01-01-A"))]),
+    ];
+    let mut req = request(orders, PickStrategy::Batch);
+    req.filters.orders = vec!["SO-3".into(), "SO-1".into()];
+    let plan = build_pick_lists(&req, &layout()).unwrap();
+    assert_eq!(plan.selected, ["1", "3"]);
+    assert!(plan.skipped.is_empty(), "unchosen work is not reported");
+    assert_eq!(plan.units, 3);
+
+    // Other filters still apply to the chosen orders.
+    req.filters.single_item_only = true;
+    let plan = build_pick_lists(&req, &layout()).unwrap();
+    assert_eq!(plan.selected, ["1"]);
+    assert_eq!(plan.skipped[0].reason, SkipReason::NotSingleItem);
+
+    // An order with nothing here, or named twice, is refused by its place in the list.
+    req.filters.orders = vec!["SO-1".into(), "SO-9".into(), "SO-1".into()];
+    let Err(Problem::Invalid(errors)) = build_pick_lists(&req, &layout()) else {
+        panic!("expected a refusal");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["filters.orders[1]", "filters.orders[2]"]);
+    assert!(
+        errors[0]
+            .message
+            .starts_with("SO-9 has nothing to pick at this location"),
+        "{}",
+        errors[0].message
     );
 }
 

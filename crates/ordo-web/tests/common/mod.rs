@@ -294,6 +294,40 @@ impl Agent {
         self.send("GET", path, None, "").await
     }
 
+    /// Follows a CSV import started by `started` (its page shows the progress) as the page
+    /// does: polls `/imports/{id}` like htmx until it says the import is over, then loads
+    /// the result (a redirect when every row was imported, else the rows that were not).
+    pub async fn finish_import(&mut self, started: Reply) -> Reply {
+        assert_eq!(started.status, 200, "{}", started.body);
+        let marker = "hx-get=\"/imports/";
+        let at = started
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("a progress section: {}", started.body))
+            + marker.len()
+            - "/imports/".len();
+        let end = started.body[at..].find('"').unwrap() + at;
+        let url = started.body[at..end].to_string();
+        assert!(started.body.contains("<progress"), "{}", started.body);
+        self.extra_headers
+            .push(("hx-request".to_string(), "true".to_string()));
+        let mut polls = 0;
+        loop {
+            let r = self.get(&url).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            if r.headers.get("hx-redirect").is_some() {
+                assert_eq!(r.headers["hx-redirect"], url.as_str());
+                break;
+            }
+            assert!(r.body.contains("<progress"), "{}", r.body);
+            polls += 1;
+            assert!(polls < 600, "the import never finished");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.extra_headers.retain(|(k, _)| k != "hx-request");
+        self.get(&url).await
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
