@@ -33,13 +33,15 @@ use crate::error::{WebError, WebResult, sentence};
 use crate::form::{FormData, encode};
 use crate::fulfillment::{is_htmx, lines_text};
 use crate::orders::Opt;
-use crate::picking::{Feedback, parse_tote_code, tote_order};
+use crate::picking::{Feedback, parse_tote_code, tote_codes, tote_order};
 use crate::session::{Auth, Posted};
 use crate::shipments::{carrier_name, label_href};
 use crate::view::{PageCtx, fmt_time, group, humanize, page, page_with_inline_flash};
 
 const MAX_QUANTITY: i64 = 10_000;
 const LIST_SIZE: i64 = 50;
+/// Pick jobs read to tell the totes of the orders waiting at the bench.
+const RECENT_JOBS: i64 = 50;
 
 /// What the pack bench may still pack (the store decides; this only chooses the screen).
 fn packable(f: &FulfillmentOrder) -> bool {
@@ -59,6 +61,8 @@ pub(crate) struct FindQuery {
 
 struct FoRow {
     id: String,
+    /// The tote it was picked into (`PL-000001-T2`), when a recent pick job holds it.
+    tote: String,
     order: String,
     location: String,
     lines: String,
@@ -70,6 +74,7 @@ impl FoRow {
     fn new(f: &FulfillmentOrder) -> Self {
         FoRow {
             id: f.id.clone(),
+            tote: String::new(),
             order: f.order.clone(),
             location: f.location.clone(),
             lines: lines_text(&f.lines),
@@ -188,7 +193,31 @@ pub(crate) async fn find(
             }
         }
     }
-    let (ready, ready_more) = fos_with(&s, FulfillmentStatus::Picked).await?;
+    let (mut ready, ready_more) = fos_with(&s, FulfillmentStatus::Picked).await?;
+    // Which tote each waiting order sits in, from the recent pick jobs (newest first, so a
+    // re-picked order shows its latest tote).
+    let jobs = s
+        .store
+        .list_pick_jobs(
+            None,
+            None,
+            &PageRequest {
+                limit: Some(RECENT_JOBS),
+                cursor: None,
+            },
+        )
+        .await?;
+    let mut totes: HashMap<String, String> = HashMap::new();
+    for job in &jobs.items {
+        for (fo, code) in tote_codes(job) {
+            totes.entry(fo).or_insert(code);
+        }
+    }
+    for row in &mut ready {
+        if let Some(code) = totes.get(&row.id) {
+            row.tote = code.clone();
+        }
+    }
     let (packed, _) = fos_with(&s, FulfillmentStatus::Packed).await?;
     let p = FindPage {
         ctx: PageCtx::new(&auth, "packing"),
@@ -282,6 +311,8 @@ struct SuggestedBox {
 struct Suggestion {
     boxes: Vec<SuggestedBox>,
     refusal: Option<String>,
+    /// Planned in the box the packer chose rather than the cheapest.
+    chosen: bool,
 }
 
 impl Suggestion {
@@ -498,6 +529,7 @@ async fn suggest(
     fo: &FulfillmentOrder,
     products: &HashMap<String, Product>,
     boxes: &[BoxType],
+    chosen: &str,
 ) -> WebResult<Suggestion> {
     let policies = s.store.packing_policies(&fo.location).await?;
     let input = PackInput {
@@ -509,7 +541,7 @@ async fn suggest(
                 quantity: Some(q),
             })
             .collect(),
-        boxes: None,
+        boxes: (!chosen.is_empty()).then(|| vec![chosen.to_string()]),
         weight_g: None,
     };
     let now = OffsetDateTime::now_utc();
@@ -538,10 +570,12 @@ async fn suggest(
                     })
                     .collect(),
                 refusal: None,
+                chosen: !chosen.is_empty(),
             },
             Err(p) => {
                 let (text, details) = crate::error::describe(&p);
                 Suggestion {
+                    chosen: !chosen.is_empty(),
                     boxes: vec![],
                     refusal: Some(
                         std::iter::once(text)
@@ -594,6 +628,7 @@ async fn pack_page(
     auth: &Auth,
     id: &str,
     fb: Option<PackFeedback>,
+    chosen_box: Option<String>,
 ) -> WebResult<(PackPage, bool)> {
     let (fo, order) = load(s, id).await?;
     let products = products_of(s, &fo).await?;
@@ -641,9 +676,10 @@ async fn pack_page(
                     humanize(fo.status.as_str()).to_lowercase()
                 ))
             }
-            FulfillmentStatus::Packed => {
-                Some(format!("{} is packed: print the slips and ship it.", fo.id))
-            }
+            FulfillmentStatus::Packed => Some(format!(
+                "{} is packed: print its label and packing slips.",
+                fo.id
+            )),
             FulfillmentStatus::Shipped => Some(format!("{} has shipped.", fo.id)),
             FulfillmentStatus::Cancelled | FulfillmentStatus::OnHold => Some(format!(
                 "{} is {}: there is nothing to pack.",
@@ -676,14 +712,17 @@ async fn pack_page(
             .and_then(|f| f.values.as_ref())
             .map(|v| v.raw(field).trim().to_string())
     };
-    let chosen_box = kept("box").unwrap_or_default();
+    // The box the packer chose (kept from a refused pack, or previewed), else the planner's.
+    let chosen_box = chosen_box
+        .or_else(|| kept("box").filter(|b| !b.is_empty()))
+        .unwrap_or_default();
     let box_types = if can_pack {
         s.store.box_types().await?
     } else {
         vec![]
     };
     let suggestion = if can_pack {
-        Some(suggest(s, &order, &fo, &products, &box_types).await?)
+        Some(suggest(s, &order, &fo, &products, &box_types, &chosen_box).await?)
     } else {
         None
     };
@@ -749,14 +788,26 @@ async fn pack_page(
     Ok((p, had_flash))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ShowQuery {
+    /// A box the packer chose: the suggestion shows how the items go into it.
+    #[serde(rename = "box")]
+    chosen: Option<String>,
+}
+
 /// `GET /packing/{fo}`: the items to scan, or what was packed.
 pub(crate) async fn show(
     State(s): State<WebState>,
     auth: Auth,
     Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
-    let (p, had_flash) = pack_page(&s, &auth, &id, None).await?;
+    let chosen = q
+        .chosen
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty());
+    let (p, had_flash) = pack_page(&s, &auth, &id, None, chosen).await?;
     page_with_inline_flash(had_flash, &p)
 }
 
@@ -767,7 +818,7 @@ async fn answer(
     status: StatusCode,
     fb: PackFeedback,
 ) -> WebResult {
-    let (p, had_flash) = pack_page(s, auth, id, Some(fb)).await?;
+    let (p, had_flash) = pack_page(s, auth, id, Some(fb), None).await?;
     let mut r = page_with_inline_flash(had_flash, &p)?;
     *r.status_mut() = status;
     Ok(r)
@@ -1002,6 +1053,26 @@ pub(crate) async fn pack(
     }
 }
 
+/// The packed boxes as one shipment, with the service the API would choose. The back
+/// office books with no outside carrier itself: a service of one is refused, naming it, and
+/// ships from the order page with its tracking number.
+async fn ship_packed(
+    s: &WebState,
+    auth: &Auth,
+    fo: &FulfillmentOrder,
+) -> Result<Outcome<ordo_store::Created<ordo_domain::shipment::Shipment>>, StoreError> {
+    let input = ShipmentInput {
+        fulfillment_order: Some(fo.id.clone()),
+        carrier: None,
+        service: None,
+        tracking_number: None,
+        packages: vec![],
+    };
+    let mut shipment = input.validate()?;
+    ordo_http::routes::shipments::auto_service(s.store.as_ref(), |_| false, &mut shipment).await?;
+    s.store.create_shipment(shipment, &auth.context()).await
+}
+
 /// `POST /packing/{fo}/label`: ships the packed boxes with the service chosen as the API
 /// chooses it (the cheapest configured one that takes the parcels and what is inside), and
 /// opens the label for printing.
@@ -1014,29 +1085,18 @@ pub(crate) async fn label(
     let Posted { auth, form } = p;
     auth.require(Permission::WriteStock)?;
     let (fo, _) = load(&s, &id).await?;
-    let input = ShipmentInput {
-        fulfillment_order: Some(fo.id.clone()),
-        carrier: None,
-        service: None,
-        tracking_number: None,
-        packages: vec![],
-    };
-    let result = match input.validate() {
-        Ok(mut shipment) => {
-            // The back office books with no outside carrier itself: a service of one is
-            // refused here, naming it, and shipped from the order page with its number.
-            match ordo_http::routes::shipments::auto_service(
-                s.store.as_ref(),
-                |_| false,
-                &mut shipment,
-            )
-            .await
-            {
-                Ok(()) => s.store.create_shipment(shipment, &auth.context()).await,
-                Err(e) => Err(e),
-            }
-        }
-        Err(p) => Err(StoreError::Problem(p)),
+    // The bench labels what it packed; anything else ships from the order page.
+    let result = if fo.status != FulfillmentStatus::Packed {
+        Err(StoreError::Problem(Problem::Conflict {
+            message: format!(
+                "{} is {}, not packed: pack it first",
+                fo.id,
+                humanize(fo.status.as_str()).to_lowercase()
+            ),
+            current: Some(fo.status.as_str().into()),
+        }))
+    } else {
+        ship_packed(&s, &auth, &fo).await
     };
     match result {
         Ok(Outcome::Done(created)) => {

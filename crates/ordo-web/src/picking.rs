@@ -663,7 +663,7 @@ fn tote_labels(job: &PickJob) -> HashMap<String, (String, String)> {
 /// The code a tote is scanned by at the pack bench: the job and its tote (`PL-000001-T2`),
 /// or its list for single picking, where each list is one order (`PL-000001-L2`). Printed
 /// with the tote, so a tote carried to the bench opens its order there.
-fn tote_codes(job: &PickJob) -> HashMap<String, String> {
+pub(crate) fn tote_codes(job: &PickJob) -> HashMap<String, String> {
     let single = tag(&job.strategy) == "single";
     let mut out = HashMap::new();
     for list in &job.lists {

@@ -191,6 +191,27 @@ for (const el of document.querySelectorAll('input, select, textarea')) {
 return issues;
 "#;
 
+/// Every element matching `css` (at least one) is at least 44 px high: a thumb or a gloved
+/// finger hits it on a handheld.
+async fn assert_touch_targets(c: &Client, css: &str, what: &str) {
+    let found = c
+        .execute(
+            "const all = [...document.querySelectorAll(arguments[0])]
+               .filter(e => e.getBoundingClientRect().width > 0);
+             return [all.length, all.filter(e => e.getBoundingClientRect().height < 44)
+               .map(e => (e.id || e.className || e.tagName) + ': '
+                 + Math.round(e.getBoundingClientRect().height) + 'px')];",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    assert!(
+        found[0].as_i64().unwrap_or(0) > 0,
+        "{what}: nothing matches {css}"
+    );
+    assert_eq!(found[1], json!([]), "{what}: small touch targets");
+}
+
 async fn check_page(c: &Client, what: &str) {
     let issues = c.execute(A11Y_CHECK, vec![]).await.expect("a11y script");
     assert_eq!(issues, json!([]), "{what}: {issues}");
@@ -1634,6 +1655,13 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
     shot_at(c, "#totes", "pick-job-totes").await;
 
     visit(c, base, "/packing", None).await;
+    assert_eq!(
+        text_of(c, &format!("#ready tr[data-fo='{fo}'] .tote-code")).await,
+        code,
+        "the bench sees which tote holds it"
+    );
+    shot_at(c, "#ready", "packing-ready-totes").await;
+    assert_touch_targets(c, "#find-q, .find-box button", "pack bench search").await;
     scan_keys(c, "find-q", &code).await;
     wait_navigated(c, "/packing").await;
     assert_eq!(path_of(c).await, format!("/packing/{fo}"));
@@ -1663,6 +1691,12 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
     shot(c, "pack-suggestion").await;
     c.set_window_size(360, 800).await.unwrap();
     assert!(sideways(c).await <= 1, "pack suggestion scrolls sideways");
+    assert_touch_targets(
+        c,
+        "#pack-code, #pack-qty, #scan button, #pack-weight, #pack-box, #pack-button",
+        "pack bench",
+    )
+    .await;
     shot(c, "pack-suggestion-360px").await;
     c.set_window_size(1280, 900).await.unwrap();
 
@@ -1680,6 +1714,17 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
         .select_by_value(other)
         .await
         .unwrap();
+    // The plan follows the choice at once, still before anything is packed.
+    wait_text(
+        c,
+        "#suggestion-h",
+        &format!("Packing in the box chosen: {other}"),
+    )
+    .await;
+    assert!(text_of(c, "#suggestion").await.contains("FRAGILE"));
+    assert!(app.store.get_packing(&fo).await.unwrap().is_none());
+    assert_same_page(c, "box chosen").await;
+    shot(c, "pack-box-chosen").await;
     c.execute("document.getElementById('pack-weight').focus();", vec![])
         .await
         .unwrap();
@@ -1695,6 +1740,9 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
     assert_eq!(packing.plan.packages[0].box_code, other);
 
     // Print label: shipped at once with the cheaper service, the label opened to print.
+    assert_touch_targets(c, "#print-label, #ship-link", "packed").await;
+    check_page(c, "packed from a tote").await;
+    shot(c, "pack-from-tote-packed").await;
     click(c, "#print-label").await;
     let m = wait_text(c, "#pack-message", &format!("{fo} shipped as SH-")).await;
     assert!(m.contains("(Own fleet, Standard)"), "{m}");
@@ -1734,6 +1782,7 @@ async fn tote_steps(c: &Client, app: &common::App, base: &str) {
     shot(c, "pack-label-printed").await;
     c.set_window_size(360, 800).await.unwrap();
     assert!(sideways(c).await <= 1, "printed label scrolls sideways");
+    assert_touch_targets(c, "#labels a.label-pdf, #next-link", "printed label").await;
     shot(c, "pack-label-printed-360px").await;
     c.set_window_size(1280, 900).await.unwrap();
 
@@ -1793,6 +1842,7 @@ async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
     shot(c, "manifests").await;
     c.set_window_size(360, 800).await.unwrap();
     assert!(sideways(c).await <= 1, "manifests scroll sideways");
+    assert_touch_targets(c, ".close-manifest button", "manifests").await;
     shot(c, "manifests-360px").await;
     c.set_window_size(1280, 900).await.unwrap();
 
@@ -1812,6 +1862,7 @@ async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
     assert!(row.contains("WH1") && row.contains("Own fleet"), "{row}");
     check_page(c, "manifest closed").await;
     shot(c, "manifests-closed").await;
+    assert_touch_targets(c, "#closed-manifests .doc-links a", "manifest links").await;
     for id in &waiting {
         let sh = app.store.get_shipment(id).await.unwrap().unwrap();
         assert_eq!(
@@ -1868,6 +1919,10 @@ async fn manifest_steps(c: &Client, app: &common::App, base: &str) {
     visit(c, base, "/manifests", None).await;
     assert!(exists(c, "tr[data-manifest='MF-000001'] a.manifest-pdf").await);
     assert!(!exists(c, ".close-manifest").await);
+
+    // The day's picking, packing and shipping left the ledger consistent.
+    let report = app.store.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.discrepancies);
 }
 
 /// Closes the tabs a link opened, back on the first one.

@@ -1257,6 +1257,8 @@ async fn every_page_renders_for_every_role() {
             "/picking?location=ST1",
             "/packing",
             "/packing/SO-000001-1",
+            "/manifests",
+            "/manifests?location=WH1",
         ] {
             let r = a.get(page).await;
             assert_eq!(r.status, 200, "{role:?} {page}: {}", r.body);
@@ -6147,4 +6149,223 @@ async fn a_claim_is_opened_from_the_order_page_and_reships() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_prints_labels_and_the_dock_closes_manifests() {
+    let app = start("manifests").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/packing/SO-000001-1").await;
+    let csrf = page.csrf();
+    // Before packing the bench suggests the boxes and writes nothing.
+    assert!(
+        page.body.contains("id=\"suggested-boxes\""),
+        "{}",
+        page.body
+    );
+    let chosen = w.get("/packing/SO-000001-1?box=L").await;
+    assert!(
+        chosen
+            .body
+            .contains("Packing in the box chosen: <span id=\"suggested-boxes\">L</span>"),
+        "{}",
+        chosen.body
+    );
+    let unknown = w.get("/packing/SO-000001-1?box=NOPE").await;
+    assert!(
+        unknown.body.contains("unknown box type NOPE"),
+        "{}",
+        unknown.body
+    );
+    assert!(
+        app.store
+            .get_packing("SO-000001-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Not packed yet: no label from the bench.
+    let r = w
+        .post("/packing/SO-000001-1/label", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("No label: SO-000001-1 is open, not packed: pack it first.")
+    );
+    let r = w
+        .post(
+            "/packing/SO-000001-1/pack",
+            &[("csrf", &csrf), ("scan", "2 MUG-1")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // Readers and support may not print labels or close manifests.
+    for role in ["readonly", "support"] {
+        let mut a = Agent::new(&app.base);
+        a.login(role, PASSWORD).await;
+        let page = a.get("/manifests").await;
+        assert_eq!(page.status, 200);
+        let csrf = page.csrf();
+        let r = a
+            .post("/packing/SO-000001-1/label", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+        let r = a
+            .post(
+                "/manifests",
+                &[
+                    ("csrf", &csrf),
+                    ("location", "WH1"),
+                    ("carrier", "own_fleet"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{role}");
+    }
+    // Without the session's token nothing is shipped.
+    let r = w
+        .post("/packing/SO-000001-1/label", &[("csrf", "forged")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(
+        app.store
+            .list_shipments(&Default::default(), &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // Without htmx the label is a link on the page the post lands on.
+    let r = w
+        .post("/packing/SO-000001-1/label", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), "/packing/SO-000001-1#labels");
+    let page = w.get("/packing/SO-000001-1").await;
+    assert!(
+        page.body
+            .contains("SO-000001-1 shipped as SH-000001 (Own fleet, Standard)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("href=\"/shipments/SH-000001/label.pdf\"")
+    );
+    assert!(
+        !page.body.contains("data-open-once"),
+        "opened only right after printing"
+    );
+    assert!(!page.body.contains("id=\"print-label\""));
+    let r = w
+        .post("/packing/SO-000001-1/label", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 409, "one label per packing");
+
+    // The dock: the shipment waits for own fleet at WH1.
+    let page = w.get("/manifests").await;
+    let card = &page.body[page
+        .body
+        .find("id=\"open-WH1-own_fleet\"")
+        .expect("the group")..];
+    assert!(card.contains("SH-000001"));
+    assert!(card.contains("class=\"close-manifest\""));
+    let r = w
+        .post(
+            "/manifests",
+            &[("location", "WH1"), ("carrier", "own_fleet")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "no CSRF token");
+    let r = w
+        .post(
+            "/manifests",
+            &[
+                ("csrf", &csrf),
+                ("location", "ST1"),
+                ("carrier", "own_fleet"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = w.get(r.location()).await;
+    assert!(
+        page.body.contains(
+            "No manifest closed: No own_fleet shipment at ST1 is waiting for a manifest."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        app.store
+            .list_manifests(None, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let r = w
+        .post(
+            "/manifests",
+            &[
+                ("csrf", &csrf),
+                ("location", "WH1"),
+                ("carrier", "own_fleet"),
+                ("back_location", "WH1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/manifests?location=WH1");
+    let page = w.get(r.location()).await;
+    // The packed box as weighed by the planner: the mugs and the box itself.
+    let grams: i64 = app
+        .store
+        .get_packing("SO-000001-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .packages()
+        .iter()
+        .map(|p| p.weight_g)
+        .sum();
+    assert!(grams > 1000, "{grams}");
+    assert!(
+        page.body.contains(&format!(
+            "MF-000001 closed: 1 shipment (1 parcel, {},{:03} g) handed over to Own fleet at WH1.",
+            grams / 1000,
+            grams % 1000
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"nothing-waiting\""));
+    let sh = app.store.get_shipment("SH-000001").await.unwrap().unwrap();
+    assert_eq!(sh.status, ordo_domain::shipment::ShipmentStatus::InTransit);
+
+    let pdf = w.get("/manifests/MF-000001/manifest.pdf").await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+    let csv = w.get("/manifests/MF-000001/manifest.csv").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.body.contains(&sh.tracking_number), "{}", csv.body);
+    assert_eq!(w.get("/manifests/MF-000099/manifest.pdf").await.status, 404);
+    assert_eq!(w.get("/manifests?location=NOPE").await.status, 404);
+
+    // A tote of no pick job is named as such.
+    let r = w.get("/packing?q=PL-000099-T1").await;
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body.contains("there is no pick job PL-000099"),
+        "{}",
+        r.body
+    );
+    let report = app.store.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.discrepancies);
 }
