@@ -910,6 +910,13 @@ pub(crate) async fn list_fulfillment_orders(
     Ok(Page { items, next_cursor })
 }
 
+/// The statuses of an order that can still be late: not shipped, not cancelled.
+macro_rules! late_statuses {
+    () => {
+        "('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped')"
+    };
+}
+
 pub(crate) async fn list_orders(
     c: &mut Conn,
     filter: &OrderFilter,
@@ -976,6 +983,16 @@ pub(crate) async fn list_orders(
             &mut sql,
             " AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)",
             Box::new(sku.clone()),
+        );
+    }
+    if let Some(day) = filter.late_on {
+        push(
+            &mut sql,
+            &format!(
+                " AND status IN {} AND (doc::jsonb -> 'shipping' ->> 'promised_by') < ?",
+                late_statuses!()
+            ),
+            Box::new(day.to_string()),
         );
     }
     if let Some(t) = filter.placed_after {
@@ -1211,9 +1228,11 @@ pub(crate) async fn dashboard(
     let today = since.date().to_string();
     let late = c
         .query_one(
-            "SELECT COUNT(*) FROM orders WHERE status IN \
-             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
-             AND (doc::jsonb -> 'shipping' ->> 'promised_by') < $1",
+            concat!(
+                "SELECT COUNT(*) FROM orders WHERE status IN ",
+                late_statuses!(),
+                " AND (doc::jsonb -> 'shipping' ->> 'promised_by') < $1"
+            ),
             &[&today],
         )
         .await?;

@@ -717,6 +717,10 @@ pub(crate) fn list_fulfillment_orders(
     Ok(Page { items, next_cursor })
 }
 
+/// The statuses of an order that can still be late: not shipped, not cancelled.
+const LATE_STATUSES: &str =
+    "('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped')";
+
 pub(crate) fn list_orders(
     conn: &Connection,
     filter: &OrderFilter,
@@ -766,6 +770,12 @@ pub(crate) fn list_orders(
     if let Some(sku) = &filter.sku {
         sql.push_str(" AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)");
         args.push(Value::Text(sku.clone()));
+    }
+    if let Some(day) = filter.late_on {
+        sql.push_str(&format!(
+            " AND status IN {LATE_STATUSES} AND json_extract(doc, '$.shipping.promised_by') < ?"
+        ));
+        args.push(Value::Text(day.to_string()));
     }
     if let Some(t) = filter.placed_after {
         sql.push_str(" AND placed_at >= ?");
@@ -1026,11 +1036,10 @@ pub(crate) fn dashboard(
     (d.to_pick, d.to_pack, d.to_ship) = (to_pick, to_pack, to_ship);
     let today = format_time(since);
     d.late = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM orders WHERE status IN \
-             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
-             AND json_extract(doc, '$.shipping.promised_by') < substr(?1, 1, 10)",
-        )
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM orders WHERE status IN {LATE_STATUSES} \
+                 AND json_extract(doc, '$.shipping.promised_by') < substr(?1, 1, 10)"
+        ))
         .map_err(internal)?
         .query_row([today], |r| r.get(0))
         .map_err(internal)?;

@@ -532,6 +532,10 @@ pub struct OrderFilter {
     pub location: Option<String>,
     /// Orders carrying every one of these tags.
     pub tags: Vec<String>,
+    /// Late orders as of this day: not shipped yet (allocated, partially allocated,
+    /// backordered, on hold or partially shipped) and promised for delivery before it; the
+    /// dashboard's late count uses the same rule.
+    pub late_on: Option<time::Date>,
     pub sort: OrderSort,
 }
 

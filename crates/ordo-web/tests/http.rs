@@ -3293,12 +3293,49 @@ async fn the_shipments_list_filters_and_pages() {
     let mut late = common::order_json("late-1", &[("MUG-1", 1)]);
     late["shipping"]["promised_by"] = serde_json::json!("2020-01-02");
     let input: ordo_domain::order::OrderInput = serde_json::from_value(late).unwrap();
-    app.store
+    let late_number = match app
+        .store
         .capture_order(input.validate(now).unwrap(), &ctx)
         .await
-        .unwrap();
+        .unwrap()
+    {
+        ordo_store::Outcome::Done(c) => c.value.number,
+        other => panic!("{other:?}"),
+    };
     let after = app.store.dashboard(now, 30).await.unwrap();
     assert_eq!(after.late, before.late + 1);
+    // The late card opens the orders list filtered to late orders, which shows exactly as
+    // many as the card counts, this one among them.
+    let home = m.get("/").await;
+    assert!(
+        home.body.contains(&format!(
+            "href=\"/orders?late=true\" id=\"late-orders\"><span class=\"n\">{}</span>",
+            after.late
+        )),
+        "{}",
+        home.body
+    );
+    let late_list = m.get("/orders?late=true").await;
+    assert_eq!(late_list.status, 200);
+    assert_eq!(
+        late_list
+            .body
+            .matches("<th scope=\"row\"><a href=\"/orders/")
+            .count() as i64,
+        after.late,
+        "{}",
+        late_list.body
+    );
+    assert!(
+        late_list
+            .body
+            .contains(&format!("<a href=\"/orders/{late_number}\">"))
+    );
+    assert!(
+        late_list
+            .body
+            .contains("id=\"f-late\" name=\"late\" type=\"checkbox\" value=\"true\" checked")
+    );
     assert_eq!(
         after.to_pick,
         before.to_pick + 1,

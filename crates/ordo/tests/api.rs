@@ -1011,6 +1011,69 @@ async fn orders_filter_by_location_and_tags_and_sort_by_placed_date_and_total() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_orders_are_those_past_their_promised_day_and_not_shipped() {
+    for db in databases("late_orders") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let yesterday =
+            (time::OffsetDateTime::now_utc().date() - time::Duration::days(1)).to_string();
+        let tomorrow =
+            (time::OffsetDateTime::now_utc().date() + time::Duration::days(1)).to_string();
+        // (external id, SKU, promised by): SKU-B has no stock, so l-backordered waits.
+        let orders = [
+            ("l-allocated", "SKU-A", Some(yesterday.as_str())),
+            ("l-future", "SKU-A", Some(tomorrow.as_str())),
+            ("l-unpromised", "SKU-A", None),
+            ("l-backordered", "SKU-B", Some("2020-01-02")),
+            ("l-cancelled", "SKU-A", Some("2020-01-02")),
+        ];
+        let mut numbers = std::collections::HashMap::new();
+        for (ext, sku, promised) in orders {
+            let mut body = order(ext, &[(sku, 1)]);
+            if let Some(day) = promised {
+                body["shipping"]["promised_by"] = json!(day);
+            }
+            let r = s.post("/api/v1/orders", &body).await;
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+            numbers.insert(ext, r.body["number"].as_str().unwrap().to_string());
+        }
+        let r = s
+            .post(
+                &format!("/api/v1/orders/{}/cancel", numbers["l-cancelled"]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}: {:?}", db.label, r.body);
+
+        let late = numbers_through_pages(&s, "/api/v1/orders?limit=1&late=true").await;
+        assert_eq!(
+            late,
+            vec![
+                numbers["l-backordered"].clone(),
+                numbers["l-allocated"].clone()
+            ],
+            "{}",
+            db.label
+        );
+        // The filter combines with the others; `late=false` is no filter.
+        let late_b = numbers_through_pages(&s, "/api/v1/orders?limit=5&late=true&sku=SKU-B").await;
+        assert_eq!(
+            late_b,
+            vec![numbers["l-backordered"].clone()],
+            "{}",
+            db.label
+        );
+        let all = numbers_through_pages(&s, "/api/v1/orders?limit=5&late=false").await;
+        assert_eq!(all.len(), 5, "{}", db.label);
+
+        let r = s.get("/api/v1/orders?late=soon").await;
+        assert_eq!(r.status, 422, "{}: {:?}", db.label, r.body);
+        assert_eq!(r.body["errors"][0]["field"], "late", "{:?}", r.body);
+        s.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pick_lists_take_chosen_orders_and_name_those_with_nothing_to_pick() {
     for db in databases("pick_chosen") {
         let s = Server::start(&db).await;
