@@ -325,7 +325,7 @@ pub(crate) fn movement_from(r: &Row) -> Result<Movement> {
 
 pub(crate) async fn list_movements(
     c: &mut Conn,
-    filter: &BalanceFilter,
+    filter: &MovementFilter,
     page: &PageRequest,
 ) -> Result<Page<Movement>> {
     let before: i64 = cursor_key(page)?
@@ -335,8 +335,18 @@ pub(crate) async fn list_movements(
         .query(
             "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
              WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR location = $2) AND seq < $3 \
+             AND ($5::text IS NULL OR reason = $5) AND ($6::timestamptz IS NULL OR at >= $6) \
+             AND ($7::timestamptz IS NULL OR at < $7) \
              ORDER BY seq DESC LIMIT $4",
-            &[&filter.sku, &filter.location, &before, &page.limit()],
+            &[
+                &filter.sku,
+                &filter.location,
+                &before,
+                &page.limit(),
+                &filter.reason,
+                &filter.after,
+                &filter.before,
+            ],
         )
         .await?;
     let items: Vec<Movement> = rows.iter().map(movement_from).collect::<Result<_>>()?;

@@ -238,7 +238,7 @@ pub(crate) fn list_balances(
 
 pub(crate) fn list_movements(
     conn: &Connection,
-    filter: &BalanceFilter,
+    filter: &MovementFilter,
     page: &PageRequest,
 ) -> Result<Page<Movement>> {
     let before: i64 = cursor_key(page)?
@@ -247,12 +247,22 @@ pub(crate) fn list_movements(
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
-             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND seq < ?3 \
+             AND (?5 IS NULL OR reason = ?5) AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7) \
+             ORDER BY seq DESC LIMIT ?4",
         )
         .map_err(internal)?;
     let rows = stmt
         .query_map(
-            params![filter.sku, filter.location, before, page.limit()],
+            params![
+                filter.sku,
+                filter.location,
+                before,
+                page.limit(),
+                filter.reason,
+                filter.after.map(format_time),
+                filter.before.map(format_time)
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,

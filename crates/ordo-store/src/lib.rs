@@ -115,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<BalanceRow>>;
     async fn list_movements(
         &self,
-        filter: &BalanceFilter,
+        filter: &MovementFilter,
         page: &PageRequest,
     ) -> Result<Page<Movement>>;
     /// Recomputes balances from the ledger and allocations from open orders.
@@ -517,6 +517,19 @@ pub struct Page<T> {
 pub struct BalanceFilter {
     pub sku: Option<String>,
     pub location: Option<String>,
+}
+
+/// Which ledger movements to list; every field set must match.
+#[derive(Debug, Clone, Default)]
+pub struct MovementFilter {
+    pub sku: Option<String>,
+    pub location: Option<String>,
+    /// One reason, as stored (`received`, `allocation`, `shipped`, …).
+    pub reason: Option<String>,
+    /// Inclusive.
+    pub after: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub before: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,9 @@ use ordo_domain::inventory::{
     AdjustmentInput, CountInput, MoveInput, Reason, StockCommand, StockWrite,
 };
 use ordo_domain::{FieldError, Problem};
-use ordo_store::{BalanceFilter, Outcome, PageRequest, Permission, StockWriteResult, StoreError};
+use ordo_store::{
+    BalanceFilter, MovementFilter, Outcome, PageRequest, Permission, StockWriteResult, StoreError,
+};
 use serde::Deserialize;
 
 use crate::WebState;
@@ -539,23 +541,127 @@ struct MovementsPage {
     ctx: PageCtx,
     sku: String,
     locations: Vec<Opt>,
+    reasons: Vec<Opt>,
+    from: String,
+    to: String,
+    errors: Vec<String>,
     rows: Vec<MovementRow>,
     paged: bool,
     first_href: String,
     next_href: Option<String>,
 }
 
+/// The ledger's filters: the grid's SKU and location, plus a reason and a range of days.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct MovementQuery {
+    #[serde(flatten)]
+    grid: GridQuery,
+    reason: Option<String>,
+    /// First day shown (a date, or an RFC 3339 time).
+    from: Option<String>,
+    /// Last day shown, inclusive: a day means through its end.
+    to: Option<String>,
+}
+
+impl MovementQuery {
+    fn text(v: &Option<String>) -> &str {
+        v.as_deref().map(str::trim).unwrap_or("")
+    }
+
+    fn href(&self, cursor: &str) -> String {
+        let q = query([
+            ("sku", self.grid.sku()),
+            ("location", self.grid.location()),
+            ("reason", Self::text(&self.reason)),
+            ("from", Self::text(&self.from)),
+            ("to", Self::text(&self.to)),
+            ("cursor", cursor),
+        ]);
+        if q.is_empty() {
+            "/inventory/movements".into()
+        } else {
+            format!("/inventory/movements?{q}")
+        }
+    }
+
+    /// Every bad field is reported in the user's words.
+    fn filter(&self) -> Result<MovementFilter, Vec<String>> {
+        let mut errors = Vec::new();
+        let reason = match Self::text(&self.reason) {
+            "" => None,
+            r => match Reason::parse(r) {
+                Some(r) => Some(r.as_str().to_string()),
+                None => {
+                    errors.push("Reason: choose one of the listed reasons.".to_string());
+                    None
+                }
+            },
+        };
+        let mut day = |label: &str, v: &Option<String>, end_of_day: bool| {
+            let text = Self::text(v);
+            match crate::orders::parse_day_or_time(text) {
+                // A day typed as the end of the range includes that whole day.
+                Ok(Some(t)) if end_of_day && !text.contains('T') => {
+                    Some(t + time::Duration::days(1))
+                }
+                Ok(t) => t,
+                Err(()) => {
+                    errors.push(format!(
+                        "{label}: enter a date such as 2026-11-26 (or an RFC 3339 time)."
+                    ));
+                    None
+                }
+            }
+        };
+        let after = day("From", &self.from, false);
+        let before = day("To", &self.to, true);
+        if errors.is_empty() {
+            let g = self.grid.filter();
+            Ok(MovementFilter {
+                sku: g.sku,
+                location: g.location,
+                reason,
+                after,
+                before,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 pub(crate) async fn movements(
     State(s): State<WebState>,
     auth: Auth,
-    Query(q): Query<GridQuery>,
+    Query(mq): Query<MovementQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let locations = s.store.list_locations().await?;
-    let list = s.store.list_movements(&q.filter(), &q.page()).await?;
-    let base = "/inventory/movements";
+    let q = &mq.grid;
+    let (list, errors) = match mq.filter() {
+        Ok(filter) => (s.store.list_movements(&filter, &q.page()).await?, vec![]),
+        Err(errors) => (
+            ordo_store::Page {
+                items: vec![],
+                next_cursor: None,
+            },
+            errors,
+        ),
+    };
+    let reason = MovementQuery::text(&mq.reason);
     let p = MovementsPage {
         ctx: PageCtx::new(&auth, "movements"),
+        reasons: Reason::ALL
+            .iter()
+            .map(|r| Opt {
+                value: r.as_str().to_string(),
+                label: humanize(r.as_str()),
+                selected: r.as_str() == reason,
+            })
+            .collect(),
+        from: MovementQuery::text(&mq.from).to_string(),
+        to: MovementQuery::text(&mq.to).to_string(),
+        errors,
         sku: q.sku().to_string(),
         locations: locations
             .iter()
@@ -583,8 +689,8 @@ pub(crate) async fn movements(
             })
             .collect(),
         paged: !q.cursor().is_empty(),
-        first_href: q.href(base, ""),
-        next_href: list.next_cursor.map(|c| q.href(base, &c)),
+        first_href: mq.href(""),
+        next_href: list.next_cursor.map(|c| mq.href(&c)),
     };
     page(&p.ctx, &p)
 }

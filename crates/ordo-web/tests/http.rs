@@ -1220,6 +1220,59 @@ async fn stock_forms_keep_input_and_refuse_stale_counts() {
     let movements = a.get("/inventory/movements?sku=MUG-1").await;
     assert_eq!(movements.status, 200);
     assert!(movements.body.contains("user:manager"));
+
+    // The ledger also filters by reason and by a range of days (the last one included).
+    let ledger_rows = |body: &str| body.matches("<th scope=\"row\">").count();
+    let all = ledger_rows(&movements.body);
+    let received = a
+        .get("/inventory/movements?sku=MUG-1&reason=received")
+        .await;
+    assert_eq!(received.status, 200);
+    let stored = app
+        .store
+        .list_movements(
+            &ordo_store::MovementFilter {
+                sku: Some("MUG-1".into()),
+                reason: Some("received".into()),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        !stored.is_empty() && stored.len() < all,
+        "{}",
+        received.body
+    );
+    assert_eq!(ledger_rows(&received.body), stored.len());
+    assert!(
+        received
+            .body
+            .contains("<option value=\"received\" selected>")
+    );
+    let today = time::OffsetDateTime::now_utc().date();
+    let today_only = a
+        .get(&format!(
+            "/inventory/movements?sku=MUG-1&from={today}&to={today}"
+        ))
+        .await;
+    assert_eq!(ledger_rows(&today_only.body), all, "{}", today_only.body);
+    let long_ago = a
+        .get("/inventory/movements?sku=MUG-1&from=2000-01-01&to=2000-01-31")
+        .await;
+    assert_eq!(ledger_rows(&long_ago.body), 0);
+    let bad = a
+        .get("/inventory/movements?sku=MUG-1&from=yesterday&reason=lost")
+        .await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("From: enter a date"), "{}", bad.body);
+    assert!(
+        bad.body
+            .contains("Reason: choose one of the listed reasons.")
+    );
+    assert_eq!(ledger_rows(&bad.body), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
