@@ -92,6 +92,15 @@ struct GridRow {
     level: &'static str,
 }
 
+/// What each channel can sell of one SKU of the page: its locations' availability after the
+/// channel's own rules (the locations it sells from, its buffer and listing cap): the figure
+/// its stock feed sends.
+struct SellableRow {
+    sku: String,
+    /// One figure per channel, in the order of the column headings.
+    per_channel: Vec<i64>,
+}
+
 /// One of the three stock dialogs, with the values to show in it.
 pub(crate) struct Dialog {
     pub open: bool,
@@ -226,6 +235,8 @@ struct InventoryPage {
     sku: String,
     locations: Vec<Opt>,
     rows: Vec<GridRow>,
+    channels: Vec<String>,
+    sellable: Vec<SellableRow>,
     paged: bool,
     first_href: String,
     export_href: String,
@@ -245,6 +256,24 @@ async fn render_grid(
 ) -> WebResult<InventoryPage> {
     let locations = s.store.list_locations().await?;
     let balances = s.store.list_balances(&q.filter(), &q.page()).await?;
+    let channels = s.store.list_channels().await?;
+    let mut skus: Vec<&str> = balances.items.iter().map(|b| b.sku.as_str()).collect();
+    skus.dedup();
+    let mut sellable = Vec::with_capacity(skus.len());
+    for sku in skus {
+        let mut per_channel = Vec::with_capacity(channels.len());
+        for c in &channels {
+            let a = s
+                .store
+                .channel_availability(&c.code, Some(sku), &PageRequest::default())
+                .await?;
+            per_channel.push(a.items.first().map_or(0, |a| a.available_to_sell));
+        }
+        sellable.push(SellableRow {
+            sku: sku.to_string(),
+            per_channel,
+        });
+    }
     let mut adjust = Dialog::new("adjust", vec![]);
     let mut mv = Dialog::new("move", vec![]);
     let mut count = Dialog::new("count", vec![]);
@@ -289,6 +318,8 @@ async fn render_grid(
                 },
             })
             .collect(),
+        channels: channels.iter().map(|c| c.code.clone()).collect(),
+        sellable,
         paged: !q.cursor().is_empty(),
         first_href: q.href("/inventory", ""),
         export_href: q.href("/inventory/export.csv", ""),
