@@ -231,6 +231,10 @@ async fn page_list(api: &mut Conn) -> Result<Vec<(&'static str, String)>> {
             "movements: SKU",
             format!("/inventory/movements?sku={}", q(&sku)),
         ),
+        (
+            "movements: reason + 30 days",
+            format!("/inventory/movements?reason=shipped&from={month_ago}"),
+        ),
         ("products", "/products".into()),
         ("locations", "/locations".into()),
         ("location", format!("/locations/{}", q(&location))),

@@ -3,6 +3,8 @@
 //! A refused write re-renders the grid with the dialog open and every value kept, the
 //! errors next to their fields.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -97,8 +99,68 @@ struct GridRow {
 /// its stock feed sends.
 struct SellableRow {
     sku: String,
-    /// One figure per channel, in the order of the column headings.
-    per_channel: Vec<i64>,
+    /// One figure per channel, in the order of the column headings; none where the channel
+    /// does not list the SKU (an inactive product).
+    per_channel: Vec<Option<i64>>,
+}
+
+/// The channels' availability of the grid page's SKUs. The grid lists SKUs in order, so one
+/// run through each channel's availability pages, starting just before the first SKU, covers
+/// them all: a call per channel rather than one per SKU and channel.
+async fn sellable(
+    s: &WebState,
+    channels: &[ordo_domain::catalog::Channel],
+    skus: &[&str],
+) -> WebResult<Vec<SellableRow>> {
+    let (Some(first), Some(last)) = (skus.first(), skus.last()) else {
+        return Ok(vec![]);
+    };
+    // Availability pages hold the SKUs after the cursor's; a proper prefix of the first SKU
+    // sorts before it.
+    let mut before_first = first.to_string();
+    before_first.pop();
+    let mut found: HashMap<(usize, String), i64> = HashMap::new();
+    for (i, c) in channels.iter().enumerate() {
+        let mut cursor = Some(ordo_store::encode_cursor(&before_first)).filter(|c| !c.is_empty());
+        let mut left = skus.len();
+        loop {
+            let page = s
+                .store
+                .channel_availability(
+                    &c.code,
+                    None,
+                    &PageRequest {
+                        limit: Some(skus.len() as i64 + 20),
+                        cursor,
+                    },
+                )
+                .await?;
+            let mut past_last = false;
+            for a in page.items {
+                if a.sku.as_str() > *last {
+                    past_last = true;
+                    break;
+                }
+                if skus.contains(&a.sku.as_str()) {
+                    left -= 1;
+                    found.insert((i, a.sku), a.available_to_sell);
+                }
+            }
+            match page.next_cursor {
+                Some(next) if !past_last && left > 0 => cursor = Some(next),
+                _ => break,
+            }
+        }
+    }
+    Ok(skus
+        .iter()
+        .map(|sku| SellableRow {
+            sku: sku.to_string(),
+            per_channel: (0..channels.len())
+                .map(|i| found.get(&(i, sku.to_string())).copied())
+                .collect(),
+        })
+        .collect())
 }
 
 /// One of the three stock dialogs, with the values to show in it.
@@ -259,21 +321,7 @@ async fn render_grid(
     let channels = s.store.list_channels().await?;
     let mut skus: Vec<&str> = balances.items.iter().map(|b| b.sku.as_str()).collect();
     skus.dedup();
-    let mut sellable = Vec::with_capacity(skus.len());
-    for sku in skus {
-        let mut per_channel = Vec::with_capacity(channels.len());
-        for c in &channels {
-            let a = s
-                .store
-                .channel_availability(&c.code, Some(sku), &PageRequest::default())
-                .await?;
-            per_channel.push(a.items.first().map_or(0, |a| a.available_to_sell));
-        }
-        sellable.push(SellableRow {
-            sku: sku.to_string(),
-            per_channel,
-        });
-    }
+    let sellable = sellable(s, &channels, &skus).await?;
     let mut adjust = Dialog::new("adjust", vec![]);
     let mut mv = Dialog::new("move", vec![]);
     let mut count = Dialog::new("count", vec![]);

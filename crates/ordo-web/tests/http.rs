@@ -1275,44 +1275,67 @@ async fn stock_forms_keep_input_and_refuse_stale_counts() {
     assert_eq!(ledger_rows(&bad.body), 0);
 
     // Under the grid, what each channel can sell of the page's SKUs, as the store computes
-    // it for the channel's stock feed.
-    let grid = a.get("/inventory?sku=MUG-1").await;
-    let table = grid
-        .body
-        .split("<table id=\"channel-availability\">")
-        .nth(1)
-        .expect("the channel availability table")
-        .split("</table>")
-        .next()
-        .unwrap();
-    let row = table
-        .split("<tr data-sku=\"MUG-1\">")
-        .nth(1)
-        .expect("a row for MUG-1")
-        .split("</tr>")
-        .next()
-        .unwrap();
-    let shown: Vec<i64> = row
-        .split("<td class=\"num")
-        .skip(1)
-        .map(|cell| {
-            let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
-            text.trim().parse().unwrap()
-        })
-        .collect();
-    let mut expected = Vec::new();
-    for c in app.store.list_channels().await.unwrap() {
-        assert!(table.contains(&format!(">{}</a></th>", c.code)), "{table}");
-        let a = app
-            .store
-            .channel_availability(&c.code, Some("MUG-1"), &Default::default())
-            .await
+    // it for the channel's stock feed: for one SKU, for every SKU, for one location's SKUs.
+    let channels = app.store.list_channels().await.unwrap();
+    assert!(!channels.is_empty());
+    for path in [
+        "/inventory?sku=MUG-1",
+        "/inventory",
+        "/inventory?location=WH1",
+    ] {
+        let grid = a.get(path).await;
+        let table = grid
+            .body
+            .split("<table id=\"channel-availability\">")
+            .nth(1)
+            .expect("the channel availability table")
+            .split("</table>")
+            .next()
             .unwrap();
-        expected.push(a.items[0].available_to_sell);
+        for c in &channels {
+            assert!(table.contains(&format!(">{}</a></th>", c.code)), "{table}");
+        }
+        let rows: Vec<&str> = table.split("<tr data-sku=\"").skip(1).collect();
+        let grid_skus: std::collections::BTreeSet<&str> = grid
+            .body
+            .split("<tr data-sku=\"")
+            .skip(1)
+            .filter(|r| r.contains("data-location"))
+            .map(|r| &r[..r.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            rows.len(),
+            grid_skus.len(),
+            "{path}: one row per SKU of the grid"
+        );
+        let mut in_stock = false;
+        for row in rows {
+            let sku = &row[..row.find('"').unwrap()];
+            let shown: Vec<i64> = row
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .split("<td class=\"num")
+                .skip(1)
+                .map(|cell| {
+                    let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+                    text.trim().parse().unwrap()
+                })
+                .collect();
+            let mut expected = Vec::new();
+            for c in &channels {
+                let a = app
+                    .store
+                    .channel_availability(&c.code, Some(sku), &Default::default())
+                    .await
+                    .unwrap();
+                expected.push(a.items[0].available_to_sell);
+            }
+            in_stock |= expected.iter().any(|n| *n > 0);
+            assert_eq!(shown, expected, "{path}: {sku}");
+        }
+        assert!(in_stock, "{path}: something is in stock");
     }
-    assert!(!expected.is_empty());
-    assert!(expected.iter().any(|n| *n > 0), "MUG-1 is in stock");
-    assert_eq!(shown, expected, "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
