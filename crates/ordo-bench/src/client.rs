@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::HeaderMap;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use hyper::{Method, Request};
@@ -77,6 +78,18 @@ impl Conn {
         body: Option<Bytes>,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Result<(u16, Bytes)> {
+        let (status, _, body) = self.request(method, path, body, headers).await?;
+        Ok((status, body))
+    }
+
+    /// [`Conn::send_with`] that also returns the response headers (cookies, redirects).
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<(u16, HeaderMap, Bytes)> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -93,7 +106,7 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
         headers: &[(HeaderName, HeaderValue)],
-    ) -> Result<(u16, Bytes)> {
+    ) -> Result<(u16, HeaderMap, Bytes)> {
         let sender = self
             .sender
             .as_mut()
@@ -106,7 +119,7 @@ impl Conn {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
             req = req.header(CONTENT_TYPE, self.json.clone());
         }
         for (name, value) in headers {
@@ -115,8 +128,9 @@ impl Conn {
         let req = req.body(Full::new(body.unwrap_or_default()))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((status, bytes))
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        Ok((status, parts.headers, bytes))
     }
 
     pub async fn get(&mut self, path: &str) -> Result<(u16, Bytes)> {

@@ -7,6 +7,7 @@ mod ceiling;
 mod client;
 mod invariants;
 mod load;
+mod pages;
 mod report;
 mod seed;
 mod server;
@@ -69,7 +70,8 @@ and re-sent deliveries must answer 200 and create nothing. --scenario does not a
 Exit status is 0 only when every invariant holds and no 5xx answer was seen.",
     after_help = "Examples:\n  ordo-bench --quick\n  ordo-bench --db postgres --scenario mixed --connections 64 --processes 2\n  \
 ordo-bench --connections 1 --duration 20 --scenario mixed\n  \
-ordo-bench --webhooks --db sqlite --connections 64 --duration 20"
+ordo-bench --webhooks --db sqlite --connections 64 --duration 20\n  \
+ordo-bench --pages --page-requests 50"
 )]
 struct Cli {
     /// Database engine for the server.
@@ -128,6 +130,16 @@ struct Cli {
     /// and then on 1 connection.
     #[arg(long)]
     webhooks: bool,
+    /// Measure the back-office pages instead: generate the demo database (`ordo demo`),
+    /// serve it, sign in as admin and request every main page --page-requests times.
+    #[arg(long)]
+    pages: bool,
+    /// Requests per page for --pages.
+    #[arg(long, default_value_t = 50)]
+    page_requests: usize,
+    /// Days of demo order history for --pages.
+    #[arg(long, default_value_t = 90)]
+    demo_days: i64,
 }
 
 struct Config {
@@ -247,6 +259,9 @@ async fn run(cli: Cli) -> Result<bool> {
     let command = command_line();
     let machine = machine();
     println!("ordo-bench: {machine}");
+    if cli.pages {
+        return run_pages(&cli, &cfg, &machine, &command).await;
+    }
 
     let mut cluster: Option<PgCluster> = None;
     let mut rows = Vec::new();
@@ -334,6 +349,39 @@ async fn run(cli: Cli) -> Result<bool> {
     let md = report::markdown(&rows, mode, &machine, &command, passed);
     std::fs::write(&cli.out, md).with_context(|| format!("writing {}", cli.out.display()))?;
     println!("results written to {}", cli.out.display());
+    println!("{}", if passed { "PASS" } else { "FAIL" });
+    Ok(passed)
+}
+
+async fn run_pages(cli: &Cli, cfg: &Config, machine: &str, command: &str) -> Result<bool> {
+    if cfg.target.is_some() {
+        bail!("--pages starts its own server on the demo database; --target does not apply");
+    }
+    let requests = cli.page_requests.max(1);
+    println!("\n== back-office pages on the demo database ({requests} requests each) ==");
+    let dir = Workdir::new(0)?;
+    let input = pages::PagesInput {
+        server_bin: &cfg.server_bin,
+        dir: &dir.0,
+        requests,
+        days: cli.demo_days,
+    };
+    let rows = pages::run(&input).await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("files kept in {}", dir.0.display());
+            return Err(e);
+        }
+    };
+    if !cfg.keep {
+        let _ = std::fs::remove_dir_all(&dir.0);
+    }
+    let md = pages::markdown(&rows, requests, machine, command);
+    println!("\n{md}");
+    std::fs::write(&cli.out, &md).with_context(|| format!("writing {}", cli.out.display()))?;
+    println!("results written to {}", cli.out.display());
+    let passed = pages::within_budget(&rows);
     println!("{}", if passed { "PASS" } else { "FAIL" });
     Ok(passed)
 }
@@ -458,7 +506,7 @@ fn parse_db(url: &str) -> Db {
     }
 }
 
-fn random_key() -> String {
+pub(crate) fn random_key() -> String {
     let mut rng = StdRng::from_os_rng();
     format!("ordo-bench-{:032x}", rng.random::<u128>())
 }

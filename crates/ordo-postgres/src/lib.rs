@@ -304,7 +304,7 @@ impl Store for PgStore {
     }
     async fn list_movements(
         &self,
-        filter: &BalanceFilter,
+        filter: &MovementFilter,
         page: &PageRequest,
     ) -> Result<Page<Movement>> {
         read!(self, |c| reads::list_movements(c, filter, page))

@@ -325,7 +325,7 @@ pub(crate) fn movement_from(r: &Row) -> Result<Movement> {
 
 pub(crate) async fn list_movements(
     c: &mut Conn,
-    filter: &BalanceFilter,
+    filter: &MovementFilter,
     page: &PageRequest,
 ) -> Result<Page<Movement>> {
     let before: i64 = cursor_key(page)?
@@ -335,8 +335,18 @@ pub(crate) async fn list_movements(
         .query(
             "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
              WHERE ($1::text IS NULL OR sku = $1) AND ($2::text IS NULL OR location = $2) AND seq < $3 \
+             AND ($5::text IS NULL OR reason = $5) AND ($6::timestamptz IS NULL OR at >= $6) \
+             AND ($7::timestamptz IS NULL OR at < $7) \
              ORDER BY seq DESC LIMIT $4",
-            &[&filter.sku, &filter.location, &before, &page.limit()],
+            &[
+                &filter.sku,
+                &filter.location,
+                &before,
+                &page.limit(),
+                &filter.reason,
+                &filter.after,
+                &filter.before,
+            ],
         )
         .await?;
     let items: Vec<Movement> = rows.iter().map(movement_from).collect::<Result<_>>()?;
@@ -910,6 +920,13 @@ pub(crate) async fn list_fulfillment_orders(
     Ok(Page { items, next_cursor })
 }
 
+/// The statuses of an order that can still be late: not shipped, not cancelled.
+macro_rules! late_statuses {
+    () => {
+        "('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped')"
+    };
+}
+
 pub(crate) async fn list_orders(
     c: &mut Conn,
     filter: &OrderFilter,
@@ -976,6 +993,16 @@ pub(crate) async fn list_orders(
             &mut sql,
             " AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)",
             Box::new(sku.clone()),
+        );
+    }
+    if let Some(day) = filter.late_on {
+        push(
+            &mut sql,
+            &format!(
+                " AND status IN {} AND (doc::jsonb -> 'shipping' ->> 'promised_by') < ?",
+                late_statuses!()
+            ),
+            Box::new(day.to_string()),
         );
     }
     if let Some(t) = filter.placed_after {
@@ -1211,9 +1238,11 @@ pub(crate) async fn dashboard(
     let today = since.date().to_string();
     let late = c
         .query_one(
-            "SELECT COUNT(*) FROM orders WHERE status IN \
-             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
-             AND (doc::jsonb -> 'shipping' ->> 'promised_by') < $1",
+            concat!(
+                "SELECT COUNT(*) FROM orders WHERE status IN ",
+                late_statuses!(),
+                " AND (doc::jsonb -> 'shipping' ->> 'promised_by') < $1"
+            ),
             &[&today],
         )
         .await?;

@@ -588,9 +588,10 @@ async fn adjust_move_count_and_compare_and_swap() {
 
     let movements = store
         .list_movements(
-            &BalanceFilter {
+            &MovementFilter {
                 sku: Some("SKU-A".into()),
                 location: None,
+                ..Default::default()
             },
             &PageRequest {
                 limit: Some(2),
@@ -606,7 +607,7 @@ async fn adjust_move_count_and_compare_and_swap() {
     );
     let rest = store
         .list_movements(
-            &BalanceFilter::default(),
+            &MovementFilter::default(),
             &PageRequest {
                 limit: Some(10),
                 cursor: movements.next_cursor.clone(),
@@ -1876,9 +1877,10 @@ async fn waiting_orders_are_routed_again_by_the_engine() {
     );
     let movements = store
         .list_movements(
-            &BalanceFilter {
+            &MovementFilter {
                 sku: Some("SKU-A".into()),
                 location: Some("WH1".into()),
+                ..Default::default()
             },
             &PageRequest::default(),
         )
@@ -2115,9 +2117,10 @@ async fn balance(store: &PgStore, sku: &str, location: &str) -> Balance {
 async fn movements(store: &PgStore, sku: &str, location: &str, n: i64) -> Vec<Movement> {
     store
         .list_movements(
-            &BalanceFilter {
+            &MovementFilter {
                 sku: Some(sku.into()),
                 location: Some(location.into()),
+                ..Default::default()
             },
             &PageRequest {
                 limit: Some(n),
@@ -3291,7 +3294,7 @@ async fn pack_snapshot(store: &PgStore, number: &str) -> serde_json::Value {
         .unwrap()
         .items;
     let movements = store
-        .list_movements(&BalanceFilter::default(), &PageRequest::default())
+        .list_movements(&MovementFilter::default(), &PageRequest::default())
         .await
         .unwrap()
         .items;

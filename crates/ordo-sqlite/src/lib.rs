@@ -283,7 +283,7 @@ impl Store for SqliteStore {
     }
     async fn list_movements(
         &self,
-        filter: &BalanceFilter,
+        filter: &MovementFilter,
         page: &PageRequest,
     ) -> Result<Page<Movement>> {
         let (filter, page) = (filter.clone(), page.clone());

@@ -238,7 +238,7 @@ pub(crate) fn list_balances(
 
 pub(crate) fn list_movements(
     conn: &Connection,
-    filter: &BalanceFilter,
+    filter: &MovementFilter,
     page: &PageRequest,
 ) -> Result<Page<Movement>> {
     let before: i64 = cursor_key(page)?
@@ -247,12 +247,22 @@ pub(crate) fn list_movements(
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, at, sku, location, state, delta, before, after, reason, reference, actor FROM movements \
-             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+             WHERE (?1 IS NULL OR sku = ?1) AND (?2 IS NULL OR location = ?2) AND seq < ?3 \
+             AND (?5 IS NULL OR reason = ?5) AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7) \
+             ORDER BY seq DESC LIMIT ?4",
         )
         .map_err(internal)?;
     let rows = stmt
         .query_map(
-            params![filter.sku, filter.location, before, page.limit()],
+            params![
+                filter.sku,
+                filter.location,
+                before,
+                page.limit(),
+                filter.reason,
+                filter.after.map(format_time),
+                filter.before.map(format_time)
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -717,6 +727,10 @@ pub(crate) fn list_fulfillment_orders(
     Ok(Page { items, next_cursor })
 }
 
+/// The statuses of an order that can still be late: not shipped, not cancelled.
+const LATE_STATUSES: &str =
+    "('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped')";
+
 pub(crate) fn list_orders(
     conn: &Connection,
     filter: &OrderFilter,
@@ -766,6 +780,12 @@ pub(crate) fn list_orders(
     if let Some(sku) = &filter.sku {
         sql.push_str(" AND number IN (SELECT order_number FROM order_lines WHERE sku = ?)");
         args.push(Value::Text(sku.clone()));
+    }
+    if let Some(day) = filter.late_on {
+        sql.push_str(&format!(
+            " AND status IN {LATE_STATUSES} AND json_extract(doc, '$.shipping.promised_by') < ?"
+        ));
+        args.push(Value::Text(day.to_string()));
     }
     if let Some(t) = filter.placed_after {
         sql.push_str(" AND placed_at >= ?");
@@ -1026,11 +1046,10 @@ pub(crate) fn dashboard(
     (d.to_pick, d.to_pack, d.to_ship) = (to_pick, to_pack, to_ship);
     let today = format_time(since);
     d.late = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM orders WHERE status IN \
-             ('allocated', 'partially_allocated', 'backordered', 'on_hold', 'partially_shipped') \
-             AND json_extract(doc, '$.shipping.promised_by') < substr(?1, 1, 10)",
-        )
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM orders WHERE status IN {LATE_STATUSES} \
+                 AND json_extract(doc, '$.shipping.promised_by') < substr(?1, 1, 10)"
+        ))
         .map_err(internal)?
         .query_row([today], |r| r.get(0))
         .map_err(internal)?;

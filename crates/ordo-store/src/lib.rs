@@ -115,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<BalanceRow>>;
     async fn list_movements(
         &self,
-        filter: &BalanceFilter,
+        filter: &MovementFilter,
         page: &PageRequest,
     ) -> Result<Page<Movement>>;
     /// Recomputes balances from the ledger and allocations from open orders.
@@ -519,6 +519,19 @@ pub struct BalanceFilter {
     pub location: Option<String>,
 }
 
+/// Which ledger movements to list; every field set must match.
+#[derive(Debug, Clone, Default)]
+pub struct MovementFilter {
+    pub sku: Option<String>,
+    pub location: Option<String>,
+    /// One reason, as stored (`received`, `allocation`, `shipped`, …).
+    pub reason: Option<String>,
+    /// Inclusive.
+    pub after: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub before: Option<OffsetDateTime>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
@@ -532,6 +545,10 @@ pub struct OrderFilter {
     pub location: Option<String>,
     /// Orders carrying every one of these tags.
     pub tags: Vec<String>,
+    /// Late orders as of this day: not shipped yet (allocated, partially allocated,
+    /// backordered, on hold or partially shipped) and promised for delivery before it; the
+    /// dashboard's late count uses the same rule.
+    pub late_on: Option<time::Date>,
     pub sort: OrderSort,
 }
 

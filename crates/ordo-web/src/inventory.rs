@@ -3,6 +3,8 @@
 //! A refused write re-renders the grid with the dialog open and every value kept, the
 //! errors next to their fields.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,7 +13,9 @@ use ordo_domain::inventory::{
     AdjustmentInput, CountInput, MoveInput, Reason, StockCommand, StockWrite,
 };
 use ordo_domain::{FieldError, Problem};
-use ordo_store::{BalanceFilter, Outcome, PageRequest, Permission, StockWriteResult, StoreError};
+use ordo_store::{
+    BalanceFilter, MovementFilter, Outcome, PageRequest, Permission, StockWriteResult, StoreError,
+};
 use serde::Deserialize;
 
 use crate::WebState;
@@ -88,6 +92,75 @@ struct GridRow {
     safety_stock: i64,
     incoming: i64,
     level: &'static str,
+}
+
+/// What each channel can sell of one SKU of the page: its locations' availability after the
+/// channel's own rules (the locations it sells from, its buffer and listing cap): the figure
+/// its stock feed sends.
+struct SellableRow {
+    sku: String,
+    /// One figure per channel, in the order of the column headings; none where the channel
+    /// does not list the SKU (an inactive product).
+    per_channel: Vec<Option<i64>>,
+}
+
+/// The channels' availability of the grid page's SKUs. The grid lists SKUs in order, so one
+/// run through each channel's availability pages, starting just before the first SKU, covers
+/// them all: a call per channel rather than one per SKU and channel.
+async fn sellable(
+    s: &WebState,
+    channels: &[ordo_domain::catalog::Channel],
+    skus: &[&str],
+) -> WebResult<Vec<SellableRow>> {
+    let (Some(first), Some(last)) = (skus.first(), skus.last()) else {
+        return Ok(vec![]);
+    };
+    // Availability pages hold the SKUs after the cursor's; a proper prefix of the first SKU
+    // sorts before it.
+    let mut before_first = first.to_string();
+    before_first.pop();
+    let mut found: HashMap<(usize, String), i64> = HashMap::new();
+    for (i, c) in channels.iter().enumerate() {
+        let mut cursor = Some(ordo_store::encode_cursor(&before_first)).filter(|c| !c.is_empty());
+        let mut left = skus.len();
+        loop {
+            let page = s
+                .store
+                .channel_availability(
+                    &c.code,
+                    None,
+                    &PageRequest {
+                        limit: Some(skus.len() as i64 + 20),
+                        cursor,
+                    },
+                )
+                .await?;
+            let mut past_last = false;
+            for a in page.items {
+                if a.sku.as_str() > *last {
+                    past_last = true;
+                    break;
+                }
+                if skus.contains(&a.sku.as_str()) {
+                    left -= 1;
+                    found.insert((i, a.sku), a.available_to_sell);
+                }
+            }
+            match page.next_cursor {
+                Some(next) if !past_last && left > 0 => cursor = Some(next),
+                _ => break,
+            }
+        }
+    }
+    Ok(skus
+        .iter()
+        .map(|sku| SellableRow {
+            sku: sku.to_string(),
+            per_channel: (0..channels.len())
+                .map(|i| found.get(&(i, sku.to_string())).copied())
+                .collect(),
+        })
+        .collect())
 }
 
 /// One of the three stock dialogs, with the values to show in it.
@@ -224,6 +297,8 @@ struct InventoryPage {
     sku: String,
     locations: Vec<Opt>,
     rows: Vec<GridRow>,
+    channels: Vec<String>,
+    sellable: Vec<SellableRow>,
     paged: bool,
     first_href: String,
     export_href: String,
@@ -243,6 +318,10 @@ async fn render_grid(
 ) -> WebResult<InventoryPage> {
     let locations = s.store.list_locations().await?;
     let balances = s.store.list_balances(&q.filter(), &q.page()).await?;
+    let channels = s.store.list_channels().await?;
+    let mut skus: Vec<&str> = balances.items.iter().map(|b| b.sku.as_str()).collect();
+    skus.dedup();
+    let sellable = sellable(s, &channels, &skus).await?;
     let mut adjust = Dialog::new("adjust", vec![]);
     let mut mv = Dialog::new("move", vec![]);
     let mut count = Dialog::new("count", vec![]);
@@ -287,6 +366,8 @@ async fn render_grid(
                 },
             })
             .collect(),
+        channels: channels.iter().map(|c| c.code.clone()).collect(),
+        sellable,
         paged: !q.cursor().is_empty(),
         first_href: q.href("/inventory", ""),
         export_href: q.href("/inventory/export.csv", ""),
@@ -539,23 +620,127 @@ struct MovementsPage {
     ctx: PageCtx,
     sku: String,
     locations: Vec<Opt>,
+    reasons: Vec<Opt>,
+    from: String,
+    to: String,
+    errors: Vec<String>,
     rows: Vec<MovementRow>,
     paged: bool,
     first_href: String,
     next_href: Option<String>,
 }
 
+/// The ledger's filters: the grid's SKU and location, plus a reason and a range of days.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct MovementQuery {
+    #[serde(flatten)]
+    grid: GridQuery,
+    reason: Option<String>,
+    /// First day shown (a date, or an RFC 3339 time).
+    from: Option<String>,
+    /// Last day shown, inclusive: a day means through its end.
+    to: Option<String>,
+}
+
+impl MovementQuery {
+    fn text(v: &Option<String>) -> &str {
+        v.as_deref().map(str::trim).unwrap_or("")
+    }
+
+    fn href(&self, cursor: &str) -> String {
+        let q = query([
+            ("sku", self.grid.sku()),
+            ("location", self.grid.location()),
+            ("reason", Self::text(&self.reason)),
+            ("from", Self::text(&self.from)),
+            ("to", Self::text(&self.to)),
+            ("cursor", cursor),
+        ]);
+        if q.is_empty() {
+            "/inventory/movements".into()
+        } else {
+            format!("/inventory/movements?{q}")
+        }
+    }
+
+    /// Every bad field is reported in the user's words.
+    fn filter(&self) -> Result<MovementFilter, Vec<String>> {
+        let mut errors = Vec::new();
+        let reason = match Self::text(&self.reason) {
+            "" => None,
+            r => match Reason::parse(r) {
+                Some(r) => Some(r.as_str().to_string()),
+                None => {
+                    errors.push("Reason: choose one of the listed reasons.".to_string());
+                    None
+                }
+            },
+        };
+        let mut day = |label: &str, v: &Option<String>, end_of_day: bool| {
+            let text = Self::text(v);
+            match crate::orders::parse_day_or_time(text) {
+                // A day typed as the end of the range includes that whole day.
+                Ok(Some(t)) if end_of_day && !text.contains('T') => {
+                    Some(t + time::Duration::days(1))
+                }
+                Ok(t) => t,
+                Err(()) => {
+                    errors.push(format!(
+                        "{label}: enter a date such as 2026-11-26 (or an RFC 3339 time)."
+                    ));
+                    None
+                }
+            }
+        };
+        let after = day("From", &self.from, false);
+        let before = day("To", &self.to, true);
+        if errors.is_empty() {
+            let g = self.grid.filter();
+            Ok(MovementFilter {
+                sku: g.sku,
+                location: g.location,
+                reason,
+                after,
+                before,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 pub(crate) async fn movements(
     State(s): State<WebState>,
     auth: Auth,
-    Query(q): Query<GridQuery>,
+    Query(mq): Query<MovementQuery>,
 ) -> WebResult {
     auth.require(Permission::Read)?;
     let locations = s.store.list_locations().await?;
-    let list = s.store.list_movements(&q.filter(), &q.page()).await?;
-    let base = "/inventory/movements";
+    let q = &mq.grid;
+    let (list, errors) = match mq.filter() {
+        Ok(filter) => (s.store.list_movements(&filter, &q.page()).await?, vec![]),
+        Err(errors) => (
+            ordo_store::Page {
+                items: vec![],
+                next_cursor: None,
+            },
+            errors,
+        ),
+    };
+    let reason = MovementQuery::text(&mq.reason);
     let p = MovementsPage {
         ctx: PageCtx::new(&auth, "movements"),
+        reasons: Reason::ALL
+            .iter()
+            .map(|r| Opt {
+                value: r.as_str().to_string(),
+                label: humanize(r.as_str()),
+                selected: r.as_str() == reason,
+            })
+            .collect(),
+        from: MovementQuery::text(&mq.from).to_string(),
+        to: MovementQuery::text(&mq.to).to_string(),
+        errors,
         sku: q.sku().to_string(),
         locations: locations
             .iter()
@@ -583,8 +768,8 @@ pub(crate) async fn movements(
             })
             .collect(),
         paged: !q.cursor().is_empty(),
-        first_href: q.href(base, ""),
-        next_href: list.next_cursor.map(|c| q.href(base, &c)),
+        first_href: mq.href(""),
+        next_href: list.next_cursor.map(|c| mq.href(&c)),
     };
     page(&p.ctx, &p)
 }

@@ -38,6 +38,7 @@ pub(crate) struct ListQuery {
     q: Option<String>,
     location: Option<String>,
     tags: Option<String>,
+    late: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
 }
@@ -53,6 +54,7 @@ impl ListQuery {
             q: f.get("q"),
             location: f.get("location"),
             tags: f.get("tags"),
+            late: f.get("late"),
             sort: f.get("sort"),
             cursor: f.get("cursor"),
         }
@@ -60,6 +62,11 @@ impl ListQuery {
 
     fn text(v: &Option<String>) -> &str {
         v.as_deref().map(str::trim).unwrap_or("")
+    }
+
+    /// Only late orders: a checkbox sends `on`, links and the API say `true`.
+    fn late(&self) -> bool {
+        matches!(Self::text(&self.late), "true" | "on")
     }
 
     /// The filter part of the query string (no cursor).
@@ -73,6 +80,7 @@ impl ListQuery {
             ("q", Self::text(&self.q)),
             ("location", Self::text(&self.location)),
             ("tags", Self::text(&self.tags)),
+            ("late", if self.late() { "true" } else { "" }),
             ("sort", Self::text(&self.sort)),
         ])
     }
@@ -139,6 +147,7 @@ impl ListQuery {
                 q: opt(&self.q),
                 location: opt(&self.location),
                 tags: tag_list(Self::text(&self.tags)),
+                late_on: self.late().then(|| OffsetDateTime::now_utc().date()),
                 sort,
             })
         } else {
@@ -262,6 +271,7 @@ struct OrdersPage {
     q: String,
     locations: Vec<Opt>,
     tags: String,
+    late: bool,
     sorts: Vec<Opt>,
     sort_placed: SortHead,
     sort_total: SortHead,
@@ -346,6 +356,7 @@ pub(crate) async fn list(
             })
             .collect(),
         tags: ListQuery::text(&q.tags).to_string(),
+        late: q.late(),
         sorts: OrderSort::ALL
             .iter()
             .map(|o| Opt {

@@ -1220,6 +1220,122 @@ async fn stock_forms_keep_input_and_refuse_stale_counts() {
     let movements = a.get("/inventory/movements?sku=MUG-1").await;
     assert_eq!(movements.status, 200);
     assert!(movements.body.contains("user:manager"));
+
+    // The ledger also filters by reason and by a range of days (the last one included).
+    let ledger_rows = |body: &str| body.matches("<th scope=\"row\">").count();
+    let all = ledger_rows(&movements.body);
+    let received = a
+        .get("/inventory/movements?sku=MUG-1&reason=received")
+        .await;
+    assert_eq!(received.status, 200);
+    let stored = app
+        .store
+        .list_movements(
+            &ordo_store::MovementFilter {
+                sku: Some("MUG-1".into()),
+                reason: Some("received".into()),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        !stored.is_empty() && stored.len() < all,
+        "{}",
+        received.body
+    );
+    assert_eq!(ledger_rows(&received.body), stored.len());
+    assert!(
+        received
+            .body
+            .contains("<option value=\"received\" selected>")
+    );
+    let today = time::OffsetDateTime::now_utc().date();
+    let today_only = a
+        .get(&format!(
+            "/inventory/movements?sku=MUG-1&from={today}&to={today}"
+        ))
+        .await;
+    assert_eq!(ledger_rows(&today_only.body), all, "{}", today_only.body);
+    let long_ago = a
+        .get("/inventory/movements?sku=MUG-1&from=2000-01-01&to=2000-01-31")
+        .await;
+    assert_eq!(ledger_rows(&long_ago.body), 0);
+    let bad = a
+        .get("/inventory/movements?sku=MUG-1&from=yesterday&reason=lost")
+        .await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("From: enter a date"), "{}", bad.body);
+    assert!(
+        bad.body
+            .contains("Reason: choose one of the listed reasons.")
+    );
+    assert_eq!(ledger_rows(&bad.body), 0);
+
+    // Under the grid, what each channel can sell of the page's SKUs, as the store computes
+    // it for the channel's stock feed: for one SKU, for every SKU, for one location's SKUs.
+    let channels = app.store.list_channels().await.unwrap();
+    assert!(!channels.is_empty());
+    for path in [
+        "/inventory?sku=MUG-1",
+        "/inventory",
+        "/inventory?location=WH1",
+    ] {
+        let grid = a.get(path).await;
+        let table = grid
+            .body
+            .split("<table id=\"channel-availability\">")
+            .nth(1)
+            .expect("the channel availability table")
+            .split("</table>")
+            .next()
+            .unwrap();
+        for c in &channels {
+            assert!(table.contains(&format!(">{}</a></th>", c.code)), "{table}");
+        }
+        let rows: Vec<&str> = table.split("<tr data-sku=\"").skip(1).collect();
+        let grid_skus: std::collections::BTreeSet<&str> = grid
+            .body
+            .split("<tr data-sku=\"")
+            .skip(1)
+            .filter(|r| r.contains("data-location"))
+            .map(|r| &r[..r.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            rows.len(),
+            grid_skus.len(),
+            "{path}: one row per SKU of the grid"
+        );
+        let mut in_stock = false;
+        for row in rows {
+            let sku = &row[..row.find('"').unwrap()];
+            let shown: Vec<i64> = row
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .split("<td class=\"num")
+                .skip(1)
+                .map(|cell| {
+                    let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+                    text.trim().parse().unwrap()
+                })
+                .collect();
+            let mut expected = Vec::new();
+            for c in &channels {
+                let a = app
+                    .store
+                    .channel_availability(&c.code, Some(sku), &Default::default())
+                    .await
+                    .unwrap();
+                expected.push(a.items[0].available_to_sell);
+            }
+            in_stock |= expected.iter().any(|n| *n > 0);
+            assert_eq!(shown, expected, "{path}: {sku}");
+        }
+        assert!(in_stock, "{path}: something is in stock");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -3295,12 +3411,49 @@ async fn the_shipments_list_filters_and_pages() {
     let mut late = common::order_json("late-1", &[("MUG-1", 1)]);
     late["shipping"]["promised_by"] = serde_json::json!("2020-01-02");
     let input: ordo_domain::order::OrderInput = serde_json::from_value(late).unwrap();
-    app.store
+    let late_number = match app
+        .store
         .capture_order(input.validate(now).unwrap(), &ctx)
         .await
-        .unwrap();
+        .unwrap()
+    {
+        ordo_store::Outcome::Done(c) => c.value.number,
+        other => panic!("{other:?}"),
+    };
     let after = app.store.dashboard(now, 30).await.unwrap();
     assert_eq!(after.late, before.late + 1);
+    // The late card opens the orders list filtered to late orders, which shows exactly as
+    // many as the card counts, this one among them.
+    let home = m.get("/").await;
+    assert!(
+        home.body.contains(&format!(
+            "href=\"/orders?late=true\" id=\"late-orders\"><span class=\"n\">{}</span>",
+            after.late
+        )),
+        "{}",
+        home.body
+    );
+    let late_list = m.get("/orders?late=true").await;
+    assert_eq!(late_list.status, 200);
+    assert_eq!(
+        late_list
+            .body
+            .matches("<th scope=\"row\"><a href=\"/orders/")
+            .count() as i64,
+        after.late,
+        "{}",
+        late_list.body
+    );
+    assert!(
+        late_list
+            .body
+            .contains(&format!("<a href=\"/orders/{late_number}\">"))
+    );
+    assert!(
+        late_list
+            .body
+            .contains("id=\"f-late\" name=\"late\" type=\"checkbox\" value=\"true\" checked")
+    );
     assert_eq!(
         after.to_pick,
         before.to_pick + 1,

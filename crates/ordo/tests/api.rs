@@ -1011,6 +1011,180 @@ async fn orders_filter_by_location_and_tags_and_sort_by_placed_date_and_total() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_orders_are_those_past_their_promised_day_and_not_shipped() {
+    for db in databases("late_orders") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10)]).await;
+        let yesterday =
+            (time::OffsetDateTime::now_utc().date() - time::Duration::days(1)).to_string();
+        let tomorrow =
+            (time::OffsetDateTime::now_utc().date() + time::Duration::days(1)).to_string();
+        // (external id, SKU, promised by): SKU-B has no stock, so l-backordered waits.
+        let orders = [
+            ("l-allocated", "SKU-A", Some(yesterday.as_str())),
+            ("l-future", "SKU-A", Some(tomorrow.as_str())),
+            ("l-unpromised", "SKU-A", None),
+            ("l-backordered", "SKU-B", Some("2020-01-02")),
+            ("l-cancelled", "SKU-A", Some("2020-01-02")),
+        ];
+        let mut numbers = std::collections::HashMap::new();
+        for (ext, sku, promised) in orders {
+            let mut body = order(ext, &[(sku, 1)]);
+            if let Some(day) = promised {
+                body["shipping"]["promised_by"] = json!(day);
+            }
+            let r = s.post("/api/v1/orders", &body).await;
+            assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+            numbers.insert(ext, r.body["number"].as_str().unwrap().to_string());
+        }
+        let r = s
+            .post(
+                &format!("/api/v1/orders/{}/cancel", numbers["l-cancelled"]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}: {:?}", db.label, r.body);
+
+        let late = numbers_through_pages(&s, "/api/v1/orders?limit=1&late=true").await;
+        assert_eq!(
+            late,
+            vec![
+                numbers["l-backordered"].clone(),
+                numbers["l-allocated"].clone()
+            ],
+            "{}",
+            db.label
+        );
+        // The filter combines with the others; `late=false` is no filter.
+        let late_b = numbers_through_pages(&s, "/api/v1/orders?limit=5&late=true&sku=SKU-B").await;
+        assert_eq!(
+            late_b,
+            vec![numbers["l-backordered"].clone()],
+            "{}",
+            db.label
+        );
+        let all = numbers_through_pages(&s, "/api/v1/orders?limit=5&late=false").await;
+        assert_eq!(all.len(), 5, "{}", db.label);
+
+        let r = s.get("/api/v1/orders?late=soon").await;
+        assert_eq!(r.status, 422, "{}: {:?}", db.label, r.body);
+        assert_eq!(r.body["errors"][0]["field"], "late", "{:?}", r.body);
+        s.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn movements_filter_by_reason_and_time_as_well_as_sku_and_location() {
+    for db in databases("movement_filters") {
+        let s = Server::start(&db).await;
+        seed(&s, &[("SKU-A", "WH1", 10), ("SKU-B", "WH2", 5)]).await;
+        let r = s
+            .post("/api/v1/orders", &order("m-1", &[("SKU-A", 2)]))
+            .await;
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+        let r = s
+            .post(
+                "/api/v1/inventory/adjustments",
+                &json!({"sku": "SKU-A", "location": "WH1", "delta": -1, "reason": "correction"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}: {:?}", db.label, r.body);
+
+        let seqs = |body: &serde_json::Value| -> Vec<i64> {
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["seq"].as_i64().unwrap())
+                .collect()
+        };
+        let all = s.get("/api/v1/inventory/movements?limit=500").await;
+        assert_eq!(all.status, 200, "{:?}", all.body);
+        let all: Vec<serde_json::Value> = all.body["items"].as_array().unwrap().clone();
+        let expect = |keep: &dyn Fn(&serde_json::Value) -> bool| -> Vec<i64> {
+            all.iter()
+                .filter(|m| keep(m))
+                .map(|m| m["seq"].as_i64().unwrap())
+                .collect()
+        };
+        let get = |q: String| {
+            let s = &s;
+            async move {
+                let r = s
+                    .get(&format!("/api/v1/inventory/movements?limit=500{q}"))
+                    .await;
+                assert_eq!(r.status, 200, "{q}: {:?}", r.body);
+                seqs(&r.body)
+            }
+        };
+
+        let received = get("&reason=received".into()).await;
+        assert_eq!(received.len(), 2, "{}", db.label);
+        assert_eq!(received, expect(&|m| m["reason"] == "received"));
+        let allocated = get("&reason=allocation&sku=SKU-A&location=WH1".into()).await;
+        assert!(
+            !allocated.is_empty(),
+            "{}: the order allocated SKU-A",
+            db.label
+        );
+        assert_eq!(
+            allocated,
+            expect(&|m| m["reason"] == "allocation"
+                && m["sku"] == "SKU-A"
+                && m["location"] == "WH1")
+        );
+
+        // Split the ledger at the order's first movement: `after` keeps it (inclusive),
+        // `before` keeps what came earlier (exclusive).
+        let first_of_order = all
+            .iter()
+            .filter(|m| m["reason"] == "allocation")
+            .min_by_key(|m| m["seq"].as_i64().unwrap())
+            .unwrap();
+        let at = first_of_order["at"].as_str().unwrap().to_string();
+        let at_time =
+            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        let when = |m: &serde_json::Value| {
+            time::OffsetDateTime::parse(
+                m["at"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        let enc = at.replace('+', "%2B");
+        let since = get(format!("&after={enc}")).await;
+        assert!(
+            since.contains(&first_of_order["seq"].as_i64().unwrap()),
+            "{}",
+            db.label
+        );
+        assert_eq!(since, expect(&|m| when(m) >= at_time), "{}", db.label);
+        assert!(
+            since.len() < all.len(),
+            "{}: the stock received earlier is left out",
+            db.label
+        );
+        let earlier = get(format!("&before={enc}")).await;
+        assert_eq!(earlier, expect(&|m| when(m) < at_time), "{}", db.label);
+        assert_eq!(since.len() + earlier.len(), all.len());
+        let corrections_since = get(format!("&after={enc}&reason=correction")).await;
+        assert_eq!(corrections_since.len(), 1, "{}", db.label);
+
+        for (q, field) in [
+            ("reason=lost", "reason"),
+            ("after=yesterday", "after"),
+            ("before=2026-13-01", "before"),
+        ] {
+            let r = s.get(&format!("/api/v1/inventory/movements?{q}")).await;
+            assert_eq!(r.status, 422, "{}: {q}: {:?}", db.label, r.body);
+            assert_eq!(r.body["errors"][0]["field"], field, "{:?}", r.body);
+        }
+        s.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pick_lists_take_chosen_orders_and_name_those_with_nothing_to_pick() {
     for db in databases("pick_chosen") {
         let s = Server::start(&db).await;

@@ -4,17 +4,19 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use ordo_domain::inventory::Reason;
 use ordo_domain::inventory::{AdjustmentInput, CountInput, MoveInput, StockWrite};
 use ordo_store::{
-    BalanceFilter, BalanceRow, Movement, Page, PageRequest, Permission, StockWriteResult,
-    VerifyReport,
+    BalanceFilter, BalanceRow, Movement, MovementFilter, Page, PageRequest, Permission,
+    StockWriteResult, VerifyReport,
 };
 use serde::Deserialize;
+use time::OffsetDateTime;
 use utoipa::IntoParams;
 
 use super::outcome;
 use crate::AppState;
-use crate::error::{ApiResult, ProblemDetails};
+use crate::error::{ApiError, ApiResult, ProblemDetails};
 use crate::extract::{Caller, JsonBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,16 +56,61 @@ pub async fn list_balances(
     Ok(Json(s.store.list_balances(&filter, &page).await?))
 }
 
-/// The stock ledger, newest first.
-#[utoipa::path(get, path = "/api/v1/inventory/movements", tag = "inventory", params(InventoryParams),
-    responses((status = 200, body = inline(Page<Movement>))), security(("api_key" = [])))]
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MovementParams {
+    pub sku: Option<String>,
+    pub location: Option<String>,
+    /// One reason: received, cycle_count, correction, damage, shrinkage, return_restock,
+    /// transfer, quality_control, safety_stock, other, allocation, deallocation, shipped,
+    /// shipment_voided or return_in_transit.
+    pub reason: Option<String>,
+    /// RFC 3339, inclusive.
+    pub after: Option<String>,
+    /// RFC 3339, exclusive.
+    pub before: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn movement_time(field: &str, v: Option<String>) -> ApiResult<Option<OffsetDateTime>> {
+    v.filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::field(field, "must be an RFC 3339 timestamp"))
+        })
+        .transpose()
+}
+
+/// The stock ledger, newest first, filtered by SKU, location, reason and time.
+#[utoipa::path(get, path = "/api/v1/inventory/movements", tag = "inventory", params(MovementParams),
+    responses((status = 200, body = inline(Page<Movement>)), (status = 422, body = ProblemDetails)), security(("api_key" = [])))]
 pub async fn list_movements(
     State(s): State<AppState>,
     caller: Caller,
-    Query(p): Query<InventoryParams>,
+    Query(p): Query<MovementParams>,
 ) -> ApiResult<Json<Page<Movement>>> {
     caller.require(Permission::Read)?;
-    let (filter, page) = p.split();
+    let reason = match p.reason.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(
+            Reason::parse(r)
+                .ok_or_else(|| ApiError::field("reason", "must be a stock movement reason"))?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let filter = MovementFilter {
+        sku: p.sku.filter(|v| !v.trim().is_empty()),
+        location: p.location.filter(|v| !v.trim().is_empty()),
+        reason,
+        after: movement_time("after", p.after)?,
+        before: movement_time("before", p.before)?,
+    };
+    let page = PageRequest {
+        limit: p.limit,
+        cursor: p.cursor,
+    };
     Ok(Json(s.store.list_movements(&filter, &page).await?))
 }
 

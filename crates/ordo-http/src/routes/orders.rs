@@ -83,6 +83,10 @@ pub struct OrderParams {
     pub location: Option<String>,
     /// Comma-separated tags; orders carrying every one of them.
     pub tags: Option<String>,
+    /// `true`: only late orders, not shipped yet (allocated, partially allocated,
+    /// backordered, on hold or partially shipped) and promised for delivery before today
+    /// (UTC), as counted on the dashboard.
+    pub late: Option<String>,
     /// number (newest captured first, the default), placed_desc, placed_asc, total_desc or
     /// total_asc (totals compared in minor units). A cursor continues only the sort it came from.
     pub sort: Option<String>,
@@ -129,6 +133,11 @@ pub async fn list_orders(
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
+        late_on: match p.late.as_deref().map(str::trim) {
+            None | Some("" | "false") => None,
+            Some("true") => Some(OffsetDateTime::now_utc().date()),
+            Some(_) => return Err(ApiError::field("late", "must be true or false")),
+        },
         sort: match p.sort.as_deref().map(str::trim) {
             None | Some("") => OrderSort::Number,
             Some(v) => OrderSort::parse(v).ok_or_else(|| {
