@@ -222,12 +222,19 @@ async fn exists(c: &Client, css: &str) -> bool {
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    // htmx may swap the element between finding it and reading it: find it again.
+    let mut last = String::new();
+    for _ in 0..20 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                Err(err) => last = err.to_string(),
+            },
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css}: {last}")
 }
 
 async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
