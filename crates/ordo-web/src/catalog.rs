@@ -107,6 +107,7 @@ struct LocationsPage {
     ctx: PageCtx,
     rows: Vec<LocationRow>,
     can_edit: bool,
+    can_import_bins: bool,
 }
 
 pub(crate) async fn locations(State(s): State<WebState>, auth: Auth) -> WebResult {
@@ -115,6 +116,7 @@ pub(crate) async fn locations(State(s): State<WebState>, auth: Auth) -> WebResul
     let p = LocationsPage {
         ctx: PageCtx::new(&auth, "locations"),
         can_edit: auth.allows(Permission::ManageCatalog),
+        can_import_bins: auth.allows(Permission::WriteStock),
         rows: list
             .iter()
             .map(|l| LocationRow {

@@ -29,6 +29,7 @@ pub(crate) enum Kind {
     Products,
     Stock,
     Counts,
+    Bins,
 }
 
 impl Kind {
@@ -45,6 +46,7 @@ impl Kind {
             ],
             Kind::Stock => &["sku", "location", "quantity", "reference"],
             Kind::Counts => &["sku", "location", "counted", "expected", "reference"],
+            Kind::Bins => &["location", "sku", "bin"],
         }
     }
     fn url(self) -> &'static str {
@@ -52,18 +54,20 @@ impl Kind {
             Kind::Products => "/products/import",
             Kind::Stock => "/inventory/import",
             Kind::Counts => "/inventory/counts/import",
+            Kind::Bins => "/locations/bins/import",
         }
     }
     fn back(self) -> &'static str {
         match self {
             Kind::Products => "/products",
             Kind::Stock | Kind::Counts => "/inventory",
+            Kind::Bins => "/locations",
         }
     }
     fn permission(self) -> Permission {
         match self {
             Kind::Products => Permission::ManageCatalog,
-            Kind::Stock | Kind::Counts => Permission::WriteStock,
+            Kind::Stock | Kind::Counts | Kind::Bins => Permission::WriteStock,
         }
     }
 }
@@ -129,6 +133,14 @@ fn page_for(auth: &Auth, kind: Kind, csv: String) -> ImportPage {
             "sku,location,quantity,reference\nMUG-1,WH1,24,PO-1042",
             "inventory",
         ),
+        Kind::Bins => (
+            "Import pick bins",
+            "One pick bin per row: where the SKU is picked at that location. The bin must \
+             exist in the location's layout or follow its code format; an empty bin removes \
+             the SKU's pick bin there.",
+            "location,sku,bin\nWH1,MUG-1,A-01-02-A",
+            "locations",
+        ),
         Kind::Counts => (
             "Import stock counts",
             "One count per row: the on-hand units counted at a location replace the recorded \
@@ -170,6 +182,10 @@ pub(crate) async fn form_stock(auth: Auth) -> WebResult {
 
 pub(crate) async fn form_counts(auth: Auth) -> WebResult {
     show_form(auth, Kind::Counts)
+}
+
+pub(crate) async fn form_bins(auth: Auth) -> WebResult {
+    show_form(auth, Kind::Bins)
 }
 
 fn show_form(auth: Auth, kind: Kind) -> WebResult {
@@ -339,6 +355,7 @@ enum Valid {
     Product(Product, bool),
     Receipt(StockWrite),
     Count(StockWrite),
+    Bin(String, ordo_store::SkuBin),
 }
 
 /// Whole non-negative numbers (`required`: an empty cell is an error, else it is `None`).
@@ -399,6 +416,8 @@ async fn check(
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut products: HashMap<String, bool> = HashMap::new();
     let mut locations: HashMap<String, bool> = HashMap::new();
+    let mut layouts: HashMap<String, Option<Result<ordo_warehouse::bins::Layout, Problem>>> =
+        HashMap::new();
     for (line, cells) in parsed.rows {
         let mut errors: Vec<String> = parsed.errors.get(&line).cloned().into_iter().collect();
         let mut valid = None;
@@ -509,8 +528,77 @@ async fn check(
                     }
                 }
             }
+            Kind::Bins => {
+                let (code, sku, bin) = (cells[0].trim(), cells[1].trim(), cells[2].trim());
+                let key = format!("{code}\u{1f}{sku}");
+                if let Some(first) = seen.get(&key) {
+                    errors.push(field_line(
+                        line,
+                        "sku",
+                        &format!("{sku} at {code} is already on line {first}"),
+                    ));
+                } else {
+                    seen.insert(key, line);
+                }
+                if sku.is_empty() {
+                    errors.push(field_line(line, "sku", "is required"));
+                } else {
+                    if !products.contains_key(sku) {
+                        let known = s.store.get_product(sku).await?.is_some();
+                        products.insert(sku.to_string(), known);
+                    }
+                    if !products[sku] {
+                        errors.push(field_line(line, "sku", &format!("unknown SKU {sku}")));
+                    }
+                }
+                if !layouts.contains_key(code) {
+                    let layout = match s.store.get_location(code).await? {
+                        None => None,
+                        Some(_) => Some(ordo_store::layout_of(s.store.get_layout(code).await?)),
+                    };
+                    layouts.insert(code.to_string(), layout);
+                }
+                match &layouts[code] {
+                    None => errors.push(field_line(
+                        line,
+                        "location",
+                        &format!("unknown location {code}"),
+                    )),
+                    Some(Err(p)) => errors.push(field_line(
+                        line,
+                        "location",
+                        &format!("the layout of {code} cannot be read: {}", describe(p).0),
+                    )),
+                    Some(Ok(layout)) => {
+                        if !bin.is_empty()
+                            && layout.bin(bin).is_none()
+                            && let Err(e) = layout.format().parse(bin)
+                        {
+                            errors.push(field_line(
+                                line,
+                                "bin",
+                                &format!(
+                                    "{bin} is not a bin of {code} ({})",
+                                    e.to_string().trim_end_matches('.')
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if errors.is_empty() {
+                    valid = Some(Valid::Bin(
+                        code.to_string(),
+                        ordo_store::SkuBin {
+                            sku: sku.to_string(),
+                            bin: bin.to_string(),
+                        },
+                    ));
+                }
+            }
         }
         let action = match &valid {
+            Some(Valid::Bin(_, b)) if b.bin.is_empty() => "Remove".to_string(),
+            Some(Valid::Bin(_, b)) => format!("Pick from {}", b.bin),
             Some(Valid::Count(w)) => match &w.command {
                 StockCommand::Count { on_hand, .. } => format!("Count {on_hand}"),
                 _ => "Count".into(),
@@ -550,6 +638,10 @@ pub(crate) async fn post_stock(State(s): State<WebState>, u: Upload) -> WebResul
 
 pub(crate) async fn post_counts(State(s): State<WebState>, u: Upload) -> WebResult {
     run(s, u, Kind::Counts).await
+}
+
+pub(crate) async fn post_bins(State(s): State<WebState>, u: Upload) -> WebResult {
+    run(s, u, Kind::Bins).await
 }
 
 async fn run(s: WebState, Upload(p): Upload, kind: Kind) -> WebResult {
@@ -673,6 +765,10 @@ async fn write_rows(
                     }
                 })
             }
+            Some(Valid::Bin(location, bin)) => store
+                .put_sku_bins(&location, vec![bin], &ctx)
+                .await
+                .map(|()| written += 1),
             Some(Valid::Receipt(w) | Valid::Count(w)) => {
                 let n = match &w.command {
                     StockCommand::Adjust { delta, .. } => *delta,
@@ -716,6 +812,10 @@ async fn write_rows(
         ),
         Kind::Counts => format!(
             "Imported {written} count{}.",
+            if written == 1 { "" } else { "s" }
+        ),
+        Kind::Bins => format!(
+            "Imported {written} pick bin{}.",
             if written == 1 { "" } else { "s" }
         ),
     };

@@ -151,6 +151,10 @@ pub fn router_with_connectors(
             get(import::form_counts).post(import::post_counts),
         )
         .route("/imports/{id}", get(import::progress))
+        .route(
+            "/locations/bins/import",
+            get(import::form_bins).post(import::post_bins),
+        )
         .route("/products", get(catalog::products))
         .route("/products/export.csv", get(exports::products))
         .route(

@@ -6522,3 +6522,70 @@ async fn the_bench_prints_labels_and_the_dock_closes_manifests() {
     let report = app.store.verify().await.unwrap();
     assert!(report.is_clean(), "{:?}", report.discrepancies);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_bins_import_by_row_keeps_the_good_rows() {
+    let app = start("bins-import").await;
+    let mut w = Agent::new(&app.base);
+    w.login("warehouse", PASSWORD).await;
+    let page = w.get("/locations").await;
+    assert!(
+        page.body.contains("href=\"/locations/bins/import\""),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let csv = "location,sku,bin\nWH1,MUG-1,A-01-02-A\nWH1,NOPE-1,A-01-01-A\nXX9,TEA-1,A-01-01-A\nWH1,TEA-1,A--01\nWH1,MUG-1,A-01-03-A\nST1,TEA-1,B-02-01-C\n";
+    let r = w
+        .post(
+            "/locations/bins/import",
+            &[("csrf", &csrf), ("csv", csv), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for e in [
+        "<li>Line 3, sku: Unknown SKU NOPE-1.</li>",
+        "<li>Line 4, location: Unknown location XX9.</li>",
+        "Line 5, bin: A--01 is not a bin of WH1",
+        "<li>Line 6, sku: MUG-1 at WH1 is already on line 2.</li>",
+    ] {
+        assert!(r.body.contains(e), "{e}: {}", r.body);
+    }
+    assert!(r.body.contains(">Pick from A-01-02-A</span>"), "{}", r.body);
+    assert!(
+        app.store.sku_bins("WH1").await.unwrap().is_empty(),
+        "a preview writes nothing"
+    );
+    let started = w
+        .post(
+            "/locations/bins/import",
+            &[("csrf", &csrf), ("csv", csv), ("action", "import")],
+        )
+        .await;
+    let r = w.finish_import(started).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("Imported 2 pick bins. 4 rows with errors were skipped"),
+        "{}",
+        r.body
+    );
+    let wh1 = app.store.sku_bins("WH1").await.unwrap();
+    assert_eq!(wh1.len(), 1);
+    assert_eq!(
+        (wh1[0].sku.as_str(), wh1[0].bin.as_str()),
+        ("MUG-1", "A-01-02-A")
+    );
+    let st1 = app.store.sku_bins("ST1").await.unwrap();
+    assert_eq!(st1.len(), 1, "{st1:?}");
+    // A readonly user may not import bins.
+    let mut r = Agent::new(&app.base);
+    r.login("readonly", PASSWORD).await;
+    assert_eq!(r.get("/locations/bins/import").await.status, 403);
+    assert!(
+        !r.get("/locations")
+            .await
+            .body
+            .contains("/locations/bins/import")
+    );
+}
