@@ -363,6 +363,18 @@ pub async fn cancel_on_channel(
     }
 }
 
+/// After lines were mapped on the order itself: once none waits, the channel's "needs
+/// attention" entry has nothing left to ask. The mapping is already committed, so a failure
+/// here only leaves a stale entry, which the channel's next retry clears.
+pub async fn forget_attention_once_mapped(state: &ChannelState, order: &ordo_domain::order::Order) {
+    if !order.unmapped_lines.is_empty() {
+        return;
+    }
+    if let Err(e) = state.release_attention_if_any(&order.external_id).await {
+        tracing::warn!(error = %e, order = %order.number, "attention entry kept");
+    }
+}
+
 async fn release_if_paid(
     state: &ChannelState,
     order: &ChannelOrder,

@@ -1083,15 +1083,23 @@ pub(crate) async fn act(
             Ok(p.auth
                 .redirect_with(&here, true, &format!("{number} {what}.")))
         }
-        Err(StoreError::Problem(Problem::NotFound(_))) => {
+        Err(e) => refused(&p.auth, &here, &number, e),
+    }
+}
+
+/// A change to an order the store refused: an unknown order is a 404 page, a broken rule
+/// goes back to the order page as the message.
+fn refused(auth: &Auth, here: &str, number: &str, e: StoreError) -> WebResult {
+    match e {
+        StoreError::Problem(Problem::NotFound(_)) => {
             Err(WebError::NotFound(format!("Order {number}")))
         }
-        Err(StoreError::Problem(pr)) => {
+        StoreError::Problem(pr) => {
             let (m, d) = crate::error::describe(&pr);
             let text = std::iter::once(m).chain(d).collect::<Vec<_>>().join(" ");
-            Ok(p.auth.redirect_with(&here, false, &sentence(&text)))
+            Ok(auth.redirect_with(here, false, &sentence(&text)))
         }
-        Err(e) => Err(e.into()),
+        e => Err(e.into()),
     }
 }
 
@@ -1121,15 +1129,8 @@ pub(crate) async fn map_line(
             if let ordo_store::Outcome::Done(order) = outcome
                 && order.unmapped_lines.is_empty()
             {
-                // Nothing is left for the channel's "needs attention" list to ask.
-                if let Err(e) = s
-                    .connectors
-                    .state(&order.channel)
-                    .release_attention_if_any(&order.external_id)
-                    .await
-                {
-                    tracing::warn!(error = %e, order = %order.number, "attention entry kept");
-                }
+                let state = s.connectors.state(&order.channel);
+                ordo_connectors::import::forget_attention_once_mapped(&state, &order).await;
                 text.push_str(&format!(
                     " Every item is mapped; the order is {}.",
                     humanize(order.status.as_str()).to_lowercase()
@@ -1137,15 +1138,7 @@ pub(crate) async fn map_line(
             }
             Ok(p.auth.redirect_with(&here, true, &text))
         }
-        Err(StoreError::Problem(Problem::NotFound(_))) => {
-            Err(WebError::NotFound(format!("Order {number}")))
-        }
-        Err(StoreError::Problem(pr)) => {
-            let (m, d) = crate::error::describe(&pr);
-            let text = std::iter::once(m).chain(d).collect::<Vec<_>>().join(" ");
-            Ok(p.auth.redirect_with(&here, false, &sentence(&text)))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&p.auth, &here, &number, e),
     }
 }
 

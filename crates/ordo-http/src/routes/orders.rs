@@ -332,20 +332,9 @@ pub async fn map_line(
         .store
         .map_order_line(&id, line_no, &sku, &caller.context())
         .await?;
-    if let ordo_store::Outcome::Done(order) = &result
-        && order.unmapped_lines.is_empty()
-    {
-        // Mapped by hand: the channel's "needs attention" list has nothing left to ask.
-        // The mapping is committed whatever happens here; a stale entry goes at the
-        // channel's next retry.
-        if let Err(e) = s
-            .connectors
-            .state(&order.channel)
-            .release_attention_if_any(&order.external_id)
-            .await
-        {
-            tracing::warn!(error = %e, order = %order.number, "attention entry kept");
-        }
+    if let ordo_store::Outcome::Done(order) = &result {
+        let state = s.connectors.state(&order.channel);
+        ordo_connectors::import::forget_attention_once_mapped(&state, order).await;
     }
     Ok(outcome(result, |o| {
         (StatusCode::OK, Json(o)).into_response()
