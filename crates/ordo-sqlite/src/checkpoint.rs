@@ -70,8 +70,11 @@ impl Checkpointer {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     let pause = match wal.checkpoint(&conn) {
-                        // Keep up with a busy writer; idle gently otherwise.
-                        Ok(frames) if frames > 0 => Duration::from_millis(5),
+                        // Close to the limit, keep up so the writer's final copy stays short.
+                        Ok(frames) if frames >= WAL_LIMIT_FRAMES / 2 => Duration::from_millis(5),
+                        // Further off, let pages that are written again and again (balances,
+                        // the ends of tables and indexes) pile up and copy them once.
+                        Ok(frames) if frames > 0 => Duration::from_millis(50),
                         Ok(_) => Duration::from_millis(100),
                         Err(e) => {
                             tracing::warn!(error = %e, "WAL checkpoint failed; will retry");

@@ -52,7 +52,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.
     // The writer then turns it off and fsyncs the WAL on its own thread (see `writer`).
     conn.execute_batch(if writer {
-        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
     } else {
         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;"
     })
@@ -303,7 +303,7 @@ impl Store for SqliteStore {
         let prepared = PreparedOrder::new(order);
         let (captured, prepared) = self
             .writer
-            .run(move |w| ops::capture(w, &prepared, &ctx).map(|c| (c, prepared)))
+            .run_capture(move |w| ops::capture(w, &prepared, &ctx).map(|c| (c, prepared)))
             .await?;
         Ok(match captured {
             ops::Captured::Ready(outcome) => outcome,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::internal;
 use crate::reads::{self, load_balance};
-use crate::writer::Writer;
+use crate::writer::{CustomerRow, SkuState, Writer};
 
 fn now() -> OffsetDateTime {
     to_micros(OffsetDateTime::now_utc())
@@ -184,6 +184,7 @@ pub(crate) fn capture(
         .map_err(internal)?;
     if let Some(number) = existing {
         let stored = reads::load_order(&w.conn, number)?;
+        w.unguarded = true;
         remember(&w.conn, ctx, 200, &stored)?;
         return Ok(Captured::Ready(Outcome::Done(Created {
             value: stored,
@@ -205,67 +206,36 @@ pub(crate) fn capture(
         .into());
     }
     let mut errors = Errors::default();
-    let mut stock = Balances(HashMap::new());
     let mut products: HashMap<String, Product> = HashMap::new();
-    {
-        let mut product = w
-            .conn
-            .prepare_cached(if catalog.needs_products {
-                "SELECT active, doc FROM products WHERE sku = ?1"
-            } else {
-                "SELECT active, NULL FROM products WHERE sku = ?1"
-            })
-            .map_err(internal)?;
-        let mut balances = w
-            .conn
-            .prepare_cached(
-                "SELECT location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
-                 FROM balances WHERE sku = ?1",
-            )
-            .map_err(internal)?;
-        let mut seen = BTreeSet::new();
-        for (i, line) in order.lines.iter().enumerate() {
-            if order
-                .unmapped_lines
-                .iter()
-                .any(|u| u.line_no == i as i32 + 1)
-            {
-                // Held until mapped: the channel's reference names no product.
-                continue;
-            }
-            match product
-                .query_row([&line.sku], |r| {
-                    Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .optional()
-                .map_err(internal)?
-            {
-                None => errors.add(
-                    format!("lines[{i}].sku"),
-                    format!("unknown SKU '{}'", line.sku),
-                ),
-                Some((false, _)) => errors.add(
-                    format!("lines[{i}].sku"),
-                    format!("product '{}' is inactive", line.sku),
-                ),
-                Some((true, doc)) => {
-                    if let Some(doc) = doc {
-                        let p: Product = serde_json::from_str(&doc).map_err(internal)?;
-                        products.insert(line.sku.clone(), p);
-                    }
+    for (i, line) in order.lines.iter().enumerate() {
+        if order
+            .unmapped_lines
+            .iter()
+            .any(|u| u.line_no == i as i32 + 1)
+        {
+            // Held until mapped: the channel's reference names no product.
+            continue;
+        }
+        if !w.hot.skus.contains_key(&line.sku)
+            && let Some(state) = load_sku(&w.conn, &line.sku, catalog.needs_products)?
+        {
+            w.hot.skus.insert(line.sku.clone(), state);
+        }
+        match w.hot.skus.get(&line.sku) {
+            None => errors.add(
+                format!("lines[{i}].sku"),
+                format!("unknown SKU '{}'", line.sku),
+            ),
+            Some(state) if !state.active => errors.add(
+                format!("lines[{i}].sku"),
+                format!("product '{}' is inactive", line.sku),
+            ),
+            Some(state) => {
+                if let Some(p) = &state.product
+                    && !products.contains_key(&line.sku)
+                {
+                    products.insert(line.sku.clone(), p.clone());
                 }
-            }
-            if !seen.insert(line.sku.as_str()) {
-                continue;
-            }
-            let rows = balances
-                .query_map([&line.sku], |r| {
-                    Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?))
-                })
-                .map_err(internal)?;
-            for row in rows {
-                let (location, balance) = row.map_err(internal)?;
-                stock.0.insert((line.sku.clone(), location), balance);
             }
         }
     }
@@ -287,12 +257,21 @@ pub(crate) fn capture(
         orders_today: &orders_today,
         products: &products,
     };
-    let plan = plan_prepared(prepared, number, Uuid::now_v7(), at, &routing, &stock);
+    let plan = plan_prepared(
+        prepared,
+        number,
+        Uuid::now_v7(),
+        at,
+        &routing,
+        &HotStock(&w.hot.skus),
+    );
     let conn = &w.conn;
+    let hot = &mut w.hot;
     let at_text = format_time(at);
     let reference = format!("order:{}", order_number(number));
 
-    let customer_id = upsert_customer(conn, &order.customer, &at_text)?;
+    w.unguarded = true;
+    let customer_id = upsert_customer(conn, &mut hot.customers, &order.customer, &at_text)?;
     let h = &plan.header;
     conn.prepare_cached(
         "INSERT INTO orders (number, id, channel, external_id, status, fill_status, hold_reason, cancel_reason, placed_at, \
@@ -354,9 +333,11 @@ pub(crate) fn capture(
             .map_err(internal)?
             .execute(params![number, a.fo_no, a.line_no, a.location, a.quantity])
             .map_err(internal)?;
-        let balance = stock
-            .0
-            .get_mut(&(a.sku.clone(), a.location.clone()))
+        let balance = hot
+            .skus
+            .get_mut(&a.sku)
+            .and_then(|s| s.balances.iter_mut().find(|(l, _)| *l == a.location))
+            .map(|(_, b)| b)
             .ok_or_else(|| StoreError::Internal("allocation without a balance".into()))?;
         apply_change(
             conn,
@@ -419,30 +400,49 @@ fn count_routed(conn: &Connection, location: &str, day: time::Date) -> Result<()
 }
 
 /// Finds the customer by email, creating them on first sight. The row is rewritten only
-/// when the order brings a new name or phone: returning customers cost a lookup, not a write.
+/// when the order brings a new name or phone: returning customers cost a lookup (in
+/// `known` when the writer has seen them lately), not a write.
 fn upsert_customer(
     conn: &Connection,
+    known: &mut HashMap<String, CustomerRow>,
     customer: &ordo_domain::order::Customer,
     at: &str,
 ) -> Result<i64> {
-    let found: Option<(i64, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT id, name, phone FROM customers WHERE email = ?1")
-        .map_err(internal)?
-        .query_row([&customer.email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()
-        .map_err(internal)?;
-    match found {
-        Some((id, name, phone)) => {
+    if !known.contains_key(&customer.email) {
+        let found: Option<CustomerRow> = conn
+            .prepare_cached("SELECT id, name, phone FROM customers WHERE email = ?1")
+            .map_err(internal)?
+            .query_row([&customer.email], |r| {
+                Ok(CustomerRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    phone: r.get(2)?,
+                })
+            })
+            .optional()
+            .map_err(internal)?;
+        if let Some(row) = found {
+            known.insert(customer.email.clone(), row);
+        }
+    }
+    match known.get_mut(&customer.email) {
+        Some(row) => {
             let changed = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
-            if changed(&customer.name, &name) || changed(&customer.phone, &phone) {
+            if changed(&customer.name, &row.name) || changed(&customer.phone, &row.phone) {
                 conn.prepare_cached(
                     "UPDATE customers SET name = COALESCE(?1, name), phone = COALESCE(?2, phone) WHERE id = ?3",
                 )
                 .map_err(internal)?
-                .execute(params![customer.name, customer.phone, id])
+                .execute(params![customer.name, customer.phone, row.id])
                 .map_err(internal)?;
+                if customer.name.is_some() {
+                    row.name.clone_from(&customer.name);
+                }
+                if customer.phone.is_some() {
+                    row.phone.clone_from(&customer.phone);
+                }
             }
-            Ok(id)
+            Ok(row.id)
         }
         None => {
             conn.prepare_cached(
@@ -451,8 +451,66 @@ fn upsert_customer(
             .map_err(internal)?
             .execute(params![customer.email, customer.name, customer.phone, at])
             .map_err(internal)?;
-            Ok(conn.last_insert_rowid())
+            let id = conn.last_insert_rowid();
+            known.insert(
+                customer.email.clone(),
+                CustomerRow {
+                    id,
+                    name: customer.name.clone(),
+                    phone: customer.phone.clone(),
+                },
+            );
+            Ok(id)
         }
+    }
+}
+
+/// A product and its balances as capture needs them; `None` for an unknown SKU.
+fn load_sku(conn: &Connection, sku: &str, with_product: bool) -> Result<Option<SkuState>> {
+    let found: Option<(bool, Option<String>)> = conn
+        .prepare_cached(if with_product {
+            "SELECT active, doc FROM products WHERE sku = ?1"
+        } else {
+            "SELECT active, NULL FROM products WHERE sku = ?1"
+        })
+        .map_err(internal)?
+        .query_row([sku], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(internal)?;
+    let Some((active, doc)) = found else {
+        return Ok(None);
+    };
+    let product = match doc {
+        Some(doc) => Some(serde_json::from_str(&doc).map_err(internal)?),
+        None => None,
+    };
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT location, on_hand, allocated, damaged, quality_control, safety_stock, incoming \
+             FROM balances WHERE sku = ?1",
+        )
+        .map_err(internal)?;
+    let balances = statement
+        .query_map([sku], |r| Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?)))
+        .map_err(internal)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(internal)?;
+    Ok(Some(SkuState {
+        active,
+        product,
+        balances,
+    }))
+}
+
+/// Stock as capture sees it: the writer's hot state.
+struct HotStock<'a>(&'a HashMap<String, SkuState>);
+
+impl StockView for HotStock<'_> {
+    fn available(&self, sku: &str, location: &str) -> i64 {
+        self.0
+            .get(sku)
+            .and_then(|s| s.balances.iter().find(|(l, _)| l == location))
+            .map_or(0, |(_, b)| b.available())
     }
 }
 

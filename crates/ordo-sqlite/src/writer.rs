@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-use ordo_domain::catalog::{Channel, Location};
+use ordo_domain::catalog::{Channel, Location, Product};
+use ordo_domain::inventory::Balance;
 use ordo_store::{Result, StoreError};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -44,8 +45,57 @@ pub(crate) struct Catalog {
     pub has_capacity: bool,
 }
 
+/// A product as capture needs it, with its balances at every location that has a row.
+pub(crate) struct SkuState {
+    pub active: bool,
+    /// Loaded only while routing reads product records (`Catalog::needs_products`).
+    pub product: Option<Product>,
+    pub balances: Vec<(String, Balance)>,
+}
+
+pub(crate) struct CustomerRow {
+    pub id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// What capture reads for every order, kept between captures so a busy writer stops
+/// querying it. Write-through: capture changes these and their rows together. Everything
+/// else that writes (any other command, a failed job, a failed commit, another process's
+/// commit) drops it, so it never disagrees with the tables.
+#[derive(Default)]
+pub(crate) struct HotState {
+    pub skus: HashMap<String, SkuState>,
+    pub customers: HashMap<String, CustomerRow>,
+}
+
+/// Entries beyond which the hot state starts over, bounding its memory.
+const HOT_SKUS_MAX: usize = 50_000;
+const HOT_CUSTOMERS_MAX: usize = 100_000;
+
+impl HotState {
+    fn clear(&mut self) {
+        self.skus.clear();
+        self.customers.clear();
+    }
+
+    fn trim(&mut self) {
+        if self.skus.len() > HOT_SKUS_MAX {
+            self.skus.clear();
+        }
+        if self.customers.len() > HOT_CUSTOMERS_MAX {
+            self.customers.clear();
+        }
+    }
+}
+
 pub(crate) struct Writer {
     pub conn: Connection,
+    pub hot: HotState,
+    /// Set by a job that writes outside a savepoint; if that job then fails, its batch
+    /// cannot keep the half-written command and is rolled back whole.
+    pub unguarded: bool,
+    poisoned: bool,
     catalog: Option<std::sync::Arc<Catalog>>,
     next_number: Option<i64>,
     data_version: i64,
@@ -64,6 +114,13 @@ impl Writer {
 
     pub fn forget_catalog(&mut self) {
         self.catalog = None;
+    }
+
+    /// Forgets everything cached from the tables.
+    fn forget_all(&mut self) {
+        self.catalog = None;
+        self.next_number = None;
+        self.hot.clear();
     }
 
     /// Next order number; only valid inside the current write transaction.
@@ -98,17 +155,16 @@ impl Writer {
         if version != self.data_version {
             // Another process committed: anything cached may be stale.
             self.data_version = version;
-            self.catalog = None;
-            self.next_number = None;
+            self.forget_all();
         }
+        self.hot.trim();
         Ok(())
     }
 
     fn run_batch(&mut self, jobs: Vec<Job>) {
         if let Err(e) = self.begin() {
             tracing::error!(error = %e, "cannot start a write transaction");
-            self.catalog = None;
-            self.next_number = None;
+            self.forget_all();
             // Dropping the jobs drops their reply channels: each caller gets an error.
             drop(jobs);
             return;
@@ -117,14 +173,20 @@ impl Writer {
         let size = jobs.len();
         let replies: Vec<Reply> = jobs.into_iter().map(|job| job(self)).collect();
         let ran = started.elapsed();
-        let committed = match self.conn.execute_batch("COMMIT") {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "commit failed; the batch is rolled back");
-                let _ = self.conn.execute_batch("ROLLBACK");
-                self.catalog = None;
-                self.next_number = None;
-                false
+        let committed = if std::mem::take(&mut self.poisoned) {
+            tracing::error!("a command failed half-way outside a savepoint; the batch is rolled back");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.forget_all();
+            false
+        } else {
+            match self.conn.execute_batch("COMMIT") {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed; the batch is rolled back");
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.forget_all();
+                    false
+                }
             }
         };
         tracing::trace!(
@@ -204,6 +266,9 @@ pub(crate) fn spawn(
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut writer = Writer {
         conn,
+        hot: HotState::default(),
+        unguarded: false,
+        poisoned: false,
         catalog: None,
         next_number: None,
         data_version: -1,
@@ -259,8 +324,9 @@ impl WriterHandle {
         &self,
         f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (reply_tx, reply_rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |w: &mut Writer| {
+        self.submit(move |w: &mut Writer| {
+            // Any command other than capture may change what the hot state holds.
+            w.hot.clear();
             let result = w.statement("SAVEPOINT job").and_then(|()| {
                 let r = f(w);
                 let end = if r.is_err() {
@@ -275,6 +341,41 @@ impl WriterHandle {
                 // A failed command may have taken a number or read a catalog it then rolled back.
                 w.next_number = None;
             }
+            result
+        })
+        .await
+    }
+
+    /// Runs a capture in the next batch without a savepoint, keeping the hot state. `f`
+    /// validates before it writes and sets `Writer::unguarded` before its first write: a
+    /// failure after that rolls back the whole batch, since nothing can undo its part alone.
+    pub async fn run_capture<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.submit(move |w: &mut Writer| {
+            w.unguarded = false;
+            let result = f(w);
+            if result.is_err() {
+                w.next_number = None;
+                if std::mem::take(&mut w.unguarded) {
+                    w.poisoned = true;
+                    w.hot.clear();
+                }
+            }
+            w.unguarded = false;
+            result
+        })
+        .await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply_tx, reply_rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |w: &mut Writer| {
+            let result = f(w);
             Box::new(move |committed: bool| {
                 let answer = match result {
                     Ok(_) if !committed => Err(StoreError::Internal(
