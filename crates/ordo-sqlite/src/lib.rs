@@ -12,6 +12,7 @@ mod checkpoint;
 mod ops;
 mod reads;
 mod sync;
+mod vfs;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -46,7 +47,9 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
 }
 
 pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(internal)?;
+    vfs::register().map_err(StoreError::Internal)?;
+    let conn = Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs::NAME)
+        .map_err(internal)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(internal)?;
     // FULL: the WAL is fsync'd at every commit, so an acknowledged order survives power loss.

@@ -491,7 +491,9 @@ fn load_sku(conn: &Connection, sku: &str, with_product: bool) -> Result<Option<S
         )
         .map_err(internal)?;
     let balances = statement
-        .query_map([sku], |r| Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?)))
+        .query_map([sku], |r| {
+            Ok((r.get::<_, String>(0)?, reads::balance_from(r, 1)?))
+        })
         .map_err(internal)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(internal)?;

@@ -174,7 +174,9 @@ impl Writer {
         let replies: Vec<Reply> = jobs.into_iter().map(|job| job(self)).collect();
         let ran = started.elapsed();
         let committed = if std::mem::take(&mut self.poisoned) {
-            tracing::error!("a command failed half-way outside a savepoint; the batch is rolled back");
+            tracing::error!(
+                "a command failed half-way outside a savepoint; the batch is rolled back"
+            );
             let _ = self.conn.execute_batch("ROLLBACK");
             self.forget_all();
             false
