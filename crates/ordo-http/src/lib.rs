@@ -65,30 +65,19 @@ impl AppState {
     }
 
     /// Publishes the outbox's head and how far its consumers trail it
-    /// (`ordo_outbox_head_seq`, `ordo_outbox_consumed_seq`, `ordo_outbox_lag_events`),
-    /// reading only the events added since the last look.
+    /// (`ordo_outbox_head_seq`, `ordo_outbox_consumed_seq`, `ordo_outbox_lag_events`).
     pub fn spawn_outbox_metrics(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let (store, consumed) = (self.store.clone(), self.consumed_seq.clone());
         tokio::spawn(async move {
-            let mut head = 0i64;
             loop {
-                loop {
-                    match store.list_events(head, 1000).await {
-                        Ok(events) => {
-                            let full = events.len() == 1000;
-                            if let Some(last) = events.last() {
-                                head = last.seq;
-                            }
-                            if !full {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot read the outbox head");
-                            break;
-                        }
+                let head = match store.last_event_seq().await {
+                    Ok(head) => head,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the outbox head");
+                        tokio::time::sleep(every).await;
+                        continue;
                     }
-                }
+                };
                 let consumed = consumed.load(Ordering::Relaxed);
                 metrics::gauge!("ordo_outbox_head_seq").set(head as f64);
                 metrics::gauge!("ordo_outbox_consumed_seq").set(consumed as f64);

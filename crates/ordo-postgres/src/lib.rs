@@ -768,6 +768,9 @@ impl Store for PgStore {
         })
         .await
     }
+    async fn last_event_seq(&self) -> Result<i64> {
+        read!(self, |c| reads::last_event_seq(c))
+    }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         read!(self, |c| reads::list_events(c, after, limit))
     }

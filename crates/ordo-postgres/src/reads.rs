@@ -1089,6 +1089,13 @@ pub(crate) async fn order_events(c: &mut Conn, number: i64) -> Result<Vec<Event>
     rows.iter().map(event_from).collect()
 }
 
+pub(crate) async fn last_event_seq(c: &mut Conn) -> Result<i64> {
+    let row = c
+        .query_one("SELECT COALESCE(MAX(seq), 0)::bigint FROM events", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
 pub(crate) async fn list_events(c: &mut Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
     let rows = c
         .query(

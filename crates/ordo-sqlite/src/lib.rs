@@ -369,6 +369,14 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn last_event_seq(&self) -> Result<i64> {
+        self.read_point(|c| {
+            c.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(internal)
+        })
+        .await
+    }
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         self.read(move |c| reads::list_events(c, after, limit))
             .await

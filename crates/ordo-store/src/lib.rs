@@ -352,6 +352,8 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<Outcome<Order>>;
     async fn list_events(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+    /// The sequence number of the newest event (0 when there is none), without reading any.
+    async fn last_event_seq(&self) -> Result<i64>;
 
     /// Records a delivery claim on an order (checked by `ClaimInput::validate`), with its
     /// events, in one transaction.

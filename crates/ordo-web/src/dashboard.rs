@@ -84,34 +84,9 @@ struct DashboardPage {
     after: i64,
 }
 
-/// The sequence number of the newest event, found without reading the whole outbox: start
-/// from the newest order's own events, then skip whatever came after them.
+/// The sequence number of the newest event.
 pub(crate) async fn latest_seq(store: &dyn Store) -> WebResult<i64> {
-    let mut after = 0;
-    let newest = store
-        .list_orders(
-            &OrderFilter::default(),
-            &PageRequest {
-                limit: Some(1),
-                cursor: None,
-            },
-        )
-        .await?;
-    if let Some(o) = newest.items.first()
-        && let Some(events) = store.order_events(&o.number).await?
-    {
-        after = events.iter().map(|e| e.seq).max().unwrap_or(0);
-    }
-    const BATCH: i64 = 500;
-    loop {
-        let batch = store.list_events(after, BATCH).await?;
-        if let Some(e) = batch.last() {
-            after = e.seq;
-        }
-        if (batch.len() as i64) < BATCH {
-            return Ok(after);
-        }
-    }
+    Ok(store.last_event_seq().await?)
 }
 
 async fn render(s: &WebState, auth: &Auth) -> WebResult {
