@@ -33,6 +33,10 @@ impl WalState {
     /// Checkpoints on `conn`; returns the number of frames the WAL held.
     fn checkpoint(&self, conn: &Connection) -> rusqlite::Result<i64> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.pass(conn)
+    }
+
+    fn pass(&self, conn: &Connection) -> rusqlite::Result<i64> {
         let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
         self.frames.store(frames, Ordering::Relaxed);
         Ok(frames)
@@ -43,12 +47,17 @@ impl WalState {
         self.frames.load(Ordering::Relaxed) >= WAL_LIMIT_FRAMES
     }
 
-    /// Called by the writer between batches.
+    /// Called by the writer between batches. While a background pass is running the writer
+    /// does not wait for it: it tries again after its next batch, when the pass has left
+    /// only a short delta to copy.
     pub fn finish_if_large(&self, conn: &Connection) {
         if self.frames.load(Ordering::Relaxed) < WAL_LIMIT_FRAMES {
             return;
         }
-        match self.checkpoint(conn) {
+        let Ok(_guard) = self.lock.try_lock() else {
+            return;
+        };
+        match self.pass(conn) {
             Ok(_) => self.frames.store(0, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
@@ -63,6 +72,7 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     pub fn spawn(path: PathBuf, wal: WalState) -> Result<Checkpointer> {
         let conn = open_connection(&path, false)?;
+        crate::vfs::set_chunk_size(&conn, crate::DB_CHUNK_BYTES).map_err(internal)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()

@@ -42,6 +42,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_user_disabled.sql")),
 ];
 
+/// The step in which the database file grows (see `vfs::set_chunk_size`).
+pub(crate) const DB_CHUNK_BYTES: i32 = 32 << 20;
+
 pub(crate) fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
@@ -146,8 +149,11 @@ impl SqliteStore {
         }
         let mut conn = open_connection(&path, true)?;
         migrate(&mut conn)?;
+        vfs::set_chunk_size(&conn, DB_CHUNK_BYTES).map_err(StoreError::Internal)?;
         // Checkpoints run on their own connection (see `checkpoint`).
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")
+        // The limit is above the WAL's size at a restart (see `checkpoint`), so the file keeps
+        // its size from one cycle to the next and a WAL fsync never has to commit a new size.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=134217728;")
             .map_err(internal)?;
         let wal = checkpoint::WalState::default();
         let mut wal_path = path.clone().into_os_string();

@@ -89,6 +89,28 @@ pub fn register() -> Result<(), String> {
         .map_err(Clone::clone)
 }
 
+/// Makes the database file grow in steps of `bytes` (SQLITE_FCNTL_CHUNK_SIZE), so a busy
+/// database changes its size, and with it the file system's metadata that every fsync must
+/// then also commit, once per step instead of at every checkpoint.
+pub fn set_chunk_size(conn: &rusqlite::Connection, bytes: c_int) -> Result<(), String> {
+    let mut size = bytes;
+    // SAFETY: the handle is live for the borrow of `conn`; the argument is an int, as
+    // SQLITE_FCNTL_CHUNK_SIZE expects.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_CHUNK_SIZE,
+            (&mut size as *mut c_int).cast(),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(format!("setting the chunk size failed ({rc})"))
+    }
+}
+
 fn default_vfs() -> *mut ffi::sqlite3_vfs {
     match REGISTERED.get() {
         Some(Ok(r)) => r.default,

@@ -213,9 +213,14 @@ impl Writer {
             // A checkpoint resets the WAL: it must fsync what it copies (FULL), and the
             // batches already answered or queued for sync stay covered by the WAL fsync it
             // performs first.
+            let checkpoint_started = std::time::Instant::now();
             let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
             self.wal.finish_if_large(&self.conn);
             let _ = self.conn.execute_batch("PRAGMA synchronous=OFF");
+            tracing::trace!(
+                ms = checkpoint_started.elapsed().as_millis() as u64,
+                "writer finished a WAL checkpoint"
+            );
         }
     }
 }
