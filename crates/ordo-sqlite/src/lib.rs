@@ -126,14 +126,20 @@ pub(crate) struct ReaderPool {
 }
 
 impl ReaderPool {
+    /// Runs `f` in one read transaction: its statements see one snapshot, and the WAL's
+    /// read lock is taken once rather than per statement.
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.idle.lock().expect("reader pool lock").pop();
         let conn = match conn {
             Some(c) => c,
             None => open_connection(&self.path, false)?,
         };
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        run("BEGIN").map_err(internal)?;
         let out = f(&conn);
-        self.idle.lock().expect("reader pool lock").push(conn);
+        if run("COMMIT").is_ok() || conn.is_autocommit() {
+            self.idle.lock().expect("reader pool lock").push(conn);
+        }
         out
     }
 }

@@ -385,6 +385,10 @@ pub(crate) fn channel_availability(
 
 pub(crate) fn verify(conn: &Connection) -> Result<VerifyReport> {
     // One read transaction: every query below sees the same snapshot, even while writes go on.
+    if !conn.is_autocommit() {
+        // Already inside one (a pooled reader's).
+        return verify_in_snapshot(conn);
+    }
     conn.execute_batch("BEGIN").map_err(internal)?;
     let report = verify_in_snapshot(conn);
     let _ = conn.execute_batch("COMMIT");
