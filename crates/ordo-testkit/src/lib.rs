@@ -103,9 +103,13 @@ impl PgCluster {
         check(&out, "initdb")?;
 
         cluster.port = free_port()?;
+        // Durable as in production (fsync, synchronous commits); checkpoints spaced as for a
+        // write-heavy server, so a minute of load is not dominated by the full-page images
+        // written after each checkpoint.
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on \
-             -c max_connections=200 -c shared_buffers=256MB",
+             -c max_connections=200 -c shared_buffers=256MB \
+             -c max_wal_size=4GB -c checkpoint_timeout=15min",
             cluster.port,
             cluster.base.display()
         );
