@@ -369,6 +369,13 @@ pub struct Totals {
 }
 
 impl NewOrder {
+    /// Whether the line at `index` (0-based) still holds a channel reference, not a SKU.
+    pub fn is_unmapped(&self, index: usize) -> bool {
+        self.unmapped_lines
+            .iter()
+            .any(|u| u.line_no == index as i32 + 1)
+    }
+
     pub fn totals(&self) -> Totals {
         let mut t = Totals {
             shipping: self.shipping_price,

@@ -1012,11 +1012,7 @@ fn check(
     }
     let mut errors = Errors::default();
     for (i, line) in order.lines.iter().enumerate() {
-        if order
-            .unmapped_lines
-            .iter()
-            .any(|u| u.line_no == i as i32 + 1)
-        {
+        if order.is_unmapped(i) {
             // Held until mapped: the channel's reference names no product.
             continue;
         }

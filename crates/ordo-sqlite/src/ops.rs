@@ -208,11 +208,7 @@ pub(crate) fn capture(
     let mut errors = Errors::default();
     let mut products: HashMap<String, Product> = HashMap::new();
     for (i, line) in order.lines.iter().enumerate() {
-        if order
-            .unmapped_lines
-            .iter()
-            .any(|u| u.line_no == i as i32 + 1)
-        {
+        if order.is_unmapped(i) {
             // Held until mapped: the channel's reference names no product.
             continue;
         }
