@@ -60,7 +60,7 @@ pub(crate) fn open_connection(path: &Path, writer: bool) -> Result<Connection> {
     conn.execute_batch(if writer {
         "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
     } else {
-        "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;"
+        "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
     })
     .map_err(internal)?;
     conn.set_prepared_statement_cache_capacity(64);
