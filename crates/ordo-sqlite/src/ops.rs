@@ -332,8 +332,7 @@ pub(crate) fn capture(
         let balance = hot
             .skus
             .get_mut(&a.sku)
-            .and_then(|s| s.balances.iter_mut().find(|(l, _)| *l == a.location))
-            .map(|(_, b)| b)
+            .and_then(|s| s.balance_mut(&a.location))
             .ok_or_else(|| StoreError::Internal("allocation without a balance".into()))?;
         apply_change(
             conn,
@@ -507,8 +506,8 @@ impl StockView for HotStock<'_> {
     fn available(&self, sku: &str, location: &str) -> i64 {
         self.0
             .get(sku)
-            .and_then(|s| s.balances.iter().find(|(l, _)| l == location))
-            .map_or(0, |(_, b)| b.available())
+            .and_then(|s| s.balance(location))
+            .map_or(0, Balance::available)
     }
 }
 

@@ -53,6 +53,22 @@ pub(crate) struct SkuState {
     pub balances: Vec<(String, Balance)>,
 }
 
+impl SkuState {
+    pub fn balance(&self, location: &str) -> Option<&Balance> {
+        self.balances
+            .iter()
+            .find(|(l, _)| l == location)
+            .map(|(_, b)| b)
+    }
+
+    pub fn balance_mut(&mut self, location: &str) -> Option<&mut Balance> {
+        self.balances
+            .iter_mut()
+            .find(|(l, _)| l == location)
+            .map(|(_, b)| b)
+    }
+}
+
 pub(crate) struct CustomerRow {
     pub id: i64,
     pub name: Option<String>,
@@ -173,22 +189,18 @@ impl Writer {
         let size = jobs.len();
         let replies: Vec<Reply> = jobs.into_iter().map(|job| job(self)).collect();
         let ran = started.elapsed();
-        let committed = if std::mem::take(&mut self.poisoned) {
-            tracing::error!(
-                "a command failed half-way outside a savepoint; the batch is rolled back"
-            );
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.forget_all();
-            false
+        let commit = if std::mem::take(&mut self.poisoned) {
+            Err("a command failed half-way outside a savepoint".to_string())
         } else {
-            match self.conn.execute_batch("COMMIT") {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(error = %e, "commit failed; the batch is rolled back");
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    self.forget_all();
-                    false
-                }
+            self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        };
+        let committed = match commit {
+            Ok(()) => true,
+            Err(reason) => {
+                tracing::error!(error = %reason, "the batch is rolled back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.forget_all();
+                false
             }
         };
         tracing::trace!(
@@ -213,14 +225,9 @@ impl Writer {
             // A checkpoint resets the WAL: it must fsync what it copies (FULL), and the
             // batches already answered or queued for sync stay covered by the WAL fsync it
             // performs first.
-            let checkpoint_started = std::time::Instant::now();
             let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
             self.wal.finish_if_large(&self.conn);
             let _ = self.conn.execute_batch("PRAGMA synchronous=OFF");
-            tracing::trace!(
-                ms = checkpoint_started.elapsed().as_millis() as u64,
-                "writer finished a WAL checkpoint"
-            );
         }
     }
 }

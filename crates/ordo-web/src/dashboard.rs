@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use ordo_domain::shipment::ShipmentStatus;
-use ordo_store::{OrderFilter, OrderSummary, PageRequest, Permission, ShipmentFilter, Store};
+use ordo_store::{OrderFilter, OrderSummary, PageRequest, Permission, ShipmentFilter};
 use time::{OffsetDateTime, Time};
 
 use crate::WebState;
@@ -84,11 +84,6 @@ struct DashboardPage {
     after: i64,
 }
 
-/// The sequence number of the newest event.
-pub(crate) async fn latest_seq(store: &dyn Store) -> WebResult<i64> {
-    Ok(store.last_event_seq().await?)
-}
-
 async fn render(s: &WebState, auth: &Auth) -> WebResult {
     let now = OffsetDateTime::now_utc();
     let since = now.replace_time(Time::MIDNIGHT);
@@ -103,7 +98,7 @@ async fn render(s: &WebState, auth: &Auth) -> WebResult {
             },
         )
         .await?;
-    let after = latest_seq(s.store.as_ref()).await?;
+    let after = s.store.last_event_seq().await?;
     const EXCEPTIONS_READ: i64 = 500;
     let exceptions = s
         .store

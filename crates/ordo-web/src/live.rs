@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::WebState;
-use crate::dashboard::{OrderRow, OrderRowFragment, latest_seq};
+use crate::dashboard::{OrderRow, OrderRowFragment};
 use crate::error::WebResult;
 use crate::session::Auth;
 
@@ -117,7 +117,7 @@ pub(crate) async fn stream(
         .and_then(|v| v.parse::<i64>().ok());
     let after = match resume.or(q.after) {
         Some(a) => a.max(0),
-        None => latest_seq(s.store.as_ref()).await?,
+        None => s.store.last_event_seq().await?,
     };
     let live = Live {
         store: s.store.clone(),
