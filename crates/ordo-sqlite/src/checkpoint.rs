@@ -26,6 +26,9 @@ const WAL_LIMIT_FRAMES: i64 = 65_536;
 pub(crate) struct WalState {
     /// Serialises checkpoints: a PASSIVE checkpoint that finds another running gives up.
     lock: Arc<Mutex<()>>,
+    /// Frames in a WAL that still has frames to copy; 0 once a pass copied them all (a
+    /// writer that counted the frames instead paid a second, needless final pass, with its
+    /// fsync, after every restart a background pass had prepared).
     frames: Arc<AtomicI64>,
 }
 
@@ -37,8 +40,14 @@ impl WalState {
     }
 
     fn pass(&self, conn: &Connection) -> rusqlite::Result<i64> {
-        let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
-        self.frames.store(frames, Ordering::Relaxed);
+        let (frames, copied): (i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?;
+        // Once every frame is copied, the next write transaction starts the WAL over by
+        // itself: the writer has nothing left to finish.
+        let pending = if copied >= frames { 0 } else { frames };
+        self.frames.store(pending, Ordering::Relaxed);
         Ok(frames)
     }
 
@@ -57,9 +66,8 @@ impl WalState {
         let Ok(_guard) = self.lock.try_lock() else {
             return;
         };
-        match self.pass(conn) {
-            Ok(_) => self.frames.store(0, Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        if let Err(e) = self.pass(conn) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
