@@ -9,8 +9,10 @@
 //! finishes the copy between two batches (a short delta, since the background already did
 //! the bulk) and its next transaction starts the WAL over.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,55 +21,64 @@ use rusqlite::Connection;
 
 use crate::{Result, internal, open_connection};
 
-/// Frames in the WAL beyond which the writer finishes a checkpoint itself.
-const WAL_LIMIT_FRAMES: i64 = 65_536;
+/// Frames in the WAL beyond which the writer finishes a checkpoint itself (about 270 MB
+/// with 1 KiB pages). Each restart holds the queued orders for the final copy and its
+/// database fsync (20–90 ms on the benchmark machine), so the limit sets how often the tail
+/// latency pays for it: 65,536 frames meant a restart every half-second under full load
+/// and a p99 near 90 ms; this limit, one every two seconds or so.
+pub(crate) const WAL_LIMIT_FRAMES: i64 = 262_144;
 
 #[derive(Clone, Default)]
 pub(crate) struct WalState {
     /// Serialises checkpoints: a PASSIVE checkpoint that finds another running gives up.
     lock: Arc<Mutex<()>>,
-    /// Frames in a WAL that still has frames to copy; 0 once a pass copied them all (a
-    /// writer that counted the frames instead paid a second, needless final pass, with its
-    /// fsync, after every restart a background pass had prepared).
-    frames: Arc<AtomicI64>,
+}
+
+thread_local! {
+    /// Frames in the WAL after the writer's last commit, as SQLite's WAL hook reports them.
+    static WRITER_WAL_FRAMES: Cell<i64> = const { Cell::new(0) };
+}
+
+fn record_wal_frames(_wal: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
+    WRITER_WAL_FRAMES.with(|f| f.set(i64::from(frames)));
+    Ok(())
 }
 
 impl WalState {
     /// Checkpoints on `conn`; returns the number of frames the WAL held.
     fn checkpoint(&self, conn: &Connection) -> rusqlite::Result<i64> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.pass(conn)
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
     }
 
-    fn pass(&self, conn: &Connection) -> rusqlite::Result<i64> {
-        let (frames, copied): (i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })?;
-        // Once every frame is copied, the next write transaction starts the WAL over by
-        // itself: the writer has nothing left to finish.
-        let pending = if copied >= frames { 0 } else { frames };
-        self.frames.store(pending, Ordering::Relaxed);
-        Ok(frames)
+    /// Makes the writer's connection count its WAL after every commit. The count comes
+    /// from the writer's own commits, so it is never stale: a count taken by the background
+    /// connection just before a restart would make the writer finish a checkpoint of the
+    /// fresh, small WAL, paying a database fsync for nothing.
+    pub fn watch(conn: &Connection) {
+        conn.wal_hook(Some(record_wal_frames));
     }
 
     /// Whether the WAL has grown past the point where the writer finishes a checkpoint.
+    /// Only meaningful on the writer's thread.
     pub fn is_large(&self) -> bool {
-        self.frames.load(Ordering::Relaxed) >= WAL_LIMIT_FRAMES
+        WRITER_WAL_FRAMES.with(Cell::get) >= WAL_LIMIT_FRAMES
     }
 
     /// Called by the writer between batches. While a background pass is running the writer
     /// does not wait for it: it tries again after its next batch, when the pass has left
-    /// only a short delta to copy.
+    /// only a short delta to copy. When a background pass has already copied every frame,
+    /// this pass copies and syncs nothing; either way the next transaction starts the WAL over.
     pub fn finish_if_large(&self, conn: &Connection) {
-        if self.frames.load(Ordering::Relaxed) < WAL_LIMIT_FRAMES {
+        if !self.is_large() {
             return;
         }
         let Ok(_guard) = self.lock.try_lock() else {
             return;
         };
-        if let Err(e) = self.pass(conn) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(_) => WRITER_WAL_FRAMES.with(|f| f.set(0)),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }

@@ -157,10 +157,15 @@ impl SqliteStore {
         migrate(&mut conn)?;
         vfs::set_chunk_size(&conn, DB_CHUNK_BYTES).map_err(StoreError::Internal)?;
         // Checkpoints run on their own connection (see `checkpoint`).
-        // The limit is above the WAL's size at a restart (see `checkpoint`), so the file keeps
-        // its size from one cycle to the next and a WAL fsync never has to commit a new size.
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=134217728;")
-            .map_err(internal)?;
+        // The size limit is above the WAL's size at a restart (the frame limit in `checkpoint`,
+        // 1,048-byte frames, and room for the batches committed before the writer's final
+        // pass), so the file keeps its size from one cycle to the next and a WAL fsync never
+        // has to commit a new size.
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={};",
+            checkpoint::WAL_LIMIT_FRAMES * 1_100 + (32 << 20)
+        ))
+        .map_err(internal)?;
         let wal = checkpoint::WalState::default();
         let mut wal_path = path.clone().into_os_string();
         wal_path.push("-wal");

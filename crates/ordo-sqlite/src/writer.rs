@@ -277,6 +277,7 @@ pub(crate) fn spawn(
 ) -> Result<WriterHandle> {
     conn.execute_batch("PRAGMA synchronous=OFF")
         .map_err(internal)?;
+    crate::checkpoint::WalState::watch(&conn);
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut writer = Writer {
         conn,
