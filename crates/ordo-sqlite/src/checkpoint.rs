@@ -21,12 +21,14 @@ use rusqlite::Connection;
 
 use crate::{Result, internal, open_connection};
 
-/// Frames in the WAL beyond which the writer finishes a checkpoint itself (about 270 MB
-/// with 1 KiB pages). Each restart holds the queued orders for the final copy and its
-/// database fsync (20–90 ms on the benchmark machine), so the limit sets how often the tail
-/// latency pays for it: 65,536 frames meant a restart every half-second under full load
-/// and a p99 near 90 ms; this limit, one every two seconds or so.
-pub(crate) const WAL_LIMIT_FRAMES: i64 = 262_144;
+/// Frames in the WAL beyond which the writer finishes a checkpoint itself (about 550 MB
+/// with 1 KiB pages; a WAL only grows this large under sustained load, since at any pause
+/// the background pass catches up and the WAL starts over). Each restart holds the queued
+/// orders for the final copy and its database fsync (20–90 ms on the benchmark machine), so
+/// the limit sets how many orders pay for it: under full load, 65,536 frames meant a restart
+/// every half-second and a p99 near 90 ms, 262,144 one every two seconds and 75 ms; at this
+/// limit, about one order in 200 waits for a restart.
+pub(crate) const WAL_LIMIT_FRAMES: i64 = 524_288;
 
 #[derive(Clone, Default)]
 pub(crate) struct WalState {
