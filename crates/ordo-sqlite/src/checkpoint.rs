@@ -30,10 +30,20 @@ use crate::{Result, internal, open_connection};
 /// limit, about one order in 200 waits for a restart.
 pub(crate) const WAL_LIMIT_FRAMES: i64 = 524_288;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct WalState {
     /// Serialises checkpoints: a PASSIVE checkpoint that finds another running gives up.
     lock: Arc<Mutex<()>>,
+    limit: i64,
+}
+
+impl Default for WalState {
+    fn default() -> WalState {
+        WalState {
+            lock: Arc::default(),
+            limit: WAL_LIMIT_FRAMES,
+        }
+    }
 }
 
 thread_local! {
@@ -64,7 +74,7 @@ impl WalState {
     /// Whether the WAL has grown past the point where the writer finishes a checkpoint.
     /// Only meaningful on the writer's thread.
     pub fn is_large(&self) -> bool {
-        WRITER_WAL_FRAMES.with(Cell::get) >= WAL_LIMIT_FRAMES
+        WRITER_WAL_FRAMES.with(Cell::get) >= self.limit
     }
 
     /// Called by the writer between batches. While a background pass is running the writer
@@ -102,7 +112,7 @@ impl Checkpointer {
                 while !flag.load(Ordering::Relaxed) {
                     let pause = match wal.checkpoint(&conn) {
                         // Close to the limit, keep up so the writer's final copy stays short.
-                        Ok(frames) if frames >= WAL_LIMIT_FRAMES / 2 => Duration::from_millis(5),
+                        Ok(frames) if frames >= wal.limit / 2 => Duration::from_millis(5),
                         // Further off, let pages that are written again and again (balances,
                         // the ends of tables and indexes) pile up and copy them once.
                         Ok(frames) if frames > 0 => Duration::from_millis(50),
@@ -127,5 +137,64 @@ impl Checkpointer {
         if let Some(t) = self.thread.lock().expect("checkpointer lock").take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::{Checkpointer, WRITER_WAL_FRAMES, WalState};
+    use crate::open_connection;
+
+    /// The WAL must start over again and again under a writer that never pauses, with the
+    /// background checkpointer running: a WAL that stops restarting grows without bound.
+    #[test]
+    fn the_wal_starts_over_again_and_again_under_continuous_writes() {
+        let dir = std::env::temp_dir().join(format!("ordo-wal-restart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let conn = open_connection(&path, true).unwrap();
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=OFF; \
+             CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+        )
+        .unwrap();
+        let wal = WalState {
+            limit: 2_000,
+            ..WalState::default()
+        };
+        WalState::watch(&conn);
+        let checkpointer = Checkpointer::spawn(path.clone(), wal.clone()).unwrap();
+        let (mut restarts, mut last, mut most) = (0, 0, 0);
+        for k in 0..12_000i64 {
+            // Rows larger than a 1 KiB page: every commit adds a few frames.
+            conn.execute(
+                "INSERT INTO t (k, v) VALUES (?1, zeroblob(3000))",
+                rusqlite::params![k],
+            )
+            .unwrap();
+            let frames = WRITER_WAL_FRAMES.with(Cell::get);
+            if frames < last {
+                restarts += 1;
+            }
+            last = frames;
+            most = most.max(frames);
+            wal.finish_if_large(&conn);
+        }
+        checkpointer.stop();
+        // About 48,000 frames are written in all. The writer skips its turn while a background
+        // pass holds the lock (long in an unoptimised build), so the bound is loose; a WAL
+        // that stopped starting over would hold them all.
+        assert!(restarts >= 4, "the WAL started over {restarts} times");
+        assert!(most < 20_000, "the WAL grew to {most} frames");
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 12_000);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
