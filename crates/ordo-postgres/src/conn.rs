@@ -221,7 +221,11 @@ impl Conn {
     pub async fn begin(&mut self) -> Result<()> {
         self.in_tx = true;
         self.events.clear();
-        self.client.batch_execute("BEGIN").await?;
+        // Write transactions plan for the tables' current sizes (see the capture batcher);
+        // reads on the same connection keep their generic plans.
+        self.client
+            .batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
         Ok(())
     }
 
