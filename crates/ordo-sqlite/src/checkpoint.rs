@@ -64,9 +64,10 @@ impl WalState {
     }
 
     /// Makes the writer's connection count its WAL after every commit. The count comes
-    /// from the writer's own commits, so it is never stale: a count taken by the background
-    /// connection just before a restart would make the writer finish a checkpoint of the
-    /// fresh, small WAL, paying a database fsync for nothing.
+    /// from the writer's own commits, so it is never stale. A count left by the background
+    /// connection was: taken just before a restart, it made the writer finish a checkpoint
+    /// of the fresh, small WAL (a database fsync for nothing); taken by a pass that caught
+    /// up while the writer was in the middle of a batch, "nothing to copy" stopped restarts.
     pub fn watch(conn: &Connection) {
         conn.wal_hook(Some(record_wal_frames));
     }
