@@ -103,7 +103,8 @@ fn ctx() -> WriteContext {
     }
 }
 
-async fn setup() -> SqliteStore {
+/// A store on a fresh database file, and the directory to remove once the case passed.
+async fn setup() -> (SqliteStore, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "ordo-prop-{}-{}",
         std::process::id(),
@@ -147,7 +148,7 @@ async fn setup() -> SqliteStore {
             .await
             .unwrap();
     }
-    store
+    (store, dir)
 }
 
 async fn apply(store: &SqliteStore, op: &Op, orders: &mut Vec<String>, n: usize) {
@@ -477,7 +478,7 @@ proptest! {
     fn every_command_sequence_keeps_stock_consistent(ops in prop::collection::vec(op(), 1..40)) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
-            let store = setup().await;
+            let (store, dir) = setup().await;
             let mut orders = Vec::new();
             for (n, op) in ops.iter().enumerate() {
                 apply(&store, op, &mut orders, n).await;
@@ -494,6 +495,7 @@ proptest! {
                 }
             }
             store.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
             Ok(())
         })?;
     }

@@ -238,11 +238,16 @@ async fn text_of(c: &Client, css: &str) -> String {
 }
 
 async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    // Polls rather than using the driver's wait: a lookup while a form submission is still
+    // navigating fails with "aborted by navigation", which is not an answer yet.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(e) if Instant::now() >= deadline => panic!("waiting for {css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 async fn path_of(c: &Client) -> String {

@@ -50,6 +50,15 @@ pub struct App {
     pub connectors: Arc<ordo_connectors::sync::Connectors>,
 }
 
+impl Drop for App {
+    fn drop(&mut self) {
+        // Kept after a failure, for its database and downloads.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 fn ctx() -> WriteContext {
     WriteContext {
         actor: "test-seed".into(),

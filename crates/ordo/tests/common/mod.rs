@@ -20,6 +20,20 @@ pub const ADMIN_KEY: &str = "test-admin-key";
 pub struct Db {
     pub url: String,
     pub label: &'static str,
+    /// A SQLite database's directory, removed once the test and its servers are done with it.
+    _dir: Option<std::sync::Arc<TempDir>>,
+}
+
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Kept after a failure, for its database and logs.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -38,6 +52,7 @@ pub fn sqlite_db(name: &str) -> Db {
     Db {
         url: format!("sqlite://{}", dir.join("ordo.db").display()),
         label: "sqlite",
+        _dir: Some(std::sync::Arc::new(TempDir(dir))),
     }
 }
 
@@ -57,6 +72,7 @@ pub fn postgres_db(name: &str) -> Option<Db> {
     Some(Db {
         url,
         label: "postgres",
+        _dir: None,
     })
 }
 
