@@ -37,8 +37,8 @@ use tokio_postgres::Config;
 use uuid::Uuid;
 
 use crate::conn::{
-    Conn, EVENT_LOCK_SQL, Error, EventColumns, INSERT_EVENTS_SQL, PendingEvent, Result, closed,
-    db_time, describe_db_error, internal, lock_key, now,
+    BEGIN_WRITE_SQL, Conn, EVENT_LOCK_SQL, Error, EventColumns, INSERT_EVENTS_SQL, PendingEvent,
+    Result, closed, db_time, describe_db_error, internal, lock_key, now,
 };
 use crate::reads;
 
@@ -178,15 +178,7 @@ async fn run(config: &Config, slot: &mut Option<Conn>, items: &[Item]) -> Result
     let mut attempt = 0;
     loop {
         if slot.as_ref().is_none_or(Conn::is_closed) {
-            let conn = Conn::open(config).await?;
-            // Custom plans, made with the tables' current sizes: a generic plan made while
-            // `orders` was small (a fresh database's first minutes) would go on scanning it
-            // whole for every batch once it is large. Planning is paid once per statement
-            // per batch, not per order.
-            conn.client
-                .batch_execute("SET plan_cache_mode = force_custom_plan")
-                .await?;
-            *slot = Some(conn);
+            *slot = Some(Conn::open(config).await?);
         }
         let conn = slot.as_mut().expect("just opened");
         let result = attempt_batch(conn, items).await;
@@ -423,7 +415,7 @@ async fn attempt_batch(c: &mut Conn, items: &[Item]) -> Result<Vec<Answer>> {
         counters,
         balances,
     ) = tokio::join!(
-        client.batch_execute("BEGIN"),
+        client.batch_execute(BEGIN_WRITE_SQL),
         async { client.execute(&lock_keys, &[&keys]).await },
         async {
             client

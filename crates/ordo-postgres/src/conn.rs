@@ -150,6 +150,12 @@ impl EventColumns {
     }
 }
 
+/// Starts a write transaction whose statements are planned for the tables' current sizes: a
+/// generic plan made while a table was small (a fresh database's first minutes) would go on
+/// scanning it whole once it is large. Planning is paid per statement, and the capture batch
+/// runs each statement once for many orders. Reads keep their generic plans.
+pub(crate) const BEGIN_WRITE_SQL: &str = "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan";
+
 pub(crate) struct Conn {
     pub client: Client,
     statements: HashMap<&'static str, Statement>,
@@ -221,11 +227,7 @@ impl Conn {
     pub async fn begin(&mut self) -> Result<()> {
         self.in_tx = true;
         self.events.clear();
-        // Write transactions plan for the tables' current sizes (see the capture batcher);
-        // reads on the same connection keep their generic plans.
-        self.client
-            .batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
+        self.client.batch_execute(BEGIN_WRITE_SQL).await?;
         Ok(())
     }
 

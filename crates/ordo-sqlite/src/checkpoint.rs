@@ -56,11 +56,16 @@ fn record_wal_frames(_wal: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Re
     Ok(())
 }
 
+/// One PASSIVE checkpoint pass on `conn`; returns the number of frames the WAL held.
+fn pass(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+}
+
 impl WalState {
     /// Checkpoints on `conn`; returns the number of frames the WAL held.
     fn checkpoint(&self, conn: &Connection) -> rusqlite::Result<i64> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+        pass(conn)
     }
 
     /// Makes the writer's connection count its WAL after every commit. The count comes
@@ -89,7 +94,7 @@ impl WalState {
         let Ok(_guard) = self.lock.try_lock() else {
             return;
         };
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+        match pass(conn) {
             Ok(_) => WRITER_WAL_FRAMES.with(|f| f.set(0)),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
